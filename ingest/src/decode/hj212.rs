@@ -1,0 +1,1 @@
+//! HJ 212 decoder (in progress on the hj212 branch).

@@ -1,0 +1,15 @@
+//! # weijian ingest
+//!
+//! The ingestion side of weijian: MQTT in, decoded and validated readings, a durable local
+//! spool, QuestDB out, rules evaluated by the `alerting` crate, HTTP for operators.
+//!
+//! # Layout
+//!
+//! - [`reject`]: rejection reasons with stable codes (the quarantine contract).
+//! - [`decode`]: payload decoders (JSON, HJ 212) -> samples and events.
+//! - [`spool`]: the durable append-only spool that acknowledgements wait for.
+#![forbid(unsafe_code)]
+
+pub mod decode;
+pub mod reject;
+pub mod spool;

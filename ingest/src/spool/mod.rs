@@ -1,0 +1,1 @@
+//! Durable spool (in progress on the spool branch).
