@@ -5,11 +5,13 @@
 //!
 //! # Layout
 //!
+//! - [`config`]: the TOML configuration, validated at load, and the site/device registry.
 //! - [`reject`]: rejection reasons with stable codes (the quarantine contract).
 //! - [`decode`]: payload decoders (JSON, HJ 212) -> samples and events.
 //! - [`spool`]: the durable append-only spool that acknowledgements wait for.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod decode;
 pub mod reject;
 pub mod spool;

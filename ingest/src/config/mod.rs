@@ -1,0 +1,862 @@
+//! Configuration: the TOML file ([`raw`]) validated into a [`Config`] at load.
+//!
+//! Loading is strict and complete: unknown keys are errors, and validation collects **every**
+//! problem before returning, each naming the key path, the line, the value and the rule, so an
+//! operator fixes a file in one pass. Secrets (broker and QuestDB passwords) may come from
+//! environment variables named in the file (`password_env`).
+
+pub mod raw;
+mod registry;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alerting::model::{
+    DentalSite, DeviceKind, Disinfectant, GridPath, Metric, SiteAttributes, SiteKind,
+    SterilizerType, WasteStoreSite, WaterPoint, WaterSite,
+};
+use toml::Spanned;
+
+pub use registry::{DeviceEntry, Hj212Settings, Registry, SiteEntry};
+
+use raw::RawConfig;
+
+/// The validated configuration. Only [`Config::parse`] builds one.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mqtt: MqttConfig,
+    pub questdb: QuestDbConfig,
+    pub spool: SpoolSettings,
+    pub limits: Limits,
+    pub http: HttpConfig,
+    pub registry: Arc<Registry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MqttProtocol {
+    V5,
+    V311,
+}
+
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    pub host: String,
+    pub port: u16,
+    pub client_id: String,
+    pub protocol: MqttProtocol,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub keep_alive: Duration,
+    pub session_expiry_secs: u32,
+    pub inflight: u16,
+    pub topic_prefix: String,
+    pub tls_ca_file: Option<PathBuf>,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct QuestDbConfig {
+    /// questdb-rs configuration string, password included when configured.
+    pub conf: String,
+    /// `http://host:port` (or https) derived from `conf`, for DDL over `/exec`.
+    pub http_base: String,
+    pub table_prefix: String,
+    pub batch_max_rows: usize,
+    pub flush_interval: Duration,
+    pub retry_max: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SpoolSettings {
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+    pub segment_bytes: u64,
+    pub group_commit_delay: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_payload_bytes: usize,
+    pub max_array_objects: usize,
+    pub max_future_secs: i64,
+    pub max_age_secs: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: 256 * 1024,
+            max_array_objects: 10_000,
+            max_future_secs: 300,
+            max_age_secs: 30 * 86_400,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub listen: String,
+}
+
+/// One configuration problem: where (key path and line), and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// 1-based line in the file, when known.
+    pub line: Option<usize>,
+    /// Dotted key path, e.g. `devices[3].site`.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}: {}", self.key, self.message),
+            None => write!(f, "{}: {}", self.key, self.message),
+        }
+    }
+}
+
+/// All the problems of one file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors {
+    pub source_name: String,
+    pub errors: Vec<ConfigError>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.errors.len();
+        writeln!(
+            f,
+            "{}: {n} configuration error{}:",
+            self.source_name,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in &self.errors {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where environment variables come from (injected so tests need not touch the process env).
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+impl Config {
+    /// Reads and validates a file.
+    ///
+    /// # Errors
+    /// Every problem found, or the I/O error as a single problem.
+    pub fn load(path: &Path, env: &dyn Env) -> Result<Config, ConfigErrors> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigErrors {
+            source_name: name.clone(),
+            errors: vec![ConfigError {
+                line: None,
+                key: "(file)".into(),
+                message: format!("cannot read: {error}"),
+            }],
+        })?;
+        Self::parse(&text, &name, env)
+    }
+
+    /// Parses and validates configuration text. `source_name` names it in errors.
+    ///
+    /// # Errors
+    /// Every problem found: a syntax or shape error stops parsing (it is reported with its
+    /// line), otherwise all semantic problems are collected.
+    pub fn parse(text: &str, source_name: &str, env: &dyn Env) -> Result<Config, ConfigErrors> {
+        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigErrors {
+            source_name: source_name.into(),
+            errors: vec![ConfigError {
+                line: error.span().map(|s| line_of(text, s.start)),
+                key: "(syntax)".into(),
+                message: error.message().trim().to_string(),
+            }],
+        })?;
+        let mut v = Validator {
+            text,
+            env,
+            errors: Vec::new(),
+        };
+        let config = v.config(raw);
+        if v.errors.is_empty() {
+            Ok(config)
+        } else {
+            v.errors.sort_by_key(|e| e.line.unwrap_or(0));
+            Err(ConfigErrors {
+                source_name: source_name.into(),
+                errors: v.errors,
+            })
+        }
+    }
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()
+        .get(..offset.min(text.len()))
+        .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count())
+        + 1
+}
+
+/// Collects every problem while building the validated config.
+struct Validator<'a> {
+    text: &'a str,
+    env: &'a dyn Env,
+    errors: Vec<ConfigError>,
+}
+
+impl Validator<'_> {
+    fn line<T>(&self, s: &Spanned<T>) -> Option<usize> {
+        let span = s.span();
+        (span.end > 0).then(|| line_of(self.text, span.start))
+    }
+
+    fn err<T>(&mut self, at: &Spanned<T>, key: impl Into<String>, message: impl Into<String>) {
+        let line = self.line(at);
+        self.errors.push(ConfigError {
+            line,
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    fn secret(
+        &mut self,
+        inline: Option<String>,
+        env_name: Option<&Spanned<String>>,
+        key: &str,
+    ) -> Option<String> {
+        match (inline, env_name) {
+            (Some(_), Some(name)) => {
+                self.err(name, key, "set either password or password_env, not both");
+                None
+            }
+            (Some(p), None) => Some(p),
+            (None, Some(name)) => match self.env.var(name.get_ref()) {
+                Some(p) => Some(p),
+                None => {
+                    self.err(
+                        name,
+                        key,
+                        format!("environment variable {} is not set", name.get_ref()),
+                    );
+                    None
+                }
+            },
+            (None, None) => None,
+        }
+    }
+
+    fn config(&mut self, raw: RawConfig) -> Config {
+        let mqtt = self.mqtt(raw.mqtt);
+        let questdb = self.questdb(raw.questdb);
+        let spool = self.spool(raw.spool);
+        let limits = self.limits(raw.limits);
+        let http = HttpConfig {
+            listen: self.socket_addr(raw.http.listen, "http.listen"),
+        };
+        let registry = self.registry(raw.sites, raw.devices);
+        Config {
+            mqtt,
+            questdb,
+            spool,
+            limits,
+            http,
+            registry: Arc::new(registry),
+        }
+    }
+
+    fn socket_addr(&mut self, s: Spanned<String>, key: &str) -> String {
+        if s.get_ref().parse::<std::net::SocketAddr>().is_err() {
+            self.err(
+                &s,
+                key,
+                format!("{:?} is not an address like 127.0.0.1:9464", s.get_ref()),
+            );
+        }
+        s.into_inner()
+    }
+
+    fn mqtt(&mut self, m: raw::RawMqtt) -> MqttConfig {
+        let protocol = match m.protocol.get_ref().as_str() {
+            "5" | "5.0" | "v5" => MqttProtocol::V5,
+            "3.1.1" | "v311" | "4" => MqttProtocol::V311,
+            other => {
+                self.err(
+                    &m.protocol,
+                    "mqtt.protocol",
+                    format!("{other:?} is not a supported MQTT version; use \"5\" or \"3.1.1\""),
+                );
+                MqttProtocol::V5
+            }
+        };
+        if m.host.get_ref().trim().is_empty() {
+            self.err(&m.host, "mqtt.host", "must not be empty");
+        }
+        if *m.port.get_ref() == 0 {
+            self.err(&m.port, "mqtt.port", "must be 1-65535");
+        }
+        // rumqttc asserts on these; reject them here with a clear message instead.
+        if m.client_id.get_ref().trim().is_empty() {
+            self.err(
+                &m.client_id,
+                "mqtt.client_id",
+                "must not be empty: the persistent session is kept under it",
+            );
+        }
+        let keep_alive = *m.keep_alive_secs.get_ref();
+        if keep_alive != 0 && keep_alive < 5 {
+            self.err(
+                &m.keep_alive_secs,
+                "mqtt.keep_alive_secs",
+                format!("{keep_alive} is too short; use 0 (off) or at least 5"),
+            );
+        }
+        if *m.inflight.get_ref() == 0 {
+            self.err(
+                &m.inflight,
+                "mqtt.inflight",
+                "must be at least 1 (it is the window of unacknowledged messages)",
+            );
+        }
+        if *m.session_expiry_secs.get_ref() == 0 && protocol == MqttProtocol::V5 {
+            self.err(
+                &m.session_expiry_secs,
+                "mqtt.session_expiry_secs",
+                "0 would drop our session (and queued readings) on every disconnect",
+            );
+        }
+        let prefix = m.topic_prefix.get_ref().trim_end_matches('/').to_string();
+        if prefix.is_empty() || prefix.contains(['+', '#']) {
+            self.err(
+                &m.topic_prefix,
+                "mqtt.topic_prefix",
+                format!(
+                    "{:?} must be a non-empty topic without wildcards",
+                    m.topic_prefix.get_ref()
+                ),
+            );
+        }
+        let (rmin, rmax) = (*m.reconnect_min_ms.get_ref(), *m.reconnect_max_ms.get_ref());
+        if rmin == 0 || rmin > rmax {
+            self.err(
+                &m.reconnect_min_ms,
+                "mqtt.reconnect_min_ms",
+                format!("must be > 0 and <= reconnect_max_ms ({rmax})"),
+            );
+        }
+        let password = self.secret(m.password, m.password_env.as_ref(), "mqtt.password_env");
+        let tls_ca_file = m.tls_ca_file.map(|f| {
+            if !Path::new(f.get_ref()).is_file() {
+                self.err(
+                    &f,
+                    "mqtt.tls_ca_file",
+                    format!("{:?} is not a readable file", f.get_ref()),
+                );
+            }
+            PathBuf::from(f.into_inner())
+        });
+        MqttConfig {
+            host: m.host.into_inner(),
+            port: m.port.into_inner(),
+            client_id: m.client_id.into_inner(),
+            protocol,
+            username: m.username,
+            password,
+            keep_alive: Duration::from_secs(keep_alive),
+            session_expiry_secs: m.session_expiry_secs.into_inner(),
+            inflight: m.inflight.into_inner(),
+            topic_prefix: prefix,
+            tls_ca_file,
+            reconnect_min: Duration::from_millis(rmin),
+            reconnect_max: Duration::from_millis(rmax),
+        }
+    }
+
+    fn questdb(&mut self, q: raw::RawQuestDb) -> QuestDbConfig {
+        let mut conf = q.conf.get_ref().trim().to_string();
+        let http_base = match http_base_of(&conf) {
+            Ok(base) => base,
+            Err(why) => {
+                self.err(&q.conf, "questdb.conf", why);
+                String::new()
+            }
+        };
+        if let Some(pw) = self.secret(None, q.password_env.as_ref(), "questdb.password_env") {
+            if !conf.ends_with(';') {
+                conf.push(';');
+            }
+            conf.push_str(&format!("password={};", pw.replace(';', ";;")));
+        }
+        let prefix = q.table_prefix.get_ref();
+        if !prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            self.err(
+                &q.table_prefix,
+                "questdb.table_prefix",
+                "may hold only ASCII letters, digits and _",
+            );
+        }
+        if *q.batch_max_rows.get_ref() == 0 {
+            self.err(
+                &q.batch_max_rows,
+                "questdb.batch_max_rows",
+                "must be at least 1",
+            );
+        }
+        if *q.flush_interval_ms.get_ref() == 0 {
+            self.err(
+                &q.flush_interval_ms,
+                "questdb.flush_interval_ms",
+                "must be at least 1",
+            );
+        }
+        QuestDbConfig {
+            conf,
+            http_base,
+            table_prefix: q.table_prefix.into_inner(),
+            batch_max_rows: q.batch_max_rows.into_inner(),
+            flush_interval: Duration::from_millis(q.flush_interval_ms.into_inner()),
+            retry_max: Duration::from_millis(q.retry_max_ms.into_inner().max(1)),
+        }
+    }
+
+    fn spool(&mut self, s: raw::RawSpool) -> SpoolSettings {
+        let (max, seg) = (*s.max_bytes.get_ref(), *s.segment_bytes.get_ref());
+        if seg < 4096 {
+            self.err(
+                &s.segment_bytes,
+                "spool.segment_bytes",
+                "must be at least 4096",
+            );
+        }
+        if max < seg.saturating_mul(2) {
+            self.err(
+                &s.max_bytes,
+                "spool.max_bytes",
+                format!("{max} must be at least two segments (2 x {seg})"),
+            );
+        }
+        if s.dir.get_ref().trim().is_empty() {
+            self.err(&s.dir, "spool.dir", "must not be empty");
+        }
+        SpoolSettings {
+            dir: PathBuf::from(s.dir.into_inner()),
+            max_bytes: max,
+            segment_bytes: seg,
+            group_commit_delay: Duration::from_millis(s.group_commit_delay_ms.into_inner()),
+        }
+    }
+
+    fn limits(&mut self, l: raw::RawLimits) -> Limits {
+        if *l.max_payload_bytes.get_ref() == 0 {
+            self.err(
+                &l.max_payload_bytes,
+                "limits.max_payload_bytes",
+                "must be at least 1",
+            );
+        }
+        if *l.max_array_objects.get_ref() == 0 {
+            self.err(
+                &l.max_array_objects,
+                "limits.max_array_objects",
+                "must be at least 1",
+            );
+        }
+        Limits {
+            max_payload_bytes: l.max_payload_bytes.into_inner(),
+            max_array_objects: l.max_array_objects.into_inner(),
+            max_future_secs: i64::try_from(l.max_future_secs.into_inner()).unwrap_or(i64::MAX),
+            max_age_secs: i64::try_from(l.max_age_days.into_inner())
+                .unwrap_or(i64::MAX)
+                .saturating_mul(86_400),
+        }
+    }
+
+    fn id(&mut self, id: &Spanned<String>, key: &str) {
+        if !is_valid_id(id.get_ref()) {
+            self.err(
+                id,
+                key,
+                format!(
+                    "{:?} must match [A-Za-z0-9_-]{{1,64}} (it is a topic level)",
+                    id.get_ref()
+                ),
+            );
+        }
+    }
+
+    fn registry(
+        &mut self,
+        sites: Vec<Spanned<raw::RawSite>>,
+        devices: Vec<Spanned<raw::RawDevice>>,
+    ) -> Registry {
+        let mut site_entries: Vec<SiteEntry> = Vec::with_capacity(sites.len());
+        let mut site_kinds: HashMap<String, SiteKind> = HashMap::new();
+        for (i, site) in sites.into_iter().enumerate() {
+            let key = format!("sites[{i}]");
+            let site = site.into_inner();
+            self.id(&site.id, &format!("{key}.id"));
+            if site_kinds.contains_key(site.id.get_ref()) {
+                self.err(
+                    &site.id,
+                    format!("{key}.id"),
+                    format!("duplicate site id {:?}", site.id.get_ref()),
+                );
+            }
+            let Some(attributes) = self.site_attributes(&site, &key) else {
+                continue;
+            };
+            site_kinds.insert(site.id.get_ref().clone(), attributes.kind());
+            site_entries.push(SiteEntry {
+                id: site.id.into_inner().into(),
+                name: site.name,
+                grid: GridPath {
+                    district: site.grid.district,
+                    street: site.grid.street,
+                    community: site.grid.community,
+                },
+                attributes,
+            });
+        }
+        let mut device_entries = Vec::with_capacity(devices.len());
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut mns: HashMap<String, String> = HashMap::new();
+        for (i, device) in devices.into_iter().enumerate() {
+            let key = format!("devices[{i}]");
+            let d = device.into_inner();
+            self.id(&d.id, &format!("{key}.id"));
+            if !seen.insert(d.id.get_ref().clone()) {
+                self.err(
+                    &d.id,
+                    format!("{key}.id"),
+                    format!("duplicate device id {:?}", d.id.get_ref()),
+                );
+            }
+            let kind = match parse_device_kind(d.kind.get_ref()) {
+                Some(k) => k,
+                None => {
+                    self.err(
+                        &d.kind,
+                        format!("{key}.kind"),
+                        format!(
+                            "{:?} is not water_monitor, waste_store or autoclave",
+                            d.kind.get_ref()
+                        ),
+                    );
+                    continue;
+                }
+            };
+            match site_kinds.get(d.site.get_ref()) {
+                None => self.err(
+                    &d.site,
+                    format!("{key}.site"),
+                    format!("no site with id {:?} is configured", d.site.get_ref()),
+                ),
+                Some(sk) if sk.device_kind() != kind => self.err(
+                    &d.kind,
+                    format!("{key}.kind"),
+                    format!(
+                        "a {kind} cannot report at site {:?}, which is a {} site",
+                        d.site.get_ref(),
+                        sk.as_str()
+                    ),
+                ),
+                Some(_) => {}
+            }
+            if *d.expected_interval_secs.get_ref() == 0 {
+                self.err(
+                    &d.expected_interval_secs,
+                    format!("{key}.expected_interval_secs"),
+                    "must be at least 1",
+                );
+            }
+            let hj212 = d.hj212.map(|h| {
+                let h = h.into_inner();
+                self.hj212(h, kind, &format!("{key}.hj212"), d.id.get_ref(), &mut mns)
+            });
+            device_entries.push(DeviceEntry {
+                id: d.id.into_inner().into(),
+                site: d.site.into_inner().into(),
+                kind,
+                expected_interval_secs: d.expected_interval_secs.into_inner(),
+                hj212,
+            });
+        }
+        Registry::new(site_entries, device_entries)
+    }
+
+    fn site_attributes(&mut self, site: &raw::RawSite, key: &str) -> Option<SiteAttributes> {
+        let kind = site.kind.get_ref().as_str();
+        let present = [
+            ("water", site.water.is_some()),
+            ("waste_store", site.waste_store.is_some()),
+            ("dental", site.dental.is_some()),
+        ];
+        let wanted = match kind {
+            "water" => "water",
+            "waste_store" => "waste_store",
+            "dental_sterilization" => "dental",
+            other => {
+                self.err(
+                    &site.kind,
+                    format!("{key}.kind"),
+                    format!("{other:?} is not water, waste_store or dental_sterilization"),
+                );
+                return None;
+            }
+        };
+        for (table, is_there) in present {
+            if is_there && table != wanted {
+                self.err(
+                    &site.kind,
+                    format!("{key}.{table}"),
+                    format!("a {kind} site takes [{key}.{wanted}] attributes, not {table}"),
+                );
+            }
+        }
+        match kind {
+            "water" => {
+                let Some(w) = &site.water else {
+                    self.err(
+                        &site.kind,
+                        format!("{key}.water"),
+                        "a water site needs water = { point, disinfectant } (they select its limits)",
+                    );
+                    return None;
+                };
+                let w = w.get_ref();
+                let point = match w.point.get_ref().as_str() {
+                    "outlet" => WaterPoint::Outlet,
+                    "network_end" => WaterPoint::NetworkEnd,
+                    other => {
+                        self.err(
+                            &w.point,
+                            format!("{key}.water.point"),
+                            format!("{other:?} is not outlet or network_end"),
+                        );
+                        return None;
+                    }
+                };
+                let disinfectant = match w.disinfectant.get_ref().as_str() {
+                    "free_chlorine" => Disinfectant::FreeChlorine,
+                    "chloramine" => Disinfectant::Chloramine,
+                    "chlorine_dioxide" => Disinfectant::ChlorineDioxide,
+                    "ozone" => Disinfectant::Ozone,
+                    other => {
+                        self.err(
+                            &w.disinfectant,
+                            format!("{key}.water.disinfectant"),
+                            format!("{other:?} is not free_chlorine, chloramine, chlorine_dioxide or ozone"),
+                        );
+                        return None;
+                    }
+                };
+                Some(SiteAttributes::Water(WaterSite {
+                    point,
+                    disinfectant,
+                    small_supply: w.small_supply,
+                }))
+            }
+            "waste_store" => {
+                let w = site.waste_store.as_ref().map(|w| w.get_ref());
+                let windows = w.map(|w| w.collection_windows.clone()).unwrap_or_default();
+                for (j, win) in windows.iter().enumerate() {
+                    if !is_time_window(win) {
+                        self.err(
+                            &site.kind,
+                            format!("{key}.waste_store.collection_windows[{j}]"),
+                            format!("{win:?} is not a window like \"08:00-10:00\""),
+                        );
+                    }
+                }
+                Some(SiteAttributes::WasteStore(WasteStoreSite {
+                    refrigerated: w.is_some_and(|w| w.refrigerated),
+                    max_temp_c: w.and_then(|w| w.max_temp_c),
+                    collection_windows: windows,
+                }))
+            }
+            _ => {
+                let Some(d) = &site.dental else {
+                    self.err(
+                        &site.kind,
+                        format!("{key}.dental"),
+                        "a dental site needs dental = { sterilizer = \"prevac\" | \"gravity\" }",
+                    );
+                    return None;
+                };
+                let d = d.get_ref();
+                let sterilizer = match d.sterilizer.get_ref().as_str() {
+                    "prevac" => SterilizerType::Prevac,
+                    "gravity" => SterilizerType::Gravity,
+                    other => {
+                        self.err(
+                            &d.sterilizer,
+                            format!("{key}.dental.sterilizer"),
+                            format!("{other:?} is not prevac or gravity"),
+                        );
+                        return None;
+                    }
+                };
+                Some(SiteAttributes::DentalSterilization(DentalSite {
+                    sterilizer,
+                    bi_interval_days: d.bi_interval_days.max(1),
+                }))
+            }
+        }
+    }
+
+    fn hj212(
+        &mut self,
+        h: raw::RawHj212,
+        kind: DeviceKind,
+        key: &str,
+        device: &str,
+        mns: &mut HashMap<String, String>,
+    ) -> Hj212Settings {
+        if kind != DeviceKind::WaterMonitor {
+            self.err(
+                &h.mn,
+                format!("{key}"),
+                "only water_monitor devices speak HJ 212 here",
+            );
+        }
+        if h.mn.get_ref().trim().is_empty() {
+            self.err(&h.mn, format!("{key}.mn"), "must not be empty");
+        } else if let Some(other) = mns.insert(h.mn.get_ref().clone(), device.to_string()) {
+            self.err(
+                &h.mn,
+                format!("{key}.mn"),
+                format!(
+                    "MN {:?} is already registered to device {other:?}",
+                    h.mn.get_ref()
+                ),
+            );
+        }
+        let utc_offset_secs = match parse_utc_offset(h.utc_offset.get_ref()) {
+            Some(s) => s,
+            None => {
+                self.err(
+                    &h.utc_offset,
+                    format!("{key}.utc_offset"),
+                    format!("{:?} is not an offset like +08:00", h.utc_offset.get_ref()),
+                );
+                8 * 3600
+            }
+        };
+        let mut codes = HashMap::new();
+        for (code, metric) in h.codes {
+            match Metric::from_name(metric.get_ref()) {
+                Some(m) if m.belongs_to(kind) => {
+                    codes.insert(code, m);
+                }
+                _ => self.err(
+                    &metric,
+                    format!("{key}.codes.{code}"),
+                    format!(
+                        "{:?} is not a {kind} metric of the catalogue",
+                        metric.get_ref()
+                    ),
+                ),
+            }
+        }
+        let password = self.secret(
+            h.password,
+            h.password_env.as_ref(),
+            &format!("{key}.password_env"),
+        );
+        Hj212Settings {
+            mn: h.mn.into_inner(),
+            password,
+            utc_offset_secs,
+            codes,
+        }
+    }
+}
+
+/// `[A-Za-z0-9_-]{1,64}`: the form of site and device ids (they are topic levels).
+pub fn is_valid_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn parse_device_kind(s: &str) -> Option<DeviceKind> {
+    DeviceKind::ALL.into_iter().find(|k| k.as_str() == s)
+}
+
+/// `+08:00` / `-03:30` / `Z` -> seconds east of UTC.
+fn parse_utc_offset(s: &str) -> Option<i32> {
+    if s == "Z" || s == "+00:00" {
+        return Some(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, s.get(1..)?),
+        b'-' => (-1, s.get(1..)?),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    ((0..=14).contains(&h) && (0..60).contains(&m) && h.to_string().len() <= 2)
+        .then_some(sign * (h * 3600 + m * 60))
+}
+
+fn is_time_window(s: &str) -> bool {
+    let hhmm = |t: &str| {
+        t.split_once(':').is_some_and(|(h, m)| {
+            h.len() == 2
+                && m.len() == 2
+                && h.parse::<u8>().is_ok_and(|h| h < 24)
+                && m.parse::<u8>().is_ok_and(|m| m < 60)
+        })
+    };
+    s.split_once('-').is_some_and(|(a, b)| hhmm(a) && hhmm(b))
+}
+
+/// `http::addr=host:port;...` -> `http://host:port` (https for `https::`).
+fn http_base_of(conf: &str) -> Result<String, String> {
+    let (scheme, rest) = conf.split_once("::").ok_or_else(|| {
+        format!("{conf:?} is not a questdb-rs configuration string like http::addr=127.0.0.1:9000;")
+    })?;
+    if scheme != "http" && scheme != "https" {
+        return Err(format!(
+            "transport {scheme:?} is not supported: use http or https (only ILP over HTTP confirms writes)"
+        ));
+    }
+    let addr = rest
+        .split(';')
+        .find_map(|kv| kv.trim().strip_prefix("addr="))
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| format!("{conf:?} has no addr=host:port"))?;
+    Ok(format!("{scheme}://{addr}"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,364 @@
+//! The configuration file as written (TOML), before validation. Every struct denies unknown
+//! fields so a typo is an error, not a silently ignored key. Field docs are the reference
+//! documentation (README "Configuration reference" mirrors them).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub mqtt: RawMqtt,
+    #[serde(default)]
+    pub questdb: RawQuestDb,
+    #[serde(default)]
+    pub spool: RawSpool,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
+    pub sites: Vec<Spanned<RawSite>>,
+    #[serde(default)]
+    pub devices: Vec<Spanned<RawDevice>>,
+}
+
+/// `[mqtt]`: the broker connection.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMqtt {
+    #[serde(default = "default_mqtt_host")]
+    pub host: Spanned<String>,
+    #[serde(default = "default_mqtt_port")]
+    pub port: Spanned<u16>,
+    /// Fixed client id: the broker keeps our persistent session under it.
+    #[serde(default = "default_client_id")]
+    pub client_id: Spanned<String>,
+    /// `"5"` (default) or `"3.1.1"`.
+    #[serde(default = "default_protocol")]
+    pub protocol: Spanned<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Inline password (prefer `password_env`).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Name of an environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<Spanned<String>>,
+    #[serde(default = "default_keep_alive_secs")]
+    pub keep_alive_secs: Spanned<u64>,
+    /// MQTT 5 session expiry; the broker keeps our subscription and queued messages this long
+    /// while we are disconnected.
+    #[serde(default = "default_session_expiry_secs")]
+    pub session_expiry_secs: Spanned<u32>,
+    /// The window of unacknowledged messages (MQTT 5 receive maximum; rumqttc inflight).
+    #[serde(default = "default_inflight")]
+    pub inflight: Spanned<u16>,
+    #[serde(default = "default_topic_prefix")]
+    pub topic_prefix: Spanned<String>,
+    /// TLS: path to a PEM file of CA certificates. Absent = plain TCP.
+    #[serde(default)]
+    pub tls_ca_file: Option<Spanned<String>>,
+    #[serde(default = "default_reconnect_min_ms")]
+    pub reconnect_min_ms: Spanned<u64>,
+    #[serde(default = "default_reconnect_max_ms")]
+    pub reconnect_max_ms: Spanned<u64>,
+}
+
+impl Default for RawMqtt {
+    fn default() -> Self {
+        Self {
+            host: default_mqtt_host(),
+            port: default_mqtt_port(),
+            client_id: default_client_id(),
+            protocol: default_protocol(),
+            username: None,
+            password: None,
+            password_env: None,
+            keep_alive_secs: default_keep_alive_secs(),
+            session_expiry_secs: default_session_expiry_secs(),
+            inflight: default_inflight(),
+            topic_prefix: default_topic_prefix(),
+            tls_ca_file: None,
+            reconnect_min_ms: default_reconnect_min_ms(),
+            reconnect_max_ms: default_reconnect_max_ms(),
+        }
+    }
+}
+
+/// `[questdb]`: the store.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuestDb {
+    /// A questdb-rs configuration string, HTTP transport: `http::addr=host:9000;`.
+    #[serde(default = "default_questdb_conf")]
+    pub conf: Spanned<String>,
+    /// Name of an environment variable holding the QuestDB password (`password=` is appended).
+    #[serde(default)]
+    pub password_env: Option<Spanned<String>>,
+    /// Prefix for every table name (lets several deployments or tests share one QuestDB).
+    #[serde(default = "default_table_prefix")]
+    pub table_prefix: Spanned<String>,
+    #[serde(default = "default_batch_max_rows")]
+    pub batch_max_rows: Spanned<usize>,
+    #[serde(default = "default_flush_interval_ms")]
+    pub flush_interval_ms: Spanned<u64>,
+    /// Back-off between retries while QuestDB is down or failing.
+    #[serde(default = "default_retry_max_ms")]
+    pub retry_max_ms: Spanned<u64>,
+}
+
+impl Default for RawQuestDb {
+    fn default() -> Self {
+        Self {
+            conf: default_questdb_conf(),
+            password_env: None,
+            table_prefix: default_table_prefix(),
+            batch_max_rows: default_batch_max_rows(),
+            flush_interval_ms: default_flush_interval_ms(),
+            retry_max_ms: default_retry_max_ms(),
+        }
+    }
+}
+
+/// `[spool]`: the local durable log acknowledgements wait for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpool {
+    #[serde(default = "default_spool_dir")]
+    pub dir: Spanned<String>,
+    #[serde(default = "default_spool_max_bytes")]
+    pub max_bytes: Spanned<u64>,
+    #[serde(default = "default_segment_bytes")]
+    pub segment_bytes: Spanned<u64>,
+    #[serde(default = "default_group_commit_delay_ms")]
+    pub group_commit_delay_ms: Spanned<u64>,
+}
+
+impl Default for RawSpool {
+    fn default() -> Self {
+        Self {
+            dir: default_spool_dir(),
+            max_bytes: default_spool_max_bytes(),
+            segment_bytes: default_segment_bytes(),
+            group_commit_delay_ms: default_group_commit_delay_ms(),
+        }
+    }
+}
+
+/// `[limits]`: what a payload may be (protocol.md section 2, "Limits").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    #[serde(default = "default_max_payload_bytes")]
+    pub max_payload_bytes: Spanned<usize>,
+    #[serde(default = "default_max_array_objects")]
+    pub max_array_objects: Spanned<usize>,
+    /// Device clock drift allowed into the future.
+    #[serde(default = "default_max_future_secs")]
+    pub max_future_secs: Spanned<u64>,
+    /// Backfill window.
+    #[serde(default = "default_max_age_days")]
+    pub max_age_days: Spanned<u64>,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: default_max_payload_bytes(),
+            max_array_objects: default_max_array_objects(),
+            max_future_secs: default_max_future_secs(),
+            max_age_days: default_max_age_days(),
+        }
+    }
+}
+
+/// `[http]`: metrics, health and the API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    #[serde(default = "default_http_listen")]
+    pub listen: Spanned<String>,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        Self {
+            listen: default_http_listen(),
+        }
+    }
+}
+
+/// `[[sites]]`: a supervised site.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    pub id: Spanned<String>,
+    pub name: String,
+    /// `water`, `waste_store` or `dental_sterilization`.
+    pub kind: Spanned<String>,
+    pub grid: RawGrid,
+    /// Water sites: `{ point, disinfectant, small_supply }`.
+    #[serde(default)]
+    pub water: Option<Spanned<RawWater>>,
+    /// Waste stores: `{ refrigerated, max_temp_c, collection_windows }`.
+    #[serde(default)]
+    pub waste_store: Option<Spanned<RawWasteStore>>,
+    /// Dental sites: `{ sterilizer, bi_interval_days }`.
+    #[serde(default)]
+    pub dental: Option<Spanned<RawDental>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrid {
+    pub district: String,
+    pub street: String,
+    pub community: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWater {
+    pub point: Spanned<String>,
+    pub disinfectant: Spanned<String>,
+    #[serde(default)]
+    pub small_supply: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWasteStore {
+    #[serde(default)]
+    pub refrigerated: bool,
+    #[serde(default)]
+    pub max_temp_c: Option<f64>,
+    #[serde(default)]
+    pub collection_windows: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDental {
+    pub sterilizer: Spanned<String>,
+    #[serde(default = "default_bi_interval_days")]
+    pub bi_interval_days: u32,
+}
+
+/// `[[devices]]`: a registered device.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDevice {
+    pub id: Spanned<String>,
+    pub site: Spanned<String>,
+    /// `water_monitor`, `waste_store` or `autoclave`.
+    pub kind: Spanned<String>,
+    pub expected_interval_secs: Spanned<u32>,
+    #[serde(default)]
+    pub hj212: Option<Spanned<RawHj212>>,
+}
+
+/// `[devices.hj212]`: how to read this device's HJ 212 frames.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHj212 {
+    pub mn: Spanned<String>,
+    /// Check `PW` against this value (inline) ...
+    #[serde(default)]
+    pub password: Option<String>,
+    /// ... or against this environment variable.
+    #[serde(default)]
+    pub password_env: Option<Spanned<String>>,
+    /// The zone of `DataTime`, `+08:00` (China Standard Time) by default.
+    #[serde(default = "default_utc_offset")]
+    pub utc_offset: Spanned<String>,
+    /// Factor code -> catalogue metric, over the defaults (e.g. `"w99001" = "free_chlorine_mg_l"`).
+    #[serde(default)]
+    pub codes: BTreeMap<String, Spanned<String>>,
+}
+
+fn unspanned<T>(v: T) -> Spanned<T> {
+    Spanned::new(0..0, v)
+}
+fn default_mqtt_host() -> Spanned<String> {
+    unspanned("127.0.0.1".into())
+}
+fn default_mqtt_port() -> Spanned<u16> {
+    unspanned(1883)
+}
+fn default_client_id() -> Spanned<String> {
+    unspanned("weijian-ingest".into())
+}
+fn default_protocol() -> Spanned<String> {
+    unspanned("5".into())
+}
+fn default_keep_alive_secs() -> Spanned<u64> {
+    unspanned(30)
+}
+fn default_session_expiry_secs() -> Spanned<u32> {
+    unspanned(7 * 24 * 3600)
+}
+fn default_inflight() -> Spanned<u16> {
+    unspanned(1000)
+}
+fn default_topic_prefix() -> Spanned<String> {
+    unspanned("weijian/v1".into())
+}
+fn default_reconnect_min_ms() -> Spanned<u64> {
+    unspanned(500)
+}
+fn default_reconnect_max_ms() -> Spanned<u64> {
+    unspanned(30_000)
+}
+fn default_questdb_conf() -> Spanned<String> {
+    unspanned("http::addr=127.0.0.1:9000;".into())
+}
+fn default_table_prefix() -> Spanned<String> {
+    unspanned(String::new())
+}
+fn default_batch_max_rows() -> Spanned<usize> {
+    unspanned(10_000)
+}
+fn default_flush_interval_ms() -> Spanned<u64> {
+    unspanned(250)
+}
+fn default_retry_max_ms() -> Spanned<u64> {
+    unspanned(10_000)
+}
+fn default_spool_dir() -> Spanned<String> {
+    unspanned("./weijian-spool".into())
+}
+fn default_spool_max_bytes() -> Spanned<u64> {
+    unspanned(1 << 30)
+}
+fn default_segment_bytes() -> Spanned<u64> {
+    unspanned(64 << 20)
+}
+fn default_group_commit_delay_ms() -> Spanned<u64> {
+    unspanned(2)
+}
+fn default_max_payload_bytes() -> Spanned<usize> {
+    unspanned(256 * 1024)
+}
+fn default_max_array_objects() -> Spanned<usize> {
+    unspanned(10_000)
+}
+fn default_max_future_secs() -> Spanned<u64> {
+    unspanned(300)
+}
+fn default_max_age_days() -> Spanned<u64> {
+    unspanned(30)
+}
+fn default_http_listen() -> Spanned<String> {
+    unspanned("127.0.0.1:9464".into())
+}
+fn default_bi_interval_days() -> u32 {
+    7
+}
+fn default_utc_offset() -> Spanned<String> {
+    unspanned("+08:00".into())
+}
