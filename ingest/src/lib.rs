@@ -15,3 +15,4 @@ pub mod config;
 pub mod decode;
 pub mod reject;
 pub mod spool;
+pub mod topic;
