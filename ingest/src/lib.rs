@@ -13,6 +13,9 @@
 
 pub mod config;
 pub mod decode;
+pub mod message;
 pub mod reject;
+pub mod sink;
 pub mod spool;
 pub mod topic;
+pub mod validate;

@@ -1,0 +1,331 @@
+//! Rows bound for QuestDB, and their encoding into an ILP buffer (questdb-rs).
+//!
+//! A row is built from validated input by [`crate::validate`]; the writer only encodes and
+//! flushes. Column names come from [`super::schema`], so a row can never carry a column the
+//! DDL does not declare (tested in `schema_and_rows_agree`).
+
+use alerting::model::{DataFlag, DeviceKind, Id, Metric, Period, Stat, Timestamp};
+use questdb::ingress::{Buffer, TimestampMicros};
+
+use super::schema::{flag_column, readings_table_name};
+use crate::reject::Reason;
+
+/// One row for one table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Row {
+    Reading(ReadingRow),
+    Event(EventRow),
+    Status(StatusRow),
+    Quarantine(QuarantineRow),
+}
+
+/// A wide row of a readings table: the values one device reported at one time for one
+/// statistic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadingRow {
+    pub kind: DeviceKind,
+    pub ts: Timestamp,
+    pub received_at: Timestamp,
+    pub site: Id,
+    pub device: Id,
+    pub source: Source,
+    pub period: Period,
+    pub stat: Stat,
+    pub seq: Option<u64>,
+    pub cycle_id: Option<String>,
+    pub values: Vec<(Metric, f64, DataFlag)>,
+}
+
+/// Which decoder produced a reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Json,
+    Hj212,
+}
+
+impl Source {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Hj212 => "hj212",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub ts: Timestamp,
+    pub received_at: Timestamp,
+    pub site: Id,
+    pub device: Id,
+    pub event_type: &'static str,
+    pub reference: Option<String>,
+    pub data: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusRow {
+    pub ts: Timestamp,
+    pub received_at: Timestamp,
+    pub site: Id,
+    pub device: Id,
+    pub online: bool,
+}
+
+/// A rejected message, object, frame or value, with its raw bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuarantineRow {
+    pub received_at: Timestamp,
+    pub topic: String,
+    pub site: Option<String>,
+    pub device: Option<String>,
+    pub reason: Reason,
+    pub item: u32,
+    pub detail: String,
+    pub payload: Vec<u8>,
+}
+
+/// At most this much of a rejected payload is stored (an oversize payload is the usual case).
+pub const QUARANTINE_PAYLOAD_MAX: usize = 64 * 1024;
+
+impl Row {
+    /// The unprefixed table this row goes to.
+    pub const fn table(&self) -> &'static str {
+        match self {
+            Self::Reading(r) => readings_table_name(r.kind),
+            Self::Event(_) => "events",
+            Self::Status(_) => "device_status",
+            Self::Quarantine(_) => "quarantine",
+        }
+    }
+
+    /// Appends this row to an ILP buffer, table names prefixed with `prefix`.
+    ///
+    /// # Errors
+    /// What questdb-rs refuses (an invalid name or timestamp); the buffer is then left with a
+    /// partial row, so callers set a marker first and rewind on error.
+    pub fn encode(&self, buf: &mut Buffer, prefix: &str) -> questdb::Result<()> {
+        let table = format!("{prefix}{}", self.table());
+        buf.table(table.as_str())?;
+        match self {
+            Self::Reading(r) => {
+                buf.symbol("site", &*r.site)?
+                    .symbol("device", &*r.device)?
+                    .symbol("source", r.source.as_str())?
+                    .symbol("period", r.period.as_str())?
+                    .symbol("stat", r.stat.as_str())?;
+                if let Some(c) = &r.cycle_id {
+                    buf.symbol("cycle_id", c.as_str())?;
+                }
+                if r.kind == DeviceKind::WaterMonitor {
+                    for (m, _, flag) in &r.values {
+                        buf.symbol(flag_column(*m).as_str(), flag.as_str())?;
+                    }
+                }
+                buf.column_ts("received_at", TimestampMicros::new(r.received_at.0))?;
+                if let Some(seq) = r.seq {
+                    buf.column_i64("seq", i64::try_from(seq).unwrap_or(i64::MAX))?;
+                }
+                for (m, v, _) in &r.values {
+                    buf.column_f64(m.name(), *v)?;
+                }
+                buf.at(TimestampMicros::new(r.ts.0))
+            }
+            Self::Event(e) => {
+                buf.symbol("site", &*e.site)?
+                    .symbol("device", &*e.device)?
+                    .symbol("type", e.event_type)?;
+                if let Some(r) = &e.reference {
+                    buf.symbol("ref", r.as_str())?;
+                }
+                buf.column_ts("received_at", TimestampMicros::new(e.received_at.0))?
+                    .column_str("data", e.data.as_str())?
+                    .at(TimestampMicros::new(e.ts.0))
+            }
+            Self::Status(s) => buf
+                .symbol("site", &*s.site)?
+                .symbol("device", &*s.device)?
+                .column_ts("received_at", TimestampMicros::new(s.received_at.0))?
+                .column_bool("online", s.online)?
+                .at(TimestampMicros::new(s.ts.0)),
+            Self::Quarantine(q) => {
+                if let Some(s) = &q.site {
+                    buf.symbol("site", s.as_str())?;
+                }
+                if let Some(d) = &q.device {
+                    buf.symbol("device", d.as_str())?;
+                }
+                let (payload, encoding) = payload_text(&q.payload);
+                buf.symbol("reason", q.reason.code())?
+                    .symbol("encoding", encoding)?
+                    .column_str("topic", q.topic.as_str())?
+                    .column_i64("item", i64::from(q.item))?
+                    .column_str("detail", q.detail.as_str())?
+                    .column_str("payload", payload.as_str())?
+                    .at(TimestampMicros::new(q.received_at.0))
+            }
+        }
+    }
+}
+
+/// The stored form of a raw payload: UTF-8 text as is, anything else as hex; both cut at
+/// [`QUARANTINE_PAYLOAD_MAX`] bytes of the original.
+pub fn payload_text(raw: &[u8]) -> (String, &'static str) {
+    let cut = &raw[..raw.len().min(QUARANTINE_PAYLOAD_MAX)];
+    match std::str::from_utf8(cut) {
+        Ok(s) => (s.to_string(), "utf8"),
+        // A cut inside a multi-byte character is still text up to the cut.
+        Err(e) if e.error_len().is_none() && raw.len() > QUARANTINE_PAYLOAD_MAX => (
+            String::from_utf8_lossy(&cut[..e.valid_up_to()]).into_owned(),
+            "utf8",
+        ),
+        Err(_) => {
+            let mut hex = String::with_capacity(cut.len() * 2);
+            for b in cut {
+                hex.push_str(&format!("{b:02x}"));
+            }
+            (hex, "hex")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::schema::{tables, ColumnType};
+    use questdb::ingress::ProtocolVersion;
+
+    fn sample_rows() -> Vec<Row> {
+        let mut rows = Vec::new();
+        for kind in DeviceKind::ALL {
+            rows.push(Row::Reading(ReadingRow {
+                kind,
+                ts: Timestamp(1_000_000),
+                received_at: Timestamp(2_000_000),
+                site: "s".into(),
+                device: "d".into(),
+                source: Source::Json,
+                period: Period::Instant,
+                stat: Stat::Value,
+                seq: Some(7),
+                cycle_id: (kind == DeviceKind::Autoclave).then(|| "c1".to_string()),
+                values: Metric::of_kind(kind)
+                    .map(|m| (m, 1.5, DataFlag::N))
+                    .collect(),
+            }));
+        }
+        rows.push(Row::Event(EventRow {
+            ts: Timestamp(1),
+            received_at: Timestamp(2),
+            site: "s".into(),
+            device: "d".into(),
+            event_type: "bag_in",
+            reference: Some("B1".into()),
+            data: "{\"a\":\"b c\"}".into(),
+        }));
+        rows.push(Row::Status(StatusRow {
+            ts: Timestamp(1),
+            received_at: Timestamp(2),
+            site: "s".into(),
+            device: "d".into(),
+            online: true,
+        }));
+        rows.push(Row::Quarantine(QuarantineRow {
+            received_at: Timestamp(1),
+            topic: "t/x".into(),
+            site: Some("s".into()),
+            device: None,
+            reason: Reason::MalformedJson,
+            item: 0,
+            detail: "bad \"quote\", comma".into(),
+            payload: vec![0xff, 0x00],
+        }));
+        rows
+    }
+
+    /// Parses the tag and field names of one ILP v1 line (enough to check names and kinds).
+    fn names_and_kinds(line: &str) -> (String, Vec<(String, char)>) {
+        let (head, rest) = line.split_once(' ').unwrap();
+        let mut parts = head.split(',');
+        let table = parts.next().unwrap().to_string();
+        let mut cols: Vec<(String, char)> = parts
+            .map(|kv| (kv.split_once('=').unwrap().0.to_string(), 'S'))
+            .collect();
+        // fields: split on commas outside quotes
+        let fields_end = rest.rfind(' ').unwrap();
+        let fields = &rest[..fields_end];
+        let mut in_str = false;
+        let mut start = 0;
+        let bytes = fields.as_bytes();
+        let mut i = 0;
+        while i <= bytes.len() {
+            let at_end = i == bytes.len();
+            if !at_end && bytes[i] == b'\\' {
+                i += 2;
+                continue;
+            }
+            if !at_end && bytes[i] == b'"' {
+                in_str = !in_str;
+            }
+            if at_end || (bytes[i] == b',' && !in_str) {
+                let kv = &fields[start..i];
+                let (k, v) = kv.split_once('=').unwrap();
+                let kind = if v.starts_with('"') {
+                    'V'
+                } else if v.ends_with('t') && v != "t" {
+                    'T'
+                } else if v.ends_with('i') {
+                    'L'
+                } else if v == "t" || v == "f" {
+                    'B'
+                } else {
+                    'D'
+                };
+                cols.push((k.to_string(), kind));
+                start = i + 1;
+            }
+            i += 1;
+        }
+        (table, cols)
+    }
+
+    #[test]
+    fn schema_and_rows_agree() {
+        let tables = tables();
+        let mut buf = Buffer::new(ProtocolVersion::V1);
+        for row in sample_rows() {
+            row.encode(&mut buf, "").unwrap();
+        }
+        let text = std::str::from_utf8(buf.as_bytes()).unwrap();
+        assert_eq!(text.lines().count(), 6);
+        for line in text.lines() {
+            let (table, cols) = names_and_kinds(line);
+            let t = tables.iter().find(|t| t.name == table).unwrap();
+            for (name, kind) in cols {
+                let c = t
+                    .column(&name)
+                    .unwrap_or_else(|| panic!("{table}.{name} not in DDL"));
+                let expected = match c.ty {
+                    ColumnType::Symbol => 'S',
+                    ColumnType::Varchar => 'V',
+                    ColumnType::Timestamp => 'T',
+                    ColumnType::Long => 'L',
+                    ColumnType::Boolean => 'B',
+                    ColumnType::Double => 'D',
+                };
+                assert_eq!(kind, expected, "{table}.{name} in {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn non_utf8_payloads_are_stored_as_hex() {
+        assert_eq!(
+            payload_text(b"{\"a\":1}"),
+            ("{\"a\":1}".to_string(), "utf8")
+        );
+        assert_eq!(payload_text(&[0xff, 0x01]), ("ff01".to_string(), "hex"));
+        let big = vec![b'x'; QUARANTINE_PAYLOAD_MAX + 10];
+        assert_eq!(payload_text(&big).0.len(), QUARANTINE_PAYLOAD_MAX);
+    }
+}

@@ -1,0 +1,227 @@
+//! The QuestDB schema: one source of truth for table names, columns, types and dedup keys.
+//! The DDL, the ILP row encoder, the README's schema section and the dashboard check all read
+//! it from here.
+//!
+//! Every table is WAL, partitioned by day, with the device's event time as designated timestamp
+//! and `DEDUP UPSERT KEYS` covering the row's identity, so a replayed spool or a redelivered
+//! message rewrites the same row instead of adding one.
+
+use alerting::model::{DeviceKind, Metric};
+
+/// QuestDB column types used here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Timestamp,
+    Symbol,
+    Double,
+    Long,
+    Boolean,
+    Varchar,
+}
+
+impl ColumnType {
+    pub const fn sql(self) -> &'static str {
+        match self {
+            Self::Timestamp => "TIMESTAMP",
+            Self::Symbol => "SYMBOL",
+            Self::Double => "DOUBLE",
+            Self::Long => "LONG",
+            Self::Boolean => "BOOLEAN",
+            Self::Varchar => "VARCHAR",
+        }
+    }
+}
+
+/// A column of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub ty: ColumnType,
+    pub doc: &'static str,
+}
+
+/// A table: its unprefixed name, columns (the designated timestamp `ts` first) and dedup keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub columns: Vec<Column>,
+    pub dedup_keys: Vec<&'static str>,
+}
+
+impl Table {
+    /// `CREATE TABLE IF NOT EXISTS` in QuestDB's dialect.
+    pub fn ddl(&self, prefix: &str) -> String {
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.ty.sql()))
+            .collect();
+        format!(
+            "CREATE TABLE IF NOT EXISTS {prefix}{} ({}) TIMESTAMP(ts) PARTITION BY DAY WAL DEDUP UPSERT KEYS({});",
+            self.name,
+            cols.join(", "),
+            self.dedup_keys.join(", ")
+        )
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+fn col(name: impl Into<String>, ty: ColumnType, doc: &'static str) -> Column {
+    Column {
+        name: name.into(),
+        ty,
+        doc,
+    }
+}
+
+/// The wide readings table of a device kind.
+pub const fn readings_table_name(kind: DeviceKind) -> &'static str {
+    match kind {
+        DeviceKind::WaterMonitor => "water_quality",
+        DeviceKind::WasteStore => "waste_store_env",
+        DeviceKind::Autoclave => "autoclave_telemetry",
+    }
+}
+
+/// The flag column of a metric in a readings table.
+pub fn flag_column(metric: Metric) -> String {
+    format!("{}_flag", metric.name())
+}
+
+fn readings_table(kind: DeviceKind) -> Table {
+    use ColumnType::*;
+    let mut columns = vec![
+        col(
+            "ts",
+            Timestamp,
+            "event time from the device (designated timestamp)",
+        ),
+        col(
+            "received_at",
+            Timestamp,
+            "when weijian received the message",
+        ),
+        col("site", Symbol, "site id"),
+        col("device", Symbol, "device id"),
+        col("source", Symbol, "json or hj212"),
+        col(
+            "period",
+            Symbol,
+            "instant, minute, hour or day (HJ 212 2051/2061/2031 intervals)",
+        ),
+        col("stat", Symbol, "value, min, avg, max or cou"),
+        col("seq", Long, "gateway sequence number, when sent"),
+    ];
+    if kind == DeviceKind::Autoclave {
+        columns.push(col("cycle_id", Symbol, "sterilization cycle of the sample"));
+    }
+    for m in Metric::of_kind(kind) {
+        columns.push(col(m.name(), Double, "value (booleans as 0/1)"));
+        if kind == DeviceKind::WaterMonitor {
+            columns.push(col(
+                flag_column(m),
+                Symbol,
+                "data flag (N = normal; M, C, D, B, F, T, S, P)",
+            ));
+        }
+    }
+    Table {
+        name: readings_table_name(kind),
+        doc: match kind {
+            DeviceKind::WaterMonitor => {
+                "drinking-water quality readings, one row per device, time and statistic"
+            }
+            DeviceKind::WasteStore => "medical-waste store environment readings",
+            DeviceKind::Autoclave => "steam sterilizer chamber telemetry",
+        },
+        columns,
+        dedup_keys: vec!["ts", "device", "period", "stat"],
+    }
+}
+
+/// Every table weijian writes.
+pub fn tables() -> Vec<Table> {
+    use ColumnType::*;
+    let mut t: Vec<Table> = DeviceKind::ALL.into_iter().map(readings_table).collect();
+    t.push(Table {
+        name: "events",
+        doc: "discrete events (bag_in, handover, disinfection, cycle_start/end, bd/bi results, maintenance)",
+        columns: vec![
+            col("ts", Timestamp, "event time from the device"),
+            col("received_at", Timestamp, "when weijian received it"),
+            col("site", Symbol, "site id"),
+            col("device", Symbol, "device id"),
+            col("type", Symbol, "event type"),
+            col("ref", Symbol, "bag_id, manifest_id, cycle_id or bi_id"),
+            col("data", Varchar, "the event object as received (JSON)"),
+        ],
+        dedup_keys: vec!["ts", "device", "type", "ref"],
+    });
+    t.push(Table {
+        name: "device_status",
+        doc: "birth / last-will status messages",
+        columns: vec![
+            col("ts", Timestamp, "status time from the device"),
+            col("received_at", Timestamp, "when weijian received it"),
+            col("site", Symbol, "site id"),
+            col("device", Symbol, "device id"),
+            col("online", Boolean, "true = online"),
+        ],
+        dedup_keys: vec!["ts", "device"],
+    });
+    t.push(Table {
+        name: "quarantine",
+        doc: "every rejected message, object, frame or value, with its reason and raw bytes",
+        columns: vec![
+            col("ts", Timestamp, "when weijian received the message"),
+            col("topic", Varchar, "MQTT topic"),
+            col("site", Symbol, "site id from the topic, when parseable"),
+            col("device", Symbol, "device id from the topic, when parseable"),
+            col(
+                "reason",
+                Symbol,
+                "stable reason code (README: Rejection reasons)",
+            ),
+            col("item", Long, "index of the rejection within its message"),
+            col("detail", Varchar, "what, where, why"),
+            col(
+                "payload",
+                Varchar,
+                "the raw payload, object or frame (hex when not UTF-8)",
+            ),
+            col("encoding", Symbol, "utf8 or hex"),
+        ],
+        dedup_keys: vec!["ts", "device", "reason", "item"],
+    });
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_has_ts_first_and_keys_that_exist() {
+        for t in tables() {
+            assert_eq!(t.columns[0].name, "ts");
+            assert_eq!(t.columns[0].ty, ColumnType::Timestamp);
+            for k in &t.dedup_keys {
+                assert!(t.column(k).is_some(), "{}: key {k}", t.name);
+            }
+        }
+    }
+
+    #[test]
+    fn ddl_is_questdb_dialect_with_wal_and_dedup() {
+        let ddl = tables()[0].ddl("x_");
+        assert!(ddl.starts_with("CREATE TABLE IF NOT EXISTS x_water_quality (ts TIMESTAMP, "));
+        assert!(ddl.contains("ph DOUBLE, ph_flag SYMBOL"));
+        assert!(ddl.ends_with(
+            "TIMESTAMP(ts) PARTITION BY DAY WAL DEDUP UPSERT KEYS(ts, device, period, stat);"
+        ));
+    }
+}

@@ -1,0 +1,454 @@
+//! Validation: a spooled [`Message`] -> rows for QuestDB, inputs for the rule engine, HJ 212
+//! replies, and a quarantine row for everything rejected.
+//!
+//! Checks against the registry: the topic's grammar, the device is registered, to the topic's
+//! site; each metric belongs to the device's kind and is inside its physical range; the
+//! timestamp is inside the window (not more than `max_future_secs` ahead of, nor
+//! `max_age_secs` behind, the message's receive time). Rejection is as fine-grained as the
+//! payload allows: a message, an object of an array, an HJ 212 frame, or one value.
+//!
+//! Pure apart from its own small state (maintenance windows, HJ 212 split packets): the same
+//! messages in the same order always give the same output.
+
+use std::collections::HashMap;
+
+use alerting::model::{DataFlag, DeviceKind, Id, Metric, Reading, Timestamp};
+
+use crate::config::{DeviceEntry, Limits, Registry};
+use crate::decode::{json, MetricRef, Sample};
+use crate::message::Message;
+use crate::reject::{Reason, Rejection};
+use crate::sink::rows::{EventRow, QuarantineRow, ReadingRow, Row, Source, StatusRow};
+use crate::topic::{Channel, Topic};
+
+/// A signal for the rule engine that is not a reading.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Signal {
+    /// A value outside its metric's physical range (quarantined; drives G3).
+    SensorFault {
+        site: Id,
+        device: Id,
+        ts: Timestamp,
+        metric: Metric,
+        value: f64,
+    },
+    /// A timestamp too far in the future (quarantined; drives G4).
+    ClockFault {
+        site: Id,
+        device: Id,
+        ts: Timestamp,
+        detail: String,
+    },
+    /// A water monitor's maintenance window opened or closed.
+    Maintenance {
+        site: Id,
+        device: Id,
+        ts: Timestamp,
+        active: bool,
+        reason: String,
+    },
+    /// A retained birth / last-will status.
+    Status {
+        site: Id,
+        device: Id,
+        ts: Timestamp,
+        online: bool,
+    },
+    /// Any other accepted event (waste, dental), for rules that will use them.
+    Event {
+        site: Id,
+        device: Id,
+        ts: Timestamp,
+        event_type: &'static str,
+        reference: Option<String>,
+    },
+}
+
+/// What one message produced.
+#[derive(Debug, Default)]
+pub struct Processed {
+    pub rows: Vec<Row>,
+    pub readings: Vec<Reading>,
+    pub signals: Vec<Signal>,
+    /// HJ 212 replies to publish: (topic, payload).
+    pub replies: Vec<(String, String)>,
+    /// Rejections by reason (also present as quarantine rows).
+    pub rejected: Vec<Reason>,
+}
+
+/// The validation stage, with its small per-device state.
+#[derive(Debug)]
+pub struct Validator {
+    registry: std::sync::Arc<Registry>,
+    limits: Limits,
+    prefix: String,
+    /// Water monitors currently in a `maintenance` window: their JSON values are flagged `M`.
+    in_maintenance: HashMap<Id, bool>,
+    hj212: hj212::Hj212State,
+}
+
+impl Validator {
+    pub fn new(registry: std::sync::Arc<Registry>, limits: Limits, prefix: &str) -> Self {
+        Self {
+            registry,
+            limits,
+            prefix: prefix.trim_end_matches('/').to_string(),
+            in_maintenance: HashMap::new(),
+            hj212: hj212::Hj212State::default(),
+        }
+    }
+
+    /// Validates one message.
+    pub fn process(&mut self, msg: &Message) -> Processed {
+        let mut out = Processed::default();
+        let mut q = Quarantine {
+            msg,
+            site: None,
+            device: None,
+            item: 0,
+        };
+        let topic = match Topic::parse(&self.prefix, &msg.topic) {
+            Ok(t) => t,
+            Err(rejection) => {
+                q.reject(&mut out, rejection, &msg.payload);
+                return out;
+            }
+        };
+        q.site = Some(topic.site.to_string());
+        q.device = Some(topic.device.to_string());
+        if let Err(rejection) = self.check_payload(msg) {
+            q.reject(&mut out, rejection, &msg.payload);
+            return out;
+        }
+        let registry = self.registry.clone();
+        let device = match registry.device(topic.device) {
+            None => {
+                let r = Rejection::new(
+                    Reason::UnknownDevice,
+                    format!("device {:?} is not registered", topic.device),
+                );
+                q.reject(&mut out, r, &msg.payload);
+                return out;
+            }
+            Some(d) if &*d.site != topic.site => {
+                let r = Rejection::new(
+                    Reason::SiteMismatch,
+                    format!(
+                        "device {:?} is registered to site {:?}, not {:?}",
+                        topic.device, &*d.site, topic.site
+                    ),
+                );
+                q.reject(&mut out, r, &msg.payload);
+                return out;
+            }
+            Some(d) => d,
+        };
+        // check_payload proved UTF-8 for the JSON channels.
+        let text = std::str::from_utf8(&msg.payload).unwrap_or_default();
+        match topic.channel {
+            Channel::Telemetry => match json::telemetry(text, self.limits.max_array_objects) {
+                Ok(objects) => {
+                    for object in objects {
+                        match object {
+                            Ok(sample) => {
+                                self.sample(&mut out, &mut q, device, sample, Source::Json)
+                            }
+                            Err(bad) => q.reject(&mut out, bad.rejection, bad.raw.as_bytes()),
+                        }
+                    }
+                }
+                Err(r) => q.reject(&mut out, r, &msg.payload),
+            },
+            Channel::Event => match json::events(text, self.limits.max_array_objects) {
+                Ok(objects) => {
+                    for object in objects {
+                        match object {
+                            Ok(event) => self.event(&mut out, &mut q, device, event),
+                            Err(bad) => q.reject(&mut out, bad.rejection, bad.raw.as_bytes()),
+                        }
+                    }
+                }
+                Err(r) => q.reject(&mut out, r, &msg.payload),
+            },
+            Channel::Status => match json::status(text) {
+                Ok(status) => {
+                    out.rows.push(Row::Status(StatusRow {
+                        ts: status.ts,
+                        received_at: msg.received_at,
+                        site: device.site.clone(),
+                        device: device.id.clone(),
+                        online: status.online,
+                    }));
+                    out.signals.push(Signal::Status {
+                        site: device.site.clone(),
+                        device: device.id.clone(),
+                        ts: status.ts,
+                        online: status.online,
+                    });
+                }
+                Err(r) => q.reject(&mut out, r, &msg.payload),
+            },
+            Channel::Hj212 => {
+                let decoded = self.hj212.decode(device, &msg.payload, msg.received_at);
+                for (rejection, raw) in decoded.rejections {
+                    q.reject(&mut out, rejection, &raw);
+                }
+                for sample in decoded.samples {
+                    self.sample(&mut out, &mut q, device, sample, Source::Hj212);
+                }
+                let ack_topic = format!("{}/hj212/ack", msg.topic);
+                out.replies
+                    .extend(decoded.replies.into_iter().map(|r| (ack_topic.clone(), r)));
+            }
+        }
+        out
+    }
+
+    fn check_payload(&self, msg: &Message) -> Result<(), Rejection> {
+        let len = msg.payload.len();
+        if len == 0 {
+            return Err(Rejection::new(Reason::EmptyPayload, "the payload is empty"));
+        }
+        if len > self.limits.max_payload_bytes {
+            return Err(Rejection::new(
+                Reason::OversizePayload,
+                format!(
+                    "{len} bytes; the limit is {}",
+                    self.limits.max_payload_bytes
+                ),
+            ));
+        }
+        if let Err(e) = std::str::from_utf8(&msg.payload) {
+            return Err(Rejection::new(
+                Reason::InvalidUtf8,
+                format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks `ts` against the window around the receive time.
+    fn check_time(&self, ts: Timestamp, received_at: Timestamp) -> Result<(), Rejection> {
+        let ahead = ts.secs_since(received_at);
+        if ahead > self.limits.max_future_secs {
+            return Err(Rejection::new(
+                Reason::FutureTimestamp,
+                format!(
+                    "ts {ts} is {ahead} s ahead of the receive time {received_at} (limit {} s)",
+                    self.limits.max_future_secs
+                ),
+            ));
+        }
+        let behind = received_at.secs_since(ts);
+        if behind > self.limits.max_age_secs {
+            return Err(Rejection::new(
+                Reason::StaleTimestamp,
+                format!(
+                    "ts {ts} is {behind} s older than the receive time (backfill window {} s)",
+                    self.limits.max_age_secs
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn sample(
+        &mut self,
+        out: &mut Processed,
+        q: &mut Quarantine<'_>,
+        device: &DeviceEntry,
+        sample: Sample,
+        source: Source,
+    ) {
+        let ts = sample.ts;
+        let raw = |values: &[(String, f64)]| -> String {
+            let values: serde_json::Map<String, serde_json::Value> = values
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                .collect();
+            serde_json::json!({ "ts": ts.to_string(), "values": values }).to_string()
+        };
+        if let Err(r) = self.check_time(sample.ts, q.msg.received_at) {
+            if r.reason == Reason::FutureTimestamp {
+                out.signals.push(Signal::ClockFault {
+                    site: device.site.clone(),
+                    device: device.id.clone(),
+                    ts: sample.ts,
+                    detail: r.detail.clone(),
+                });
+            }
+            let all: Vec<(String, f64)> = sample
+                .values
+                .iter()
+                .map(|v| (v.metric.name().to_string(), v.value))
+                .collect();
+            q.reject(out, r, raw(&all).as_bytes());
+            return;
+        }
+        let maintenance = self
+            .in_maintenance
+            .get(&device.id)
+            .copied()
+            .unwrap_or(false);
+        let mut values = Vec::with_capacity(sample.values.len());
+        for v in sample.values {
+            let metric = match v.metric {
+                MetricRef::Known(m) if m.belongs_to(device.kind) => m,
+                other => {
+                    let r = Rejection::new(
+                        Reason::UnknownMetric,
+                        format!("{:?} is not a {} metric", other.name(), device.kind),
+                    );
+                    q.reject(
+                        out,
+                        r,
+                        raw(&[(other.name().to_string(), v.value)]).as_bytes(),
+                    );
+                    continue;
+                }
+            };
+            let (lo, hi) = metric.physical_range();
+            if !(lo..=hi).contains(&v.value) {
+                out.signals.push(Signal::SensorFault {
+                    site: device.site.clone(),
+                    device: device.id.clone(),
+                    ts: sample.ts,
+                    metric,
+                    value: v.value,
+                });
+                let r = Rejection::new(
+                    Reason::OutOfRange,
+                    format!(
+                        "{metric} = {} is outside its physical range {lo}..{hi} (sensor fault)",
+                        v.value
+                    ),
+                );
+                q.reject(
+                    out,
+                    r,
+                    raw(&[(metric.name().to_string(), v.value)]).as_bytes(),
+                );
+                continue;
+            }
+            let flag = if maintenance && v.flag == DataFlag::N && source == Source::Json {
+                DataFlag::M
+            } else {
+                v.flag
+            };
+            out.readings.push(Reading {
+                site: device.site.clone(),
+                device: device.id.clone(),
+                ts: sample.ts,
+                metric,
+                value: v.value,
+                flag,
+                period: sample.period,
+                stat: sample.stat,
+                seq: sample.seq,
+            });
+            values.push((metric, v.value, flag));
+        }
+        if values.is_empty() {
+            return;
+        }
+        out.rows.push(Row::Reading(ReadingRow {
+            kind: device.kind,
+            ts: sample.ts,
+            received_at: q.msg.received_at,
+            site: device.site.clone(),
+            device: device.id.clone(),
+            source,
+            period: sample.period,
+            stat: sample.stat,
+            seq: sample.seq,
+            cycle_id: sample
+                .cycle_id
+                .filter(|_| device.kind == DeviceKind::Autoclave),
+            values,
+        }));
+    }
+
+    fn event(
+        &mut self,
+        out: &mut Processed,
+        q: &mut Quarantine<'_>,
+        device: &DeviceEntry,
+        event: json::Event,
+    ) {
+        if !event.kind.belongs_to(device.kind) {
+            let r = Rejection::new(
+                Reason::UnknownEventType,
+                format!(
+                    "a {} does not send {} events",
+                    device.kind,
+                    event.kind.as_str()
+                ),
+            );
+            q.reject(out, r, event.raw.as_bytes());
+            return;
+        }
+        if let Err(r) = self.check_time(event.ts, q.msg.received_at) {
+            q.reject(out, r, event.raw.as_bytes());
+            return;
+        }
+        let (site, dev) = (device.site.clone(), device.id.clone());
+        match &event.kind {
+            json::EventKind::Maintenance { active, reason } => {
+                self.in_maintenance.insert(dev.clone(), *active);
+                out.signals.push(Signal::Maintenance {
+                    site: site.clone(),
+                    device: dev.clone(),
+                    ts: event.ts,
+                    active: *active,
+                    reason: reason.clone(),
+                });
+            }
+            other => out.signals.push(Signal::Event {
+                site: site.clone(),
+                device: dev.clone(),
+                ts: event.ts,
+                event_type: other.as_str(),
+                reference: event.reference.clone(),
+            }),
+        }
+        out.rows.push(Row::Event(EventRow {
+            ts: event.ts,
+            received_at: q.msg.received_at,
+            site,
+            device: dev,
+            event_type: event.kind.as_str(),
+            reference: event.reference,
+            data: event.raw,
+        }));
+    }
+}
+
+/// Builds the quarantine rows of one message, numbering them.
+struct Quarantine<'m> {
+    msg: &'m Message,
+    site: Option<String>,
+    device: Option<String>,
+    item: u32,
+}
+
+impl Quarantine<'_> {
+    fn reject(&mut self, out: &mut Processed, rejection: Rejection, raw: &[u8]) {
+        out.rejected.push(rejection.reason);
+        out.rows.push(Row::Quarantine(QuarantineRow {
+            received_at: self.msg.received_at,
+            topic: self.msg.topic.clone(),
+            site: self.site.clone(),
+            device: self.device.clone(),
+            reason: rejection.reason,
+            item: self.item,
+            detail: rejection.detail,
+            payload: raw.to_vec(),
+        }));
+        self.item += 1;
+    }
+}
+
+mod hj212;
+
+#[cfg(test)]
+mod tests;
