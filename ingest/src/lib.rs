@@ -16,6 +16,7 @@ pub mod decode;
 pub mod message;
 pub mod reject;
 pub mod sink;
+pub mod source;
 pub mod spool;
 pub mod topic;
 pub mod validate;

@@ -1,0 +1,3 @@
+//! Sources of messages. Only MQTT today.
+
+pub mod mqtt;
