@@ -13,10 +13,12 @@
 
 pub mod config;
 pub mod decode;
+pub mod http;
 pub mod message;
 pub mod reject;
 pub mod sink;
 pub mod source;
 pub mod spool;
+pub mod telemetry;
 pub mod topic;
 pub mod validate;

@@ -1,0 +1,210 @@
+//! Prometheus metrics of the pipeline, one field per metric, registered into an injected
+//! registry (no global state, so tests render and assert exact lines).
+//!
+//! Names follow `weijian_<what>_<unit>[_total]`; labels are low-cardinality only (stage,
+//! reason, table, channel, rule, level) and never a device or site id. The README's metric
+//! table and the dashboards use exactly these names (checked by a test).
+
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
+
+use crate::reject::Reason;
+
+/// Every pipeline metric.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    /// Messages received from the broker, by QoS.
+    pub received: IntCounterVec,
+    /// PUBACKs sent (after the message was durable in the spool).
+    pub acked: IntCounter,
+    /// Messages received but not yet acknowledged (waiting for the spool's fsync).
+    pub pending_acks: IntGauge,
+    /// Messages decoded and validated from the spool, by channel.
+    pub processed: IntCounterVec,
+    /// Values accepted as readings.
+    pub readings: IntCounter,
+    /// Rejections (quarantined), by reason code.
+    pub rejected: IntCounterVec,
+    /// Rows QuestDB accepted, by table.
+    pub rows_written: IntCounterVec,
+    /// Duration of QuestDB flushes that succeeded.
+    pub flush_duration: Histogram,
+    /// Failed QuestDB writes, by kind (unavailable, rejected).
+    pub write_errors: IntCounterVec,
+    /// 1 while the last QuestDB write or DDL succeeded.
+    pub questdb_up: IntGauge,
+    /// 1 while connected to the broker.
+    pub mqtt_connected: IntGauge,
+    /// MQTT connection errors.
+    pub mqtt_connection_errors: IntCounter,
+    /// Reconnections where the broker had no session for us (a possible data gap).
+    pub mqtt_session_lost: IntCounter,
+    /// HJ 212 data acknowledgements (9014) published.
+    pub hj212_replies: IntCounter,
+    /// Alert lifecycle events, by rule, level and kind.
+    pub alert_events: IntCounterVec,
+    /// Event time lag: receive time minus device time, for accepted readings.
+    pub event_lag: HistogramVec,
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    ///
+    /// # Errors
+    /// A name registered twice in `registry`.
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let m = Self::unregistered()?;
+        registry.register(Box::new(m.received.clone()))?;
+        registry.register(Box::new(m.acked.clone()))?;
+        registry.register(Box::new(m.pending_acks.clone()))?;
+        registry.register(Box::new(m.processed.clone()))?;
+        registry.register(Box::new(m.readings.clone()))?;
+        registry.register(Box::new(m.rejected.clone()))?;
+        registry.register(Box::new(m.rows_written.clone()))?;
+        registry.register(Box::new(m.flush_duration.clone()))?;
+        registry.register(Box::new(m.write_errors.clone()))?;
+        registry.register(Box::new(m.questdb_up.clone()))?;
+        registry.register(Box::new(m.mqtt_connected.clone()))?;
+        registry.register(Box::new(m.mqtt_connection_errors.clone()))?;
+        registry.register(Box::new(m.mqtt_session_lost.clone()))?;
+        registry.register(Box::new(m.hj212_replies.clone()))?;
+        registry.register(Box::new(m.alert_events.clone()))?;
+        registry.register(Box::new(m.event_lag.clone()))?;
+        // Every reason appears from the start (at 0), so dashboards and alerts on rates work
+        // before the first rejection.
+        for r in Reason::ALL {
+            m.rejected.with_label_values(&[r.code()]);
+        }
+        Ok(m)
+    }
+
+    /// Metrics not registered anywhere (tests, tools).
+    ///
+    /// # Errors
+    /// Never in practice: the options are constant and valid.
+    pub fn unregistered() -> Result<Self, prometheus::Error> {
+        Ok(Self {
+            received: IntCounterVec::new(
+                Opts::new(
+                    "weijian_mqtt_received_messages_total",
+                    "Messages received from the broker.",
+                ),
+                &["qos"],
+            )?,
+            acked: IntCounter::new(
+                "weijian_mqtt_acked_messages_total",
+                "PUBACKs sent after the message was durable in the spool.",
+            )?,
+            pending_acks: IntGauge::new(
+                "weijian_mqtt_pending_acks",
+                "Messages received and not yet acknowledged (waiting for the spool fsync).",
+            )?,
+            processed: IntCounterVec::new(
+                Opts::new(
+                    "weijian_processed_messages_total",
+                    "Messages decoded and validated, by channel.",
+                ),
+                &["channel"],
+            )?,
+            readings: IntCounter::new(
+                "weijian_accepted_readings_total",
+                "Values accepted as readings.",
+            )?,
+            rejected: IntCounterVec::new(
+                Opts::new(
+                    "weijian_rejected_total",
+                    "Rejections sent to the quarantine table, by reason.",
+                ),
+                &["reason"],
+            )?,
+            rows_written: IntCounterVec::new(
+                Opts::new(
+                    "weijian_questdb_rows_written_total",
+                    "Rows QuestDB accepted, by table.",
+                ),
+                &["table"],
+            )?,
+            flush_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "weijian_questdb_flush_duration_seconds",
+                    "Duration of successful QuestDB flushes.",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+            )?,
+            write_errors: IntCounterVec::new(
+                Opts::new(
+                    "weijian_questdb_write_errors_total",
+                    "Failed QuestDB writes, by kind.",
+                ),
+                &["kind"],
+            )?,
+            questdb_up: IntGauge::new("weijian_questdb_up", "1 while QuestDB accepts writes.")?,
+            mqtt_connected: IntGauge::new(
+                "weijian_mqtt_connected",
+                "1 while connected to the broker.",
+            )?,
+            mqtt_connection_errors: IntCounter::new(
+                "weijian_mqtt_connection_errors_total",
+                "MQTT connection errors (each followed by a back-off and a reconnect).",
+            )?,
+            mqtt_session_lost: IntCounter::new(
+                "weijian_mqtt_session_lost_total",
+                "Reconnections where the broker had no session for us: a possible data gap.",
+            )?,
+            hj212_replies: IntCounter::new(
+                "weijian_hj212_replies_total",
+                "HJ 212 data acknowledgements (CN 9014) published.",
+            )?,
+            alert_events: IntCounterVec::new(
+                Opts::new(
+                    "weijian_alert_events_total",
+                    "Alert lifecycle events, by rule, level and kind.",
+                ),
+                &["rule", "level", "kind"],
+            )?,
+            event_lag: HistogramVec::new(
+                HistogramOpts::new(
+                    "weijian_event_lag_seconds",
+                    "Receive time minus device event time of accepted readings, by channel.",
+                )
+                .buckets(vec![0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0, 86400.0]),
+                &["channel"],
+            )?,
+        })
+    }
+}
+
+/// Renders a registry in the Prometheus text format.
+pub fn render(registry: &Registry) -> String {
+    use prometheus::Encoder;
+    let mut out = Vec::new();
+    let encoder = prometheus::TextEncoder::new();
+    if let Err(error) = encoder.encode(&registry.gather(), &mut out) {
+        tracing::error!(%error, "Could not encode metrics.");
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_registers_once_and_renders_with_its_help() {
+        let registry = Registry::new();
+        let m = Metrics::register(&registry).unwrap();
+        m.acked.inc();
+        m.rejected.with_label_values(&["malformed_json"]).inc();
+        let text = render(&registry);
+        assert!(text.contains("weijian_mqtt_acked_messages_total 1"));
+        assert!(text.contains("weijian_rejected_total{reason=\"malformed_json\"} 1"));
+        assert!(text.contains("weijian_rejected_total{reason=\"hj212_bad_crc\"} 0"));
+        assert!(
+            Metrics::register(&registry).is_err(),
+            "a second registration must fail"
+        );
+    }
+}

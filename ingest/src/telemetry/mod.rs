@@ -1,0 +1,4 @@
+//! Operator-facing telemetry: Prometheus metrics and tracing set-up.
+
+pub mod logging;
+pub mod metrics;
