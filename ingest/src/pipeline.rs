@@ -1,0 +1,529 @@
+//! Wiring: the tasks of a running weijian and how they hand work to each other.
+//!
+//! ```text
+//! MQTT poll ──append──▶ spool (fsync, group commit) ──durable──▶ acker ──PUBACK (in order)──▶ broker
+//!                          │
+//!                          └──▶ drain: decode + validate ──▶ QuestDB writer (retry until accepted)
+//!                                   │                               └──▶ spool commit (segments freed)
+//!                                   └──▶ HJ 212 replies (publish)
+//! ```
+//!
+//! Edges and their "when full" policy:
+//! - poll -> acker: bounded by the MQTT receive window (the broker never has more than
+//!   `inflight` QoS 1 messages unacknowledged); the channel holds twice that.
+//! - spool full: appends wait, so acks stop and the broker holds further messages.
+//! - QuestDB down: the drain retries with back-off; the spool grows, never the memory.
+//!
+//! Shutdown (one token): the source stops taking messages (those not yet durable are not
+//! acknowledged and will be redelivered), waits for pending acks, disconnects without
+//! unsubscribing; the spool writer finishes; the drain writes what it can within the grace
+//! period; everything else stays in the spool for the next start.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alerting::model::Timestamp;
+use prometheus::Registry;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::http::Readiness;
+use crate::message::Message;
+use crate::sink::questdb::{QuestDbWriter, WriteError};
+use crate::sink::rows::Row;
+use crate::source::mqtt::{self, AckToken, Backoff, MqttClient, MqttEventLoop, Polled};
+use crate::spool::{self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolReader, SpoolWriter};
+use crate::telemetry::metrics::Metrics;
+use crate::topic::Topic;
+use crate::validate::{Processed, Validator};
+
+/// Why weijian could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot open the spool: {0}")]
+    Spool(#[from] SpoolError),
+    #[error("cannot set up the MQTT connection: {0}")]
+    Mqtt(#[from] mqtt::SetupError),
+    #[error("cannot listen for HTTP on {listen}: {error}")]
+    Http { listen: String, error: std::io::Error },
+    #[error("cannot register metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// How long shutdown waits for acks and the last writes.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+type Durable = Pin<Box<dyn Future<Output = Result<Position, SpoolError>> + Send>>;
+
+/// Shared flags the HTTP readiness check and the demo status line read.
+#[derive(Debug, Default)]
+pub struct Health {
+    pub mqtt_connected: AtomicBool,
+    pub questdb_up: AtomicBool,
+    pub spool_full: AtomicBool,
+}
+
+impl Readiness for Health {
+    fn readiness(&self) -> Result<(), Vec<String>> {
+        let mut reasons = Vec::new();
+        if !self.mqtt_connected.load(Ordering::Relaxed) {
+            reasons.push("not connected to the MQTT broker".to_string());
+        }
+        if self.spool_full.load(Ordering::Relaxed) {
+            reasons.push("the spool is full: acknowledgements are paused".to_string());
+        }
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(reasons)
+        }
+    }
+}
+
+/// A running weijian.
+#[derive(Debug)]
+pub struct Running {
+    pub http_addr: std::net::SocketAddr,
+    pub metrics: Metrics,
+    pub registry: Registry,
+    pub health: Arc<Health>,
+    pub client: MqttClient,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Running {
+    /// Stops everything in order and waits for the tasks (bounded by the grace period).
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.wait().await;
+    }
+
+    /// Waits until the tasks end (after the shutdown token given to [`start`] is cancelled).
+    pub async fn wait(self) {
+        self.tracker.close();
+        let wait = self.tracker.wait();
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                () = &mut wait => break,
+                () = tokio::time::sleep(Duration::from_secs(5)) => {
+                    tracing::info!(tasks = self.tracker.len(), "Still shutting down.");
+                }
+            }
+        }
+    }
+}
+
+/// Starts weijian: opens the spool, connects to the broker, serves HTTP, drains to QuestDB.
+/// Cancel `shutdown` to stop, then `wait()`.
+///
+/// # Errors
+/// What prevents starting (spool, TLS, HTTP port, metrics).
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running, RunError> {
+    let registry = Registry::new();
+    let metrics = Metrics::register(&registry)?;
+    let spool_metrics = SpoolMetrics::register(&registry)?;
+    let health = Arc::new(Health::default());
+
+    let mut spool_config = SpoolConfig::new(config.spool.dir.clone());
+    spool_config.max_bytes = config.spool.max_bytes;
+    spool_config.segment_bytes = config.spool.segment_bytes;
+    spool_config.group_commit_delay_ms =
+        u64::try_from(config.spool.group_commit_delay.as_millis()).unwrap_or(u64::MAX);
+    let (spool_writer, spool_reader, recovery) = spool::open(spool_config, spool_metrics).await?;
+    if recovery.is_clean() {
+        tracing::info!(dir = %config.spool.dir.display(), "Spool opened.");
+    } else {
+        tracing::warn!(dir = %config.spool.dir.display(), report = ?recovery, "Spool recovered from damage; everything before it was kept.");
+    }
+
+    let (client, event_loop) = mqtt::connect(&config.mqtt, config.limits.max_payload_bytes)?;
+    let http_router = crate::http::router(registry.clone(), health.clone());
+    let (http_addr, _http_task) = crate::http::serve(&config.http.listen, http_router, shutdown.clone())
+        .await
+        .map_err(|error| RunError::Http {
+            listen: config.http.listen.clone(),
+            error,
+        })?;
+    tracing::info!(%http_addr, "Serving /metrics, /healthz and /readyz.");
+
+    let tracker = TaskTracker::new();
+    let window = usize::from(config.mqtt.inflight).saturating_mul(2).max(1024);
+    let (ack_tx, ack_rx) = mpsc::channel::<(Durable, AckToken)>(window);
+    let acks_done = CancellationToken::new();
+
+    let source = Source {
+        event_loop,
+        client: client.clone(),
+        spool: spool_writer.clone(),
+        acks: ack_tx,
+        metrics: metrics.clone(),
+        health: health.clone(),
+        filters: Topic::filters(&config.mqtt.topic_prefix),
+        backoff: Backoff::new(config.mqtt.reconnect_min, config.mqtt.reconnect_max),
+    };
+    let source_done = CancellationToken::new();
+    {
+        let (shutdown, done, acks_done) = (shutdown.clone(), source_done.clone(), acks_done.clone());
+        tracker.spawn(async move {
+            source.run(shutdown, acks_done).await;
+            done.cancel();
+        });
+    }
+    tracker.spawn(ack_in_order(ack_rx, client.clone(), metrics.clone(), acks_done));
+    {
+        // The spool writer closes once the source has stopped appending.
+        let writer = spool_writer;
+        let source_done = source_done.clone();
+        tracker.spawn(async move {
+            source_done.cancelled().await;
+            writer.shutdown().await;
+        });
+    }
+    let drain = Drain {
+        reader: spool_reader,
+        writer: Some(QuestDbWriter::new(config.questdb.clone())),
+        validator: Validator::new(config.registry.clone(), config.limits, &config.mqtt.topic_prefix),
+        client: client.clone(),
+        metrics: metrics.clone(),
+        health: health.clone(),
+        batch_max_records: config.questdb.batch_max_rows,
+        flush_interval: config.questdb.flush_interval,
+        retry: Backoff::new(Duration::from_millis(100), config.questdb.retry_max),
+    };
+    tracker.spawn(drain.run(shutdown.clone()));
+
+    Ok(Running {
+        http_addr,
+        metrics,
+        registry,
+        health,
+        client,
+        shutdown,
+        tracker,
+    })
+}
+
+/// The MQTT task: polls, appends each message to the spool, queues its ack.
+struct Source {
+    event_loop: MqttEventLoop,
+    client: MqttClient,
+    spool: SpoolWriter,
+    acks: mpsc::Sender<(Durable, AckToken)>,
+    metrics: Metrics,
+    health: Arc<Health>,
+    filters: Vec<String>,
+    backoff: Backoff,
+}
+
+impl Source {
+    async fn run(mut self, shutdown: CancellationToken, acks_done: CancellationToken) {
+        let mut stopping = false;
+        let grace = tokio::time::sleep(Duration::from_secs(u64::MAX / 4));
+        tokio::pin!(grace);
+        loop {
+            if stopping && (acks_done.is_cancelled() || self.metrics.pending_acks.get() <= 0) {
+                break;
+            }
+            tokio::select! {
+                () = shutdown.cancelled(), if !stopping => {
+                    stopping = true;
+                    grace.as_mut().reset(tokio::time::Instant::now() + SHUTDOWN_GRACE);
+                    tracing::info!(pending_acks = self.metrics.pending_acks.get(), "Stopping the MQTT source: no new messages, sending the last acks.");
+                }
+                () = &mut grace, if stopping => {
+                    tracing::warn!(pending_acks = self.metrics.pending_acks.get(), "Gave up waiting for the last acks; the broker will redeliver those messages.");
+                    break;
+                }
+                () = tokio::time::sleep(Duration::from_millis(50)), if stopping => {}
+                polled = self.event_loop.poll() => self.handle(polled, stopping, &shutdown).await,
+            }
+        }
+        // Close the ack queue (the acker ends when it has sent what was queued), then leave.
+        drop(self.acks);
+        self.client.disconnect().await;
+        for _ in 0..20 {
+            match tokio::time::timeout(Duration::from_millis(100), self.event_loop.poll()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+        self.health.mqtt_connected.store(false, Ordering::Relaxed);
+        self.metrics.mqtt_connected.set(0);
+        tracing::info!("MQTT source stopped.");
+    }
+
+    async fn handle(&mut self, polled: Result<Polled, String>, stopping: bool, shutdown: &CancellationToken) {
+        match polled {
+            Ok(Polled::Connected { session_present }) => {
+                self.backoff.reset();
+                self.health.mqtt_connected.store(true, Ordering::Relaxed);
+                self.metrics.mqtt_connected.set(1);
+                if session_present {
+                    tracing::info!("Connected to the MQTT broker; our session was kept.");
+                } else {
+                    self.metrics.mqtt_session_lost.inc();
+                    tracing::warn!("Connected to the MQTT broker without a session: subscribing again; messages published while we were away may be lost (possible data gap).");
+                }
+                // Subscribing is idempotent; do it on every ConnAck, from a task so the poll
+                // loop never waits on the request channel.
+                let (client, filters) = (self.client.clone(), self.filters.clone());
+                tokio::spawn(async move {
+                    if let Err(error) = client.subscribe(&filters).await {
+                        tracing::error!(%error, "Could not send the subscription.");
+                    }
+                });
+            }
+            Ok(Polled::Message(inbound)) => {
+                if stopping {
+                    // Not durable, not acknowledged: the broker redelivers it next session.
+                    return;
+                }
+                self.metrics
+                    .received
+                    .with_label_values(&[qos_label(inbound.qos)])
+                    .inc();
+                let record = Message {
+                    received_at: now(),
+                    qos: inbound.qos,
+                    topic: inbound.topic,
+                    payload: inbound.payload.to_vec(),
+                }
+                .encode();
+                let durable: Durable = Box::pin(self.spool.append(record));
+                self.metrics.pending_acks.inc();
+                if self.acks.send((durable, inbound.ack)).await.is_err() {
+                    tracing::error!("The acker stopped early; messages will be redelivered.");
+                }
+            }
+            Ok(Polled::Other) => {}
+            Err(error) => {
+                self.health.mqtt_connected.store(false, Ordering::Relaxed);
+                self.metrics.mqtt_connected.set(0);
+                self.metrics.mqtt_connection_errors.inc();
+                let delay = self.backoff.next_delay();
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "MQTT connection error.");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = shutdown.cancelled() => {}
+                }
+            }
+        }
+    }
+}
+
+fn qos_label(qos: u8) -> &'static str {
+    match qos {
+        0 => "0",
+        1 => "1",
+        _ => "2",
+    }
+}
+
+/// The device-independent clock: wall time as a [`Timestamp`].
+pub fn now() -> Timestamp {
+    Timestamp(chrono::Utc::now().timestamp_micros())
+}
+
+/// Sends PUBACKs in receive order, each once its message is durable.
+async fn ack_in_order(
+    mut queue: mpsc::Receiver<(Durable, AckToken)>,
+    client: MqttClient,
+    metrics: Metrics,
+    done: CancellationToken,
+) {
+    while let Some((durable, token)) = queue.recv().await {
+        let result = durable.await;
+        metrics.pending_acks.dec();
+        match result {
+            Ok(_) => match client.ack(&token).await {
+                Ok(()) => metrics.acked.inc(),
+                Err(error) => tracing::warn!(%error, "Could not send a PUBACK; the broker will redeliver."),
+            },
+            Err(error) => {
+                tracing::error!(%error, "A message could not be made durable; it is not acknowledged and the broker will redeliver it.");
+            }
+        }
+    }
+    done.cancel();
+}
+
+/// The shutdown deadline of the drain: the grace period starts when the token is cancelled.
+struct StopClock {
+    token: CancellationToken,
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl StopClock {
+    fn new(token: CancellationToken) -> Self {
+        Self { token, deadline: None }
+    }
+
+    /// Whether waiting `delay` more would pass the deadline.
+    fn past(&mut self, delay: Duration) -> bool {
+        if !self.token.is_cancelled() {
+            return false;
+        }
+        let deadline = *self
+            .deadline
+            .get_or_insert_with(|| tokio::time::Instant::now() + SHUTDOWN_GRACE);
+        tokio::time::Instant::now() + delay > deadline
+    }
+}
+
+/// The drain task: spool -> decode/validate -> QuestDB -> commit.
+struct Drain {
+    reader: SpoolReader,
+    /// `None` only while a write runs on the blocking pool.
+    writer: Option<QuestDbWriter>,
+    validator: Validator,
+    client: MqttClient,
+    metrics: Metrics,
+    health: Arc<Health>,
+    batch_max_records: usize,
+    flush_interval: Duration,
+    retry: Backoff,
+}
+
+impl Drain {
+    async fn run(mut self, shutdown: CancellationToken) {
+        let mut stop = StopClock::new(shutdown);
+        loop {
+            self.health.spool_full.store(self.reader.is_full(), Ordering::Relaxed);
+            let batch = match self.reader.next_batch(self.batch_max_records, self.flush_interval).await {
+                Ok(b) => b,
+                Err(SpoolError::Closed) => break,
+                Err(error) => {
+                    tracing::error!(%error, "Cannot read the spool; retrying.");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let Some(last) = batch.last().map(|r| r.pos) else {
+                continue;
+            };
+            let mut rows: Vec<Row> = Vec::new();
+            for record in &batch {
+                match Message::decode(&record.data) {
+                    Ok(msg) => {
+                        let processed = self.validator.process(&msg);
+                        self.account(&msg, &processed);
+                        self.reply(&processed).await;
+                        rows.extend(processed.rows);
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, pos = record.pos.seq(), "Skipped a spool record that is not a message.");
+                    }
+                }
+            }
+            if !self.write(rows, &mut stop).await {
+                tracing::warn!("Stopped before QuestDB accepted the last batch; it stays in the spool for the next start.");
+                return;
+            }
+            if let Err(error) = self.reader.commit(last).await {
+                tracing::error!(%error, "Could not record the committed spool position; the batch may be written again after a restart (deduplicated).");
+            }
+        }
+        tracing::info!("Drain stopped: everything durable was written.");
+    }
+
+    fn account(&self, msg: &Message, processed: &Processed) {
+        let channel = msg.topic.rsplit('/').next().unwrap_or("unknown");
+        let channel = match channel {
+            "telemetry" | "event" | "hj212" | "status" => channel,
+            _ => "unknown",
+        };
+        self.metrics.processed.with_label_values(&[channel]).inc();
+        self.metrics.readings.inc_by(processed.readings.len() as u64);
+        for reason in &processed.rejected {
+            self.metrics.rejected.with_label_values(&[reason.code()]).inc();
+        }
+        if let Some(r) = processed.readings.first() {
+            let lag = msg.received_at.0.saturating_sub(r.ts.0) as f64 / 1e6;
+            self.metrics.event_lag.with_label_values(&[channel]).observe(lag.max(0.0));
+        }
+    }
+
+    async fn reply(&self, processed: &Processed) {
+        for (topic, payload) in &processed.replies {
+            match self.client.publish(topic, payload.clone().into_bytes()).await {
+                Ok(()) => self.metrics.hj212_replies.inc(),
+                Err(error) => tracing::warn!(%error, %topic, "Could not publish an HJ 212 reply."),
+            }
+        }
+    }
+
+    /// Writes until QuestDB accepts; `false` if the shutdown deadline passed first.
+    async fn write(&mut self, rows: Vec<Row>, stop: &mut StopClock) -> bool {
+        if rows.is_empty() {
+            return true;
+        }
+        let rows = Arc::new(rows);
+        let mut failures = 0u32;
+        loop {
+            let Some(mut writer) = self.writer.take() else {
+                return false;
+            };
+            let batch = rows.clone();
+            let joined = tokio::task::spawn_blocking(move || {
+                let result = writer.write(&batch);
+                (writer, result)
+            })
+            .await;
+            let (writer, result) = match joined {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::error!(%error, "The QuestDB write task failed.");
+                    return false;
+                }
+            };
+            self.writer = Some(writer);
+            match result {
+                Ok(written) => {
+                    self.retry.reset();
+                    if failures > 0 {
+                        tracing::info!(failures, "QuestDB accepts writes again.");
+                    }
+                    self.health.questdb_up.store(true, Ordering::Relaxed);
+                    self.metrics.questdb_up.set(1);
+                    self.metrics.flush_duration.observe(written.duration.as_secs_f64());
+                    for row in rows.iter() {
+                        self.metrics.rows_written.with_label_values(&[row.table()]).inc();
+                    }
+                    return true;
+                }
+                Err(error) => {
+                    failures += 1;
+                    self.health.questdb_up.store(false, Ordering::Relaxed);
+                    self.metrics.questdb_up.set(0);
+                    let kind = match &error {
+                        WriteError::Unavailable(_) => "unavailable",
+                        WriteError::Rejected(_) => "rejected",
+                    };
+                    self.metrics.write_errors.with_label_values(&[kind]).inc();
+                    let delay = self.retry.next_delay();
+                    if failures == 1 || failures % 20 == 0 {
+                        if error.is_transient() {
+                            tracing::warn!(%error, failures, retry_in_ms = delay.as_millis() as u64, "QuestDB write failed; readings wait in the spool.");
+                        } else {
+                            tracing::error!(%error, failures, "QuestDB refused rows; retrying (operator action may be needed).");
+                        }
+                    }
+                    if stop.past(delay) {
+                        return false;
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = stop.token.cancelled() => {}
+                    }
+                }
+            }
+        }
+    }
+}
