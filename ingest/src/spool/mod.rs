@@ -1,1 +1,286 @@
-//! Durable spool (in progress on the spool branch).
+//! The durable spool: a segmented, checksummed, append-only log on local disk that MQTT
+//! acknowledgements wait for, and that the QuestDB writer drains.
+//!
+//! # Guarantee
+//!
+//! - A future returned by [`SpoolWriter::append`] resolves `Ok(pos)` only after the record and
+//!   every record appended before it have been written and fsynced (`fdatasync`; directory
+//!   fsync when segments are created or deleted). Records are durable in the order `append` was
+//!   *called*, and the futures resolve in that order; so acknowledging each MQTT message when
+//!   its future resolves sends PUBACKs in receive order.
+//! - Appends are group-committed: a dedicated OS thread (never a tokio worker) writes all queued
+//!   records with one `write` and one fsync. It waits up to `group_commit_delay_ms` after the
+//!   oldest queued record, and not at all for records that queued up during the previous fsync.
+//! - Total size is bounded by `max_bytes`. When the next record would exceed it, appends wait
+//!   (asynchronously) until the reader commits and whole segments are deleted. That wait is the
+//!   backpressure: no acks, so the broker stops sending once its in-flight window is used up.
+//!   [`SpoolWriter::is_full`] and `weijian_spool_full` expose it; a WARN is logged when the spool
+//!   becomes full and an INFO when it has room again.
+//! - [`SpoolReader::next_batch`] returns only durable records, in order, each at most once per
+//!   run unless [`SpoolReader::rewind_to_committed`] is called. [`SpoolReader::commit`] records
+//!   the accepted position durably before any segment is deleted, and a segment is deleted only
+//!   when all of its records are committed. After a restart the reader resumes at the first
+//!   uncommitted record: records may be delivered twice (QuestDB dedup absorbs it), never lost.
+//! - Recovery at [`open`] never fails because of damaged data: a torn or corrupt tail is cut
+//!   off after the last good record, and every event is reported (see [`recovery`]).
+//!
+//! One process owns a spool directory at a time (there is no lock file).
+//!
+//! # On-disk format (version 1, little-endian)
+//!
+//! The directory holds segment files `seg-<base_seq, 20 digits>.wjs` and a `committed` file.
+//!
+//! ```text
+//! segment header (32 bytes):
+//!   0  magic     "WJSPOOL\0"
+//!   8  version   u32 = 1
+//!   12 reserved  u32 = 0
+//!   16 base_seq  u64   sequence number of the segment's first record (= the file name)
+//!   24 crc32     u32   over bytes 0..24
+//!   28 reserved  u32 = 0
+//! record frame (24-byte header + payload), repeated:
+//!   0  crc32          u32   over bytes 4..24+len (len, seq, appended_at_ms, payload)
+//!   4  len            u32   payload length
+//!   8  seq            u64   sequence number; base_seq, base_seq+1, ... within a segment
+//!   16 appended_at_ms u64   wall-clock append time, ms since the Unix epoch
+//!   24 payload        len bytes, opaque to the spool
+//! committed (28 bytes; replaced atomically: committed.tmp, fsync, rename, fsync dir):
+//!   0  magic     "WJCOMMIT"
+//!   8  version   u32 = 1
+//!   12 reserved  u32 = 0
+//!   16 next_seq  u64   first sequence number not yet accepted downstream
+//!   24 crc32     u32   over bytes 0..24
+//! ```
+//!
+//! A segment rolls over when the next frame would take it past `segment_bytes`. Sequence
+//! numbers are global and never reused (after every segment is deleted, numbering continues
+//! from the committed position), so a [`Position`] is simply a record's sequence number.
+//!
+//! # Usage
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), weijian::spool::SpoolError> {
+//! use std::time::Duration;
+//! use weijian::spool::{self, SpoolConfig, SpoolMetrics};
+//!
+//! let metrics = SpoolMetrics::unregistered().map_err(|e| {
+//!     weijian::spool::SpoolError::InvalidConfig(e.to_string())
+//! })?;
+//! let (writer, mut reader, report) =
+//!     spool::open(SpoolConfig::new("/var/lib/weijian/spool"), metrics).await?;
+//! assert!(report.is_clean() || !report.corruption.is_empty());
+//!
+//! // Source side: ack the MQTT message once this resolves.
+//! let pos = writer.append(b"rows".to_vec()).await?;
+//!
+//! // Writer side: drain, write to QuestDB, then commit.
+//! let batch = reader.next_batch(1000, Duration::from_millis(100)).await?;
+//! if let Some(last) = batch.last() {
+//!     // ... QuestDB accepted the batch ...
+//!     reader.commit(last.pos).await?;
+//! }
+//! # let _ = pos;
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod format;
+mod metrics;
+mod reader;
+pub mod recovery;
+mod segment;
+mod state;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::SystemTime;
+
+use tokio::sync::watch;
+
+pub use error::SpoolError;
+pub use metrics::{names as metric_names, SpoolMetrics, COMMIT_DURATION_BUCKETS};
+pub use reader::SpoolReader;
+pub use recovery::{CorruptionEvent, RecoveryReport};
+pub use writer::SpoolWriter;
+
+use format::{FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
+use state::{Shared, State};
+
+/// Default segment size: 64 MiB.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
+/// Default bound on the spool's total size: 1 GiB.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+/// Default group-commit delay: 2 ms.
+pub const DEFAULT_GROUP_COMMIT_DELAY_MS: u64 = 2;
+/// Smallest accepted `segment_bytes`.
+pub const MIN_SEGMENT_BYTES: u64 = 256;
+
+/// Spool configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolConfig {
+    /// Directory holding the segment files and the `committed` file; created if missing. Must be
+    /// on a local file system that honours fsync.
+    pub dir: PathBuf,
+    /// Size at which a segment is closed and a new one started (default 64 MiB). Also bounds
+    /// the largest record (`segment_bytes - 56` bytes of payload). Space is reclaimed a whole
+    /// segment at a time.
+    pub segment_bytes: u64,
+    /// Upper bound on the bytes in segment files (default 1 GiB). Appends wait when the next
+    /// record would exceed it. Must be at least `2 * segment_bytes`, so that committing
+    /// everything readable always frees enough room.
+    pub max_bytes: u64,
+    /// How long the writer thread waits after the oldest queued append before writing, so that
+    /// appends arriving within that window share one fsync (default 2 ms; 0 = write as soon as
+    /// the previous fsync has finished).
+    pub group_commit_delay_ms: u64,
+}
+
+impl SpoolConfig {
+    /// A configuration with the defaults for everything but the directory.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            max_bytes: DEFAULT_MAX_BYTES,
+            group_commit_delay_ms: DEFAULT_GROUP_COMMIT_DELAY_MS,
+        }
+    }
+
+    /// Checks the sizes against each other.
+    ///
+    /// # Errors
+    /// [`SpoolError::InvalidConfig`] naming the offending key.
+    pub fn validate(&self) -> Result<(), SpoolError> {
+        if self.segment_bytes < MIN_SEGMENT_BYTES || self.segment_bytes > u64::from(u32::MAX) {
+            return Err(SpoolError::InvalidConfig(format!(
+                "segment_bytes = {} must be between {MIN_SEGMENT_BYTES} and {}",
+                self.segment_bytes,
+                u32::MAX
+            )));
+        }
+        if self.max_bytes < self.segment_bytes.saturating_mul(2) {
+            return Err(SpoolError::InvalidConfig(format!(
+                "max_bytes = {} must be at least twice segment_bytes ({})",
+                self.max_bytes, self.segment_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// The largest payload a record may have under this configuration.
+    pub fn max_record_bytes(&self) -> u64 {
+        self.segment_bytes - SEGMENT_HEADER_LEN - FRAME_HEADER_LEN as u64
+    }
+}
+
+/// A record's place in the spool: its sequence number. Ordered; unique for the life of the
+/// spool directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position(pub(crate) u64);
+
+impl Position {
+    /// The record's sequence number.
+    pub fn seq(self) -> u64 {
+        self.0
+    }
+}
+
+/// A durable record read back from the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Where it is; pass the last one of a written batch to [`SpoolReader::commit`].
+    pub pos: Position,
+    /// The bytes given to [`SpoolWriter::append`].
+    pub data: Vec<u8>,
+    /// Wall-clock time the record was appended.
+    pub appended_at: SystemTime,
+}
+
+/// A snapshot of the spool's size and progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolStats {
+    /// Bytes in segment files.
+    pub bytes: u64,
+    /// Durable records not yet committed (an upper bound if recovery cut records out).
+    pub records_unwritten: u64,
+    /// Segment files.
+    pub segments: usize,
+    /// Whether appends are waiting for space.
+    pub full: bool,
+    /// When the oldest record not yet committed was appended (to within 1 s, never later than
+    /// the truth); `None` when everything is committed.
+    pub oldest_unwritten_appended_at: Option<SystemTime>,
+    /// The last committed position; `None` if nothing was ever committed.
+    pub committed: Option<Position>,
+    /// One past the last durable sequence number.
+    pub durable_next: u64,
+    /// Group commits (fsynced batches) since open.
+    pub group_commits: u64,
+    /// Records made durable since open.
+    pub appended_records: u64,
+}
+
+/// Opens (or creates) the spool in `config.dir`, runs recovery, and starts the writer thread.
+///
+/// Returns the append handle, the single reader (positioned at the committed position) and
+/// what recovery found.
+///
+/// # Errors
+/// [`SpoolError::InvalidConfig`] for inconsistent sizes; [`SpoolError::Io`] when the directory
+/// or a file cannot be read, written or fsynced. Damaged data is *not* an error.
+pub async fn open(
+    config: SpoolConfig,
+    metrics: SpoolMetrics,
+) -> Result<(SpoolWriter, SpoolReader, RecoveryReport), SpoolError> {
+    config.validate()?;
+    let max_payload = config.max_record_bytes();
+    let dir = config.dir.clone();
+    let m = metrics.clone();
+    let recovered = tokio::task::spawn_blocking(move || recovery::recover(&dir, max_payload, &m))
+        .await
+        .map_err(|e| SpoolError::Failed(format!("spool recovery task failed: {e}")))??;
+
+    let active = recovered.active.and_then(|(base, file)| {
+        recovered.segments.get(&base).map(|meta| writer::Active {
+            base,
+            file,
+            path: meta.path.clone(),
+            len: meta.len,
+        })
+    });
+    let state = State {
+        pending: VecDeque::new(),
+        pending_bytes: 0,
+        writers_closed: false,
+        reader_closed: false,
+        failed: None,
+        segments: recovered.segments,
+        total_bytes: recovered.total_bytes,
+        durable_next: recovered.next_seq,
+        committed_next: recovered.committed_next,
+        ts_index: recovered.ts_index,
+        group_commits: 0,
+        appended_records: 0,
+        full: false,
+    };
+    state.publish_gauges(&metrics);
+    let (durable_tx, _) = watch::channel(recovered.next_seq);
+    let (done_tx, done_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        config,
+        max_payload,
+        state: Mutex::new(state),
+        wake_writer: Condvar::new(),
+        durable_tx,
+        writer_done: done_rx,
+        metrics,
+    });
+    writer::spawn(Arc::clone(&shared), active, recovered.next_seq, done_tx)?;
+    let reader = SpoolReader::new(Arc::clone(&shared), recovered.committed_next);
+    Ok((SpoolWriter::new(shared), reader, recovered.report))
+}

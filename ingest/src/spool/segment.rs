@@ -1,0 +1,137 @@
+//! Segment files and directory operations: naming, listing, creating (header + fsync + directory
+//! fsync), deleting, and the atomic committed-position file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::error::SpoolError;
+use super::format;
+
+/// File name prefix of segment files.
+const SEGMENT_PREFIX: &str = "seg-";
+/// File name suffix of segment files.
+const SEGMENT_SUFFIX: &str = ".wjs";
+/// Name of the committed-position file.
+pub(crate) const COMMITTED_FILE: &str = "committed";
+/// Temporary name the committed file is written under before the atomic rename.
+pub(crate) const COMMITTED_TMP_FILE: &str = "committed.tmp";
+
+/// The path of the segment whose first record has sequence number `base_seq`.
+///
+/// Zero-padded so a lexical listing is also the sequence order.
+pub(crate) fn segment_path(dir: &Path, base_seq: u64) -> PathBuf {
+    dir.join(format!("{SEGMENT_PREFIX}{base_seq:020}{SEGMENT_SUFFIX}"))
+}
+
+/// Parses a segment file name back into its base sequence number.
+pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
+    let digits = name
+        .strip_prefix(SEGMENT_PREFIX)?
+        .strip_suffix(SEGMENT_SUFFIX)?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Lists segment files in `dir` as `(base_seq, path)`, sorted by base sequence number.
+pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, SpoolError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| SpoolError::io(dir, e))? {
+        let entry = entry.map_err(|e| SpoolError::io(dir, e))?;
+        let name = entry.file_name();
+        if let Some(base) = name.to_str().and_then(parse_segment_name) {
+            out.push((base, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Makes the directory's entries (created, renamed or deleted files) durable.
+pub(crate) fn fsync_dir(dir: &Path) -> Result<(), SpoolError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| SpoolError::io(dir, e))
+}
+
+/// Creates a new segment file with its header, fsyncs it and the directory, and returns it
+/// opened for appending.
+pub(crate) fn create_segment(dir: &Path, base_seq: u64) -> Result<(File, PathBuf), SpoolError> {
+    let path = segment_path(dir, base_seq);
+    let mut file = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| SpoolError::io(&path, e))?;
+    file.write_all(&format::encode_segment_header(base_seq))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| SpoolError::io(&path, e))?;
+    fsync_dir(dir)?;
+    Ok((file, path))
+}
+
+/// Opens an existing (recovered) segment for appending at its end.
+pub(crate) fn open_for_append(path: &Path) -> Result<File, SpoolError> {
+    OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(|e| SpoolError::io(path, e))
+}
+
+/// Deletes one segment file (already gone counts as deleted). The caller fsyncs the directory.
+pub(crate) fn remove_segment(path: &Path) -> Result<(), SpoolError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(SpoolError::io(path, e)),
+    }
+}
+
+/// Deletes segment files, then fsyncs the directory once.
+pub(crate) fn delete_segments(dir: &Path, paths: &[PathBuf]) -> Result<(), SpoolError> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    for p in paths {
+        remove_segment(p)?;
+    }
+    fsync_dir(dir)
+}
+
+/// Durably replaces the committed-position file: write a temporary file, fsync it, rename it
+/// over `committed`, fsync the directory. A crash leaves either the old or the new value.
+pub(crate) fn write_committed(dir: &Path, next_seq: u64) -> Result<(), SpoolError> {
+    let tmp = dir.join(COMMITTED_TMP_FILE);
+    let dst = dir.join(COMMITTED_FILE);
+    let mut f = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&tmp)
+        .map_err(|e| SpoolError::io(&tmp, e))?;
+    f.write_all(&format::encode_committed(next_seq))
+        .and_then(|()| f.sync_all())
+        .map_err(|e| SpoolError::io(&tmp, e))?;
+    drop(f);
+    fs::rename(&tmp, &dst).map_err(|e| SpoolError::io(&dst, e))?;
+    fsync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names_sort_in_sequence_order_and_parse_back() {
+        let dir = Path::new("/x");
+        let a = segment_path(dir, 9);
+        let b = segment_path(dir, 10);
+        assert!(a < b);
+        let name = b.file_name().unwrap().to_str().unwrap();
+        assert_eq!(parse_segment_name(name), Some(10));
+        assert_eq!(parse_segment_name("seg-1.wjs"), None);
+        assert_eq!(parse_segment_name("committed"), None);
+    }
+}
