@@ -15,6 +15,7 @@ pub mod config;
 pub mod decode;
 pub mod http;
 pub mod message;
+pub mod pipeline;
 pub mod reject;
 pub mod sink;
 pub mod source;

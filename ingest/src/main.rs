@@ -1,1 +1,236 @@
-fn main() {}
+//! The `weijian` command: run the ingestor, check a configuration, run the demo, drive a
+//! deployment with the simulated fleet, decode payloads for integrators.
+//!
+//! Exit codes: 0 success, 1 failure at run time (or undecodable input for `decode`),
+//! 64 (EX_USAGE) invalid configuration or arguments.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+use weijian::config::{Config, ProcessEnv};
+use weijian::telemetry::logging::{self, LogFormat};
+
+const EX_USAGE: u8 = 64;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "weijian",
+    version,
+    about = "卫监 weijian: online-monitoring ingestion and risk-graded alerts for health supervision"
+)]
+struct Cli {
+    /// Log lines as JSON (for log shippers) instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the ingestor: MQTT -> spool -> QuestDB, with metrics on the HTTP port.
+    Run {
+        /// Configuration file (see config/weijian.example.toml).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a configuration file and explain what it sets up.
+    CheckConfig {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Decode payloads the way the ingestor would and print one JSON line per frame/object.
+    Decode {
+        /// Payload format.
+        format: DecodeFormat,
+        /// Input file, or - for standard input.
+        #[arg(default_value = "-")]
+        input: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DecodeFormat {
+    Hj212,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let format = if cli.log_json {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    };
+    match cli.command {
+        Command::Run { config } => {
+            logging::init(format, "info");
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            runtime_then(|| async move { run(config).await })
+        }
+        Command::CheckConfig { config } => check_config(&config),
+        Command::Decode { format, input } => decode(format, &input),
+    }
+}
+
+fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path, &ProcessEnv).map_err(|errors| {
+        eprint!("{errors}");
+        ExitCode::from(EX_USAGE)
+    })
+}
+
+fn runtime_then<F, Fut>(f: F) -> ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ExitCode>,
+{
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f()),
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGINT / SIGTERM -> cancel.
+fn on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(error) => {
+                        tracing::error!(%error, "Cannot listen for SIGTERM.");
+                        let _ = ctrl_c.await;
+                        token.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("Shutting down (signal received).");
+        token.cancel();
+    });
+}
+
+async fn run(config: Config) -> ExitCode {
+    let shutdown = CancellationToken::new();
+    on_signals(shutdown.clone());
+    tracing::info!(
+        broker = %format!("{}:{}", config.mqtt.host, config.mqtt.port),
+        questdb = %config.questdb.http_base,
+        sites = config.registry.site_count(),
+        devices = config.registry.device_count(),
+        "Starting weijian."
+    );
+    match weijian::pipeline::start(config, shutdown).await {
+        Ok(running) => {
+            running.wait().await;
+            tracing::info!("weijian stopped.");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "weijian could not start.");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(path: &std::path::Path) -> ExitCode {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    println!("{}: configuration is valid.", path.display());
+    println!(
+        "  broker      {}:{} (MQTT {}, client id {:?}, inflight window {})",
+        config.mqtt.host,
+        config.mqtt.port,
+        match config.mqtt.protocol {
+            weijian::config::MqttProtocol::V5 => "5",
+            weijian::config::MqttProtocol::V311 => "3.1.1",
+        },
+        config.mqtt.client_id,
+        config.mqtt.inflight
+    );
+    println!(
+        "  topics      {}/{{site}}/{{device}}/{{telemetry|event|hj212|status}}",
+        config.mqtt.topic_prefix
+    );
+    println!(
+        "  questdb     {} (table prefix {:?})",
+        config.questdb.http_base, config.questdb.table_prefix
+    );
+    println!(
+        "  spool       {} (max {} MiB)",
+        config.spool.dir.display(),
+        config.spool.max_bytes >> 20
+    );
+    println!("  http        {}", config.http.listen);
+    println!(
+        "  registry    {} sites, {} devices",
+        config.registry.site_count(),
+        config.registry.device_count()
+    );
+    for site in config.registry.sites() {
+        let devices: Vec<_> = config
+            .registry
+            .devices()
+            .filter(|d| d.site == site.id)
+            .map(|d| format!("{} ({})", d.id, d.kind))
+            .collect();
+        println!(
+            "    {:<20} {:<22} {}  [{}]",
+            &*site.id,
+            site.attributes.kind().as_str(),
+            site.grid,
+            devices.join(", ")
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn decode(format: DecodeFormat, input: &str) -> ExitCode {
+    let reader: Box<dyn std::io::BufRead> = if input == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        match std::fs::File::open(input) {
+            Ok(f) => Box::new(std::io::BufReader::new(f)),
+            Err(error) => {
+                eprintln!("cannot open {input}: {error}");
+                return ExitCode::from(EX_USAGE);
+            }
+        }
+    };
+    let stdout = std::io::stdout();
+    let result = match format {
+        DecodeFormat::Json => weijian::decode::report::json(reader, stdout.lock()),
+        DecodeFormat::Hj212 => weijian::decode::report::hj212(reader, stdout.lock()),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("decode failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

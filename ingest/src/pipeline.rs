@@ -37,7 +37,9 @@ use crate::message::Message;
 use crate::sink::questdb::{QuestDbWriter, WriteError};
 use crate::sink::rows::Row;
 use crate::source::mqtt::{self, AckToken, Backoff, MqttClient, MqttEventLoop, Polled};
-use crate::spool::{self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolReader, SpoolWriter};
+use crate::spool::{
+    self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolReader, SpoolWriter,
+};
 use crate::telemetry::metrics::Metrics;
 use crate::topic::Topic;
 use crate::validate::{Processed, Validator};
@@ -50,7 +52,10 @@ pub enum RunError {
     #[error("cannot set up the MQTT connection: {0}")]
     Mqtt(#[from] mqtt::SetupError),
     #[error("cannot listen for HTTP on {listen}: {error}")]
-    Http { listen: String, error: std::io::Error },
+    Http {
+        listen: String,
+        error: std::io::Error,
+    },
     #[error("cannot register metrics: {0}")]
     Metrics(#[from] prometheus::Error),
 }
@@ -145,16 +150,19 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
 
     let (client, event_loop) = mqtt::connect(&config.mqtt, config.limits.max_payload_bytes)?;
     let http_router = crate::http::router(registry.clone(), health.clone());
-    let (http_addr, _http_task) = crate::http::serve(&config.http.listen, http_router, shutdown.clone())
-        .await
-        .map_err(|error| RunError::Http {
-            listen: config.http.listen.clone(),
-            error,
-        })?;
+    let (http_addr, _http_task) =
+        crate::http::serve(&config.http.listen, http_router, shutdown.clone())
+            .await
+            .map_err(|error| RunError::Http {
+                listen: config.http.listen.clone(),
+                error,
+            })?;
     tracing::info!(%http_addr, "Serving /metrics, /healthz and /readyz.");
 
     let tracker = TaskTracker::new();
-    let window = usize::from(config.mqtt.inflight).saturating_mul(2).max(1024);
+    let window = usize::from(config.mqtt.inflight)
+        .saturating_mul(2)
+        .max(1024);
     let (ack_tx, ack_rx) = mpsc::channel::<(Durable, AckToken)>(window);
     let acks_done = CancellationToken::new();
 
@@ -170,13 +178,19 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     };
     let source_done = CancellationToken::new();
     {
-        let (shutdown, done, acks_done) = (shutdown.clone(), source_done.clone(), acks_done.clone());
+        let (shutdown, done, acks_done) =
+            (shutdown.clone(), source_done.clone(), acks_done.clone());
         tracker.spawn(async move {
             source.run(shutdown, acks_done).await;
             done.cancel();
         });
     }
-    tracker.spawn(ack_in_order(ack_rx, client.clone(), metrics.clone(), acks_done));
+    tracker.spawn(ack_in_order(
+        ack_rx,
+        client.clone(),
+        metrics.clone(),
+        acks_done,
+    ));
     {
         // The spool writer closes once the source has stopped appending.
         let writer = spool_writer;
@@ -189,7 +203,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     let drain = Drain {
         reader: spool_reader,
         writer: Some(QuestDbWriter::new(config.questdb.clone())),
-        validator: Validator::new(config.registry.clone(), config.limits, &config.mqtt.topic_prefix),
+        validator: Validator::new(
+            config.registry.clone(),
+            config.limits,
+            &config.mqtt.topic_prefix,
+        ),
         client: client.clone(),
         metrics: metrics.clone(),
         health: health.clone(),
@@ -259,7 +277,12 @@ impl Source {
         tracing::info!("MQTT source stopped.");
     }
 
-    async fn handle(&mut self, polled: Result<Polled, String>, stopping: bool, shutdown: &CancellationToken) {
+    async fn handle(
+        &mut self,
+        polled: Result<Polled, String>,
+        stopping: bool,
+        shutdown: &CancellationToken,
+    ) {
         match polled {
             Ok(Polled::Connected { session_present }) => {
                 self.backoff.reset();
@@ -344,7 +367,9 @@ async fn ack_in_order(
         match result {
             Ok(_) => match client.ack(&token).await {
                 Ok(()) => metrics.acked.inc(),
-                Err(error) => tracing::warn!(%error, "Could not send a PUBACK; the broker will redeliver."),
+                Err(error) => {
+                    tracing::warn!(%error, "Could not send a PUBACK; the broker will redeliver.")
+                }
             },
             Err(error) => {
                 tracing::error!(%error, "A message could not be made durable; it is not acknowledged and the broker will redeliver it.");
@@ -362,7 +387,10 @@ struct StopClock {
 
 impl StopClock {
     fn new(token: CancellationToken) -> Self {
-        Self { token, deadline: None }
+        Self {
+            token,
+            deadline: None,
+        }
     }
 
     /// Whether waiting `delay` more would pass the deadline.
@@ -395,8 +423,14 @@ impl Drain {
     async fn run(mut self, shutdown: CancellationToken) {
         let mut stop = StopClock::new(shutdown);
         loop {
-            self.health.spool_full.store(self.reader.is_full(), Ordering::Relaxed);
-            let batch = match self.reader.next_batch(self.batch_max_records, self.flush_interval).await {
+            self.health
+                .spool_full
+                .store(self.reader.is_full(), Ordering::Relaxed);
+            let batch = match self
+                .reader
+                .next_batch(self.batch_max_records, self.flush_interval)
+                .await
+            {
                 Ok(b) => b,
                 Err(SpoolError::Closed) => break,
                 Err(error) => {
@@ -440,19 +474,31 @@ impl Drain {
             _ => "unknown",
         };
         self.metrics.processed.with_label_values(&[channel]).inc();
-        self.metrics.readings.inc_by(processed.readings.len() as u64);
+        self.metrics
+            .readings
+            .inc_by(processed.readings.len() as u64);
         for reason in &processed.rejected {
-            self.metrics.rejected.with_label_values(&[reason.code()]).inc();
+            self.metrics
+                .rejected
+                .with_label_values(&[reason.code()])
+                .inc();
         }
         if let Some(r) = processed.readings.first() {
             let lag = msg.received_at.0.saturating_sub(r.ts.0) as f64 / 1e6;
-            self.metrics.event_lag.with_label_values(&[channel]).observe(lag.max(0.0));
+            self.metrics
+                .event_lag
+                .with_label_values(&[channel])
+                .observe(lag.max(0.0));
         }
     }
 
     async fn reply(&self, processed: &Processed) {
         for (topic, payload) in &processed.replies {
-            match self.client.publish(topic, payload.clone().into_bytes()).await {
+            match self
+                .client
+                .publish(topic, payload.clone().into_bytes())
+                .await
+            {
                 Ok(()) => self.metrics.hj212_replies.inc(),
                 Err(error) => tracing::warn!(%error, %topic, "Could not publish an HJ 212 reply."),
             }
@@ -492,9 +538,14 @@ impl Drain {
                     }
                     self.health.questdb_up.store(true, Ordering::Relaxed);
                     self.metrics.questdb_up.set(1);
-                    self.metrics.flush_duration.observe(written.duration.as_secs_f64());
+                    self.metrics
+                        .flush_duration
+                        .observe(written.duration.as_secs_f64());
                     for row in rows.iter() {
-                        self.metrics.rows_written.with_label_values(&[row.table()]).inc();
+                        self.metrics
+                            .rows_written
+                            .with_label_values(&[row.table()])
+                            .inc();
                     }
                     return true;
                 }

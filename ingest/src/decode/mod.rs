@@ -6,6 +6,7 @@
 
 pub mod hj212;
 pub mod json;
+pub mod report;
 
 use alerting::model::{DataFlag, Metric, Period, Stat, Timestamp};
 
