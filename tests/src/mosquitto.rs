@@ -1,0 +1,1 @@
+//! Runs a real Mosquitto broker for tests (work in progress).
