@@ -1011,6 +1011,23 @@ fn select(st: &DbState, p: &mut Sql<'_>, sql: &str) -> Result<serde_json::Value,
     // SELECT count() FROM t | SELECT * FROM t | SELECT a, b FROM t
     let mut count = false;
     let mut cols: Vec<(usize, String)> = Vec::new();
+    // `SELECT 1` (liveness check).
+    if let Some(n) = p
+        .toks
+        .get(p.i)
+        .filter(|t| !t.quoted)
+        .and_then(|t| t.text.parse::<i64>().ok())
+    {
+        p.i += 1;
+        p.end()?;
+        return Ok(json!({
+            "query": sql,
+            "columns": [{"name": n.to_string(), "type": "INT"}],
+            "timestamp": -1,
+            "dataset": [[n]],
+            "count": 1
+        }));
+    }
     if p.eat_kw("count") {
         p.expect("(")?;
         p.expect(")")?;
