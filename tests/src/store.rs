@@ -42,6 +42,7 @@ pub struct QueryResult {
 pub struct ExecClient {
     http_base: String,
     agent: ureq::Agent,
+    authorization: Option<String>,
 }
 
 impl ExecClient {
@@ -55,15 +56,42 @@ impl ExecClient {
         ExecClient {
             http_base: http_base.into(),
             agent,
+            authorization: None,
         }
+    }
+
+    /// Same, authenticating like the questdb-rs config string does (`username` + `password`
+    /// -> Basic, `token` -> Bearer).
+    pub fn from_conf(conf: &str) -> anyhow::Result<Self> {
+        let mut c = ExecClient::new(http_base_from_conf(conf)?);
+        let get = |key: &str| {
+            conf.split(';').find_map(|kv| {
+                kv.trim()
+                    .strip_prefix(key)
+                    .and_then(|r| r.strip_prefix('='))
+                    .map(str::to_string)
+            })
+        };
+        c.authorization = match (get("username"), get("password"), get("token")) {
+            (Some(u), Some(p), _) => {
+                Some(format!("Basic {}", base64(format!("{u}:{p}").as_bytes())))
+            }
+            (_, _, Some(t)) => Some(format!("Bearer {t}")),
+            _ => None,
+        };
+        Ok(c)
     }
 
     /// Run `sql` through `GET /exec`; the JSON answer, or an error carrying QuestDB's message.
     pub fn exec(&self, sql: &str) -> anyhow::Result<serde_json::Value> {
-        let mut resp = self
+        let mut req = self
             .agent
             .get(format!("{}/exec", self.http_base))
-            .query("query", sql)
+            .query("query", sql);
+        if let Some(a) = &self.authorization {
+            req = req.header("Authorization", a);
+        }
+        let mut resp = req
             .call()
             .with_context(|| format!("GET {}/exec failed", self.http_base))?;
         let status = resp.status().as_u16();
@@ -191,8 +219,7 @@ impl TestStore {
     /// A real QuestDB (or anything speaking its HTTP API) named by a questdb-rs config string
     /// (`http::addr=host:port;` or `https::...`). Checks that `/exec` answers.
     pub fn real(conf: &str) -> anyhow::Result<TestStore> {
-        let http_base = http_base_from_conf(conf)?;
-        let exec = ExecClient::new(http_base);
+        let exec = ExecClient::from_conf(conf)?;
         exec.exec("SELECT 1")
             .or_else(|_| exec.exec("SELECT count() FROM tables()"))
             .with_context(|| format!("{ENV_VAR}={conf}: QuestDB does not answer /exec"))?;
@@ -249,12 +276,25 @@ impl TestStore {
     /// Run SQL through `/exec` (the double supports `CREATE TABLE`, `DROP TABLE`,
     /// `SELECT count() FROM t`, `SELECT * | cols FROM t`).
     pub fn exec(&self, sql: &str) -> anyhow::Result<serde_json::Value> {
-        ExecClient::new(self.http_base()).exec(sql)
+        self.exec_client().exec(sql)
     }
 
     /// Run a query through `/exec` and map the dataset.
     pub fn query_rows(&self, sql: &str) -> anyhow::Result<QueryResult> {
-        ExecClient::new(self.http_base()).query(sql)
+        self.exec_client().query(sql)
+    }
+
+    /// `DROP TABLE IF EXISTS table` (clean up after a test on a shared real QuestDB).
+    pub fn drop_table(&self, table: &str) -> anyhow::Result<()> {
+        self.exec(&format!("DROP TABLE IF EXISTS {}", quote_ident(table)))
+            .map(|_| ())
+    }
+
+    fn exec_client(&self) -> ExecClient {
+        match &self.backend {
+            Backend::Double(d) => ExecClient::new(d.http_base()),
+            Backend::Real { exec, .. } => exec.clone(),
+        }
     }
 
     /// The given columns of every row of `table`, ordered by the designated timestamp.
@@ -384,9 +424,39 @@ pub fn http_base_from_conf(conf: &str) -> anyhow::Result<String> {
     }
 }
 
+fn base64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foo"), "Zm9v");
+        assert_eq!(super::base64(b"admin:quest"), "YWRtaW46cXVlc3Q=");
+    }
+
     use super::*;
 
     #[test]

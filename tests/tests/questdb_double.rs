@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use questdb::ingress::{Buffer, Sender, TimestampMicros, TimestampNanos};
+use questdb::ingress::{Buffer, ProtocolVersion, Sender, TimestampMicros, TimestampNanos};
 use weijian_tests::questdb_double::{ColumnType, Mode, QuestDbDouble, Value};
 
 fn agent() -> ureq::Agent {
@@ -58,6 +58,12 @@ fn questdb_rs_rows_round_trip_with_types_v2_and_v1() -> anyhow::Result<()> {
     for (proto, table) in [("", "auto_v2"), ("protocol_version=1;", "auto_v1")] {
         let db = QuestDbDouble::start();
         let mut sender = Sender::from_conf(format!("{}{proto}", db.conf_string()))?;
+        let expected = if proto.is_empty() {
+            ProtocolVersion::V2 // negotiated through /settings
+        } else {
+            ProtocolVersion::V1
+        };
+        assert_eq!(sender.protocol_version(), expected);
         let mut buf = sender.new_buffer();
         buf.table(table)?
             .symbol("dev", "a b,c=d")?
@@ -323,5 +329,40 @@ fn fail500_and_fail_next() -> anyhow::Result<()> {
     sensor_row(&mut buf, "d1", 2_000, 1.0)?;
     retrying.flush(&mut buf)?;
     assert_eq!(db.count("sensor"), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn mode_switches_and_drop_work_from_async_code() -> anyhow::Result<()> {
+    let db = QuestDbDouble::start();
+    db.set_mode(Mode::Unreachable)?;
+    assert_eq!(db.mode(), Mode::Unreachable);
+    assert!(tokio::net::TcpStream::connect(db.addr()).await.is_err());
+    db.set_mode(Mode::Healthy)?;
+    let mut s = tokio::net::TcpStream::connect(db.addr()).await?;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await?;
+    assert!(resp.starts_with("HTTP/1.1 204"), "{resp}");
+    drop(db);
+    Ok(())
+}
+
+#[test]
+fn binary_double_over_raw_http_and_precision() -> anyhow::Result<()> {
+    let db = QuestDbDouble::start();
+    let mut body = b"m x==".to_vec();
+    body.push(16);
+    body.extend_from_slice(&2.5f64.to_le_bytes());
+    body.extend_from_slice(b" 3\n");
+    let resp = agent()
+        .post(format!("{}/api/v2/write?precision=s", db.http_base()))
+        .send(&body[..])?;
+    assert_eq!(resp.status().as_u16(), 204);
+    let rows = db.rows("m");
+    assert_eq!(rows[0]["x"], Value::Double(2.5));
+    assert_eq!(rows[0]["timestamp"], Value::Timestamp(3_000_000));
     Ok(())
 }

@@ -55,6 +55,8 @@ fn check(store: &TestStore) -> anyhow::Result<()> {
     assert!(store
         .wait_for_count(&table, 3, Duration::from_millis(200))
         .is_err());
+    store.drop_table(&table)?;
+    assert_eq!(store.count(&table)?, 0);
     Ok(())
 }
 
