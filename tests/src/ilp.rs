@@ -215,7 +215,6 @@ impl Parser<'_> {
                     self.pos += 1;
                     return self.finish_token(bytes, Stop::Newline);
                 }
-                b'"' => return self.err("unexpected '\"' in unquoted name or value"),
                 _ => bytes.push(b),
             }
         }
@@ -548,6 +547,12 @@ mod tests {
         let l = one(b"t,a=b\\=c x=1i\n");
         assert_eq!(l.columns[0].1, IlpValue::Symbol("b=c".into()));
         assert_eq!(l.timestamp_micros, None);
+    }
+
+    #[test]
+    fn quotes_are_plain_characters_in_tag_values() {
+        let l = one(b"t,a=x\"y\\ z x=1i\n");
+        assert_eq!(l.columns[0].1, IlpValue::Symbol("x\"y z".into()));
     }
 
     #[test]
