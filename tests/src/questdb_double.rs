@@ -305,6 +305,7 @@ struct DbState {
     rejected: Vec<Rejection>,
     mode: Mode,
     fail_next: usize,
+    response_delay: Duration,
     error_seq: u64,
 }
 
@@ -413,6 +414,13 @@ impl QuestDbDouble {
     /// Answer the next `n` ILP write requests with 500 (transient failure), then recover.
     pub fn fail_next(&self, n: usize) {
         self.shared.lock().fail_next = n;
+    }
+
+    /// Delay every ILP write answer by `delay` (e.g. to exercise client request timeouts).
+    /// The request is applied *before* the delay, so a client that times out and retries
+    /// writes twice (as can happen with real QuestDB). `Duration::ZERO` turns it off.
+    pub fn set_response_delay(&self, delay: Duration) {
+        self.shared.lock().response_delay = delay;
     }
 
     /// Rows of `table` ordered by designated timestamp; every schema column is present
@@ -535,7 +543,19 @@ async fn write(
     Query(params): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
-    let mut st = shared.lock();
+    // Apply first, then delay the answer: a client that times out may retry a request the
+    // server already applied (the at-least-once hazard real deployments have).
+    let (delay, response) = {
+        let mut st = shared.lock();
+        (st.response_delay, write_locked(&mut st, &params, &body))
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
+fn write_locked(st: &mut DbState, params: &HashMap<String, String>, body: &[u8]) -> Response {
     st.requests_received += 1;
     st.error_seq += 1;
     let error_id = format!("double-{}", st.error_seq);
@@ -553,7 +573,7 @@ async fn write(
             "message": "injected failure: could not write to WAL",
             "errorId": error_id,
         });
-        return reject(&mut st, StatusCode::INTERNAL_SERVER_ERROR, body);
+        return reject(st, StatusCode::INTERNAL_SERVER_ERROR, body);
     }
     let precision = match params.get("precision").map(String::as_str) {
         None => Precision::Nanos,
@@ -566,11 +586,11 @@ async fn write(
                     "line": 0,
                     "errorId": error_id,
                 });
-                return reject(&mut st, StatusCode::BAD_REQUEST, body);
+                return reject(st, StatusCode::BAD_REQUEST, body);
             }
         },
     };
-    let result = ilp::parse_request(&body, precision).and_then(|lines| ingest(&mut st, lines));
+    let result = ilp::parse_request(body, precision).and_then(|lines| ingest(st, lines));
     match result {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => {
@@ -580,7 +600,7 @@ async fn write(
                 "line": e.line,
                 "errorId": error_id,
             });
-            reject(&mut st, StatusCode::BAD_REQUEST, body)
+            reject(st, StatusCode::BAD_REQUEST, body)
         }
     }
 }

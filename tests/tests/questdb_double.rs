@@ -366,3 +366,22 @@ fn binary_double_over_raw_http_and_precision() -> anyhow::Result<()> {
     assert_eq!(rows[0]["timestamp"], Value::Timestamp(3_000_000));
     Ok(())
 }
+
+#[test]
+fn response_delay_trips_the_client_request_timeout() -> anyhow::Result<()> {
+    let db = QuestDbDouble::start();
+    let mut sender = Sender::from_conf(format!(
+        "{}retry_timeout=0;request_timeout=200;request_min_throughput=0;",
+        db.conf_string()
+    ))?;
+    let mut buf = sender.new_buffer();
+    sensor_row(&mut buf, "d1", 1_000, 1.0)?;
+    db.set_response_delay(Duration::from_millis(1500));
+    assert!(sender.flush_and_keep(&buf).is_err());
+    db.set_response_delay(Duration::ZERO);
+    let mut sender = Sender::from_conf(db.conf_string())?;
+    sender.flush(&mut buf)?;
+    // the timed-out request was still applied by the server: at-least-once semantics
+    assert_eq!(db.count("sensor"), 2);
+    Ok(())
+}
