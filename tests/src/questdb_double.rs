@@ -770,14 +770,13 @@ fn tokenize(sql: &str) -> Result<Vec<Tok>, ExecError> {
     Ok(out)
 }
 
-struct Sql<'a> {
+struct Sql {
     toks: Vec<Tok>,
     i: usize,
     len: usize,
-    _sql: &'a str,
 }
 
-impl Sql<'_> {
+impl Sql {
     fn pos(&self) -> usize {
         self.toks.get(self.i).map_or(self.len, |t| t.pos)
     }
@@ -839,7 +838,6 @@ fn exec_sql(st: &mut DbState, sql: &str) -> Result<serde_json::Value, ExecError>
         toks: tokenize(sql)?,
         i: 0,
         len: sql.len(),
-        _sql: sql,
     };
     if p.eat_kw("CREATE") {
         create_table(st, &mut p)
@@ -868,7 +866,7 @@ fn exec_sql(st: &mut DbState, sql: &str) -> Result<serde_json::Value, ExecError>
     }
 }
 
-fn create_table(st: &mut DbState, p: &mut Sql<'_>) -> Result<serde_json::Value, ExecError> {
+fn create_table(st: &mut DbState, p: &mut Sql) -> Result<serde_json::Value, ExecError> {
     p.expect("TABLE")?;
     let if_not_exists = if p.eat_kw("IF") {
         p.expect("NOT")?;
@@ -1027,7 +1025,7 @@ fn create_table(st: &mut DbState, p: &mut Sql<'_>) -> Result<serde_json::Value, 
     Ok(json!({"ddl": "OK"}))
 }
 
-fn select(st: &DbState, p: &mut Sql<'_>, sql: &str) -> Result<serde_json::Value, ExecError> {
+fn select(st: &DbState, p: &mut Sql, sql: &str) -> Result<serde_json::Value, ExecError> {
     // SELECT count() FROM t | SELECT * FROM t | SELECT a, b FROM t
     let mut count = false;
     let mut cols: Vec<(usize, String)> = Vec::new();
