@@ -1,3 +1,13 @@
 //! End-to-end tests and fixtures for weijian (real Mosquitto, the QuestDB double or a real
 //! QuestDB named by `WEIJIAN_TEST_QUESTDB`).
+//!
+//! * [`questdb_double`]: an in-process QuestDB double speaking ILP over HTTP strictly, with
+//!   fault injection; [`ilp`] is its line-protocol parser.
+//! * [`store`]: [`store::TestStore`], the same assertions against the double or a real QuestDB.
+//! * [`mosquitto`]: runs a real Mosquitto broker for a test.
 #![forbid(unsafe_code)]
+
+pub mod ilp;
+pub mod mosquitto;
+pub mod questdb_double;
+pub mod store;
