@@ -9,8 +9,11 @@
 //! ```
 //!
 //! Edges and their "when full" policy:
-//! - poll -> acker: bounded by the MQTT receive window (the broker never has more than
-//!   `inflight` QoS 1 messages unacknowledged); the channel holds twice that.
+//! - poll -> acker: never blocks the poll loop. Its size is bounded by the broker's window of
+//!   unacknowledged QoS 1 messages (MQTT 5 receive maximum / Mosquitto
+//!   `max_inflight_messages`). It must not block: acks travel through rumqttc's request
+//!   channel, which only drains while the poll loop runs, so a blocking hand-off here
+//!   deadlocks under load (seen in the 10,000-message test before this design).
 //! - spool full: appends wait, so acks stop and the broker holds further messages.
 //! - QuestDB down: the drain retries with back-off; the spool grows, never the memory.
 //!
@@ -171,6 +174,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         client: client.clone(),
         spool: spool_writer.clone(),
         acks: ack_tx,
+        window: i64::from(config.mqtt.inflight),
+        warned_window: false,
         metrics: metrics.clone(),
         health: health.clone(),
         filters: Topic::filters(&config.mqtt.topic_prefix),
@@ -233,7 +238,10 @@ struct Source {
     event_loop: MqttEventLoop,
     client: MqttClient,
     spool: SpoolWriter,
-    acks: mpsc::Sender<(Durable, AckToken)>,
+    acks: mpsc::UnboundedSender<(Durable, AckToken)>,
+    /// Pending acks above which the broker is sending more than our window: warn once.
+    window: i64,
+    warned_window: bool,
     metrics: Metrics,
     health: Arc<Health>,
     filters: Vec<String>,
@@ -321,8 +329,13 @@ impl Source {
                 .encode();
                 let durable: Durable = Box::pin(self.spool.append(record));
                 self.metrics.pending_acks.inc();
-                if self.acks.send((durable, inbound.ack)).await.is_err() {
+                if self.acks.send((durable, inbound.ack)).is_err() {
                     tracing::error!("The acker stopped early; messages will be redelivered.");
+                }
+                let pending = self.metrics.pending_acks.get();
+                if pending > 4 * self.window && !self.warned_window {
+                    self.warned_window = true;
+                    tracing::warn!(pending, inflight = self.window, "The broker sends more unacknowledged messages than our inflight window; set its max_inflight_messages (README: Sizing the inflight window).");
                 }
             }
             Ok(Polled::Other) => {}
@@ -356,7 +369,7 @@ pub fn now() -> Timestamp {
 
 /// Sends PUBACKs in receive order, each once its message is durable.
 async fn ack_in_order(
-    mut queue: mpsc::Receiver<(Durable, AckToken)>,
+    mut queue: mpsc::UnboundedReceiver<(Durable, AckToken)>,
     client: MqttClient,
     metrics: Metrics,
     done: CancellationToken,

@@ -7,6 +7,7 @@
 //! * [`mosquitto`]: runs a real Mosquitto broker for a test.
 #![forbid(unsafe_code)]
 
+pub mod harness;
 pub mod ilp;
 pub mod mosquitto;
 pub mod questdb_double;
