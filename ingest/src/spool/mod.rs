@@ -126,24 +126,41 @@ pub const DEFAULT_GROUP_COMMIT_DELAY_MS: u64 = 0;
 /// Smallest accepted `segment_bytes`.
 pub const MIN_SEGMENT_BYTES: u64 = 256;
 
-/// Spool configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Spool configuration. Deserializable so the application config can embed it as a `[spool]`
+/// table; only `dir` is required.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SpoolConfig {
     /// Directory holding the segment files and the `committed` file; created if missing. Must be
     /// on a local file system that honours fsync.
     pub dir: PathBuf,
+    #[serde(default = "default_segment_bytes")]
     /// Size at which a segment is closed and a new one started (default 64 MiB). Also bounds
     /// the largest record (`segment_bytes - 56` bytes of payload). Space is reclaimed a whole
     /// segment at a time.
     pub segment_bytes: u64,
+    #[serde(default = "default_max_bytes")]
     /// Upper bound on the bytes in segment files (default 1 GiB). Appends wait when the next
     /// record would exceed it. Must be at least `2 * segment_bytes`, so that committing
     /// everything readable always frees enough room.
     pub max_bytes: u64,
+    #[serde(default = "default_group_commit_delay_ms")]
     /// How long the writer thread waits after the oldest queued append before writing, so that
     /// appends arriving within that window share one fsync (default 0: write as soon as the
     /// previous fsync has finished, which batches everything that arrived meanwhile).
     pub group_commit_delay_ms: u64,
+}
+
+const fn default_segment_bytes() -> u64 {
+    DEFAULT_SEGMENT_BYTES
+}
+
+const fn default_max_bytes() -> u64 {
+    DEFAULT_MAX_BYTES
+}
+
+const fn default_group_commit_delay_ms() -> u64 {
+    DEFAULT_GROUP_COMMIT_DELAY_MS
 }
 
 impl SpoolConfig {
@@ -193,6 +210,12 @@ impl Position {
     /// The record's sequence number.
     pub fn seq(self) -> u64 {
         self.0
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
     }
 }
 
