@@ -8,7 +8,8 @@
 //!
 //! ```text
 //! cargo run --release -p weijian-ingest --example spool_bench -- \
-//!     --records 200000 --tasks 256 --size 200 --delay-ms 0 [--dir /path/on/target/disk]
+//!     --records 200000 --tasks 256 --size 200 --delay-ms 0 --commit-interval-ms 100 \
+//!     [--dir /path/on/the/spool/disk]
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,6 +23,7 @@ struct Args {
     tasks: usize,
     size: usize,
     delay_ms: u64,
+    commit_interval_ms: u64,
     dir: Option<String>,
 }
 
@@ -31,6 +33,7 @@ fn parse_args() -> Args {
         tasks: 256,
         size: 200,
         delay_ms: 0,
+        commit_interval_ms: 100,
         dir: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -42,6 +45,9 @@ fn parse_args() -> Args {
             "--tasks" => a.tasks = value.parse().expect("--tasks N"),
             "--size" => a.size = value.parse().expect("--size BYTES"),
             "--delay-ms" => a.delay_ms = value.parse().expect("--delay-ms MS"),
+            "--commit-interval-ms" => {
+                a.commit_interval_ms = value.parse().expect("--commit-interval-ms MS")
+            }
             "--dir" => a.dir = Some(value.clone()),
             other => panic!("unknown flag {other}"),
         }
@@ -90,13 +96,19 @@ async fn main() {
     config.group_commit_delay_ms = args.delay_ms;
     let (writer, mut reader, _) = spool::open(config, metrics.clone()).await.unwrap();
 
+    // Drains like the QuestDB writer: reads continuously, commits at most every interval.
+    let commit_interval = Duration::from_millis(args.commit_interval_ms);
     let drain = tokio::spawn(async move {
         let mut n = 0usize;
+        let mut last_commit = Instant::now();
         loop {
             match reader.next_batch(10_000, Duration::from_millis(100)).await {
                 Ok(batch) => {
                     if let Some(last) = batch.last() {
-                        reader.commit(last.pos).await.unwrap();
+                        if last_commit.elapsed() >= commit_interval {
+                            reader.commit(last.pos).await.unwrap();
+                            last_commit = Instant::now();
+                        }
                     }
                     n += batch.len();
                 }
@@ -135,10 +147,11 @@ async fn main() {
 
     let n = lat.len();
     println!(
-        "records={n} size={}B tasks={} group_commit_delay_ms={} dir={}",
+        "records={n} size={}B tasks={} group_commit_delay_ms={} commit_interval_ms={} dir={}",
         args.size,
         args.tasks,
         args.delay_ms,
+        args.commit_interval_ms,
         dir.display()
     );
     println!(

@@ -24,7 +24,12 @@
 //! - Recovery at [`open`] never fails because of damaged data: a torn or corrupt tail is cut
 //!   off after the last good record, and every event is reported (see [`recovery`]).
 //!
-//! One process owns a spool directory at a time (there is no lock file).
+//! Appends waiting for space are held in memory in call order. Their number is bounded by the
+//! caller: the MQTT source has at most its in-flight window (receive maximum) of unacknowledged
+//! messages, so the waiting memory is at most window × record size.
+//!
+//! One process owns a spool directory at a time (there is no lock file). Recovery reads each
+//! segment whole, so opening a full 1 GiB spool reads 1 GiB once.
 //!
 //! # On-disk format (version 1, little-endian)
 //!
@@ -59,28 +64,33 @@
 //! # Usage
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), weijian::spool::SpoolError> {
+//! # async fn demo(registry: &prometheus::Registry) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
 //! use weijian::spool::{self, SpoolConfig, SpoolMetrics};
 //!
-//! let metrics = SpoolMetrics::unregistered().map_err(|e| {
-//!     weijian::spool::SpoolError::InvalidConfig(e.to_string())
-//! })?;
+//! let metrics = SpoolMetrics::register(registry)?;
 //! let (writer, mut reader, report) =
 //!     spool::open(SpoolConfig::new("/var/lib/weijian/spool"), metrics).await?;
-//! assert!(report.is_clean() || !report.corruption.is_empty());
-//!
-//! // Source side: ack the MQTT message once this resolves.
-//! let pos = writer.append(b"rows".to_vec()).await?;
-//!
-//! // Writer side: drain, write to QuestDB, then commit.
-//! let batch = reader.next_batch(1000, Duration::from_millis(100)).await?;
-//! if let Some(last) = batch.last() {
-//!     // ... QuestDB accepted the batch ...
-//!     reader.commit(last.pos).await?;
+//! if !report.is_clean() {
+//!     // Already logged and counted; surface it at startup if wanted.
 //! }
-//! # let _ = pos;
-//! # Ok(()) }
+//!
+//! // Source side (per MQTT message, in receive order): queue now, ack when durable.
+//! let durable = writer.append(b"serialized rows".to_vec());
+//! let _pos = durable.await?; // then client.ack(&publish)
+//!
+//! // Writer side: drain, write to QuestDB, commit what QuestDB accepted.
+//! loop {
+//!     let batch = reader.next_batch(1000, Duration::from_millis(200)).await?;
+//!     let Some(last) = batch.last() else { continue };
+//!     let questdb_accepted = true; // ... write `batch` to QuestDB ...
+//!     if questdb_accepted {
+//!         reader.commit(last.pos).await?;
+//!     } else {
+//!         reader.rewind_to_committed();
+//!     }
+//! }
+//! # }
 //! ```
 
 mod error;
