@@ -298,8 +298,7 @@ impl WriterThread {
                     "Spool has room again."
                 );
             }
-            let rest = st.pending.split_off(count);
-            let batch = std::mem::replace(&mut st.pending, rest);
+            let batch: VecDeque<Pending> = st.pending.drain(..count).collect();
             st.pending_bytes -= bytes;
             return Some(batch);
         }
