@@ -11,8 +11,7 @@
 //!     --records 200000 --tasks 256 --size 200 --delay-ms 0 --commit-interval-ms 100 \
 //!     [--dir /path/on/the/spool/disk]
 //! ```
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use std::error::Error;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +26,7 @@ struct Args {
     dir: Option<String>,
 }
 
-fn parse_args() -> Args {
+fn parse_args() -> Result<Args, Box<dyn Error>> {
     let mut a = Args {
         records: 200_000,
         tasks: 256,
@@ -39,20 +38,18 @@ fn parse_args() -> Args {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
-        let value = it.next().expect("every flag takes a value");
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--records" => a.records = value.parse().expect("--records N"),
-            "--tasks" => a.tasks = value.parse().expect("--tasks N"),
-            "--size" => a.size = value.parse().expect("--size BYTES"),
-            "--delay-ms" => a.delay_ms = value.parse().expect("--delay-ms MS"),
-            "--commit-interval-ms" => {
-                a.commit_interval_ms = value.parse().expect("--commit-interval-ms MS")
-            }
+            "--records" => a.records = value.parse()?,
+            "--tasks" => a.tasks = value.parse()?,
+            "--size" => a.size = value.parse()?,
+            "--delay-ms" => a.delay_ms = value.parse()?,
+            "--commit-interval-ms" => a.commit_interval_ms = value.parse()?,
             "--dir" => a.dir = Some(value.clone()),
-            other => panic!("unknown flag {other}"),
+            other => return Err(format!("unknown flag {other}").into()),
         }
     }
-    a
+    Ok(a)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -69,19 +66,25 @@ fn histogram_quantile(h: &prometheus::Histogram, p: f64) -> String {
     let total = h.get_sample_count();
     let target = (total as f64 * p).ceil() as u64;
     // Re-derive cumulative counts from the gathered proto.
-    let mf = prometheus::core::Collector::collect(h);
-    let metric = &mf[0].get_metric()[0];
-    for b in metric.get_histogram().get_bucket() {
+    let families = prometheus::core::Collector::collect(h);
+    let buckets_seen = families
+        .iter()
+        .flat_map(|f| f.get_metric())
+        .flat_map(|m| m.get_histogram().get_bucket());
+    for b in buckets_seen {
         if b.cumulative_count() >= target {
             return format!("<= {:.2} ms", b.upper_bound() * 1000.0);
         }
     }
-    format!("> {:.0} ms", buckets[buckets.len() - 1] * 1000.0)
+    format!(
+        "> {:.0} ms",
+        buckets.last().copied().unwrap_or(1.0) * 1000.0
+    )
 }
 
 #[tokio::main]
-async fn main() {
-    let args = parse_args();
+async fn main() -> Result<(), Box<dyn Error>> {
+    let args = parse_args()?;
     let tmp;
     let dir = match &args.dir {
         Some(d) => std::path::PathBuf::from(d).join(format!("spool-bench-{}", std::process::id())),
@@ -91,10 +94,10 @@ async fn main() {
         }
     };
     let registry = prometheus::Registry::new();
-    let metrics = SpoolMetrics::register(&registry).unwrap();
+    let metrics = SpoolMetrics::register(&registry)?;
     let mut config = SpoolConfig::new(&dir);
     config.group_commit_delay_ms = args.delay_ms;
-    let (writer, mut reader, _) = spool::open(config, metrics.clone()).await.unwrap();
+    let (writer, mut reader, _) = spool::open(config, metrics.clone()).await?;
 
     // Drains like the QuestDB writer: reads continuously, commits at most every interval.
     let commit_interval = Duration::from_millis(args.commit_interval_ms);
@@ -106,14 +109,14 @@ async fn main() {
                 Ok(batch) => {
                     if let Some(last) = batch.last() {
                         if last_commit.elapsed() >= commit_interval {
-                            reader.commit(last.pos).await.unwrap();
+                            reader.commit(last.pos).await?;
                             last_commit = Instant::now();
                         }
                     }
                     n += batch.len();
                 }
-                Err(spool::SpoolError::Closed) => return n,
-                Err(e) => panic!("{e}"),
+                Err(spool::SpoolError::Closed) => return Ok::<_, spool::SpoolError>(n),
+                Err(e) => return Err(e),
             }
         }
     });
@@ -129,20 +132,20 @@ async fn main() {
             let mut lat = Vec::with_capacity(per_task);
             for _ in 0..per_task {
                 let t = Instant::now();
-                w.append(p.to_vec()).await.unwrap();
+                w.append(p.to_vec()).await?;
                 lat.push(t.elapsed());
             }
-            lat
+            Ok::<_, spool::SpoolError>(lat)
         }));
     }
     let mut lat = Vec::new();
     for h in handles {
-        lat.extend(h.await.unwrap());
+        lat.extend(h.await??);
     }
     let elapsed = started.elapsed();
     let stats = writer.stats();
     writer.shutdown().await;
-    let drained = drain.await.unwrap();
+    let drained = drain.await??;
     lat.sort();
 
     let n = lat.len();
@@ -175,6 +178,7 @@ async fn main() {
         histogram_quantile(h, 0.99)
     );
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 fn metrics_histogram(m: &SpoolMetrics) -> prometheus::Histogram {
