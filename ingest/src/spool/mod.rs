@@ -6,8 +6,10 @@
 //! - A future returned by [`SpoolWriter::append`] resolves `Ok(pos)` only after the record and
 //!   every record appended before it have been written and fsynced (`fdatasync`; directory
 //!   fsync when segments are created or deleted). Records are durable in the order `append` was
-//!   *called*, and the futures resolve in that order; so acknowledging each MQTT message when
-//!   its future resolves sends PUBACKs in receive order.
+//!   *called* (not first polled), and the futures are completed in that order. Awaiting them in
+//!   call order (e.g. a `FuturesOrdered` or a FIFO of pending acks) and acknowledging each MQTT
+//!   message as its future resolves therefore sends PUBACKs in receive order without waiting on
+//!   anything but durability.
 //! - Appends are group-committed: a dedicated OS thread (never a tokio worker) writes all queued
 //!   records with one `write` and one fsync: everything queued while the previous fsync ran
 //!   shares the next one, and `group_commit_delay_ms` (default 0) can hold a batch open longer.
