@@ -66,6 +66,11 @@ impl SpoolMetrics {
         Self::build()
     }
 
+    /// The group-commit duration histogram (for tools that summarise it).
+    pub fn commit_duration_histogram(&self) -> Histogram {
+        self.commit_duration.clone()
+    }
+
     fn build() -> Result<Self, prometheus::Error> {
         use names::*;
         Ok(Self {

@@ -122,6 +122,8 @@ impl SpoolReader {
     /// Moves the reader back to the committed position, so the next batches re-read every
     /// record not yet committed (after a failed QuestDB write).
     pub fn rewind_to_committed(&mut self) {
+        // The shared value can be ahead if a cancelled `commit` finished in the background.
+        self.committed_next = self.committed_next.max(self.shared.lock().committed_next);
         self.cursor = Cursor::at_seq(self.committed_next);
     }
 
@@ -145,10 +147,9 @@ impl SpoolReader {
             return Ok(());
         }
         let shared = Arc::clone(&self.shared);
-        tokio::task::spawn_blocking(move || commit_blocking(&shared, next))
+        self.committed_next = tokio::task::spawn_blocking(move || commit_blocking(&shared, next))
             .await
             .map_err(|e| SpoolError::Failed(format!("spool commit task failed: {e}")))??;
-        self.committed_next = next;
         Ok(())
     }
 
@@ -317,8 +318,20 @@ fn read_at(
         .map_err(|e| SpoolError::io(path, e))
 }
 
-/// Writes the committed file, then deletes segments wholly below it. Blocking.
-fn commit_blocking(shared: &Shared, next: u64) -> Result<(), SpoolError> {
+/// Writes the committed file, then deletes segments wholly below it, and returns the committed
+/// position now in force. Blocking.
+///
+/// Serialised by `commit_lock` and monotonic: a commit task left running by a cancelled
+/// `commit` can neither interleave with the next one nor move the position backwards.
+fn commit_blocking(shared: &Shared, next: u64) -> Result<u64, SpoolError> {
+    let _serial = shared
+        .commit_lock
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let current = shared.lock().committed_next;
+    if next <= current {
+        return Ok(current);
+    }
     let dir = &shared.config.dir;
     segment::write_committed(dir, next)?;
     let doomed: Vec<(u64, std::path::PathBuf)> = {
@@ -335,7 +348,7 @@ fn commit_blocking(shared: &Shared, next: u64) -> Result<(), SpoolError> {
         doomed
     };
     if doomed.is_empty() {
-        return Ok(());
+        return Ok(next);
     }
     let mut deleted = Vec::new();
     let mut result = Ok(());
@@ -360,5 +373,5 @@ fn commit_blocking(shared: &Shared, next: u64) -> Result<(), SpoolError> {
         st.publish_gauges(&shared.metrics);
     }
     shared.wake_writer.notify_all();
-    result
+    result.map(|()| next)
 }

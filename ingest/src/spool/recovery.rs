@@ -89,7 +89,14 @@ pub(crate) fn recover(
     max_payload: u64,
     metrics: &SpoolMetrics,
 ) -> Result<Recovered, SpoolError> {
+    let existed = dir.is_dir();
     fs::create_dir_all(dir).map_err(|e| SpoolError::io(dir, e))?;
+    if !existed {
+        // Make the new directory's own entry durable.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            segment::fsync_dir(parent)?;
+        }
+    }
     let mut report = RecoveryReport::default();
 
     let tmp = dir.join(COMMITTED_TMP_FILE);

@@ -139,6 +139,9 @@ pub(crate) struct Shared {
     /// Largest payload accepted (fits one frame in one segment).
     pub(crate) max_payload: u64,
     pub(crate) state: Mutex<State>,
+    /// Serialises commits (held by the blocking commit task for its whole duration, never
+    /// across an `.await`).
+    pub(crate) commit_lock: Mutex<()>,
     /// Wakes the writer thread: new appends, freed space, shutdown.
     pub(crate) wake_writer: Condvar,
     /// Publishes `durable_next` after every group commit; the reader waits on it.

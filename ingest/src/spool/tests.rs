@@ -69,6 +69,16 @@ fn last_segment(dir: &Path) -> PathBuf {
     segment_files(dir).pop().unwrap()
 }
 
+async fn wait_until_full(writer: &SpoolWriter) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !writer.is_full() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+}
+
 fn datas(records: &[Record]) -> Vec<Vec<u8>> {
     records.iter().map(|r| r.data.clone()).collect()
 }
@@ -311,11 +321,9 @@ async fn a_full_spool_makes_appends_wait_until_the_reader_commits_and_loses_noth
     let handles: Vec<_> = (0..20)
         .map(|i| tokio::spawn(writer.append(data(i))))
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(writer.is_full());
+    wait_until_full(&writer).await;
     assert!(reader.stats().full);
-    let done = handles.iter().filter(|h| h.is_finished()).count();
-    assert_eq!(done, 6, "only what fits is durable");
+    assert_eq!(writer.stats().durable_next, 6, "only what fits is durable");
     assert!(writer.stats().bytes <= 512);
 
     let mut read = Vec::new();
@@ -484,6 +492,227 @@ async fn metrics_follow_appends_commits_and_recovery() {
     assert_eq!(metrics.records.get(), 0);
     assert_eq!(metrics.segments.get(), 1);
     assert_eq!(metrics.full.get(), 0);
+}
+
+#[tokio::test]
+async fn a_failed_write_fails_the_batch_and_every_later_append_until_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let (writer, mut reader, _) = open_spool(config(&spool_dir, 256, 1 << 20)).await;
+    append_all(&writer, 0..2).await;
+    let mut seen = reader
+        .next_batch(100, Duration::from_secs(1))
+        .await
+        .unwrap()
+        .len();
+    // Creating the next segment will fail: its directory is gone.
+    fs::remove_dir_all(&spool_dir).unwrap();
+    let results: Vec<_> = (2..12).map(|i| writer.append(payload(i))).collect();
+    let mut failed = 0;
+    for r in results {
+        if let Err(error) = r.await {
+            assert!(matches!(error, SpoolError::Failed(_)), "{error}");
+            assert!(!error.is_transient());
+            assert!(
+                error.to_string().contains("seg-"),
+                "names the path: {error}"
+            );
+            failed += 1;
+        }
+    }
+    assert!(failed > 0);
+    assert!(matches!(
+        writer.append(payload(99)).await,
+        Err(SpoolError::Failed(_))
+    ));
+    // The reader still drains what was durable, then learns the writer is gone.
+    loop {
+        match reader.next_batch(100, Duration::from_secs(1)).await {
+            Ok(batch) => seen += batch.len(),
+            Err(error) => {
+                assert!(matches!(error, SpoolError::Closed), "{error}");
+                break;
+            }
+        }
+    }
+    assert!(seen >= 2);
+}
+
+#[tokio::test]
+async fn appends_waiting_for_space_fail_when_the_reader_goes_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, reader, _) = open_spool(config(dir.path(), 256, 512)).await;
+    let data = |i: u64| format!("{i:040}").into_bytes();
+    let waiting: Vec<_> = (0..10)
+        .map(|i| tokio::spawn(writer.append(data(i))))
+        .collect();
+    wait_until_full(&writer).await;
+    drop(reader);
+    let mut ok = 0;
+    for h in waiting {
+        match tokio::time::timeout(Duration::from_secs(5), h)
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Ok(_) => ok += 1,
+            Err(error) => assert!(matches!(error, SpoolError::Closed), "{error}"),
+        }
+    }
+    assert_eq!(ok, 6);
+}
+
+#[tokio::test]
+async fn the_oldest_unwritten_time_tracks_the_first_uncommitted_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, mut reader, _) = open_spool(config(dir.path(), 4096, 1 << 20)).await;
+    assert_eq!(writer.stats().oldest_unwritten_appended_at, None);
+    append_all(&writer, 0..3).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    append_all(&writer, 3..6).await;
+    let records = drain(&mut reader).await;
+    assert_eq!(
+        writer.stats().oldest_unwritten_appended_at,
+        Some(records[0].appended_at)
+    );
+    reader.commit(records[3].pos).await.unwrap();
+    // Exact to within the index resolution, never later than the truth.
+    let oldest = writer.stats().oldest_unwritten_appended_at.unwrap();
+    assert!(oldest <= records[4].appended_at);
+    assert!(records[4].appended_at.duration_since(oldest).unwrap() < Duration::from_secs(1));
+    assert!(oldest > records[2].appended_at);
+}
+
+#[test]
+fn the_config_deserializes_with_defaults_and_rejects_unknown_keys() {
+    let c: SpoolConfig = serde_json::from_str(r#"{"dir": "/var/spool"}"#).unwrap();
+    assert_eq!(c, SpoolConfig::new("/var/spool"));
+    assert!(c.validate().is_ok());
+    assert!(serde_json::from_str::<SpoolConfig>(r#"{"dir": "/x", "size": 1}"#).is_err());
+}
+
+mod crash {
+    //! A real process kill: a child process appends and commits until SIGKILL, then the parent
+    //! reopens the spool and checks that every acknowledged record at or after the committed
+    //! position is there. (SIGKILL keeps the page cache, so this exercises the acknowledgement
+    //! and recovery logic under a real abrupt stop, not power loss.)
+
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    const DIR_ENV: &str = "WEIJIAN_SPOOL_CRASH_CHILD_DIR";
+
+    /// The child's body; does nothing unless started by the parent test.
+    #[test]
+    #[ignore = "helper: run by a_killed_process_loses_no_acknowledged_record"]
+    fn crash_child_appends_and_commits_until_killed() {
+        let Ok(dir) = std::env::var(DIR_ENV) else {
+            return;
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (writer, mut reader, _) = open_spool(config(Path::new(&dir), 4096, 64 << 10)).await;
+            tokio::spawn(async move {
+                loop {
+                    let batch = reader
+                        .next_batch(50, Duration::from_millis(20))
+                        .await
+                        .unwrap();
+                    if let Some(last) = batch.last() {
+                        reader.commit(last.pos).await.unwrap();
+                        println!("committed {}", last.pos.seq());
+                    }
+                }
+            });
+            let mut id = 0u64;
+            loop {
+                let futures: Vec<_> = (0..32)
+                    .map(|_| {
+                        id += 1;
+                        (id, writer.append(format!("id-{id}").into_bytes()))
+                    })
+                    .collect();
+                for (id, f) in futures {
+                    let pos = f.await.unwrap();
+                    println!("acked {} {id}", pos.seq());
+                }
+            }
+        });
+    }
+
+    #[tokio::test]
+    async fn a_killed_process_loses_no_acknowledged_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut acked: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut last_committed: Option<u64> = None;
+        for round in 0..3 {
+            let mut child = Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "spool::tests::crash::crash_child_appends_and_commits_until_killed",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(DIR_ENV, dir.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let stdout = child.stdout.take().unwrap();
+            let target = 300 + round * 200;
+            let (lines_acked, lines_committed) = tokio::task::spawn_blocking(move || {
+                let mut a = Vec::new();
+                let mut c = None;
+                for line in BufReader::new(stdout).lines() {
+                    let line = line.unwrap();
+                    let parts: Vec<&str> = line.split(' ').collect();
+                    match parts.as_slice() {
+                        ["acked", seq, id] => {
+                            a.push((seq.parse::<u64>().unwrap(), format!("id-{id}").into_bytes()));
+                            if a.len() >= target {
+                                break;
+                            }
+                        }
+                        ["committed", seq] => c = Some(seq.parse::<u64>().unwrap()),
+                        _ => {}
+                    }
+                }
+                (a, c)
+            })
+            .await
+            .unwrap();
+            child.kill().unwrap();
+            child.wait().unwrap();
+            assert!(lines_acked.len() >= target, "child stopped early");
+            acked.extend(lines_acked);
+            last_committed = lines_committed.or(last_committed);
+
+            // Reopen (as the next child will) and check.
+            let (writer, mut reader, report) = open_spool(config(dir.path(), 4096, 64 << 10)).await;
+            let committed = report.committed.map(|p| p.seq());
+            assert!(
+                committed >= last_committed,
+                "{committed:?} < {last_committed:?}"
+            );
+            let got: std::collections::HashMap<u64, Vec<u8>> = drain(&mut reader)
+                .await
+                .into_iter()
+                .map(|r| (r.pos.seq(), r.data))
+                .collect();
+            for (seq, data) in &acked {
+                if committed.is_none_or(|c| *seq > c) {
+                    assert_eq!(got.get(seq), Some(data), "acknowledged record {seq} lost");
+                }
+            }
+            writer.shutdown().await;
+        }
+    }
 }
 
 mod model {

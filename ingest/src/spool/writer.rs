@@ -185,20 +185,29 @@ struct WriterThread {
 impl WriterThread {
     fn run(mut self) {
         while let Some(batch) = self.take_batch() {
-            if let Err(error) = self.write_batch(batch) {
-                // What reached the disk is unknown (an fsync error may have dropped dirty pages),
-                // so stop here; reopening runs recovery, which re-establishes the durable prefix.
-                error!(%error, "Spool write failed; refusing further appends until reopened.");
-                let mut st = self.shared.lock();
-                st.failed = Some(error.to_string());
-                let rest: Vec<Pending> = st.pending.drain(..).collect();
-                st.pending_bytes = 0;
-                drop(st);
-                for p in rest {
-                    let _ = p.done.send(Err(SpoolError::Failed(error.to_string())));
+            let error = match self.write_batch(&batch) {
+                Ok(first) => {
+                    for (i, p) in batch.into_iter().enumerate() {
+                        let _ = p.done.send(Ok(Position(first + i as u64)));
+                    }
+                    continue;
                 }
-                return;
+                Err(error) => error,
+            };
+            // What reached the disk is unknown (an fsync error may have dropped dirty pages),
+            // so stop here; reopening runs recovery, which re-establishes the durable prefix.
+            error!(%error, "Spool write failed; refusing further appends until reopened.");
+            let reason = error.to_string();
+            let rest: Vec<Pending> = {
+                let mut st = self.shared.lock();
+                st.failed = Some(reason.clone());
+                st.pending_bytes = 0;
+                st.pending.drain(..).collect()
+            };
+            for p in batch.into_iter().chain(rest) {
+                let _ = p.done.send(Err(SpoolError::Failed(reason.clone())));
             }
+            return;
         }
     }
 
@@ -289,15 +298,15 @@ impl WriterThread {
                     "Spool has room again."
                 );
             }
-            let rest = st.pending.split_off(count);
-            let batch = std::mem::replace(&mut st.pending, rest);
+            let batch: VecDeque<Pending> = st.pending.drain(..count).collect();
             st.pending_bytes -= bytes;
             return Some(batch);
         }
     }
 
-    /// Writes and fsyncs one batch, publishes it, and resolves its futures.
-    fn write_batch(&mut self, batch: VecDeque<Pending>) -> Result<(), SpoolError> {
+    /// Writes and fsyncs one batch and publishes it as durable. Returns the first record's
+    /// sequence number; the caller resolves the futures.
+    fn write_batch(&mut self, batch: &VecDeque<Pending>) -> Result<u64, SpoolError> {
         let shared = Arc::clone(&self.shared);
         let cfg = &shared.config;
         let started = Instant::now();
@@ -306,7 +315,7 @@ impl WriterThread {
         let mut added_bytes = 0u64;
         let mut seq = self.next_seq;
 
-        for p in &batch {
+        for p in batch {
             let frame = format::frame_len(p.data.len());
             let roll = match &self.active {
                 None => true,
@@ -375,10 +384,7 @@ impl WriterThread {
         shared.durable_tx.send_replace(seq);
         let first = self.next_seq;
         self.next_seq = seq;
-        for (i, p) in batch.into_iter().enumerate() {
-            let _ = p.done.send(Ok(Position(first + i as u64)));
-        }
-        Ok(())
+        Ok(first)
     }
 }
 
