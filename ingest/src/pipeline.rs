@@ -163,10 +163,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     tracing::info!(%http_addr, "Serving /metrics, /healthz and /readyz.");
 
     let tracker = TaskTracker::new();
-    let window = usize::from(config.mqtt.inflight)
-        .saturating_mul(2)
-        .max(1024);
-    let (ack_tx, ack_rx) = mpsc::channel::<(Durable, AckToken)>(window);
+    let (ack_tx, ack_rx) = mpsc::unbounded_channel::<(Durable, AckToken)>();
     let acks_done = CancellationToken::new();
 
     let source = Source {

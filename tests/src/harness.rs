@@ -38,7 +38,9 @@ pub struct Env {
 
 impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Env").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("Env")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,7 +84,8 @@ impl Env {
     /// The configuration is invalid (shown with lines).
     pub fn config(&self, registry: &str) -> anyhow::Result<Config> {
         let text = self.config_text(registry, "");
-        Config::parse(&text, "test", &weijian::config::ProcessEnv).map_err(|e| anyhow::anyhow!("{e}"))
+        Config::parse(&text, "test", &weijian::config::ProcessEnv)
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// Starts weijian with `config`.
@@ -122,7 +125,9 @@ impl Publisher {
     /// Connects a publisher (MQTT 3.1.1, inflight 100).
     pub fn connect(host: &str, port: u16, id: &str) -> Publisher {
         let mut o = rumqttc::MqttOptions::new(id, host, port);
-        o.set_keep_alive(Duration::from_secs(30)).set_inflight(100).set_max_packet_size(1 << 21, 1 << 21);
+        o.set_keep_alive(Duration::from_secs(30))
+            .set_inflight(100)
+            .set_max_packet_size(1 << 21, 1 << 21);
         let (client, mut el) = rumqttc::AsyncClient::new(o, 1000);
         let acked = Arc::new(AtomicUsize::new(0));
         let stop = CancellationToken::new();
@@ -141,14 +146,23 @@ impl Publisher {
                 }
             }
         });
-        Publisher { client, acked, sent: 0, stop }
+        Publisher {
+            client,
+            acked,
+            sent: 0,
+            stop,
+        }
     }
 
     /// Publishes with QoS 1.
     ///
     /// # Errors
     /// The client's event loop is gone.
-    pub async fn publish(&mut self, topic: &str, payload: impl Into<Vec<u8>>) -> anyhow::Result<()> {
+    pub async fn publish(
+        &mut self,
+        topic: &str,
+        payload: impl Into<Vec<u8>>,
+    ) -> anyhow::Result<()> {
         self.client
             .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.into())
             .await?;
@@ -164,7 +178,11 @@ impl Publisher {
         let deadline = tokio::time::Instant::now() + timeout;
         while self.acked.load(Ordering::Relaxed) < self.sent {
             if tokio::time::Instant::now() > deadline {
-                anyhow::bail!("{} of {} publishes acknowledged", self.acked.load(Ordering::Relaxed), self.sent);
+                anyhow::bail!(
+                    "{} of {} publishes acknowledged",
+                    self.acked.load(Ordering::Relaxed),
+                    self.sent
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -182,7 +200,12 @@ impl Drop for Publisher {
 ///
 /// # Errors
 /// Not reached in time.
-pub async fn wait_metric(running: &Running, name: &str, at_least: f64, timeout: Duration) -> anyhow::Result<f64> {
+pub async fn wait_metric(
+    running: &Running,
+    name: &str,
+    at_least: f64,
+    timeout: Duration,
+) -> anyhow::Result<f64> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let v = metric(running, name);

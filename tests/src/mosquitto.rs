@@ -75,7 +75,7 @@ impl Mosquitto {
     /// persistence_location <tempdir>/
     /// max_queued_messages 0      (unlimited)
     /// max_queued_bytes 0         (unlimited)
-    /// max_inflight_messages 0    (unlimited)
+    /// max_inflight_messages 1000
     /// log_dest file <tempdir>/mosquitto.log
     /// ```
     pub fn start_with_config(extra: &str) -> anyhow::Result<Mosquitto> {
@@ -93,7 +93,7 @@ impl Mosquitto {
              persistence_file mosquitto.db\n\
              max_queued_messages 0\n\
              max_queued_bytes 0\n\
-             max_inflight_messages 0\n\
+             max_inflight_messages 1000\n\
              log_dest file {dir}/mosquitto.log\n\
              log_type error\n\
              log_type warning\n\

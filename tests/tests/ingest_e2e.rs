@@ -32,51 +32,73 @@ async fn ten_thousand_qos1_messages_arrive_as_exactly_the_expected_rows() -> any
                 .map(|k| {
                     let ph = 6.5 + ((i + k) % 20) as f64 / 10.0;
                     expected_ph_sum += ph;
-                    format!(r#"{{"ts":{},"seq":{},"values":{{"ph":{ph},"turbidity_ntu":0.2}}}}"#, base + slot * 1000 + k as i64 * 100 + 10, i * 3 + k)
+                    format!(
+                        r#"{{"ts":{},"seq":{},"values":{{"ph":{ph},"turbidity_ntu":0.2}}}}"#,
+                        base + slot * 1000 + k as i64 * 100 + 10,
+                        i * 3 + k
+                    )
                 })
                 .collect();
             expected_rows += 3;
-            publisher.publish(&topic, format!("[{}]", objects.join(","))).await?;
+            publisher
+                .publish(&topic, format!("[{}]", objects.join(",")))
+                .await?;
         } else {
             let ph = 6.5 + (i % 20) as f64 / 10.0;
             expected_ph_sum += ph;
             expected_rows += 1;
             publisher
-                .publish(&topic, format!(r#"{{"ts":{},"values":{{"ph":{ph},"free_chlorine_mg_l":0.5}}}}"#, base + slot * 1000))
+                .publish(
+                    &topic,
+                    format!(
+                        r#"{{"ts":{},"values":{{"ph":{ph},"free_chlorine_mg_l":0.5}}}}"#,
+                        base + slot * 1000
+                    ),
+                )
                 .await?;
         }
     }
     publisher.flushed(Duration::from_secs(60)).await?;
     let table = env.table("water_quality");
-    for _ in 0..30 {
-        eprintln!(
-            "rows {} acked {} processed {} written {} pending {}",
-            env.store.count(&table)?,
-            metric(&running, "weijian_mqtt_acked_messages_total"),
-            metric(&running, "weijian_processed_messages_total"),
-            metric(&running, "weijian_questdb_rows_written_total"),
-            metric(&running, "weijian_mqtt_pending_acks"),
-        );
-        tokio::time::sleep(Duration::from_secs(3)).await;
-    }
-    let n = env.store.wait_for_count_async(&table, expected_rows, Duration::from_secs(90)).await?;
+    let n = env
+        .store
+        .wait_for_count_async(&table, expected_rows, Duration::from_secs(90))
+        .await?;
     assert_eq!(n, expected_rows);
     let rows = env.store.rows(&table, &["ph", "device", "source"])?;
     let ph_sum: f64 = rows.iter().map(|r| r[0].as_f64().unwrap_or(f64::NAN)).sum();
-    assert!((ph_sum - expected_ph_sum).abs() < 1e-6, "sum of ph {ph_sum} != {expected_ph_sum}");
+    assert!(
+        (ph_sum - expected_ph_sum).abs() < 1e-6,
+        "sum of ph {ph_sum} != {expected_ph_sum}"
+    );
     assert!(rows.iter().all(|r| r[2] == Value::Symbol("json".into())));
-    wait_metric(&running, "weijian_mqtt_acked_messages_total", 10_000.0, Duration::from_secs(10)).await?;
+    wait_metric(
+        &running,
+        "weijian_mqtt_acked_messages_total",
+        10_000.0,
+        Duration::from_secs(10),
+    )
+    .await?;
     assert_eq!(metric(&running, "weijian_rejected_total"), 0.0);
     if let Some(db) = env.store.as_double() {
-        assert!(db.unexpected_columns().is_empty(), "{:?}", db.unexpected_columns());
-        assert!(db.rejected_requests().is_empty(), "{:?}", db.rejected_requests());
+        assert!(
+            db.unexpected_columns().is_empty(),
+            "{:?}",
+            db.unexpected_columns()
+        );
+        assert!(
+            db.rejected_requests().is_empty(),
+            "{:?}",
+            db.rejected_requests()
+        );
     }
     running.stop().await;
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_questdb_outage_loses_nothing_and_everything_arrives_when_it_returns() -> anyhow::Result<()> {
+async fn a_questdb_outage_loses_nothing_and_everything_arrives_when_it_returns(
+) -> anyhow::Result<()> {
     let env = Env::new()?;
     let Some(db) = env.store.as_double() else {
         eprintln!("skipped: a real QuestDB cannot be taken down by the test");
@@ -86,21 +108,43 @@ async fn a_questdb_outage_loses_nothing_and_everything_arrives_when_it_returns()
     let mut publisher = Publisher::connect(env.broker.host(), env.broker.port(), "gateway-outage");
     let base = base_ms();
     // A first message makes the tables exist.
-    publisher.publish("weijian/v1/s0/d0/telemetry", format!(r#"{{"ts":{base},"values":{{"ph":7}}}}"#)).await?;
+    publisher
+        .publish(
+            "weijian/v1/s0/d0/telemetry",
+            format!(r#"{{"ts":{base},"values":{{"ph":7}}}}"#),
+        )
+        .await?;
     let table = env.table("water_quality");
-    env.store.wait_for_count_async(&table, 1, Duration::from_secs(20)).await?;
+    env.store
+        .wait_for_count_async(&table, 1, Duration::from_secs(20))
+        .await?;
 
     db.set_mode(Mode::Unreachable)?;
     for i in 1..=2_000i64 {
         let d = i % 2;
         publisher
-            .publish(&format!("weijian/v1/s{d}/d{d}/telemetry"), format!(r#"{{"ts":{},"values":{{"ph":7.1}}}}"#, base + i * 1000))
+            .publish(
+                &format!("weijian/v1/s{d}/d{d}/telemetry"),
+                format!(r#"{{"ts":{},"values":{{"ph":7.1}}}}"#, base + i * 1000),
+            )
             .await?;
     }
     // weijian keeps acknowledging from its spool while QuestDB is down.
     publisher.flushed(Duration::from_secs(60)).await?;
-    wait_metric(&running, "weijian_mqtt_acked_messages_total", 2_001.0, Duration::from_secs(20)).await?;
-    wait_metric(&running, "weijian_questdb_write_errors_total", 1.0, Duration::from_secs(20)).await?;
+    wait_metric(
+        &running,
+        "weijian_mqtt_acked_messages_total",
+        2_001.0,
+        Duration::from_secs(20),
+    )
+    .await?;
+    wait_metric(
+        &running,
+        "weijian_questdb_write_errors_total",
+        1.0,
+        Duration::from_secs(20),
+    )
+    .await?;
     assert_eq!(metric(&running, "weijian_questdb_up"), 0.0);
     assert_eq!(db.count(&table), 1);
 
@@ -108,7 +152,10 @@ async fn a_questdb_outage_loses_nothing_and_everything_arrives_when_it_returns()
     db.set_mode(Mode::Fail500)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     db.set_mode(Mode::Healthy)?;
-    let n = env.store.wait_for_count_async(&table, 2_001, Duration::from_secs(60)).await?;
+    let n = env
+        .store
+        .wait_for_count_async(&table, 2_001, Duration::from_secs(60))
+        .await?;
     assert_eq!(n, 2_001);
     wait_metric(&running, "weijian_questdb_up", 1.0, Duration::from_secs(10)).await?;
     running.stop().await;
@@ -116,23 +163,63 @@ async fn a_questdb_outage_loses_nothing_and_everything_arrives_when_it_returns()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_corpus_of_bad_input_is_quarantined_while_good_messages_still_arrive() -> anyhow::Result<()> {
+async fn a_corpus_of_bad_input_is_quarantined_while_good_messages_still_arrive(
+) -> anyhow::Result<()> {
     let env = Env::new()?;
     let (running, _shutdown) = env.start(env.config(&water_registry(2))?).await?;
     let mut publisher = Publisher::connect(env.broker.host(), env.broker.port(), "gateway-bad");
     let now = chrono::Utc::now().timestamp_millis();
     let far_future = now + 3_600_000;
-    let oversize = format!(r#"{{"ts":{now},"values":{{"ph":7}},"pad":"{}"}}"#, "x".repeat(300 * 1024));
+    let oversize = format!(
+        r#"{{"ts":{now},"values":{{"ph":7}},"pad":"{}"}}"#,
+        "x".repeat(300 * 1024)
+    );
     let corpus: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("weijian/v1/s0/d0/telemetry", b"{\"ts\":".to_vec(), "malformed_json"),
-        ("weijian/v1/s0/d0/telemetry", br#"{"ts":1,"values":{"ph":"high"}}"#.to_vec(), "wrong_type"),
-        ("weijian/v1/s0/ghost/telemetry", format!(r#"{{"ts":{now},"values":{{"ph":7}}}}"#).into_bytes(), "unknown_device"),
-        ("weijian/v1/s1/d0/telemetry", format!(r#"{{"ts":{now},"values":{{"ph":7}}}}"#).into_bytes(), "site_mismatch"),
-        ("weijian/v1/s0/d0/telemetry", format!(r#"{{"ts":{now},"values":{{"door_open":true}}}}"#).into_bytes(), "unknown_metric"),
-        ("weijian/v1/s0/d0/telemetry", format!(r#"{{"ts":{now},"values":{{"ph":14.5}}}}"#).into_bytes(), "out_of_range"),
-        ("weijian/v1/s0/d0/telemetry", format!(r#"{{"ts":{far_future},"values":{{"ph":7}}}}"#).into_bytes(), "future_timestamp"),
-        ("weijian/v1/s0/d0/telemetry", oversize.into_bytes(), "oversize_payload"),
-        ("weijian/v1/s0/d0/telemetry", vec![b'{', 0xc3, 0x28, b'}'], "invalid_utf8"),
+        (
+            "weijian/v1/s0/d0/telemetry",
+            b"{\"ts\":".to_vec(),
+            "malformed_json",
+        ),
+        (
+            "weijian/v1/s0/d0/telemetry",
+            br#"{"ts":1,"values":{"ph":"high"}}"#.to_vec(),
+            "wrong_type",
+        ),
+        (
+            "weijian/v1/s0/ghost/telemetry",
+            format!(r#"{{"ts":{now},"values":{{"ph":7}}}}"#).into_bytes(),
+            "unknown_device",
+        ),
+        (
+            "weijian/v1/s1/d0/telemetry",
+            format!(r#"{{"ts":{now},"values":{{"ph":7}}}}"#).into_bytes(),
+            "site_mismatch",
+        ),
+        (
+            "weijian/v1/s0/d0/telemetry",
+            format!(r#"{{"ts":{now},"values":{{"door_open":true}}}}"#).into_bytes(),
+            "unknown_metric",
+        ),
+        (
+            "weijian/v1/s0/d0/telemetry",
+            format!(r#"{{"ts":{now},"values":{{"ph":14.5}}}}"#).into_bytes(),
+            "out_of_range",
+        ),
+        (
+            "weijian/v1/s0/d0/telemetry",
+            format!(r#"{{"ts":{far_future},"values":{{"ph":7}}}}"#).into_bytes(),
+            "future_timestamp",
+        ),
+        (
+            "weijian/v1/s0/d0/telemetry",
+            oversize.into_bytes(),
+            "oversize_payload",
+        ),
+        (
+            "weijian/v1/s0/d0/telemetry",
+            vec![b'{', 0xc3, 0x28, b'}'],
+            "invalid_utf8",
+        ),
         ("weijian/v1/s0/d0/telemetry", Vec::new(), "empty_payload"),
     ];
     let mut good = 0usize;
@@ -140,16 +227,29 @@ async fn a_corpus_of_bad_input_is_quarantined_while_good_messages_still_arrive()
         publisher.publish(topic, payload.clone()).await?;
         good += 1;
         publisher
-            .publish("weijian/v1/s1/d1/telemetry", format!(r#"{{"ts":{},"values":{{"ph":7.0}}}}"#, now - 60_000 + round as i64))
+            .publish(
+                "weijian/v1/s1/d1/telemetry",
+                format!(
+                    r#"{{"ts":{},"values":{{"ph":7.0}}}}"#,
+                    now - 60_000 + round as i64
+                ),
+            )
             .await?;
     }
     publisher.flushed(Duration::from_secs(30)).await?;
     let table = env.table("water_quality");
-    env.store.wait_for_count_async(&table, good, Duration::from_secs(30)).await?;
+    env.store
+        .wait_for_count_async(&table, good, Duration::from_secs(30))
+        .await?;
     let quarantine = env.table("quarantine");
-    env.store.wait_for_count_async(&quarantine, corpus.len(), Duration::from_secs(30)).await?;
+    env.store
+        .wait_for_count_async(&quarantine, corpus.len(), Duration::from_secs(30))
+        .await?;
     let rows = env.store.rows(&quarantine, &["reason", "topic"])?;
-    let mut got: Vec<String> = rows.iter().filter_map(|r| r[0].as_str().map(str::to_string)).collect();
+    let mut got: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r[0].as_str().map(str::to_string))
+        .collect();
     let mut want: Vec<String> = corpus.iter().map(|c| c.2.to_string()).collect();
     got.sort();
     want.sort();
@@ -157,14 +257,23 @@ async fn a_corpus_of_bad_input_is_quarantined_while_good_messages_still_arrive()
 
     // 5,000 more poison messages, then the subscription still flows.
     for i in 0..5_000 {
-        publisher.publish("weijian/v1/s0/d0/telemetry", format!("not json {i}")).await?;
+        publisher
+            .publish("weijian/v1/s0/d0/telemetry", format!("not json {i}"))
+            .await?;
     }
     publisher
-        .publish("weijian/v1/s1/d1/telemetry", format!(r#"{{"ts":{now},"values":{{"ph":7.3}}}}"#))
+        .publish(
+            "weijian/v1/s1/d1/telemetry",
+            format!(r#"{{"ts":{now},"values":{{"ph":7.3}}}}"#),
+        )
         .await?;
     publisher.flushed(Duration::from_secs(60)).await?;
-    env.store.wait_for_count_async(&table, good + 1, Duration::from_secs(60)).await?;
-    env.store.wait_for_count_async(&quarantine, corpus.len() + 5_000, Duration::from_secs(60)).await?;
+    env.store
+        .wait_for_count_async(&table, good + 1, Duration::from_secs(60))
+        .await?;
+    env.store
+        .wait_for_count_async(&quarantine, corpus.len() + 5_000, Duration::from_secs(60))
+        .await?;
     running.stop().await;
     Ok(())
 }
