@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod decode;
+pub mod demo;
 pub mod http;
 pub mod message;
 pub mod pipeline;
