@@ -10,5 +10,6 @@
 pub mod harness;
 pub mod ilp;
 pub mod mosquitto;
+pub mod process;
 pub mod questdb_double;
 pub mod store;
