@@ -1,0 +1,3 @@
+//! Crate-level tests: conditions, rules, restart, normal days, properties.
+
+mod pack;
