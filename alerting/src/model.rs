@@ -35,16 +35,11 @@ impl Timestamp {
     }
     /// `self + secs` seconds, saturating.
     pub const fn plus_secs(self, secs: i64) -> Self {
-        Self(
-            self.0
-                .saturating_add(secs.saturating_mul(Self::MICROS_PER_SEC)),
-        )
+        Self(self.0.saturating_add(secs.saturating_mul(Self::MICROS_PER_SEC)))
     }
     /// Whole seconds from `earlier` to `self` (negative when `earlier` is later).
     pub const fn secs_since(self, earlier: Timestamp) -> i64 {
-        self.0
-            .saturating_sub(earlier.0)
-            .div_euclid(Self::MICROS_PER_SEC)
+        self.0.saturating_sub(earlier.0).div_euclid(Self::MICROS_PER_SEC)
     }
 }
 
@@ -571,10 +566,7 @@ mod tests {
             Timestamp::from_millis(1_795_305_600_250).to_string(),
             "2026-11-22T00:00:00.250Z"
         );
-        assert_eq!(
-            Timestamp::from_secs(-1).to_string(),
-            "1969-12-31T23:59:59.000Z"
-        );
+        assert_eq!(Timestamp::from_secs(-1).to_string(), "1969-12-31T23:59:59.000Z");
     }
 
     #[test]
