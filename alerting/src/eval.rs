@@ -970,6 +970,7 @@ fn step(
             level: rule.level,
             mag_level: mag,
             last_obs: now,
+            held_since: Some(since.min(now)),
             clear_since: None,
             metric: ev.metric,
             value: ev.value,
@@ -1016,18 +1017,28 @@ fn step(
     }
     match (t.phase, obs) {
         (Phase::Pending, Obs::Clear) => {
-            let t = slot.take()?;
-            let reason = format!(
-                "condition went away before the pending {} min elapsed",
-                pending_secs / 60
-            );
-            Some((EventKind::Resolved, reason, 0, t))
+            // The pending run is broken; the pending alert itself is withdrawn only after the
+            // clear condition held for the clear duration (no pending/resolved flapping).
+            t.held_since = None;
+            let since = *t.clear_since.get_or_insert(now);
+            if now.secs_since(since) >= rule.clear_secs {
+                let t = slot.take()?;
+                let reason = format!(
+                    "condition did not hold for the pending {} min; clear for {} min",
+                    pending_secs / 60,
+                    now.secs_since(since) / 60
+                );
+                return Some((EventKind::Resolved, reason, 0, t));
+            }
+            None
         }
         (Phase::Pending, _) => {
             if let Obs::Breach { mag, .. } = obs {
                 t.mag_level = mag;
             }
-            let held = now.secs_since(t.started_at);
+            t.clear_since = None;
+            let held_since = *t.held_since.get_or_insert(now);
+            let held = now.secs_since(held_since);
             if allow_new && held >= pending_secs {
                 t.phase = Phase::Firing;
                 t.level = level_at(rule, t, now);
@@ -1098,7 +1109,8 @@ fn tick_step(
 ) -> Option<(EventKind, String, i8)> {
     match t.phase {
         Phase::Pending => {
-            let held = now.secs_since(t.started_at);
+            let held_since = t.held_since?;
+            let held = now.secs_since(held_since);
             if allow_new && held >= pending_secs {
                 t.phase = Phase::Firing;
                 t.level = level_at(rule, t, now);

@@ -71,7 +71,11 @@ pub struct Tracker {
     pub mag_level: Option<Level>,
     /// Event time of the latest observation; older observations are ignored.
     pub last_obs: Timestamp,
-    /// Since when the clear condition has held without interruption (firing only).
+    /// Pending only: start of the current run of not-clear evidence; the pending duration is
+    /// measured from here. `None` while the evidence is clear.
+    #[serde(default)]
+    pub held_since: Option<Timestamp>,
+    /// Since when the clear condition has held without interruption.
     pub clear_since: Option<Timestamp>,
     pub metric: Option<Metric>,
     /// Latest value seen by the rule (breaching while firing, the clear value on resolve).
