@@ -181,7 +181,8 @@ impl Engine {
             } => self.with_device(
                 device,
                 *ts,
-                |cx, dev, rules, _, out| {
+                |cx, dev, rules, clock, out| {
+                    fresh_data(cx, dev, rules, clock, *ts, out);
                     let st = &mut dev.state;
                     st.last_seen = st.last_seen.max(Some(*ts));
                     if *active {
@@ -321,62 +322,27 @@ impl Engine {
             now,
             |cx, dev, rules, clock, out| {
                 let id = dev.device.id.clone();
-                // G1: fresh data ends an offline alert (backfill older than the timeout does not).
-                for &(ri, f, min) in &cx.rules.offline {
-                    let timeout = offline_timeout(f, min, &dev.device);
-                    let fresh = clock.is_none_or(|c| c.secs_since(now) < timeout);
-                    if fresh {
-                        let ev = Ev {
-                            detail: Some(format!("data again at {now}")),
-                            ..Ev::default()
-                        };
-                        let mut em = Emit {
-                            rules,
-                            site: &cx.site,
-                            firing: &mut cx.state.firing,
-                            out,
-                        };
-                        observe(
-                            &mut em,
-                            &mut dev.state.trackers,
-                            &id,
-                            ri,
-                            Subject::None,
-                            0,
-                            Obs::Clear,
-                            ev,
-                            now,
-                            true,
-                        );
-                    }
-                }
+                fresh_data(cx, dev, rules, clock, now, out);
                 let st = &mut dev.state;
                 st.last_seen = st.last_seen.max(Some(now));
 
-                // G4: seq restart or gap; a sane reading clears the clock subject.
-                let mut seq_obs = None;
-                if let Some(seq) = r.seq {
-                    seq_obs = Some(match st.last_seq {
+                // G4: seq restart or gap; a sane reading clears the clock subject. (Readings
+                // of one message share a seq, so an equal seq is in order.)
+                let seq_obs = r.seq.map(|seq| {
+                    let last = st.last_seq;
+                    st.last_seq = Some(seq);
+                    match last {
                         Some(last) if seq < last => (
-                            Obs::Breach {
-                                since: now,
-                                mag: None,
-                                hold: None,
-                            },
-                            format!("seq restarted: {seq} after {last}"),
+                            breach(now),
+                            Some(format!("seq restarted: {seq} after {last}")),
                         ),
                         Some(last) if seq > last.saturating_add(1) => (
-                            Obs::Breach {
-                                since: now,
-                                mag: None,
-                                hold: None,
-                            },
-                            format!("seq gap: {} missing after {last}", seq - last - 1),
+                            breach(now),
+                            Some(format!("seq gap: {} missing after {last}", seq - last - 1)),
                         ),
-                        _ => (Obs::Clear, format!("seq {seq} in order")),
-                    });
-                    st.last_seq = Some(seq);
-                }
+                        _ => (Obs::Clear, None),
+                    }
+                });
                 for &ri in &cx.rules.clock {
                     let mut em = Emit {
                         rules,
@@ -385,39 +351,47 @@ impl Engine {
                         out,
                     };
                     if let Some((obs, detail)) = &seq_obs {
+                        if detail.is_some() || has(&dev.state.trackers, ri, Subject::Seq) {
+                            let ev = Ev {
+                                detail: Some(detail.clone().unwrap_or_else(|| {
+                                    format!("seq {} in order", r.seq.unwrap_or_default())
+                                })),
+                                ..Ev::default()
+                            };
+                            let trackers = &mut dev.state.trackers;
+                            observe(
+                                &mut em,
+                                trackers,
+                                &id,
+                                ri,
+                                Subject::Seq,
+                                0,
+                                *obs,
+                                ev,
+                                now,
+                                true,
+                            );
+                        }
+                    }
+                    if has(&dev.state.trackers, ri, Subject::Clock) {
                         let ev = Ev {
-                            detail: Some(detail.clone()),
+                            detail: Some(format!("device time {now} accepted")),
                             ..Ev::default()
                         };
+                        let trackers = &mut dev.state.trackers;
                         observe(
                             &mut em,
-                            &mut dev.state.trackers,
+                            trackers,
                             &id,
                             ri,
-                            Subject::Seq,
+                            Subject::Clock,
                             0,
-                            *obs,
+                            Obs::Clear,
                             ev,
                             now,
                             true,
                         );
                     }
-                    let ev = Ev {
-                        detail: Some(format!("device time {now} accepted")),
-                        ..Ev::default()
-                    };
-                    observe(
-                        &mut em,
-                        &mut dev.state.trackers,
-                        &id,
-                        ri,
-                        Subject::Clock,
-                        0,
-                        Obs::Clear,
-                        ev,
-                        now,
-                        true,
-                    );
                 }
                 // G3: a valid value of the metric counts toward clearing its range fault.
                 for &ri in &cx.rules.sensor_fault {
@@ -779,6 +753,66 @@ fn threshold_obs(b: &BoundThreshold, margin: f64, v: f64, now: Timestamp) -> (Ob
     (if clear { Obs::Clear } else { Obs::Between }, limit)
 }
 
+/// A breach observation starting now.
+const fn breach(now: Timestamp) -> Obs {
+    Obs::Breach {
+        since: now,
+        mag: None,
+        hold: None,
+    }
+}
+
+/// Whether a tracker for (rule, subject) exists: clear-only observations need one.
+fn has(trackers: &[Tracker], rule: usize, subject: Subject) -> bool {
+    trackers
+        .iter()
+        .any(|t| t.rule == rule && t.subject == subject)
+}
+
+/// G1: fresh data (event time within the offline timeout of the latest tick) ends an
+/// offline alert; backfilled data older than that does not.
+fn fresh_data(
+    cx: &mut SiteCtx,
+    dev: &mut DeviceCtx,
+    rules: &[Rule],
+    clock: Option<Timestamp>,
+    now: Timestamp,
+    out: &mut Vec<AlertEvent>,
+) {
+    for &(ri, f, min) in &cx.rules.offline {
+        if !has(&dev.state.trackers, ri, Subject::None) {
+            continue;
+        }
+        let timeout = offline_timeout(f, min, &dev.device);
+        if clock.is_some_and(|c| c.secs_since(now) >= timeout) {
+            continue;
+        }
+        let ev = Ev {
+            detail: Some(format!("data again at {now}")),
+            ..Ev::default()
+        };
+        let mut em = Emit {
+            rules,
+            site: &cx.site,
+            firing: &mut cx.state.firing,
+            out,
+        };
+        let id = dev.device.id.clone();
+        observe(
+            &mut em,
+            &mut dev.state.trackers,
+            &id,
+            ri,
+            Subject::None,
+            0,
+            Obs::Clear,
+            ev,
+            now,
+            true,
+        );
+    }
+}
+
 /// W6 for one device at `now`.
 fn status_rules(
     cx: &mut SiteCtx,
@@ -791,6 +825,15 @@ fn status_rules(
         return;
     }
     let since = dev.state.abnormal_since();
+    if since.is_none()
+        && !cx
+            .rules
+            .status
+            .iter()
+            .any(|(ri, _)| has(&dev.state.trackers, *ri, Subject::None))
+    {
+        return;
+    }
     let detail = dev.state.abnormal_detail();
     for &(ri, min_secs) in &cx.rules.status {
         let obs = match since {

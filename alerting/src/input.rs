@@ -5,8 +5,10 @@
 
 use crate::model::{Id, Metric, Reading, Timestamp};
 
-/// One input to [`crate::Engine::process`].
+/// One input to [`crate::Engine::process`]. Non-exhaustive: waste-store and sterilizer
+/// events (bag_in, handover, cycle_start, ...) will join as variants.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Input {
     /// A validated value. Only [`Reading::is_quality_evidence`] values feed quality rules;
     /// flagged values drive the monitor-status rule (W6).
