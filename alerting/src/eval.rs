@@ -1200,17 +1200,21 @@ fn breach_text(rule: &Rule, t: &Tracker) -> String {
     }
 }
 
-/// Chinese and English "what" for summaries.
-fn what_text(rule: &Rule, t: &Tracker, kind: EventKind) -> (String, String) {
+/// Chinese and English "what" for summaries: what is wrong (or, on resolve, what is back).
+fn what_text(rules: &[Rule], rule: &Rule, t: &Tracker, kind: EventKind) -> (String, String) {
     let detail = t.detail.clone().unwrap_or_default();
-    match (&rule.condition, t.metric, t.value, t.limit) {
-        (Condition::Threshold(_), Some(m), Some(v), Some(l)) => {
-            if kind == EventKind::Resolved {
+    let resolved = kind == EventKind::Resolved;
+    let num = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |v| v.to_string());
+    let m = t.metric.map_or("", |m| m.name());
+    match &rule.condition {
+        Condition::Threshold(_) => {
+            let (v, l) = (num(t.value), num(t.limit));
+            if resolved {
                 (
                     format!("{m} = {v}，已恢复至限值 {l} 以内"),
                     format!("{m} = {v}, back within limit {l}"),
                 )
-            } else if v < l {
+            } else if matches!((t.value, t.limit), (Some(v), Some(l)) if v < l) {
                 (
                     format!("{m} = {v}，低于下限 {l}"),
                     format!("{m} = {v}, below limit {l}"),
@@ -1222,34 +1226,80 @@ fn what_text(rule: &Rule, t: &Tracker, kind: EventKind) -> (String, String) {
                 )
             }
         }
-        (Condition::Offline { .. }, ..) => (
-            format!("设备离线，{} 起无数据", t.started_at),
+        Condition::Offline { .. } if resolved => {
+            ("设备恢复上报".to_owned(), "reporting again".to_owned())
+        }
+        Condition::Offline { .. } => (
+            format!("设备离线，北京时间 {} 起无数据", beijing(t.started_at)),
             format!("offline, no data since {}", t.started_at),
         ),
-        (Condition::Stuck { .. }, Some(m), Some(v), _) => (
-            format!("{m} 数值 {v} 长时间不变"),
-            format!("{m} stuck at {v}"),
+        Condition::Stuck { .. } if resolved => (
+            format!("{m} 数值恢复变化（{}）", num(t.value)),
+            format!("{m} changing again ({})", num(t.value)),
         ),
-        (Condition::SensorFault, Some(m), v, _) => {
-            let v = v.map_or_else(|| "NaN".to_owned(), |v| v.to_string());
-            (
-                format!("{m} = {v}，超出物理量程（传感器故障）"),
-                format!("{m} = {v}, outside the physical range (sensor fault)"),
-            )
+        Condition::Stuck { .. } => (
+            format!("{m} 数值 {} 长时间完全不变（疑似传感器冻结）", num(t.value)),
+            format!("{m} stuck at {}", num(t.value)),
+        ),
+        Condition::SensorFault if resolved => (
+            format!("{m} 恢复量程内数值（{}）", num(t.value)),
+            format!("{m} back within the physical range ({})", num(t.value)),
+        ),
+        Condition::SensorFault => (
+            format!("{m} = {}，超出物理量程（传感器故障）", num(t.value)),
+            format!(
+                "{m} = {}, outside the physical range (sensor fault)",
+                num(t.value)
+            ),
+        ),
+        Condition::Clock if resolved => (
+            format!("设备时钟/序号恢复正常（{detail}）"),
+            format!("clock and sequence back to normal ({detail})"),
+        ),
+        Condition::Clock => (
+            format!("设备时钟或数据序号异常（{detail}）"),
+            format!("clock or sequence problem ({detail})"),
+        ),
+        Condition::MonitorStatus { .. } if resolved => (
+            "监测仪恢复正常状态".to_owned(),
+            "monitor back in normal state".to_owned(),
+        ),
+        Condition::MonitorStatus { .. } => (
+            format!("监测仪长时间处于非正常状态（数据标记非 N 或维护未结束：{detail}）"),
+            format!("monitor not in normal state (flag not N or maintenance not ended: {detail})"),
+        ),
+        Condition::AllOf { rules: parts } => {
+            let names: Vec<String> = parts
+                .iter()
+                .filter_map(|p| rules.get(*p))
+                .map(|r| format!("{} {}", r.id, r.name_zh))
+                .collect();
+            let names_en: Vec<&str> = parts
+                .iter()
+                .filter_map(|p| rules.get(*p))
+                .map(|r| r.id.as_str())
+                .collect();
+            if resolved {
+                (
+                    format!("{} 不再同时告警", names.join("、")),
+                    format!("{} no longer firing together", names_en.join(" + ")),
+                )
+            } else {
+                (
+                    format!("{} 同时告警", names.join("、")),
+                    format!("{} firing together", names_en.join(" + ")),
+                )
+            }
         }
-        (Condition::Clock, ..) => (
-            format!("设备时钟或序号异常：{detail}"),
-            format!("clock or sequence problem: {detail}"),
-        ),
-        (Condition::MonitorStatus { .. }, ..) => (
-            format!("监测仪非正常状态：{detail}"),
-            format!("monitor not in normal state: {detail}"),
-        ),
-        (Condition::AllOf { .. }, ..) => {
-            (format!("复合告警：{detail}"), format!("combined: {detail}"))
-        }
-        _ => (rule.name_zh.clone(), rule.name_en.clone()),
     }
+}
+
+/// Beijing time (UTC+8, no DST), as shown to Chinese readers: `2026-11-22 08:00:00`.
+pub(crate) fn beijing(ts: Timestamp) -> String {
+    let local = Timestamp(ts.0.saturating_add(8 * 3600 * Timestamp::MICROS_PER_SEC)).to_string();
+    local
+        .get(..19)
+        .map_or(local.clone(), |s| s.replace('T', " "))
 }
 
 /// Builds the event for a transition of tracker `t`.
@@ -1315,7 +1365,7 @@ fn make_event(
     if let Some(d) = &t.detail {
         evidence.push(Evidence::text("detail", d.clone()));
     }
-    let (what_zh, what_en) = what_text(rule, t, kind);
+    let (what_zh, what_en) = what_text(rules, rule, t, kind);
     let (summary_zh, summary_en) = SummaryParts {
         kind,
         level: t.level,

@@ -159,7 +159,7 @@ impl SummaryParts<'_> {
             format!("device {}", self.device)
         };
         let zh = format!(
-            "【{}{}·{}】{} {}：{}（{}）{}，{}；自 {} 起。",
+            "【{}{}·{}】{} {}：{}（{}）{}，{}；自北京时间 {} 起。",
             self.level.label_zh(),
             self.level.colour_zh(),
             self.kind.zh(),
@@ -169,7 +169,7 @@ impl SummaryParts<'_> {
             self.grid,
             device_zh,
             self.what_zh,
-            self.started_at
+            crate::eval::beijing(self.started_at)
         );
         let en = format!(
             "[Level {} {} · {}] {} {}: {} ({}), {}: {}; since {}.",

@@ -166,7 +166,23 @@ fn w5_turbidity_breakthrough_with_low_chlorine_at_an_outlet_is_level_i() {
         vec![ev("W5", Level::I, EventKind::Firing, 10.0)]
     );
     let w5 = events.iter().find(|e| e.rule == "W5").unwrap();
-    assert!(w5.summary_zh.contains("W1 + W2"), "{}", w5.summary_zh);
+    assert!(
+        w5.summary_zh
+            .contains("W1 浑浊度超标、W2 消毒剂余量不足 同时告警"),
+        "{}",
+        w5.summary_zh
+    );
+    assert!(
+        w5.summary_en.contains("W1 + W2 firing together"),
+        "{}",
+        w5.summary_en
+    );
+    assert!(
+        w5.summary_zh
+            .ends_with("自北京时间 2026-11-22 08:10:00 起。"),
+        "{}",
+        w5.summary_zh
+    );
 }
 
 #[test]
