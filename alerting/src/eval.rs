@@ -431,12 +431,18 @@ impl Engine {
                 }
                 status_rules(cx, dev, rules, now, out);
 
-                if !r.is_quality_evidence() {
+                // Values during a maintenance window are never quality evidence, even if the
+                // source forgot to flag them M.
+                if !r.is_quality_evidence() || dev.state.maintenance_since.is_some() {
                     return;
                 }
                 // G2: identical values.
                 for &ri in &cx.rules.stuck {
-                    let Condition::Stuck { min_secs, skip } = &rules[ri].condition else {
+                    let Condition::Stuck { min_secs, skip } = rules
+                        .get(ri)
+                        .map(|x| &x.condition)
+                        .unwrap_or(&Condition::Clock)
+                    else {
                         continue;
                     };
                     if r.metric.is_state() || skip.contains(&r.metric) {
@@ -495,7 +501,12 @@ impl Engine {
                             )
                     });
                 for b in cx.rules.thresholds.iter().filter(|b| b.metric == r.metric) {
-                    let (obs, limit) = threshold_obs(b, rules[b.rule].clear_margin, r.value, now);
+                    let (obs, limit) = threshold_obs(
+                        b,
+                        rules.get(b.rule).map_or(0.0, |x| x.clear_margin),
+                        r.value,
+                        now,
+                    );
                     let ev = Ev {
                         metric: Some(r.metric),
                         value: Some(r.value),

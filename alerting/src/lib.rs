@@ -51,7 +51,7 @@ pub use event::{AlertEvent, EventKind, Evidence, EvidenceValue, SITE_SCOPE_DEVIC
 pub use input::Input;
 pub use level::Level;
 pub use pack_tests::{run_pack_tests, PackTest, TestFailure};
-pub use rule::{ConfigError, RulePack, DEFAULT_PACK_TOML};
+pub use rule::{ConfigError, LoadError, RulePack, DEFAULT_PACK_TOML};
 pub use state::EngineSnapshot;
 
 #[cfg(test)]

@@ -52,6 +52,14 @@ impl Engine {
         snapshot: EngineSnapshot,
     ) -> Engine {
         let mut engine = Engine::new(pack, sites, devices);
+        if snapshot.format != SNAPSHOT_FORMAT {
+            tracing::warn!(
+                format = snapshot.format,
+                expected = SNAPSHOT_FORMAT,
+                "rule-engine snapshot in an unknown format ignored; starting with empty state"
+            );
+            return engine;
+        }
         engine.clock = snapshot.clock;
         for ds in snapshot.devices {
             let Some(dev) = engine.devices.get_mut(ds.device.as_str()) else {

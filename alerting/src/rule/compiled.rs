@@ -9,7 +9,7 @@ use super::config::{
     RawDefaults, RawEscalate, RawKind, RawLimit, RawMetricFrom, RawNum, RawPackMeta, RawRule,
     RawSelector, RawTest,
 };
-use super::error::{ConfigError, Errors};
+use super::error::{ConfigError, Errors, LoadError};
 use crate::level::Level;
 use crate::model::{Disinfectant, Metric, Site, SiteAttributes, SiteKind, WaterPoint};
 use crate::pack_tests::PackTest;
@@ -221,6 +221,20 @@ impl RulePack {
     /// Only if the embedded file is broken, which the crate's tests rule out.
     pub fn default_pack() -> Result<RulePack, Vec<ConfigError>> {
         Self::from_toml_str(DEFAULT_PACK_TOML, "config/rules/default.toml")
+    }
+
+    /// Reads, parses and compiles a pack file.
+    ///
+    /// # Errors
+    /// [`LoadError::Io`] when the file cannot be read, [`LoadError::Invalid`] with every
+    /// problem of the pack otherwise.
+    pub fn from_path(path: &std::path::Path) -> Result<RulePack, LoadError> {
+        let origin = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+            path: origin.clone(),
+            source,
+        })?;
+        Self::from_toml_str(&src, &origin).map_err(LoadError::Invalid)
     }
 
     /// Parses and compiles a pack. `origin` names the source in error messages.

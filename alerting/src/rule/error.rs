@@ -28,6 +28,28 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// Why a pack file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read rule pack {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The pack has problems; every one is listed.
+    #[error("rule pack is invalid ({} problem(s)):\n{}", .0.len(), list(.0))]
+    Invalid(Vec<ConfigError>),
+}
+
+fn list(errs: &[ConfigError]) -> String {
+    errs.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Collects errors with line numbers resolved against the source text.
 #[derive(Debug)]
 pub(crate) struct Errors<'a> {

@@ -9,4 +9,4 @@ pub use compiled::{
     Condition, Confidence, LimitCase, Magnitude, MagnitudeEscalation, MetricSel, NumberNote,
     Provenance, Rule, RulePack, Selector, Threshold, DEFAULT_PACK_TOML,
 };
-pub use error::ConfigError;
+pub use error::{ConfigError, LoadError};

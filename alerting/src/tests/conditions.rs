@@ -352,3 +352,44 @@ fn events_carry_evidence_and_bilingual_summaries_chinese_first() {
     assert_eq!(json["level"], "II");
     assert_eq!(json["evidence"][1]["value"], 0.2);
 }
+
+#[test]
+fn unflagged_values_inside_a_maintenance_window_are_not_quality_evidence() {
+    let mut e = outlet_engine();
+    let mut events = e.process(&Input::Maintenance {
+        site: "s1".into(),
+        device: "d1".into(),
+        ts: at(0.0),
+        active: true,
+        reason: "filter change".into(),
+    });
+    events.extend(run(&mut e, series(0, 30, Turb, 5.0)));
+    assert!(of_rule(&events, "W1").is_empty(), "{:?}", brief(&events));
+    events.extend(e.process(&Input::Maintenance {
+        site: "s1".into(),
+        device: "d1".into(),
+        ts: at(31.0),
+        active: false,
+        reason: String::new(),
+    }));
+    events.extend(run(&mut e, series(31, 40, Turb, 5.0)));
+    assert_eq!(of_rule(&events, "W1").first().map(|e| e.3), Some(31.0));
+}
+
+#[test]
+fn maintenance_data_ends_an_offline_alert() {
+    let mut e = outlet_engine();
+    let mut events = run(&mut e, (0..=20).map(|m| Input::Tick(at(f64::from(m)))));
+    assert_eq!(of_rule(&events, "G1").len(), 1);
+    events.extend(e.process(&Input::Maintenance {
+        site: "s1".into(),
+        device: "d1".into(),
+        ts: at(20.5),
+        active: true,
+        reason: "site visit".into(),
+    }));
+    assert_eq!(
+        of_rule(&events, "G1").last().map(|e| e.2),
+        Some(EventKind::Resolved)
+    );
+}

@@ -204,3 +204,17 @@ fn a_limit_case_selected_by_site_id_overrides_the_default_for_that_site_only() {
         .all(|e| e.site == "strict"));
     assert_eq!(events.iter().filter(|e| e.rule == "W1").count(), 2);
 }
+
+#[test]
+fn loading_a_missing_file_names_the_path() {
+    let err = RulePack::from_path(std::path::Path::new("/nonexistent/rules.toml")).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/rules.toml"), "{err}");
+}
+
+#[test]
+fn the_default_pack_file_on_disk_is_the_embedded_one() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/rules/default.toml");
+    let from_disk = RulePack::from_path(&path).unwrap();
+    assert_eq!(from_disk.rules, pack().rules);
+}

@@ -140,3 +140,13 @@ fn snapshots_are_deterministic() {
         serde_json::to_string(&b.snapshot()).unwrap()
     );
 }
+
+#[test]
+fn a_snapshot_in_an_unknown_format_is_ignored_rather_than_misread() {
+    let mut e = outlet_engine();
+    run(&mut e, series(0, 20, Cl, 0.2));
+    let mut snap = e.snapshot();
+    snap.format = 99;
+    let e = Engine::restore(pack(), sites(), vec![device("d1", "s1")], snap);
+    assert_eq!(e.active_alerts(), 0);
+}
