@@ -492,14 +492,7 @@ impl Engine {
                     );
                 }
                 // Quality thresholds, inhibited while the device is offline.
-                let inhibited = dev.state.connection_lost.is_some()
-                    || dev.state.trackers.iter().any(|t| {
-                        t.phase == Phase::Firing
-                            && matches!(
-                                rules.get(t.rule).map(|r| &r.condition),
-                                Some(Condition::Offline { .. })
-                            )
-                    });
+                let inhibited = is_inhibited(rules, &dev.state);
                 for b in cx.rules.thresholds.iter().filter(|b| b.metric == r.metric) {
                     let (obs, limit) = threshold_obs(
                         b,
@@ -591,7 +584,9 @@ impl Engine {
             }
             // W6: a maintenance window with no data still counts, and its end resolves.
             status_rules(cx, dev, rules, now, out);
-            // Pending maturing and escalation by persistence on fresh evidence.
+            // Pending maturing and escalation by persistence on fresh evidence; quality
+            // alerts do not start while the device is offline.
+            let inhibited = is_inhibited(rules, &dev.state);
             let mut i = 0;
             while i < dev.state.trackers.len() {
                 let t = &mut dev.state.trackers[i];
@@ -605,8 +600,10 @@ impl Engine {
                 );
                 let fresh = own_clock || now.secs_since(t.last_obs) <= dev.stale_secs;
                 let pending = pending_of(&cx.rules, t.rule);
+                let allow_new = !(inhibited && matches!(rule.condition, Condition::Threshold(_)));
                 if fresh && now >= t.last_obs {
-                    if let Some((kind, reason, delta)) = tick_step(rule, pending, t, now, true) {
+                    if let Some((kind, reason, delta)) = tick_step(rule, pending, t, now, allow_new)
+                    {
                         apply_delta(&mut cx.state.firing, t.rule, delta);
                         out.push(make_event(rules, &cx.site, &id, t, kind, now, reason));
                     }
@@ -762,6 +759,19 @@ fn threshold_obs(b: &BoundThreshold, margin: f64, v: f64, now: Timestamp) -> (Ob
     }
     let clear = l.clear_low.is_none_or(|c| v >= c) && l.clear_high.is_none_or(|c| v <= c);
     (if clear { Obs::Clear } else { Obs::Between }, limit)
+}
+
+/// Whether the device is offline (last will standing, or G1 firing): its quality rules
+/// start no new alerts.
+fn is_inhibited(rules: &[Rule], st: &DeviceState) -> bool {
+    st.connection_lost.is_some()
+        || st.trackers.iter().any(|t| {
+            t.phase == Phase::Firing
+                && matches!(
+                    rules.get(t.rule).map(|r| &r.condition),
+                    Some(Condition::Offline { .. })
+                )
+        })
 }
 
 /// A breach observation starting now.

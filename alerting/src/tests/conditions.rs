@@ -393,3 +393,20 @@ fn maintenance_data_ends_an_offline_alert() {
         Some(EventKind::Resolved)
     );
 }
+
+#[test]
+fn a_tick_does_not_mature_a_pending_alert_while_the_last_will_stands() {
+    let mut e = outlet_engine();
+    let mut events = run(&mut e, [r(0.0, Turb, 1.5), r(3.0, Turb, 1.5)]);
+    events.extend(e.process(&Input::Status {
+        site: "s1".into(),
+        device: "d1".into(),
+        ts: at(4.0),
+        online: false,
+    }));
+    events.extend(e.process(&Input::Tick(at(6.0))));
+    assert_eq!(
+        of_rule(&events, "W1"),
+        vec![ev("W1", Level::III, EventKind::Pending, 0.0)]
+    );
+}
