@@ -34,6 +34,34 @@
 //! - [`pack_tests`]: rule tests shipped with a pack, and their runner.
 //!
 //! The default pack is `config/rules/default.toml` (embedded as [`DEFAULT_PACK_TOML`]).
+//!
+//! # Semantics (decisions)
+//!
+//! - **Identity and lifecycle.** One tracker per (rule, site, device, subject). A breach opens
+//!   it as *pending* (event `pending`) unless the rule has no pending duration; it becomes
+//!   *firing* once the evidence has not been clear for the pending duration (event `firing`,
+//!   announced once), changes level up or down (`level_changed`), and closes (`resolved`) when
+//!   the clear condition has held for the clear duration. A pending tracker whose evidence
+//!   stays clear for the clear duration is withdrawn with a `resolved` event. The alert id is
+//!   `rule/site/device[/subject]/started_at_micros`.
+//! - **Hysteresis.** Values between the clear level and the limit neither clear nor restart
+//!   anything, so a value wobbling around the limit yields one alert.
+//! - **Escalation.** By persistence: counted from the start of the condition (the first
+//!   breaching evidence, pending time included). By magnitude: from the latest value; the
+//!   level steps back down only once the value is back by the clear margin of the distance
+//!   between escalation threshold and limit.
+//! - **Event time.** Each tracker ignores evidence older than the last it saw. Ticks mature
+//!   pending alerts and escalate open ones only while the evidence is fresh (younger than the
+//!   device's offline timeout); ticks never resolve an alert (clear needs real evidence),
+//!   except G1 (fresh data) and W6 (maintenance ended) which are about the device itself.
+//! - **Evidence.** Only [`model::Reading::is_quality_evidence`] values outside a maintenance
+//!   window feed W1-W5 and G2; non-N flags and maintenance drive W6. While a device is offline
+//!   (G1 firing, or its last will standing) its quality rules start no new alert; backfilled
+//!   data older than the offline timeout does not end G1.
+//! - **Compositions** (W5) are site-scoped (device [`SITE_SCOPE_DEVICE`]) and follow counts of
+//!   firing component alerts at the site, so their components may come from different devices.
+//! - **Cost.** A reading costs two hash lookups plus a scan of the site's few bound rules and
+//!   the device's open trackers; a tick walks every device once.
 #![forbid(unsafe_code)]
 
 pub mod eval;

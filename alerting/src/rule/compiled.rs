@@ -20,9 +20,9 @@ pub const DEFAULT_PACK_TOML: &str = include_str!("../../../config/rules/default.
 /// How sure we are of a standard value (domain-reference.md section 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Confidence {
-    /// [S]: read in a retrieved source.
+    /// `[S]`: read in a retrieved source.
     Sourced,
-    /// [R]: to be verified; must stay configurable.
+    /// `[R]`: to be verified; must stay configurable.
     ToVerify,
 }
 
