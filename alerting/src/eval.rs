@@ -160,12 +160,12 @@ impl Engine {
     pub fn active_alerts(&self) -> usize {
         self.devices
             .values()
-            .map(|d| d.state.trackers.len())
+            .map(|d| open_count(&d.state.trackers))
             .sum::<usize>()
             + self
                 .sites
                 .values()
-                .map(|s| s.state.trackers.len())
+                .map(|s| open_count(&s.state.trackers))
                 .sum::<usize>()
     }
 
@@ -783,11 +783,16 @@ const fn breach(now: Timestamp) -> Obs {
     }
 }
 
+/// Number of pending or firing trackers.
+fn open_count(trackers: &[Tracker]) -> usize {
+    trackers.iter().filter(|t| t.phase != Phase::Closed).count()
+}
+
 /// Whether a tracker for (rule, subject) exists: clear-only observations need one.
 fn has(trackers: &[Tracker], rule: usize, subject: Subject) -> bool {
     trackers
         .iter()
-        .any(|t| t.rule == rule && t.subject == subject)
+        .any(|t| t.rule == rule && t.subject == subject && t.phase != Phase::Closed)
 }
 
 /// G1: fresh data (event time within the offline timeout of the latest tick) ends an
@@ -918,7 +923,7 @@ fn compositions(cx: &mut SiteCtx, rules: &[Rule], now: Timestamp, out: &mut Vec<
         } else {
             Obs::Clear
         };
-        let exists = cx.state.trackers.iter().any(|t| t.rule == ri);
+        let exists = has(&cx.state.trackers, ri, Subject::None);
         if !all && !exists {
             continue;
         }
@@ -1018,6 +1023,19 @@ fn step(
     now: Timestamp,
     allow_new: bool,
 ) -> Option<Transition> {
+    // A closed tracker only remembers its start, so a new alert of the identity starts later
+    // and gets a new id even when event time went backwards.
+    let floor = match slot.as_ref() {
+        Some(t) if t.phase == Phase::Closed => {
+            if !matches!(obs, Obs::Breach { .. }) || !allow_new {
+                return None;
+            }
+            let floor = t.started_at;
+            *slot = None;
+            Some(floor)
+        }
+        _ => None,
+    };
     let Some(t) = slot.as_mut() else {
         let Obs::Breach { since, mag, .. } = obs else {
             return None;
@@ -1025,23 +1043,27 @@ fn step(
         if !allow_new {
             return None;
         }
+        let mut started_at = since.min(now);
+        if let Some(f) = floor.filter(|f| started_at <= *f) {
+            started_at = Timestamp(f.0.saturating_add(1));
+        }
         let mut t = Tracker {
             rule: rule_idx,
             rule_id: rule.id.clone(),
             subject,
             phase: Phase::Pending,
-            started_at: since.min(now),
+            started_at,
             level: rule.level,
             mag_level: mag,
             last_obs: now,
-            held_since: Some(since.min(now)),
+            held_since: Some(started_at),
             clear_since: None,
             metric: ev.metric,
             value: ev.value,
             limit: ev.limit,
             detail: ev.detail,
         };
-        let held = now.secs_since(t.started_at);
+        let held = now.secs_since(started_at);
         let (kind, reason) = if held >= pending_secs {
             t.phase = Phase::Firing;
             t.level = level_at(rule, &t, now);
@@ -1080,19 +1102,20 @@ fn step(
         t.detail = ev.detail;
     }
     match (t.phase, obs) {
+        (Phase::Closed, _) => None, // handled above; kept for exhaustiveness
         (Phase::Pending, Obs::Clear) => {
             // The pending run is broken; the pending alert itself is withdrawn only after the
             // clear condition held for the clear duration (no pending/resolved flapping).
             t.held_since = None;
             let since = *t.clear_since.get_or_insert(now);
             if now.secs_since(since) >= rule.clear_secs {
-                let t = slot.take()?;
+                t.phase = Phase::Closed;
                 let reason = format!(
                     "condition did not hold for the pending {} min; clear for {} min",
                     pending_secs / 60,
                     now.secs_since(since) / 60
                 );
-                return Some((EventKind::Resolved, reason, 0, t));
+                return Some((EventKind::Resolved, reason, 0, t.clone()));
             }
             None
         }
@@ -1114,9 +1137,9 @@ fn step(
         (Phase::Firing, Obs::Clear) => {
             let since = *t.clear_since.get_or_insert(now);
             if now.secs_since(since) >= rule.clear_secs {
-                let t = slot.take()?;
+                t.phase = Phase::Closed;
                 let reason = format!("clear condition held {} min", now.secs_since(since) / 60);
-                return Some((EventKind::Resolved, reason, -1, t));
+                return Some((EventKind::Resolved, reason, -1, t.clone()));
             }
             None
         }
@@ -1193,7 +1216,7 @@ fn tick_step(
         Phase::Firing if t.clear_since.is_none() => {
             relevel(rule, t, now).map(|(k, r, d, _)| (k, r, d))
         }
-        Phase::Firing => None,
+        Phase::Firing | Phase::Closed => None,
     }
 }
 

@@ -18,7 +18,7 @@ pub const fn metric_index(m: Metric) -> usize {
     m as usize
 }
 
-/// Lifecycle phase of a tracked alert. A tracker exists only while pending or firing.
+/// Lifecycle phase of a tracked alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -26,6 +26,9 @@ pub enum Phase {
     Pending,
     /// Announced as firing; resolves after the clear condition held for the clear duration.
     Firing,
+    /// Resolved. Kept (one per identity) only to remember its start, so that the next alert
+    /// of the identity always gets a later start and therefore a new alert id.
+    Closed,
 }
 
 /// The optional last part of an alert identity.

@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::event::AlertEvent;
 use crate::model::Metric;
 
 fn arb_input() -> impl Strategy<Value = Input> {
@@ -115,5 +116,84 @@ proptest! {
             snap,
         );
         prop_assert_eq!(restored.active_alerts(), e.active_alerts());
+    }
+}
+
+/// Checks that the events of every alert id form one lifecycle:
+/// `pending? firing (level_changed)* resolved?` or `pending resolved`, and that at most one
+/// alert per identity is open at any time.
+fn check_lifecycles(events: &[AlertEvent]) -> Result<(), String> {
+    use std::collections::HashMap;
+    let mut state: HashMap<&str, EventKind> = HashMap::new();
+    let mut open: HashMap<(&str, &str, &str, Option<&str>), &str> = HashMap::new();
+    for e in events {
+        let prev = state.get(e.alert_id.as_str()).copied();
+        let ok = match (prev, e.kind) {
+            (None, EventKind::Pending | EventKind::Firing) => true,
+            (Some(EventKind::Pending), EventKind::Firing | EventKind::Resolved) => true,
+            (
+                Some(EventKind::Firing | EventKind::LevelChanged),
+                EventKind::LevelChanged | EventKind::Resolved,
+            ) => true,
+            _ => false,
+        };
+        if !ok {
+            return Err(format!("{}: {:?} after {:?}", e.alert_id, e.kind, prev));
+        }
+        // At most one open alert per identity.
+        let identity = (
+            e.rule.as_str(),
+            e.site.as_str(),
+            e.device.as_str(),
+            e.subject.as_deref(),
+        );
+        match e.kind {
+            EventKind::Resolved => {
+                open.remove(&identity);
+            }
+            _ => {
+                if let Some(other) = open.insert(identity, e.alert_id.as_str()) {
+                    if other != e.alert_id {
+                        return Err(format!("{} opened while {other} is open", e.alert_id));
+                    }
+                }
+            }
+        }
+        state.insert(&e.alert_id, e.kind);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn every_alert_goes_through_one_well_formed_lifecycle(mut inputs in proptest::collection::vec(arb_input(), 0..300)) {
+        inputs.retain(|i| i.ts().0.unsigned_abs() < 1 << 50);
+        inputs.sort_by_key(Input::ts);
+        let mut e = Engine::new(
+            pack(),
+            vec![water_site("s1", WaterPoint::Outlet, Disinfectant::FreeChlorine, false)],
+            vec![device("d1", "s1"), device("d2", "s1")],
+        );
+        let events: Vec<AlertEvent> = inputs.iter().flat_map(|i| e.process(i)).collect();
+        if let Err(msg) = check_lifecycles(&events) {
+            prop_assert!(false, "{}", msg);
+        }
+    }
+
+    #[test]
+    fn unordered_inputs_still_give_well_formed_lifecycles(mut inputs in proptest::collection::vec(arb_input(), 0..300)) {
+        // Saturated timestamps (i64::MIN/MAX) cannot be made later; they only test no-panic.
+        inputs.retain(|i| i.ts().0.unsigned_abs() < 1 << 50);
+        let mut e = Engine::new(
+            pack(),
+            vec![water_site("s1", WaterPoint::Outlet, Disinfectant::FreeChlorine, false)],
+            vec![device("d1", "s1"), device("d2", "s1")],
+        );
+        let events: Vec<AlertEvent> = inputs.iter().flat_map(|i| e.process(i)).collect();
+        if let Err(msg) = check_lifecycles(&events) {
+            prop_assert!(false, "{}", msg);
+        }
     }
 }
