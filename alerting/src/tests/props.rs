@@ -128,15 +128,15 @@ fn check_lifecycles(events: &[AlertEvent]) -> Result<(), String> {
     let mut open: HashMap<(&str, &str, &str, Option<&str>), &str> = HashMap::new();
     for e in events {
         let prev = state.get(e.alert_id.as_str()).copied();
-        let ok = match (prev, e.kind) {
-            (None, EventKind::Pending | EventKind::Firing) => true,
-            (Some(EventKind::Pending), EventKind::Firing | EventKind::Resolved) => true,
-            (
-                Some(EventKind::Firing | EventKind::LevelChanged),
-                EventKind::LevelChanged | EventKind::Resolved,
-            ) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (prev, e.kind),
+            (None, EventKind::Pending | EventKind::Firing)
+                | (Some(EventKind::Pending), EventKind::Firing | EventKind::Resolved)
+                | (
+                    Some(EventKind::Firing | EventKind::LevelChanged),
+                    EventKind::LevelChanged | EventKind::Resolved
+                )
+        );
         if !ok {
             return Err(format!("{}: {:?} after {:?}", e.alert_id, e.kind, prev));
         }
