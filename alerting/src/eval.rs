@@ -38,6 +38,8 @@ pub(crate) struct SiteRules {
     pub clock: Vec<usize>,
     pub status: Vec<(usize, i64)>,
     pub all_of: Vec<usize>,
+    /// Clear duration (seconds) of every rule at this site, by rule index.
+    pub clear_secs: Vec<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +98,8 @@ struct Ev {
 struct Emit<'a> {
     rules: &'a [Rule],
     site: &'a Site,
+    /// Clear duration per rule index at this site (per-site overrides applied).
+    clear: &'a [i64],
     firing: &'a mut Vec<u32>,
     out: &'a mut Vec<AlertEvent>,
 }
@@ -230,6 +234,7 @@ impl Engine {
                         let mut em = Emit {
                             rules,
                             site: &cx.site,
+                            clear: &cx.rules.clear_secs,
                             firing: &mut cx.state.firing,
                             out,
                         };
@@ -268,6 +273,7 @@ impl Engine {
                         let mut em = Emit {
                             rules,
                             site: &cx.site,
+                            clear: &cx.rules.clear_secs,
                             firing: &mut cx.state.firing,
                             out,
                         };
@@ -347,6 +353,7 @@ impl Engine {
                     let mut em = Emit {
                         rules,
                         site: &cx.site,
+                        clear: &cx.rules.clear_secs,
                         firing: &mut cx.state.firing,
                         out,
                     };
@@ -403,6 +410,7 @@ impl Engine {
                     let mut em = Emit {
                         rules,
                         site: &cx.site,
+                        clear: &cx.rules.clear_secs,
                         firing: &mut cx.state.firing,
                         out,
                     };
@@ -475,6 +483,7 @@ impl Engine {
                     let mut em = Emit {
                         rules,
                         site: &cx.site,
+                        clear: &cx.rules.clear_secs,
                         firing: &mut cx.state.firing,
                         out,
                     };
@@ -509,6 +518,7 @@ impl Engine {
                     let mut em = Emit {
                         rules,
                         site: &cx.site,
+                        clear: &cx.rules.clear_secs,
                         firing: &mut cx.state.firing,
                         out,
                     };
@@ -561,6 +571,7 @@ impl Engine {
                     let mut em = Emit {
                         rules,
                         site: &cx.site,
+                        clear: &cx.rules.clear_secs,
                         firing: &mut cx.state.firing,
                         out,
                     };
@@ -640,7 +651,10 @@ impl Engine {
 
 /// Binds the pack to one site: which rules apply, with limits resolved.
 fn bind(rules: &[Rule], site: &Site) -> SiteRules {
-    let mut b = SiteRules::default();
+    let mut b = SiteRules {
+        clear_secs: rules.iter().map(|r| r.clear_secs_at(site)).collect(),
+        ..SiteRules::default()
+    };
     for (i, rule) in rules.iter().enumerate() {
         if !rule.applies_to(site) {
             continue;
@@ -662,7 +676,7 @@ fn bind(rules: &[Rule], site: &Site) -> SiteRules {
                 b.thresholds.push(BoundThreshold {
                     rule: i,
                     metric,
-                    pending_secs: t.pending_secs,
+                    pending_secs: rule.pending_secs_at(site, t.pending_secs),
                     limit: limit.clone(),
                     magnitude,
                 });
@@ -820,6 +834,7 @@ fn fresh_data(
         let mut em = Emit {
             rules,
             site: &cx.site,
+            clear: &cx.rules.clear_secs,
             firing: &mut cx.state.firing,
             out,
         };
@@ -882,6 +897,7 @@ fn status_rules(
         let mut em = Emit {
             rules,
             site: &cx.site,
+            clear: &cx.rules.clear_secs,
             firing: &mut cx.state.firing,
             out,
         };
@@ -938,6 +954,7 @@ fn compositions(cx: &mut SiteCtx, rules: &[Rule], now: Timestamp, out: &mut Vec<
         let mut em = Emit {
             rules,
             site: &cx.site,
+            clear: &cx.rules.clear_secs,
             firing: &mut cx.state.firing,
             out,
         };
@@ -987,9 +1004,11 @@ fn observe(
         .iter()
         .position(|t| t.rule == rule && t.subject == subject);
     let mut slot = pos.map(|i| trackers.swap_remove(i));
+    let clear_secs = em.clear.get(rule).copied().unwrap_or(r.clear_secs);
     let result = step(
         r,
         pending_secs,
+        clear_secs,
         &mut slot,
         rule,
         subject,
@@ -1015,6 +1034,7 @@ type Transition = (EventKind, String, i8, Tracker);
 fn step(
     rule: &Rule,
     pending_secs: i64,
+    clear_secs: i64,
     slot: &mut Option<Tracker>,
     rule_idx: usize,
     subject: Subject,
@@ -1108,7 +1128,7 @@ fn step(
             // clear condition held for the clear duration (no pending/resolved flapping).
             t.held_since = None;
             let since = *t.clear_since.get_or_insert(now);
-            if now.secs_since(since) >= rule.clear_secs {
+            if now.secs_since(since) >= clear_secs {
                 t.phase = Phase::Closed;
                 let reason = format!(
                     "condition did not hold for the pending {} min; clear for {} min",
@@ -1136,7 +1156,7 @@ fn step(
         }
         (Phase::Firing, Obs::Clear) => {
             let since = *t.clear_since.get_or_insert(now);
-            if now.secs_since(since) >= rule.clear_secs {
+            if now.secs_since(since) >= clear_secs {
                 t.phase = Phase::Closed;
                 let reason = format!("clear condition held {} min", now.secs_since(since) / 60);
                 return Some((EventKind::Resolved, reason, -1, t.clone()));
@@ -1371,6 +1391,7 @@ fn make_event(
                 clear_margin: 0.0,
                 escalate_after: Vec::new(),
                 condition: Condition::Clock,
+                overrides: Vec::new(),
                 numbers: Vec::new(),
                 line: 0,
             };

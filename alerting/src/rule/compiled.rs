@@ -172,6 +172,14 @@ pub enum Condition {
     },
 }
 
+/// Durations for the sites a selector matches (per-site overrides).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DurationOverride {
+    pub when: Selector,
+    pub pending_secs: Option<i64>,
+    pub clear_secs: Option<i64>,
+}
+
 /// A compiled rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
@@ -189,6 +197,8 @@ pub struct Rule {
     /// Escalation by persistence: (seconds since start, level), any order.
     pub escalate_after: Vec<(i64, Level)>,
     pub condition: Condition,
+    /// Per-site durations; the first matching override wins.
+    pub overrides: Vec<DurationOverride>,
     /// Every number of the rule with its provenance.
     pub numbers: Vec<NumberNote>,
     /// Line of the rule in the pack.
@@ -196,6 +206,24 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The clear duration at `site` (per-site override or the rule's).
+    pub fn clear_secs_at(&self, site: &Site) -> i64 {
+        self.overrides
+            .iter()
+            .find(|o| o.when.matches(site))
+            .and_then(|o| o.clear_secs)
+            .unwrap_or(self.clear_secs)
+    }
+
+    /// The pending duration at `site` given the rule's own `base`.
+    pub fn pending_secs_at(&self, site: &Site, base: i64) -> i64 {
+        self.overrides
+            .iter()
+            .find(|o| o.when.matches(site))
+            .and_then(|o| o.pending_secs)
+            .unwrap_or(base)
+    }
+
     /// Whether the rule applies to `site` at all (kind and selector).
     pub fn applies_to(&self, site: &Site) -> bool {
         self.site_kind.is_none_or(|k| k == site.attributes.kind()) && self.when.matches(site)
@@ -647,6 +675,39 @@ fn compile_rule(
         }
     }
 
+    let mut overrides = Vec::new();
+    for (j, o) in raw.site_override.iter().enumerate() {
+        let op = format!("{path}.site_override[{j}]");
+        let ov = o.get_ref();
+        if ov.pending_mins.is_none() && ov.clear_mins.is_none() {
+            errs.at(Some(o.span()), &op, "give pending_mins, clear_mins or both");
+        }
+        if ov.pending_mins.is_some() && kind != RawKind::Threshold {
+            errs.at(
+                Some(o.span()),
+                &format!("{op}.pending_mins"),
+                "only threshold rules have a pending duration",
+            );
+        }
+        let pending_secs = mins(
+            &ov.pending_mins,
+            &format!("{op}.pending_mins"),
+            errs,
+            &mut notes,
+        );
+        let clear = mins(
+            &ov.clear_mins,
+            &format!("{op}.clear_mins"),
+            errs,
+            &mut notes,
+        );
+        overrides.push(DurationOverride {
+            when: Selector::from_raw(Some(&ov.when)),
+            pending_secs,
+            clear_secs: clear,
+        });
+    }
+
     let sp = |f: &Option<Spanned<RawNum>>| f.as_ref().map(Spanned::span).or(at.clone());
     let condition = match kind {
         RawKind::Threshold => {
@@ -900,6 +961,7 @@ fn compile_rule(
         clear_margin,
         escalate_after,
         condition,
+        overrides,
         numbers: notes,
         line: errs.line_of(span.start),
     })

@@ -110,6 +110,16 @@ pub struct RawEscalate {
     pub factor: Option<Spanned<RawNum>>,
 }
 
+/// `[[rule.site_override]]`: durations for the sites matching `when` (first match wins),
+/// e.g. a longer pending time at one plant. Limits are overridden with limit cases instead.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSiteOverride {
+    pub when: RawSelector,
+    pub pending_mins: Option<Spanned<RawNum>>,
+    pub clear_mins: Option<Spanned<RawNum>>,
+}
+
 /// `[[rule]]`: one rule. Which fields are allowed depends on `kind`; the compiler says so.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,6 +150,8 @@ pub struct RawRule {
     pub limit: Vec<Spanned<RawLimit>>,
     #[serde(default)]
     pub escalate: Vec<Spanned<RawEscalate>>,
+    #[serde(default)]
+    pub site_override: Vec<Spanned<RawSiteOverride>>,
     /// Documentation only.
     pub note: Option<String>,
 }

@@ -6,7 +6,7 @@ pub mod config;
 pub mod error;
 
 pub use compiled::{
-    Condition, Confidence, LimitCase, Magnitude, MagnitudeEscalation, MetricSel, NumberNote,
-    Provenance, Rule, RulePack, Selector, Threshold, DEFAULT_PACK_TOML,
+    Condition, Confidence, DurationOverride, LimitCase, Magnitude, MagnitudeEscalation, MetricSel,
+    NumberNote, Provenance, Rule, RulePack, Selector, Threshold, DEFAULT_PACK_TOML,
 };
 pub use error::{ConfigError, LoadError};

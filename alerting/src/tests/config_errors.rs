@@ -218,3 +218,61 @@ fn the_default_pack_file_on_disk_is_the_embedded_one() {
     let from_disk = RulePack::from_path(&path).unwrap();
     assert_eq!(from_disk.rules, pack().rules);
 }
+
+#[test]
+fn a_site_override_changes_durations_for_that_site_only() {
+    let src = crate::DEFAULT_PACK_TOML.replace(
+        "[[rule.limit]]\nwhen = { small_supply = true }",
+        "[[rule.site_override]]\nwhen = { site = \"slow\" }\npending_mins = { value = 30, default = true, note = \"noisy old analyser\" }\nclear_mins = { value = 20, default = true }\n[[rule.limit]]\nwhen = { small_supply = true }",
+    );
+    let pack = RulePack::from_toml_str(&src, "override.toml").unwrap();
+    let sites = vec![
+        water_site(
+            "slow",
+            WaterPoint::Outlet,
+            Disinfectant::FreeChlorine,
+            false,
+        ),
+        water_site(
+            "fast",
+            WaterPoint::Outlet,
+            Disinfectant::FreeChlorine,
+            false,
+        ),
+    ];
+    let mut e = Engine::new(pack, sites, vec![device("a", "slow"), device("b", "fast")]);
+    let mut events = Vec::new();
+    for m in 0..=60 {
+        let v = if m <= 35 { 1.5 } else { 0.3 };
+        events.extend(e.process(&reading("a", "slow", f64::from(m), Turb, v)));
+        events.extend(e.process(&reading("b", "fast", f64::from(m), Turb, v)));
+    }
+    let of = |site: &str| -> Vec<(EventKind, f64)> {
+        brief(
+            &events
+                .iter()
+                .filter(|e| e.site == site && e.rule == "W1")
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+        .into_iter()
+        .map(|e| (e.2, e.3))
+        .collect()
+    };
+    assert_eq!(
+        of("slow"),
+        vec![
+            (EventKind::Pending, 0.0),
+            (EventKind::Firing, 30.0),
+            (EventKind::Resolved, 56.0)
+        ]
+    );
+    assert_eq!(
+        of("fast"),
+        vec![
+            (EventKind::Pending, 0.0),
+            (EventKind::Firing, 5.0),
+            (EventKind::Resolved, 46.0)
+        ]
+    );
+}

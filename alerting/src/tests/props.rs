@@ -131,7 +131,10 @@ fn check_lifecycles(events: &[AlertEvent]) -> Result<(), String> {
         let ok = matches!(
             (prev, e.kind),
             (None, EventKind::Pending | EventKind::Firing)
-                | (Some(EventKind::Pending), EventKind::Firing | EventKind::Resolved)
+                | (
+                    Some(EventKind::Pending),
+                    EventKind::Firing | EventKind::Resolved
+                )
                 | (
                     Some(EventKind::Firing | EventKind::LevelChanged),
                     EventKind::LevelChanged | EventKind::Resolved
