@@ -169,7 +169,7 @@ impl SummaryParts<'_> {
             self.grid,
             device_zh,
             self.what_zh,
-            crate::eval::beijing(self.started_at)
+            crate::text::beijing(self.started_at)
         );
         let en = format!(
             "[Level {} {} · {}] {} {}: {} ({}), {}: {}; since {}.",

@@ -28,7 +28,9 @@
 //! - [`event`]: alert lifecycle events (pending, firing, level changed, resolved).
 //! - [`rule`]: rules as data: raw TOML types (`rule/config.rs`), compiled typed rules and the
 //!   loader (`rule/compiled.rs`), load errors with line numbers (`rule/error.rs`).
-//! - [`eval`]: the engine: binding rules to sites, the alert state machine, ticks.
+//! - [`eval`]: the engine: binding rules to sites, routing inputs, ticks, compositions.
+//! - `machine` (private): the alert state machine (pending, firing, levels, resolve).
+//! - `text` (private): reasons, bilingual summaries and evidence of events.
 //! - [`state`]: per-device and per-site rule state and the snapshot types.
 //! - [`snapshot`]: restart safety (snapshot and restore).
 //! - [`pack_tests`]: rule tests shipped with a pack, and their runner.
@@ -68,11 +70,13 @@ pub mod eval;
 pub mod event;
 pub mod input;
 pub mod level;
+pub(crate) mod machine;
 pub mod model;
 pub mod pack_tests;
 pub mod rule;
 pub mod snapshot;
 pub mod state;
+pub(crate) mod text;
 
 pub use eval::Engine;
 pub use event::{AlertEvent, EventKind, Evidence, EvidenceValue, SITE_SCOPE_DEVICE};
