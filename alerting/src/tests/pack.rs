@@ -48,12 +48,10 @@ fn a_wrong_expectation_in_a_pack_test_is_reported_with_what_happened() {
     let pack = RulePack::from_toml_str(&src, "edited.toml").unwrap();
     let failures = run_pack_tests(&pack);
     assert_eq!(failures.len(), 1, "{failures:?}");
-    assert!(
-        failures[0]
-            .message
-            .contains("got W3 II pending at 0 min; W3 III firing at 15 min")
-            || failures[0].message.contains("W3 III firing at 15 min"),
-        "{}",
-        failures[0]
+    assert_eq!(
+        failures[0].message,
+        "expected W3 III pending at 0 min; W3 II firing at 15 min, \
+         got W3 III pending at 0 min; W3 III firing at 15 min"
     );
+    assert!(failures[0].test.starts_with("W3 "), "{}", failures[0]);
 }
