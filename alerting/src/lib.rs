@@ -4,9 +4,87 @@
 //! network. It turns validated readings and events into risk-graded alert transitions,
 //! deterministically on event time, and decides who should hear about them.
 //!
+//! ```no_run
+//! use alerting::{Engine, Input, RulePack, run_pack_tests};
+//! # fn demo(sites: Vec<alerting::model::Site>, devices: Vec<alerting::model::Device>,
+//! #         inputs: Vec<Input>) {
+//! let pack = RulePack::default_pack().unwrap_or_else(|errs| panic!("{errs:?}"));
+//! assert!(run_pack_tests(&pack).is_empty());
+//! let mut engine = Engine::new(pack, sites, devices);
+//! for input in &inputs {
+//!     for event in engine.process(input) {
+//!         println!("{}", event.summary_zh);
+//!     }
+//! }
+//! let saved = serde_json::to_string(&engine.snapshot());
+//! # }
+//! ```
+//!
 //! # Layout
 //!
 //! - [`model`]: the shared domain vocabulary (device kinds, metric catalogue, readings, sites).
+//! - [`level`]: risk levels I..IV with colours and names; I is the most severe.
+//! - [`input`]: what the engine consumes (readings, maintenance, status, faults, ticks).
+//! - [`event`]: alert lifecycle events (pending, firing, level changed, resolved).
+//! - [`rule`]: rules as data: raw TOML types (`rule/config.rs`), compiled typed rules and the
+//!   loader (`rule/compiled.rs`), load errors with line numbers (`rule/error.rs`).
+//! - [`eval`]: the engine: binding rules to sites, routing inputs, ticks, compositions.
+//! - `machine` (private): the alert state machine (pending, firing, levels, resolve).
+//! - `text` (private): reasons, bilingual summaries and evidence of events.
+//! - [`state`]: per-device and per-site rule state and the snapshot types.
+//! - [`snapshot`]: restart safety (snapshot and restore).
+//! - [`pack_tests`]: rule tests shipped with a pack, and their runner.
+//!
+//! The default pack is `config/rules/default.toml` (embedded as [`DEFAULT_PACK_TOML`]).
+//!
+//! # Semantics (decisions)
+//!
+//! - **Identity and lifecycle.** One tracker per (rule, site, device, subject). A breach opens
+//!   it as *pending* (event `pending`) unless the rule has no pending duration; it becomes
+//!   *firing* once the evidence has not been clear for the pending duration (event `firing`,
+//!   announced once), changes level up or down (`level_changed`), and closes (`resolved`) when
+//!   the clear condition has held for the clear duration. A pending tracker whose evidence
+//!   stays clear for the clear duration is withdrawn with a `resolved` event. The alert id is
+//!   `rule/site/device[/subject]/started_at_micros`.
+//! - **Hysteresis.** Values between the clear level and the limit neither clear nor restart
+//!   anything, so a value wobbling around the limit yields one alert.
+//! - **Escalation.** By persistence: counted from the start of the condition (the first
+//!   breaching evidence, pending time included). By magnitude: from the latest value; the
+//!   level steps back down only once the value is back by the clear margin of the distance
+//!   between escalation threshold and limit.
+//! - **Event time.** Each tracker ignores evidence older than the last it saw. Ticks mature
+//!   pending alerts and escalate open ones only while the evidence is fresh (younger than the
+//!   device's offline timeout); ticks never resolve an alert (clear needs real evidence),
+//!   except G1 (fresh data) and W6 (maintenance ended) which are about the device itself.
+//! - **Evidence.** Only [`model::Reading::is_quality_evidence`] values outside a maintenance
+//!   window feed W1-W5 and G2; non-N flags and maintenance drive W6. While a device is offline
+//!   (G1 firing, or its last will standing) its quality rules start no new alert; backfilled
+//!   data older than the offline timeout does not end G1.
+//! - **Compositions** (W5) are site-scoped (device [`SITE_SCOPE_DEVICE`]) and follow counts of
+//!   firing component alerts at the site, so their components may come from different devices.
+//! - **Cost.** A reading costs two hash lookups plus a scan of the site's few bound rules and
+//!   the device's open trackers; a tick walks every device once.
 #![forbid(unsafe_code)]
 
+pub mod eval;
+pub mod event;
+pub mod input;
+pub mod level;
+pub(crate) mod machine;
 pub mod model;
+pub mod pack_tests;
+pub mod rule;
+pub mod snapshot;
+pub mod state;
+pub(crate) mod text;
+
+pub use eval::Engine;
+pub use event::{AlertEvent, EventKind, Evidence, EvidenceValue, SITE_SCOPE_DEVICE};
+pub use input::Input;
+pub use level::Level;
+pub use pack_tests::{run_pack_tests, PackTest, TestFailure};
+pub use rule::{ConfigError, LoadError, RulePack, DEFAULT_PACK_TOML};
+pub use state::EngineSnapshot;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,65 @@
+//! What the rule engine consumes: validated readings, device events and timer ticks.
+//!
+//! Every input carries event time (the device's clock, or for [`Input::Tick`] the caller's
+//! clock in the same UTC microseconds), so evaluation is deterministic and replayable.
+
+use crate::model::{Id, Metric, Reading, Timestamp};
+
+/// One input to [`crate::Engine::process`]. Non-exhaustive: waste-store and sterilizer
+/// events (bag_in, handover, cycle_start, ...) will join as variants.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Input {
+    /// A validated value. Only [`Reading::is_quality_evidence`] values feed quality rules;
+    /// flagged values drive the monitor-status rule (W6).
+    Reading(Reading),
+    /// A water `maintenance` event: `active = true` starts a maintenance window, `false` ends it.
+    Maintenance {
+        site: Id,
+        device: Id,
+        ts: Timestamp,
+        active: bool,
+        reason: String,
+    },
+    /// The device's retained birth (`online = true`) or last-will (`online = false`) message.
+    /// While the last will stands, the device's quality rules start no new alerts.
+    Status {
+        site: Id,
+        device: Id,
+        ts: Timestamp,
+        online: bool,
+    },
+    /// A value outside the metric's physical range, quarantined by ingest: drives G3.
+    SensorFault {
+        site: Id,
+        device: Id,
+        ts: Timestamp,
+        metric: Metric,
+        value: f64,
+    },
+    /// A device timestamp more than 5 min in the future, rejected by ingest: drives G4.
+    /// `ts` is the time ingest saw it (its own clock), not the bogus device time.
+    ClockFault {
+        site: Id,
+        device: Id,
+        ts: Timestamp,
+        detail: String,
+    },
+    /// Timer: advances event time for absence (G1), pending durations that mature without new
+    /// samples, and escalation by persistence. The caller sends one every minute or so.
+    Tick(Timestamp),
+}
+
+impl Input {
+    /// The event time of this input.
+    pub fn ts(&self) -> Timestamp {
+        match self {
+            Self::Reading(r) => r.ts,
+            Self::Maintenance { ts, .. }
+            | Self::Status { ts, .. }
+            | Self::SensorFault { ts, .. }
+            | Self::ClockFault { ts, .. }
+            | Self::Tick(ts) => *ts,
+        }
+    }
+}

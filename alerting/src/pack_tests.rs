@@ -1,0 +1,328 @@
+//! Rule tests as data: the `[[tests]]` of a pack (a site, timed inputs, expected transitions)
+//! and [`run_pack_tests`], which `weijian check-config` and CI run against every pack.
+
+use std::fmt;
+
+use crate::event::EventKind;
+use crate::input::Input;
+use crate::level::Level;
+use crate::model::{
+    DataFlag, Device, DeviceKind, Disinfectant, GridPath, Id, Period, Reading, Site,
+    SiteAttributes, SiteKind, Stat, Timestamp, WaterPoint, WaterSite,
+};
+use crate::rule::config::{RawTest, RawTestInput};
+use crate::rule::error::Errors;
+use crate::rule::RulePack;
+use crate::Engine;
+
+/// Base time of every pack test: 2026-11-22T00:00:00Z. `at_min` counts from here.
+pub const TEST_BASE: Timestamp = Timestamp::from_secs(1_795_305_600);
+/// Site id used by pack tests.
+pub const TEST_SITE: &str = "test-site";
+/// Device id used by pack tests.
+pub const TEST_DEVICE: &str = "test-device";
+
+/// One expected transition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected {
+    pub rule: String,
+    pub level: Level,
+    pub kind: EventKind,
+    pub at_min: f64,
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} at {} min",
+            self.rule,
+            self.level,
+            self.kind.as_str(),
+            self.at_min
+        )
+    }
+}
+
+/// A compiled pack test.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackTest {
+    pub name: String,
+    pub line: usize,
+    pub site: Site,
+    pub device: Device,
+    pub rules: Option<Vec<String>>,
+    /// Inputs sorted by time (stable: same-time inputs keep file order).
+    pub inputs: Vec<Input>,
+    pub expect: Vec<Expected>,
+    pub no_alerts: bool,
+}
+
+/// A pack test that did not produce what it expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestFailure {
+    pub test: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for TestFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "test {:?} (line {}): {}",
+            self.test, self.line, self.message
+        )
+    }
+}
+
+/// Runs every test shipped with `pack`; an empty result means all passed.
+pub fn run_pack_tests(pack: &RulePack) -> Vec<TestFailure> {
+    pack.tests.iter().filter_map(|t| run_one(pack, t)).collect()
+}
+
+fn run_one(pack: &RulePack, t: &PackTest) -> Option<TestFailure> {
+    let mut engine = Engine::new(pack.clone(), vec![t.site.clone()], vec![t.device.clone()]);
+    let mut got = Vec::new();
+    for input in &t.inputs {
+        for e in engine.process(input) {
+            if t.rules.as_ref().is_none_or(|r| r.contains(&e.rule)) {
+                got.push(Expected {
+                    rule: e.rule,
+                    level: e.level,
+                    kind: e.kind,
+                    at_min: (e.ts.0 - TEST_BASE.0) as f64 / Timestamp::MICROS_PER_MIN as f64,
+                });
+            }
+        }
+    }
+    let same = got.len() == t.expect.len()
+        && got.iter().zip(&t.expect).all(|(g, x)| {
+            g.rule == x.rule
+                && g.level == x.level
+                && g.kind == x.kind
+                && (g.at_min - x.at_min).abs() < 1e-6
+        });
+    if t.no_alerts && got.is_empty() || !t.no_alerts && same {
+        return None;
+    }
+    let list = |v: &[Expected]| {
+        if v.is_empty() {
+            "(none)".to_owned()
+        } else {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    };
+    Some(TestFailure {
+        test: t.name.clone(),
+        line: t.line,
+        message: format!("expected {}, got {}", list(&t.expect), list(&got)),
+    })
+}
+
+/// Compiles one `[[tests]]` entry; errors go to `errs`.
+pub(crate) fn compile_test(
+    raw: RawTest,
+    path: &str,
+    span: std::ops::Range<usize>,
+    rule_ids: &[String],
+    errs: &mut Errors<'_>,
+) -> Option<PackTest> {
+    let before = errs.list.len();
+    let at = Some(span.clone());
+    let attributes = match raw.site.kind {
+        SiteKind::Water => SiteAttributes::Water(WaterSite {
+            point: raw.site.point.unwrap_or(WaterPoint::Outlet),
+            disinfectant: raw.site.disinfectant.unwrap_or(Disinfectant::FreeChlorine),
+            small_supply: raw.site.small_supply.unwrap_or(false),
+        }),
+        other => {
+            errs.at(
+                at.clone(),
+                &format!("{path}.site.kind"),
+                format!(
+                    "pack tests support water sites only for now, not {}",
+                    other.as_str()
+                ),
+            );
+            return None;
+        }
+    };
+    let site = Site {
+        id: TEST_SITE.into(),
+        name: "测试站点 test site".to_owned(),
+        grid: GridPath {
+            district: "test-district".to_owned(),
+            street: "test-street".to_owned(),
+            community: "test-community".to_owned(),
+        },
+        attributes,
+    };
+    let device = Device {
+        id: TEST_DEVICE.into(),
+        site: TEST_SITE.into(),
+        kind: DeviceKind::WaterMonitor,
+        expected_interval_secs: raw.interval_secs.unwrap_or(60),
+    };
+    for id in raw
+        .rules
+        .iter()
+        .flatten()
+        .chain(raw.expect.iter().map(|e| &e.rule))
+    {
+        if !rule_ids.contains(id) {
+            errs.at(at.clone(), path, format!("unknown rule id {id:?}"));
+        }
+    }
+    let mut expect = Vec::new();
+    for (j, e) in raw.expect.iter().enumerate() {
+        match EventKind::parse(&e.kind) {
+            Some(kind) => expect.push(Expected {
+                rule: e.rule.clone(),
+                level: e.level,
+                kind,
+                at_min: e.at_min,
+            }),
+            None => errs.at(
+                at.clone(),
+                &format!("{path}.expect[{j}].kind"),
+                "expected pending, firing, level_changed or resolved",
+            ),
+        }
+    }
+    if raw.no_alerts && !raw.expect.is_empty() {
+        errs.at(at.clone(), path, "no_alerts and expect exclude each other");
+    }
+    if !raw.no_alerts && raw.expect.is_empty() {
+        errs.at(at.clone(), path, "give expect = [...] or no_alerts = true");
+    }
+    let mut timed: Vec<(i64, Input)> = Vec::new();
+    for (j, inp) in raw.inputs.iter().enumerate() {
+        let ip = format!("{path}.inputs[{j}]");
+        let line = Some(inp.span());
+        let i = inp.get_ref();
+        let times = match times_of(i) {
+            Ok(t) => t,
+            Err(msg) => {
+                errs.at(line, &ip, msg);
+                continue;
+            }
+        };
+        for (k, ts) in times.into_iter().enumerate() {
+            match input_of(i, ts, k as u64) {
+                Ok(input) => timed.push((ts.0, input)),
+                Err(msg) => {
+                    errs.at(line.clone(), &ip, msg);
+                    break;
+                }
+            }
+        }
+    }
+    timed.sort_by_key(|(t, _)| *t);
+    if errs.list.len() > before {
+        return None;
+    }
+    Some(PackTest {
+        name: raw.name,
+        line: errs.line_of(span.start),
+        site,
+        device,
+        rules: raw.rules,
+        inputs: timed.into_iter().map(|(_, i)| i).collect(),
+        expect,
+        no_alerts: raw.no_alerts,
+    })
+}
+
+fn at(min: f64) -> Timestamp {
+    Timestamp(TEST_BASE.0 + (min * Timestamp::MICROS_PER_MIN as f64).round() as i64)
+}
+
+fn times_of(i: &RawTestInput) -> Result<Vec<Timestamp>, String> {
+    match (i.at_min, i.from_min, i.to_min, i.every_min) {
+        (Some(m), None, None, None) => Ok(vec![at(m)]),
+        (None, Some(from), Some(to), Some(every)) if every > 0.0 && to >= from => {
+            let n = ((to - from) / every).floor() as usize;
+            if n > 100_000 {
+                return Err("series too long (more than 100000 inputs)".to_owned());
+            }
+            Ok((0..=n).map(|k| at(from + k as f64 * every)).collect())
+        }
+        _ => Err(
+            "give at_min, or from_min, to_min and every_min (> 0, to_min >= from_min)".to_owned(),
+        ),
+    }
+}
+
+fn input_of(i: &RawTestInput, ts: Timestamp, k: u64) -> Result<Input, String> {
+    let site: Id = TEST_SITE.into();
+    let device: Id = TEST_DEVICE.into();
+    let kinds = [
+        i.value.is_some() && i.sensor_fault.is_none(),
+        i.tick.is_some(),
+        i.maintenance.is_some(),
+        i.online.is_some(),
+        i.sensor_fault.is_some(),
+        i.clock_fault.is_some(),
+    ];
+    if kinds.iter().filter(|b| **b).count() != 1 {
+        return Err("give exactly one of: metric+value, tick, maintenance, online, sensor_fault (+metric, value), clock_fault".to_owned());
+    }
+    if i.tick == Some(true) {
+        return Ok(Input::Tick(ts));
+    }
+    if let Some(active) = i.maintenance {
+        return Ok(Input::Maintenance {
+            site,
+            device,
+            ts,
+            active,
+            reason: "pack test".to_owned(),
+        });
+    }
+    if let Some(online) = i.online {
+        return Ok(Input::Status {
+            site,
+            device,
+            ts,
+            online,
+        });
+    }
+    if let Some(detail) = &i.clock_fault {
+        return Ok(Input::ClockFault {
+            site,
+            device,
+            ts,
+            detail: detail.clone(),
+        });
+    }
+    let (Some(metric), Some(value)) = (i.metric, i.value) else {
+        return Err("a reading or sensor_fault needs metric and value".to_owned());
+    };
+    if i.sensor_fault == Some(true) {
+        return Ok(Input::SensorFault {
+            site,
+            device,
+            ts,
+            metric,
+            value,
+        });
+    }
+    if !metric.belongs_to(DeviceKind::WaterMonitor) {
+        return Err(format!("{metric} is not a water-monitor metric"));
+    }
+    Ok(Input::Reading(Reading {
+        site,
+        device,
+        ts,
+        metric,
+        value,
+        flag: i.flag.unwrap_or(DataFlag::N),
+        period: Period::Instant,
+        stat: Stat::Value,
+        seq: i.seq.map(|s| s + k),
+    }))
+}

@@ -1,0 +1,180 @@
+//! Per-device and per-site rule state: the open or pending alert trackers and the small amount
+//! of history the rules need (last data time, last seq, flag and stuck-value tracking).
+//!
+//! State is bounded per device (fixed arrays indexed by metric plus one tracker per active
+//! alert), so 10,000 devices fit in a few megabytes. All of it is serde so it can be
+//! snapshotted ([`crate::EngineSnapshot`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::level::Level;
+use crate::model::{Metric, Timestamp};
+
+/// Number of metrics in the catalogue: the size of per-metric arrays.
+pub const METRICS: usize = Metric::ALL.len();
+
+/// Index of a metric in per-metric arrays (catalogue order).
+pub const fn metric_index(m: Metric) -> usize {
+    m as usize
+}
+
+/// Lifecycle phase of a tracked alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Condition holds, not yet for the pending duration (no alert announced as firing).
+    Pending,
+    /// Announced as firing; resolves after the clear condition held for the clear duration.
+    Firing,
+    /// Resolved. Kept (one per identity) only to remember its start, so that the next alert
+    /// of the identity always gets a later start and therefore a new alert id.
+    Closed,
+}
+
+/// The optional last part of an alert identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    /// One alert per (rule, site, device).
+    None,
+    /// Per metric (G2 stuck, G3 out of range).
+    Metric(Metric),
+    /// G4: device clock in the future.
+    Clock,
+    /// G4: `seq` restart or gap.
+    Seq,
+}
+
+impl Subject {
+    /// The subject as written in events.
+    pub fn label(self) -> Option<String> {
+        match self {
+            Self::None => None,
+            Self::Metric(m) => Some(m.name().to_owned()),
+            Self::Clock => Some("clock".to_owned()),
+            Self::Seq => Some("seq".to_owned()),
+        }
+    }
+}
+
+/// One pending or open alert and the evidence it carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tracker {
+    /// Index of the rule in the engine's pack (re-resolved from `rule_id` on restore).
+    #[serde(skip)]
+    pub rule: usize,
+    pub rule_id: String,
+    pub subject: Subject,
+    pub phase: Phase,
+    /// When the condition started: part of the alert id.
+    pub started_at: Timestamp,
+    /// Current level (announced level while firing).
+    pub level: Level,
+    /// Level demanded by the magnitude of the latest evidence, if any.
+    pub mag_level: Option<Level>,
+    /// Event time of the latest observation; older observations are ignored.
+    pub last_obs: Timestamp,
+    /// Pending only: start of the current run of not-clear evidence; the pending duration is
+    /// measured from here. `None` while the evidence is clear.
+    #[serde(default)]
+    pub held_since: Option<Timestamp>,
+    /// Since when the clear condition has held without interruption.
+    pub clear_since: Option<Timestamp>,
+    pub metric: Option<Metric>,
+    /// Latest value seen by the rule (breaching while firing, the clear value on resolve).
+    pub value: Option<f64>,
+    /// The limit the value is compared with.
+    pub limit: Option<f64>,
+    /// Free-text evidence (clock detail, flags, component rules).
+    pub detail: Option<String>,
+}
+
+/// The identical-value run of one metric (G2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StuckRun {
+    /// `f64::to_bits` of the value: "the same to full precision".
+    pub bits: u64,
+    pub since: Timestamp,
+}
+
+/// Everything the engine remembers about one device.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceState {
+    /// Event time of the latest data (readings, maintenance events).
+    pub last_seen: Option<Timestamp>,
+    /// First tick after the device was registered: the absence baseline if it never reports.
+    pub watch_since: Option<Timestamp>,
+    pub last_seq: Option<u64>,
+    /// Set by a last-will Status, cleared by a birth Status.
+    pub connection_lost: Option<Timestamp>,
+    /// Start of the current water maintenance window.
+    pub maintenance_since: Option<Timestamp>,
+    /// Per metric: since when its values carry a flag other than N.
+    pub flag_since: [Option<Timestamp>; METRICS],
+    /// Per metric: the current identical-value run.
+    pub stuck: [Option<StuckRun>; METRICS],
+    /// Pending and open alerts of this device.
+    pub trackers: Vec<Tracker>,
+}
+
+impl DeviceState {
+    /// Since when the monitor has not been in normal state (W6), if it is not.
+    pub fn abnormal_since(&self) -> Option<Timestamp> {
+        self.flag_since
+            .iter()
+            .flatten()
+            .chain(self.maintenance_since.iter())
+            .copied()
+            .min()
+    }
+
+    /// Which metrics carry a non-N flag, and whether maintenance is on, as text.
+    pub fn abnormal_detail(&self) -> String {
+        let mut parts: Vec<String> = Metric::ALL
+            .iter()
+            .zip(self.flag_since.iter())
+            .filter(|(_, f)| f.is_some())
+            .map(|(m, _)| format!("{m} flagged"))
+            .collect();
+        if self.maintenance_since.is_some() {
+            parts.push("maintenance".to_owned());
+        }
+        parts.join(", ")
+    }
+}
+
+/// State of one site: site-scoped trackers (compositions) and counts of firing alerts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SiteState {
+    /// Per rule index: how many alerts of that rule are firing at this site.
+    pub firing: Vec<u32>,
+    pub trackers: Vec<Tracker>,
+}
+
+/// A restart snapshot of the engine (JSON-able). Restoring it keeps pending durations and
+/// open alerts; state of devices or rules no longer configured is dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineSnapshot {
+    /// Snapshot format version.
+    pub format: u32,
+    /// `name@version` of the pack that produced it (informational).
+    pub pack: String,
+    /// Latest tick time seen.
+    pub clock: Option<Timestamp>,
+    pub devices: Vec<DeviceSnapshot>,
+    pub sites: Vec<SiteSnapshot>,
+}
+
+/// One device's state in a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceSnapshot {
+    pub device: String,
+    pub state: DeviceState,
+}
+
+/// One site's composite trackers in a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteSnapshot {
+    pub site: String,
+    pub trackers: Vec<Tracker>,
+}
