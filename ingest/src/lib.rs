@@ -15,6 +15,7 @@ pub mod config;
 pub mod decode;
 pub mod message;
 pub mod reject;
+pub mod simulate;
 pub mod sink;
 pub mod spool;
 pub mod topic;
