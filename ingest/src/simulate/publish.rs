@@ -70,14 +70,14 @@ pub struct PublishStats {
 }
 
 impl PublishStats {
-    fn count(&mut self, o: &Outbound) {
+    fn count(&mut self, kind: OutboundKind, items: usize) {
         self.messages += 1;
-        match o.kind {
+        match kind {
             OutboundKind::Telemetry => {
                 self.telemetry_messages += 1;
-                self.readings += o.items as u64;
+                self.readings += items as u64;
             }
-            OutboundKind::Event => self.events += o.items as u64,
+            OutboundKind::Event => self.events += items as u64,
             OutboundKind::Status => self.status += 1,
         }
     }
@@ -146,11 +146,12 @@ async fn publish_all(
     cancel: &CancellationToken,
 ) -> Result<bool, SimulateError> {
     for o in batch {
-        stats.count(&o);
+        let (kind, items) = (o.kind, o.items);
         tokio::select! {
             r = client.publish(o.topic, QoS::AtLeastOnce, o.retain, o.payload) => r?,
             () = cancel.cancelled() => return Ok(false),
         }
+        stats.count(kind, items);
     }
     Ok(true)
 }
@@ -249,10 +250,11 @@ pub async fn run_publisher(
     let goodbye = fleet.shutdown_messages(wall_clock());
     let flush = async {
         for o in goodbye {
-            stats.count(&o);
+            let (kind, items) = (o.kind, o.items);
             client
                 .publish(o.topic, QoS::AtLeastOnce, o.retain, o.payload)
                 .await?;
+            stats.count(kind, items);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         client.disconnect().await
@@ -262,4 +264,122 @@ pub async fn run_publisher(
     }
     progress(&stats);
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use rumqttc::{AsyncClient, Event, Packet, QoS};
+
+    use super::*;
+    use crate::config::Config;
+    use crate::simulate::Scenario;
+
+    /// Starts an embedded broker on a free port.
+    fn start_broker() -> u16 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let text = format!(
+            r#"
+id = 0
+[router]
+max_connections = 100
+max_outgoing_packet_count = 1000
+max_segment_size = 104857600
+max_segment_count = 10
+[v4.1]
+name = "v4-1"
+listen = "127.0.0.1:{port}"
+next_connection_delay_ms = 1
+[v4.1.connections]
+connection_timeout_ms = 60000
+max_payload_size = 1048576
+max_inflight_count = 500
+dynamic_filters = true
+"#
+        );
+        let config: rumqttd::Config = toml::from_str(&text).unwrap();
+        std::thread::spawn(move || {
+            let mut broker = rumqttd::Broker::new(config);
+            let _ = broker.start();
+        });
+        for _ in 0..50 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        port
+    }
+
+    /// Subscribes to `filter` and collects (topic, retain) of what arrives.
+    async fn subscribe(port: u16, id: &str, filter: &str) -> Arc<Mutex<Vec<(String, bool)>>> {
+        let (client, mut eventloop) = AsyncClient::new(mqtt_options("127.0.0.1", port, id), 100);
+        client.subscribe(filter, QoS::AtLeastOnce).await.unwrap();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = got.clone();
+        tokio::spawn(async move {
+            let _keep = client;
+            while let Ok(event) = eventloop.poll().await {
+                if let Event::Incoming(Packet::Publish(p)) = event {
+                    sink.lock().unwrap().push((p.topic.clone(), p.retain));
+                }
+            }
+        });
+        // Wait for the subscription to be in place.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        got
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_accelerated_run_backfills_catches_up_and_every_message_reaches_the_broker() {
+        let port = start_broker();
+        let got = subscribe(port, "watcher", "weijian/v1/#").await;
+        let config = Config::parse(
+            include_str!("../../../config/demo.toml"),
+            "demo.toml",
+            &HashMap::<String, String>::new(),
+        )
+        .unwrap();
+        let fleet = Fleet::new(&config.registry, "weijian/v1", 9, Scenario::demo());
+        let cancel = CancellationToken::new();
+        let client = spawn_client(mqtt_options("127.0.0.1", port, "sim"), cancel.clone());
+        let pace = Pace::Accelerated {
+            backfill: Duration::from_secs(600),
+            speedup: 1200.0,
+            tick: Duration::from_millis(50),
+        };
+        let stopper = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            stopper.cancel();
+        });
+        let mut progress_calls = 0;
+        let stats = run_publisher(client, fleet, pace, cancel, |_| progress_calls += 1)
+            .await
+            .unwrap();
+        assert!(stats.caught_up);
+        assert!(progress_calls >= 2);
+        // Ten simulated minutes of nine devices: hundreds of messages.
+        assert!(stats.telemetry_messages > 300, "{stats:?}");
+        assert!(stats.readings > stats.telemetry_messages);
+        assert_eq!(
+            stats.status, 18,
+            "birth and goodbye for nine devices: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let got = got.lock().unwrap().clone();
+        assert_eq!(got.len() as u64, stats.messages, "{stats:?}");
+
+        // Status is retained: a late subscriber still sees every device's last status.
+        let late = subscribe(port, "late", "weijian/v1/+/+/status").await;
+        let late = late.lock().unwrap().clone();
+        assert_eq!(late.len(), 9, "{late:?}");
+        assert!(late.iter().all(|(_, retain)| *retain));
+    }
 }

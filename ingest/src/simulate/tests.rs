@@ -593,3 +593,31 @@ fn a_shared_registry_can_drive_several_fleets() {
         .topic
         .starts_with("weijian/v1/ljsc-outlet/"));
 }
+
+#[test]
+#[ignore = "prints a sample for eyeballing"]
+fn prints_an_hour_of_demo_traffic_for_eyeballing() {
+    let start = MIDNIGHT.plus_secs(9 * 3600);
+    let config = config();
+    let mut fleet = Fleet::new(&config.registry, PREFIX, 42, Scenario::demo());
+    let mut now = start;
+    let mut n = 0;
+    while now <= start.plus_secs(3600) {
+        for o in fleet.step(now) {
+            n += 1;
+            if n % 97 == 0 || o.kind != OutboundKind::Telemetry {
+                println!("{} {}", o.topic, String::from_utf8_lossy(&o.payload));
+            }
+        }
+        now = now.plus_secs(10);
+    }
+    for i in fleet.take_incidents() {
+        println!(
+            "{} {} {:?} {}",
+            rfc3339_cst(i.ts),
+            i.device,
+            i.kind,
+            i.detail
+        );
+    }
+}
