@@ -369,9 +369,10 @@ impl AutoclaveSim {
         } else {
             23.0
         };
-        self.temp = approach(self.temp, standby, t.dt, 1800.0);
+        // Sensor noise keeps a cold chamber from reading one constant value (rule G2).
+        self.temp = approach(self.temp, standby, t.dt, 1800.0) + 0.03 * t.gauss();
         self.pressure = AMBIENT_KPA + 0.15 * t.gauss();
-        self.load = approach(self.load, self.temp, t.dt, 300.0);
+        self.load = approach(self.load, self.temp, t.dt, 300.0) + 0.03 * t.gauss();
         if self.fault.is_none() && t.chance(t.scenario.fault_rate) {
             let candidates = [
                 (

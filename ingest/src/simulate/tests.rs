@@ -621,3 +621,27 @@ fn prints_an_hour_of_demo_traffic_for_eyeballing() {
         );
     }
 }
+
+#[test]
+fn no_varying_metric_stays_at_one_value_for_an_hour_on_a_calm_day() {
+    let out = run(Scenario::calm(), 13, MIDNIGHT, 48, 300);
+    for (device, objs) in telemetry_by_device(&out) {
+        let mut last: HashMap<String, (Value, Timestamp)> = HashMap::new();
+        for o in &objs {
+            let ts = ts_of(o);
+            for (name, v) in o["values"].as_object().unwrap() {
+                if Metric::from_name(name).unwrap().is_state() {
+                    continue;
+                }
+                match last.get(name) {
+                    Some((prev, since)) if prev == v => {
+                        assert!(ts.secs_since(*since) < 3600, "{device} {name} stuck at {v}");
+                    }
+                    _ => {
+                        last.insert(name.clone(), (v.clone(), ts));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -84,7 +84,7 @@ impl WaterSim {
             },
             ph_base: rng.random_range(7.2..7.5),
             temp_base: rng.random_range(12.0..17.0),
-            conductivity_base: rng.random_range(330.0..470.0),
+            conductivity_base: rng.random_range(340.0..460.0),
             ph_drift: 0.0,
             conductivity_drift: 0.0,
             residual_drift: 0.0,
@@ -210,7 +210,13 @@ impl WaterSim {
             * (1.0 + 0.1 * (day_phase - std::f64::consts::TAU * 4.0 / 24.0).cos())
             * (1.0 - rain_demand)
             * (1.0 + self.residual_drift + 0.015 * t.gauss());
-        residual = residual.clamp(self.residual_low * 1.3, self.residual_high * 0.8);
+        // Keep normal values well inside the limits without pinning them to one value (a
+        // constant would look like a stuck sensor, rule G2).
+        let floor = self.residual_low * 1.3;
+        if residual < floor {
+            residual = floor + 0.01 * self.residual_base * t.gauss().abs();
+        }
+        residual = residual.min(self.residual_high * 0.8);
         let mut turbidity = (self.turbidity_base * (1.0 + 0.06 * t.gauss()) + self.rain)
             .clamp(0.02, self.turbidity_limit * 0.85);
         let ph = (self.ph_base
@@ -221,7 +227,8 @@ impl WaterSim {
         let temp = self.temp_base
             + 0.6 * (day_phase - std::f64::consts::TAU * 15.0 / 24.0).cos()
             + 0.03 * t.gauss();
-        let conductivity = (self.conductivity_base + self.conductivity_drift - 40.0 * self.rain
+        // Base 340-460, drift +-25, rain dilution < 10: inside 300-500 without clamping.
+        let conductivity = (self.conductivity_base + self.conductivity_drift - 20.0 * self.rain
             + 1.2 * t.gauss())
         .clamp(300.0, 500.0);
 
