@@ -247,6 +247,8 @@ struct SimDevice {
     rng: StdRng,
     model: Model,
     offline_until: Option<Timestamp>,
+    /// When the broker would publish the last will of a device that went silent.
+    last_will_at: Option<Timestamp>,
     buffered_telemetry: Vec<Value>,
     buffered_events: Vec<Value>,
 }
@@ -299,6 +301,7 @@ impl Fleet {
                     rng,
                     model,
                     offline_until: None,
+                    last_will_at: None,
                     buffered_telemetry: Vec::new(),
                     buffered_events: Vec::new(),
                 }
@@ -416,10 +419,10 @@ impl Fleet {
         };
         // Outages are decided before the model runs so the model keeps its own timeline.
         let mut came_back = false;
-        let mut went_offline = false;
         match dev.offline_until {
             Some(until) if now >= until => {
                 dev.offline_until = None;
+                dev.last_will_at = None;
                 came_back = true;
                 tick.incident(IncidentKind::Online, "back online".into());
             }
@@ -429,7 +432,8 @@ impl Fleet {
                     let (lo, hi) = scenario.offline_minutes;
                     let minutes = tick.int(i64::from(lo), i64::from(hi.max(lo)));
                     dev.offline_until = Some(now.plus_secs(minutes * 60));
-                    went_offline = true;
+                    // The broker notices after 1.5 x keep-alive (30 s) and publishes the will.
+                    dev.last_will_at = Some(now.plus_secs(45));
                     tick.incident(
                         IncidentKind::Offline,
                         format!("offline for {minutes} min (stops publishing)"),
@@ -492,8 +496,9 @@ impl Fleet {
                     .extend(telemetry.into_iter().map(|(v, _)| v));
             }
             dev.buffered_events.extend(events);
-            if went_offline {
-                out.push(self.status(&site, &device, false, now));
+            if let Some(at) = dev.last_will_at.filter(|at| *at <= now) {
+                dev.last_will_at = None;
+                out.push(self.status(&site, &device, false, at));
             }
             return;
         }
