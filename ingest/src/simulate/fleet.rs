@@ -81,8 +81,11 @@ pub enum IncidentKind {
 pub struct Incident {
     /// Simulated time the incident started.
     pub ts: Timestamp,
+    /// Site of the device.
     pub site: Id,
+    /// The device it happened to.
     pub device: Id,
+    /// The family.
     pub kind: IncidentKind,
     /// Human-readable description, e.g. `free_chlorine_mg_l down to 0.18 for 35 min`.
     pub detail: String,

@@ -30,11 +30,11 @@
 //! Normal traffic (every scenario):
 //!
 //! - **Water monitors** (`turbidity_ntu`, `ph`, the site's residual metric, `temperature_c`,
-//!   `conductivity_us_cm` every interval): free chlorine ~0.6-0.7 mg/L at an outlet and ~0.2 at a
+//!   `conductivity_us_cm` every interval): free chlorine ~0.5-0.8 mg/L at an outlet and ~0.15-0.27 at a
 //!   network end (chloramine sites report `total_chlorine_mg_l` ~1.2 / 0.65, ClO2 ~0.3 / 0.1,
 //!   ozone ~0.12 / 0.05), lowest in the afternoon; turbidity 0.1-0.4 NTU rising for some hours
 //!   after a rain-like episode; pH 7.0-7.8; conductivity 300-500 uS/cm.
-//! - **Waste stores**: 5-12 C (refrigerated) or 16-24 C, 50-75 % humidity; the door opens once per
+//! - **Waste stores**: 5-14 C (refrigerated) or 16-24 C, 50-75 % humidity; the door opens once per
 //!   collection window while 4-12 `bag_in` events are recorded; in the day's last window a
 //!   `handover` of every bag (weight within 1 % of the sum) and a `spray` `disinfection`; the UV
 //!   lamp from ~22:00 for an hour, then a `uv` `disinfection`.
@@ -63,7 +63,7 @@
 //! one simulated minute per real second) until it catches up with the wall clock, and from then
 //! on the run continues in real time. Every timestamp is in the past or present when published.
 //! [`Pace::RealTime`] starts at now.
-#![allow(clippy::cast_precision_loss)]
+#![warn(missing_docs)]
 
 pub mod autoclave;
 mod fleet;

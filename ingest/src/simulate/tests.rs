@@ -43,8 +43,11 @@ fn run(
     out
 }
 
+/// One calm day (computed once, shared by the tests that read it).
 fn calm_day() -> Vec<Outbound> {
-    run(Scenario::calm(), 7, MIDNIGHT, 24, 60)
+    static DAY: std::sync::OnceLock<Vec<Outbound>> = std::sync::OnceLock::new();
+    DAY.get_or_init(|| run(Scenario::calm(), 7, MIDNIGHT, 24, 60))
+        .clone()
 }
 
 fn json(o: &Outbound) -> Value {
@@ -387,7 +390,7 @@ fn program_limits(program: &str) -> Option<(f64, i64)> {
 
 #[test]
 fn autoclave_holds_track_saturated_steam_and_last_long_enough_on_a_calm_day() {
-    let out = run(Scenario::calm(), 7, MIDNIGHT, 24, 60);
+    let out = calm_day();
     let tel = telemetry_by_device(&out);
     let ev = events_by_device(&out);
     let mut cycles_checked = 0;

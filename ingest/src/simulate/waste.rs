@@ -7,7 +7,7 @@
 //! hospital); in the last window of each day the disposal company collects every bag in the
 //! store (`handover` with the bag ids and a weight within 1 % of the sum at intake), then the
 //! store is spray-disinfected; at night the UV lamp runs for an hour, followed by a `uv`
-//! disinfection record. Refrigerated stores sit at 5-12 C with a compressor saw-tooth; others
+//! disinfection record. Refrigerated stores sit at 5-14 C (compressor saw-tooth, door openings); others
 //! follow the building's daily cycle. Only the first waste device of a site keeps the ledger;
 //! further devices of the same site report climate only.
 
