@@ -37,7 +37,8 @@
 //! - **Waste stores**: 5-14 C (refrigerated) or 16-24 C, 50-75 % humidity; the door opens once per
 //!   collection window while 4-12 `bag_in` events are recorded; in the day's last window a
 //!   `handover` of every bag (weight within 1 % of the sum) and a `spray` `disinfection`; the UV
-//!   lamp from ~22:00 for an hour, then a `uv` `disinfection`.
+//!   lamp from ~22:00 for an hour, then a `uv` `disinfection`. The first waste device of a site
+//!   is the ledger (scale, door contact, lamp); any further one is a climate probe only.
 //! - **Autoclaves**: see [`autoclave`]: a B-D test each morning, loads through the day, telemetry
 //!   every interval during cycles with hold pressure = IF97 saturation pressure, standby
 //!   telemetry once a minute, a negative BI at least weekly.

@@ -8,8 +8,9 @@
 //! store (`handover` with the bag ids and a weight within 1 % of the sum at intake), then the
 //! store is spray-disinfected; at night the UV lamp runs for an hour, followed by a `uv`
 //! disinfection record. Refrigerated stores sit at 5-14 C (compressor saw-tooth, door openings); others
-//! follow the building's daily cycle. Only the first waste device of a site keeps the ledger;
-//! further devices of the same site report climate only.
+//! follow the building's daily cycle. Only the first waste device of a site keeps the ledger and
+//! reports door and lamp; further devices of the same site are extra climate probes
+//! (`temperature_c`, `humidity_pct` only).
 
 use alerting::model::{Metric, Timestamp, WasteStoreSite};
 use rand::rngs::StdRng;
@@ -228,7 +229,7 @@ impl WasteSim {
     fn start_breach(&mut self, t: &mut Tick<'_>) {
         let roll: f64 = t.rng.random();
         let can_warm = self.max_temp.is_some();
-        if roll < 0.35 {
+        if roll < 0.35 && self.ledger {
             let minutes = t.int(18, 35);
             t.incident(
                 IncidentKind::Breach,
@@ -280,8 +281,10 @@ impl WasteSim {
             self.fault = SensorFault::start(t, &candidates, &[Metric::HumidityPct]);
         }
 
-        // Collection windows, bags and handover.
-        self.plan_window(t);
+        // Collection windows, bags and handover (the ledger device has the door contact).
+        if self.ledger {
+            self.plan_window(t);
+        }
         let mut door = false;
         if let Some(o) = self.opening.take() {
             let mut o = o;
@@ -380,9 +383,11 @@ impl WasteSim {
         let mut values: Vec<(Metric, Value)> = vec![
             (Metric::TemperatureC, num(temp, 2)),
             (Metric::HumidityPct, num(humidity, 1)),
-            (Metric::DoorOpen, Value::Bool(door)),
-            (Metric::UvLampOn, Value::Bool(uv)),
         ];
+        if self.ledger {
+            values.push((Metric::DoorOpen, Value::Bool(door)));
+            values.push((Metric::UvLampOn, Value::Bool(uv)));
+        }
         if let Some(f) = &mut self.fault {
             if !f.apply(t.now, &mut values) {
                 self.fault = None;
