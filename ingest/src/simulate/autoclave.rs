@@ -167,10 +167,7 @@ impl AutoclaveSim {
             self.last_bi_day = Some(today);
         }
         let mut fault = None;
-        if !bowie_dick
-            && t.rng
-                .random_bool(t.scenario.cycle_fault_rate.clamp(0.0, 1.0))
-        {
+        if !bowie_dick && t.bernoulli(t.scenario.cycle_fault_rate) {
             let roll: f64 = t.rng.random();
             fault = Some(if roll < 0.45 {
                 CycleFault::ShortHold {

@@ -137,6 +137,15 @@ impl Tick<'_> {
         let p = (rate_per_hour * self.dt / 3600.0).clamp(0.0, 1.0);
         p > 0.0 && self.rng.random_bool(p)
     }
+    /// True with probability `p` (clamped to 0..=1; NaN counts as 0).
+    pub fn bernoulli(&mut self, p: f64) -> bool {
+        let p = if p.is_finite() {
+            p.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        p > 0.0 && self.rng.random_bool(p)
+    }
     /// Uniform in `[lo, hi)` (or `lo` when the range is empty).
     pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
         if hi > lo {

@@ -724,3 +724,18 @@ fn two_demo_days_inject_every_incident_family_without_breaking_the_waste_ledger(
         );
     }
 }
+
+#[test]
+fn absurd_scenario_rates_do_not_panic() {
+    let scenario = Scenario {
+        fault_rate: f64::NAN,
+        breach_rate: 1e9,
+        offline_rate: -1.0,
+        offline_minutes: (40, 20),
+        cycle_fault_rate: 7.0,
+        maintenance_rate: f64::INFINITY,
+        buffer_telemetry_when_offline: true,
+    };
+    let out = run(scenario, 1, MIDNIGHT.plus_secs(8 * 3600), 6, 600);
+    assert!(out.iter().any(|o| o.kind == OutboundKind::Telemetry));
+}
