@@ -12,10 +12,11 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
 
 use super::autoclave::AutoclaveSim;
+use super::hj212::realtime_frame;
 use super::scenario::Scenario;
 use super::waste::WasteSim;
 use super::water::WaterSim;
-use crate::config::Registry;
+use crate::config::{Hj212Settings, Registry};
 
 /// China Standard Time, the zone of every simulated gateway clock.
 pub(super) const CST_OFFSET_SECS: i64 = 8 * 3600;
@@ -29,6 +30,8 @@ pub enum OutboundKind {
     Event,
     /// `.../status`: retained birth / last-will.
     Status,
+    /// `.../hj212`: HJ 212 frames (water monitors with `[devices.hj212]`).
+    Hj212,
 }
 
 impl OutboundKind {
@@ -38,6 +41,7 @@ impl OutboundKind {
             Self::Telemetry => "telemetry",
             Self::Event => "event",
             Self::Status => "status",
+            Self::Hj212 => "hj212",
         }
     }
 }
@@ -53,7 +57,7 @@ pub struct Outbound {
     pub retain: bool,
     /// The channel.
     pub kind: OutboundKind,
-    /// Metric values (telemetry) or events (event) in the payload; 0 for status.
+    /// Metric values (telemetry, HJ 212) or events (event) in the payload; 0 for status.
     pub items: usize,
     /// The simulated time of the (last) object in the payload.
     pub ts: Timestamp,
@@ -263,6 +267,12 @@ struct SimDevice {
     last_will_at: Option<Timestamp>,
     buffered_telemetry: Vec<Value>,
     buffered_events: Vec<Value>,
+    /// Set for a device that speaks HJ 212.
+    hj212: Option<Hj212Settings>,
+    /// Whether an HJ 212 monitor is in maintenance (its values are flagged `M`).
+    hj212_maintenance: bool,
+    /// HJ 212 frames held during an outage, with their value counts.
+    buffered_frames: Vec<(String, usize)>,
 }
 
 /// The simulated fleet. Build with [`Fleet::new`], then call [`Fleet::birth_messages`] once
@@ -316,6 +326,12 @@ impl Fleet {
                     last_will_at: None,
                     buffered_telemetry: Vec::new(),
                     buffered_events: Vec::new(),
+                    hj212: d
+                        .hj212
+                        .clone()
+                        .filter(|_| d.kind == DeviceKind::WaterMonitor),
+                    hj212_maintenance: false,
+                    buffered_frames: Vec::new(),
                 }
             })
             .collect();
@@ -474,8 +490,26 @@ impl Fleet {
         let ts = rfc3339_cst(now);
         let mut telemetry = Vec::new();
         let mut events = Vec::new();
+        let mut frames = Vec::new();
         for e in emissions {
             match e {
+                Emission::Telemetry { values, .. } if dev.hj212.is_some() => {
+                    if let Some(settings) = &dev.hj212 {
+                        frames.extend(realtime_frame(
+                            now,
+                            settings,
+                            &values,
+                            dev.hj212_maintenance,
+                        ));
+                    }
+                }
+                Emission::Event(map)
+                    if dev.hj212.is_some()
+                        && map.get("type").and_then(Value::as_str) == Some("maintenance") =>
+                {
+                    dev.hj212_maintenance =
+                        map.get("state").and_then(Value::as_str) == Some("start");
+                }
                 Emission::Telemetry { values, cycle_id } => {
                     dev.seq += 1;
                     let n = values.len();
@@ -508,6 +542,7 @@ impl Fleet {
                     .extend(telemetry.into_iter().map(|(v, _)| v));
             }
             dev.buffered_events.extend(events);
+            dev.buffered_frames.extend(frames);
             if let Some(at) = dev.last_will_at.filter(|at| *at <= now) {
                 dev.last_will_at = None;
                 out.push(self.status(&site, &device, false, at));
@@ -519,6 +554,21 @@ impl Fleet {
             let dev = &mut self.devices[i];
             let buffered_t = std::mem::take(&mut dev.buffered_telemetry);
             let buffered_e = std::mem::take(&mut dev.buffered_events);
+            let buffered_f = std::mem::take(&mut dev.buffered_frames);
+            if !buffered_f.is_empty() {
+                out.push(Outbound {
+                    topic: self.topic(&site, &device, OutboundKind::Hj212),
+                    payload: buffered_f
+                        .iter()
+                        .map(|(f, _)| f.as_str())
+                        .collect::<String>()
+                        .into_bytes(),
+                    retain: false,
+                    kind: OutboundKind::Hj212,
+                    items: buffered_f.iter().map(|(_, n)| n).sum(),
+                    ts: now,
+                });
+            }
             if !buffered_t.is_empty() {
                 let items = buffered_t
                     .iter()
@@ -541,6 +591,16 @@ impl Fleet {
                 let items = buffered_e.len();
                 out.push(self.array(&site, &device, OutboundKind::Event, buffered_e, items, now));
             }
+        }
+        for (frame, items) in frames {
+            out.push(Outbound {
+                topic: self.topic(&site, &device, OutboundKind::Hj212),
+                payload: frame.into_bytes(),
+                retain: false,
+                kind: OutboundKind::Hj212,
+                items,
+                ts: now,
+            });
         }
         for (obj, items) in telemetry {
             out.push(Outbound {

@@ -9,6 +9,8 @@
 //!   then [`Fleet::birth_messages`] once and [`Fleet::step`]`(now)` with the caller's clock. Each
 //!   device reports at its `expected_interval_secs`; the messages carry their own simulated
 //!   times, so the output depends only on registry, seed, scenario and start time.
+//! - Water monitors registered with `[devices.hj212]` publish HJ 212-2017 real-time frames to
+//!   `.../hj212` instead of JSON telemetry (see [`hj212`]).
 //! - [`run_publisher`] drives a fleet against an MQTT broker at a [`Pace`]; [`mqtt_options`] and
 //!   [`spawn_client`] build the client.
 //!
@@ -68,6 +70,7 @@
 
 pub mod autoclave;
 mod fleet;
+pub mod hj212;
 mod publish;
 mod scenario;
 pub mod steam;

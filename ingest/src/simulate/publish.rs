@@ -53,7 +53,7 @@ impl Pace {
 pub struct PublishStats {
     /// MQTT messages handed to the client.
     pub messages: u64,
-    /// Telemetry messages among them.
+    /// Telemetry messages (JSON or HJ 212) among them.
     pub telemetry_messages: u64,
     /// Metric values inside the telemetry.
     pub readings: u64,
@@ -73,7 +73,7 @@ impl PublishStats {
     fn count(&mut self, kind: OutboundKind, items: usize) {
         self.messages += 1;
         match kind {
-            OutboundKind::Telemetry => {
+            OutboundKind::Telemetry | OutboundKind::Hj212 => {
                 self.telemetry_messages += 1;
                 self.readings += items as u64;
             }

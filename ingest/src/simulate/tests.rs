@@ -739,3 +739,62 @@ fn absurd_scenario_rates_do_not_panic() {
     let out = run(scenario, 1, MIDNIGHT.plus_secs(8 * 3600), 6, 600);
     assert!(out.iter().any(|o| o.kind == OutboundKind::Telemetry));
 }
+
+#[test]
+fn a_monitor_registered_for_hj212_publishes_valid_frames_instead_of_json_telemetry() {
+    let config = Config::parse(
+        include_str!("../../../config/weijian.example.toml"),
+        "example.toml",
+        &HashMap::<String, String>::new(),
+    )
+    .unwrap();
+    let mut fleet = Fleet::new(&config.registry, PREFIX, 4, Scenario::demo());
+    let mut out = Vec::new();
+    let mut now = MIDNIGHT.plus_secs(8 * 3600);
+    while now <= MIDNIGHT.plus_secs(32 * 3600) {
+        out.extend(fleet.step(now));
+        now = now.plus_secs(300);
+    }
+    let hj: Vec<&Outbound> = out
+        .iter()
+        .filter(|o| {
+            o.topic
+                .starts_with("weijian/v1/wp-east-outlet/wm-east-out-1/")
+        })
+        .collect();
+    assert!(hj.iter().all(|o| o.kind != OutboundKind::Telemetry));
+    let frames: Vec<&Outbound> = hj
+        .iter()
+        .copied()
+        .filter(|o| o.kind == OutboundKind::Hj212)
+        .collect();
+    assert!(frames.len() > 1000, "{}", frames.len());
+    let mut maintenance = 0;
+    for o in frames {
+        assert!(o.topic.ends_with("/hj212"));
+        let text = std::str::from_utf8(&o.payload).unwrap();
+        for f in text.split_inclusive("\r\n") {
+            let len: usize = f[2..6].parse().unwrap();
+            let segment = &f[6..6 + len];
+            assert_eq!(f, super::hj212::frame(segment));
+            assert!(
+                segment.contains(";CN=2011;") && segment.contains("MN=010000A8900016F000169DC0")
+            );
+            for code in [
+                "w01001-Rtd=",
+                "w01003-Rtd=",
+                "w01010-Rtd=",
+                "w01014-Rtd=",
+                "w99001-Rtd=",
+            ] {
+                assert!(segment.contains(code), "{segment}");
+            }
+            if segment.contains("-Flag=M") {
+                maintenance += 1;
+            }
+        }
+    }
+    assert!(maintenance > 0, "maintenance is flagged M in the frames");
+    // The maintenance event itself is not sent by an HJ 212 logger.
+    assert!(hj.iter().all(|o| o.kind != OutboundKind::Event));
+}
