@@ -55,8 +55,8 @@
 //! | water breach | residual below the standard's residual (e.g. free chlorine < 0.3 at an outlet) for 15-70 min; or turbidity above 1 NTU (3 at a small supply) for 10-45 min; or residual above the upper limit for 20-50 min; each ramps in and recovers | W2, W1, W3 (W5 if they overlap at an outlet) |
 //! | waste breach | door left open 18-35 min (possibly outside the collection windows); refrigeration failure (above `max_temp_c` for 40-80 min); the next handover 4-14 % short of its bags; the next pickup missed | M5, M6, M2, M4/M1 |
 //! | cycle fault (autoclave loads) | hold of 2-3.3 min (121 C: 10-17 min); air in the chamber (pressure of saturated steam 3.5 K hotter); both with device verdict `pass` (false pass) or `fail`; or `cycle_end aborted` | S1, S2, S6 |
-//! | outage | nothing for `offline_minutes`; 45 s in (1.5 x keep-alive), the retained last-will-like `status {"online": false}`; then `status {"online": true}` and the buffered events (and, with `buffer_telemetry_when_offline`, telemetry) as one JSON array per channel. Without telemetry buffering an autoclave cycle that overlaps the outage cannot be proven | G1 (S1 for such a cycle) |
-//! | maintenance (water) | `maintenance start`, calibration values (pH 7.00/4.01, residual 0), `maintenance end` after 20-45 min | W6 only if it lasts > 4 h; values are flagged, no quality alert |
+//! | outage | nothing for `offline_minutes`; 45 s in (1.5 x keep-alive), the retained last-will-like `status {"online": false}`; then `status {"online": true}` and the buffered events (and, with `buffer_telemetry_when_offline`, telemetry) as one JSON array per channel (HJ 212 monitors: the held frames in one payload); `seq` continues (a network outage, not a gateway restart). Without telemetry buffering an autoclave cycle that overlaps the outage cannot be proven | G1 (S1 for such a cycle) |
+//! | maintenance (water) | `maintenance start`, calibration values (pH 7.00/4.01, residual 0), `maintenance end` after 20-45 min (HJ 212 monitors: no event, the values carry flag `M`) | W6 only if it lasts > 4 h; values are flagged, no quality alert |
 //!
 //! ## Time acceleration
 //!
@@ -65,6 +65,7 @@
 //! starts `backfill` before now, simulated time runs `speedup` times faster than real time (60 =
 //! one simulated minute per real second) until it catches up with the wall clock, and from then
 //! on the run continues in real time. Every timestamp is in the past or present when published.
+//! `Pace::accelerated(6, 60.0)` replays the last 6 hours in 6 minutes, then runs live.
 //! [`Pace::RealTime`] starts at now.
 #![warn(missing_docs)]
 
