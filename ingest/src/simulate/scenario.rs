@@ -70,8 +70,52 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// The preset names accepted by [`Scenario::by_name`].
+    pub const NAMES: [&'static str; 3] = ["calm", "realistic", "demo"];
+
+    /// A preset by name (`calm`, `realistic`, `demo`), e.g. for a `--scenario` flag.
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name {
+            "calm" => Some(Self::calm()),
+            "realistic" => Some(Self::realistic()),
+            "demo" => Some(Self::demo()),
+            _ => None,
+        }
+    }
+}
+
 impl Default for Scenario {
     fn default() -> Self {
         Self::realistic()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_name_resolves_and_others_do_not() {
+        for name in Scenario::NAMES {
+            assert!(Scenario::by_name(name).is_some(), "{name}");
+        }
+        assert_eq!(Scenario::by_name("demo"), Some(Scenario::demo()));
+        assert_eq!(Scenario::by_name("Demo"), None);
+    }
+
+    #[test]
+    fn the_calm_preset_injects_nothing() {
+        let c = Scenario::calm();
+        assert_eq!(
+            (
+                c.fault_rate,
+                c.breach_rate,
+                c.offline_rate,
+                c.cycle_fault_rate,
+                c.maintenance_rate
+            ),
+            (0.0, 0.0, 0.0, 0.0, 0.0)
+        );
     }
 }
