@@ -18,6 +18,7 @@ pub mod http;
 pub mod message;
 pub mod pipeline;
 pub mod reject;
+pub mod simulate;
 pub mod sink;
 pub mod source;
 pub mod spool;
