@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alerting::model::Timestamp;
+use alerting::Input;
 use prometheus::Registry;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -484,16 +485,18 @@ impl Drain {
             _ => "unknown",
         };
         self.metrics.processed.with_label_values(&[channel]).inc();
-        self.metrics
-            .readings
-            .inc_by(processed.readings.len() as u64);
+        self.metrics.readings.inc_by(processed.readings as u64);
         for reason in &processed.rejected {
             self.metrics
                 .rejected
                 .with_label_values(&[reason.code()])
                 .inc();
         }
-        if let Some(r) = processed.readings.first() {
+        if let Some(Input::Reading(r)) = processed
+            .inputs
+            .iter()
+            .find(|i| matches!(i, Input::Reading(_)))
+        {
             let lag = msg.received_at.0.saturating_sub(r.ts.0) as f64 / 1e6;
             self.metrics
                 .event_lag

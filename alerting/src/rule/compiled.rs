@@ -243,6 +243,19 @@ pub struct RulePack {
 }
 
 impl RulePack {
+    /// A pack without rules (what a configuration falls back to when its pack is invalid, so
+    /// validation can go on collecting errors).
+    pub fn empty() -> RulePack {
+        RulePack {
+            name: "empty".into(),
+            version: "0".into(),
+            description: None,
+            origin: "(none)".into(),
+            rules: Vec::new(),
+            tests: Vec::new(),
+        }
+    }
+
     /// The built-in default pack.
     ///
     /// # Errors

@@ -32,7 +32,19 @@ pub struct Config {
     pub spool: SpoolSettings,
     pub limits: Limits,
     pub http: HttpConfig,
+    pub alerts: AlertsConfig,
     pub registry: Arc<Registry>,
+}
+
+/// The rule engine's settings, with the rule pack loaded and compiled.
+#[derive(Debug, Clone)]
+pub struct AlertsConfig {
+    pub pack: alerting::RulePack,
+    /// Where the pack came from (a path, or "built-in default pack").
+    pub pack_source: String,
+    pub tick_interval: Duration,
+    pub snapshot_interval: Duration,
+    pub publish: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,13 +293,69 @@ impl Validator<'_> {
             listen: self.socket_addr(raw.http.listen, "http.listen"),
         };
         let registry = self.registry(raw.sites, raw.devices);
+        let alerts = self.alerts(raw.alerts);
         Config {
             mqtt,
             questdb,
             spool,
             limits,
             http,
+            alerts,
             registry: Arc::new(registry),
+        }
+    }
+
+    fn alerts(&mut self, a: raw::RawAlerts) -> AlertsConfig {
+        let (pack, pack_source) = match &a.rules_file {
+            Some(path) => match alerting::RulePack::from_path(Path::new(path.get_ref())) {
+                Ok(pack) => (Some(pack), path.get_ref().clone()),
+                Err(error) => {
+                    self.err(
+                        path,
+                        "alerts.rules_file",
+                        format!(
+                            "the rule pack {:?} is invalid:\n    {}",
+                            path.get_ref(),
+                            error.to_string().replace('\n', "\n    ")
+                        ),
+                    );
+                    (None, path.get_ref().clone())
+                }
+            },
+            None => (
+                None,
+                "built-in default pack (config/rules/default.toml)".to_string(),
+            ),
+        };
+        let pack = match pack {
+            Some(p) => p,
+            None => match alerting::RulePack::default_pack() {
+                Ok(p) => p,
+                Err(errors) => {
+                    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    self.errors.push(ConfigError {
+                        line: None,
+                        key: "alerts".into(),
+                        message: format!("the built-in rule pack is invalid: {}", shown.join("; ")),
+                    });
+                    alerting::RulePack::empty()
+                }
+            },
+        };
+        for (value, key) in [
+            (&a.tick_interval_secs, "alerts.tick_interval_secs"),
+            (&a.snapshot_interval_secs, "alerts.snapshot_interval_secs"),
+        ] {
+            if *value.get_ref() == 0 {
+                self.err(value, key, "must be at least 1");
+            }
+        }
+        AlertsConfig {
+            pack,
+            pack_source,
+            tick_interval: Duration::from_secs(a.tick_interval_secs.into_inner().max(1)),
+            snapshot_interval: Duration::from_secs(a.snapshot_interval_secs.into_inner().max(1)),
+            publish: a.publish,
         }
     }
 

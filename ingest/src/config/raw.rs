@@ -22,6 +22,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub http: RawHttp,
     #[serde(default)]
+    pub alerts: RawAlerts,
+    #[serde(default)]
     pub sites: Vec<Spanned<RawSite>>,
     #[serde(default)]
     pub devices: Vec<Spanned<RawDevice>>,
@@ -193,6 +195,36 @@ impl Default for RawHttp {
     }
 }
 
+/// `[alerts]`: the rule engine.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    /// A rule pack file; absent = the default pack built into weijian
+    /// (config/rules/default.toml).
+    #[serde(default)]
+    pub rules_file: Option<Spanned<String>>,
+    /// How often timers run (offline devices, pending durations, escalation by time).
+    #[serde(default = "default_tick_interval_secs")]
+    pub tick_interval_secs: Spanned<u64>,
+    /// How often the engine's state is saved for restarts.
+    #[serde(default = "default_snapshot_interval_secs")]
+    pub snapshot_interval_secs: Spanned<u64>,
+    /// Publish alert changes to `{prefix}/alerts/{site}`.
+    #[serde(default = "default_true")]
+    pub publish: bool,
+}
+
+impl Default for RawAlerts {
+    fn default() -> Self {
+        Self {
+            rules_file: None,
+            tick_interval_secs: default_tick_interval_secs(),
+            snapshot_interval_secs: default_snapshot_interval_secs(),
+            publish: true,
+        }
+    }
+}
+
 /// `[[sites]]`: a supervised site.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -355,6 +387,15 @@ fn default_max_age_days() -> Spanned<u64> {
 }
 fn default_http_listen() -> Spanned<String> {
     unspanned("127.0.0.1:9464".into())
+}
+fn default_tick_interval_secs() -> Spanned<u64> {
+    unspanned(10)
+}
+fn default_snapshot_interval_secs() -> Spanned<u64> {
+    unspanned(10)
+}
+fn default_true() -> bool {
+    true
 }
 fn default_bi_interval_days() -> u32 {
     7

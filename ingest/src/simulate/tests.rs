@@ -12,7 +12,8 @@ use super::*;
 use crate::config::{Config, Registry};
 use crate::message::Message;
 use crate::reject::Reason;
-use crate::validate::{Signal, Validator};
+use crate::validate::Validator;
+use alerting::Input;
 
 const DEMO: &str = include_str!("../../../config/demo.toml");
 const PREFIX: &str = "weijian/v1";
@@ -184,7 +185,7 @@ fn every_calm_message_passes_weijian_validation_without_a_rejection() {
             o.topic,
             String::from_utf8_lossy(&o.payload)
         );
-        readings += p.readings.len();
+        readings += p.readings;
     }
     let expected: usize = out
         .iter()
@@ -543,8 +544,8 @@ fn the_demo_scenario_breaches_chlorine_and_faults_a_sensor_within_two_hours() {
     let processed = validate(&out);
     let out_of_range = processed
         .iter()
-        .flat_map(|p| &p.signals)
-        .any(|s| matches!(s, Signal::SensorFault { .. }));
+        .flat_map(|p| &p.inputs)
+        .any(|s| matches!(s, Input::SensorFault { .. }));
     let stuck = incidents
         .iter()
         .any(|i| i.kind == IncidentKind::SensorFault && i.detail.contains("stuck"));

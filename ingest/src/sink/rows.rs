@@ -17,6 +17,7 @@ pub enum Row {
     Event(EventRow),
     Status(StatusRow),
     Quarantine(QuarantineRow),
+    Alert(Box<alerting::AlertEvent>),
 }
 
 /// A wide row of a readings table: the values one device reported at one time for one
@@ -96,6 +97,7 @@ impl Row {
             Self::Event(_) => "events",
             Self::Status(_) => "device_status",
             Self::Quarantine(_) => "quarantine",
+            Self::Alert(_) => "alerts",
         }
     }
 
@@ -163,6 +165,39 @@ impl Row {
                     .column_str("detail", q.detail.as_str())?
                     .column_str("payload", payload.as_str())?
                     .at(TimestampMicros::new(q.received_at.0))
+            }
+            Self::Alert(a) => {
+                buf.symbol("alert_id", a.alert_id.as_str())?
+                    .symbol("rule", a.rule.as_str())?
+                    .symbol("kind", a.kind.as_str())?
+                    .symbol("site", &*a.site)?
+                    .symbol("device", &*a.device)?;
+                if let Some(subject) = &a.subject {
+                    buf.symbol("subject", subject.as_str())?;
+                }
+                let evidence: serde_json::Map<String, serde_json::Value> = a
+                    .evidence
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.name.clone(),
+                            serde_json::to_value(&e.value).unwrap_or_default(),
+                        )
+                    })
+                    .collect();
+                buf.symbol("district", a.grid.district.as_str())?
+                    .symbol("street", a.grid.street.as_str())?
+                    .symbol("community", a.grid.community.as_str())?
+                    .column_i64("level", i64::from(a.level.number()))?
+                    .column_ts("started_at", TimestampMicros::new(a.started_at.0))?
+                    .column_str("reason", a.reason.as_str())?
+                    .column_str(
+                        "evidence",
+                        serde_json::Value::Object(evidence).to_string().as_str(),
+                    )?
+                    .column_str("summary_zh", a.summary_zh.as_str())?
+                    .column_str("summary_en", a.summary_en.as_str())?
+                    .at(TimestampMicros::new(a.ts.0))
             }
         }
     }

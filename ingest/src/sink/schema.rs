@@ -197,6 +197,29 @@ pub fn tables() -> Vec<Table> {
         ],
         dedup_keys: vec!["ts", "device", "reason", "item"],
     });
+    t.push(Table {
+        name: "alerts",
+        doc: "every alert lifecycle event (pending, firing, level_changed, resolved) with its evidence",
+        columns: vec![
+            col("ts", Timestamp, "event time of the transition"),
+            col("alert_id", Symbol, "rule/site/device[/subject]/started_at_micros"),
+            col("rule", Symbol, "rule id, e.g. W2"),
+            col("level", Long, "1 = I red .. 4 = IV blue"),
+            col("kind", Symbol, "pending, firing, level_changed or resolved"),
+            col("site", Symbol, "site id"),
+            col("device", Symbol, "device id (* for site-scoped rules such as W5)"),
+            col("subject", Symbol, "metric or aspect, when the rule has one"),
+            col("district", Symbol, "grid: district (区)"),
+            col("street", Symbol, "grid: street (街道)"),
+            col("community", Symbol, "grid: community (社区)"),
+            col("started_at", Timestamp, "when the alert's condition started"),
+            col("reason", Varchar, "why the transition happened"),
+            col("evidence", Varchar, "evidence values (JSON object)"),
+            col("summary_zh", Varchar, "summary, Chinese"),
+            col("summary_en", Varchar, "summary, English"),
+        ],
+        dedup_keys: vec!["ts", "alert_id", "kind", "level"],
+    });
     t
 }
 

@@ -12,7 +12,8 @@
 
 use std::collections::HashMap;
 
-use alerting::model::{DataFlag, DeviceKind, Id, Metric, Reading, Timestamp};
+use alerting::model::{DataFlag, DeviceKind, Id, Reading, Timestamp};
+use alerting::Input;
 
 use crate::config::{DeviceEntry, Limits, Registry};
 use crate::decode::{json, MetricRef, Sample};
@@ -21,55 +22,15 @@ use crate::reject::{Reason, Rejection};
 use crate::sink::rows::{EventRow, QuarantineRow, ReadingRow, Row, Source, StatusRow};
 use crate::topic::{Channel, Topic};
 
-/// A signal for the rule engine that is not a reading.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Signal {
-    /// A value outside its metric's physical range (quarantined; drives G3).
-    SensorFault {
-        site: Id,
-        device: Id,
-        ts: Timestamp,
-        metric: Metric,
-        value: f64,
-    },
-    /// A timestamp too far in the future (quarantined; drives G4).
-    ClockFault {
-        site: Id,
-        device: Id,
-        ts: Timestamp,
-        detail: String,
-    },
-    /// A water monitor's maintenance window opened or closed.
-    Maintenance {
-        site: Id,
-        device: Id,
-        ts: Timestamp,
-        active: bool,
-        reason: String,
-    },
-    /// A retained birth / last-will status.
-    Status {
-        site: Id,
-        device: Id,
-        ts: Timestamp,
-        online: bool,
-    },
-    /// Any other accepted event (waste, dental), for rules that will use them.
-    Event {
-        site: Id,
-        device: Id,
-        ts: Timestamp,
-        event_type: &'static str,
-        reference: Option<String>,
-    },
-}
-
 /// What one message produced.
 #[derive(Debug, Default)]
 pub struct Processed {
     pub rows: Vec<Row>,
-    pub readings: Vec<Reading>,
-    pub signals: Vec<Signal>,
+    /// Inputs for the rule engine, in payload order: accepted readings, sensor and clock
+    /// faults (from rejected values), maintenance windows, status.
+    pub inputs: Vec<Input>,
+    /// Values accepted as readings.
+    pub readings: usize,
     /// HJ 212 replies to publish: (topic, payload).
     pub replies: Vec<(String, String)>,
     /// Rejections by reason (also present as quarantine rows).
@@ -179,7 +140,7 @@ impl Validator {
                         device: device.id.clone(),
                         online: status.online,
                     }));
-                    out.signals.push(Signal::Status {
+                    out.inputs.push(Input::Status {
                         site: device.site.clone(),
                         device: device.id.clone(),
                         ts: status.ts,
@@ -270,7 +231,7 @@ impl Validator {
         };
         if let Err(r) = self.check_time(sample.ts, q.msg.received_at) {
             if r.reason == Reason::FutureTimestamp {
-                out.signals.push(Signal::ClockFault {
+                out.inputs.push(Input::ClockFault {
                     site: device.site.clone(),
                     device: device.id.clone(),
                     ts: sample.ts,
@@ -309,7 +270,7 @@ impl Validator {
             };
             let (lo, hi) = metric.physical_range();
             if !(lo..=hi).contains(&v.value) {
-                out.signals.push(Signal::SensorFault {
+                out.inputs.push(Input::SensorFault {
                     site: device.site.clone(),
                     device: device.id.clone(),
                     ts: sample.ts,
@@ -335,7 +296,8 @@ impl Validator {
             } else {
                 v.flag
             };
-            out.readings.push(Reading {
+            out.readings += 1;
+            out.inputs.push(Input::Reading(Reading {
                 site: device.site.clone(),
                 device: device.id.clone(),
                 ts: sample.ts,
@@ -345,7 +307,7 @@ impl Validator {
                 period: sample.period,
                 stat: sample.stat,
                 seq: sample.seq,
-            });
+            }));
             values.push((metric, v.value, flag));
         }
         if values.is_empty() {
@@ -392,24 +354,16 @@ impl Validator {
             return;
         }
         let (site, dev) = (device.site.clone(), device.id.clone());
-        match &event.kind {
-            json::EventKind::Maintenance { active, reason } => {
-                self.in_maintenance.insert(dev.clone(), *active);
-                out.signals.push(Signal::Maintenance {
-                    site: site.clone(),
-                    device: dev.clone(),
-                    ts: event.ts,
-                    active: *active,
-                    reason: reason.clone(),
-                });
-            }
-            other => out.signals.push(Signal::Event {
+        // Waste and dental events are stored; their rules (M1-M7, S1-S6) are not built yet.
+        if let json::EventKind::Maintenance { active, reason } = &event.kind {
+            self.in_maintenance.insert(dev.clone(), *active);
+            out.inputs.push(Input::Maintenance {
                 site: site.clone(),
                 device: dev.clone(),
                 ts: event.ts,
-                event_type: other.as_str(),
-                reference: event.reference.clone(),
-            }),
+                active: *active,
+                reason: reason.clone(),
+            });
         }
         out.rows.push(Row::Event(EventRow {
             ts: event.ts,

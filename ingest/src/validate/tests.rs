@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use alerting::model::{DataFlag, Metric, Timestamp};
+use alerting::Input;
 
 use super::*;
 use crate::config::Config;
@@ -78,7 +79,7 @@ fn a_good_message_becomes_one_wide_row_and_readings() {
         ]
     );
     assert_eq!(r.seq, Some(3));
-    assert_eq!(p.readings.len(), 2);
+    assert_eq!(p.readings, 2);
 }
 
 #[test]
@@ -141,13 +142,13 @@ fn a_bad_value_is_rejected_alone_and_its_neighbours_are_kept() {
         })
         .unwrap();
     assert_eq!(r.values, vec![(Metric::Ph, 7.1, DataFlag::N)]);
-    assert!(matches!(
-        p.signals[0],
-        Signal::SensorFault {
+    assert!(p.inputs.iter().any(|i| matches!(
+        i,
+        Input::SensorFault {
             metric: Metric::TurbidityNtu,
             ..
         }
-    ));
+    )));
     let items: Vec<u32> = p
         .rows
         .iter()
@@ -170,7 +171,7 @@ fn a_future_timestamp_is_a_clock_fault_for_the_rules() {
         T,
         format!(r#"{{"ts":{future},"values":{{"ph":7}}}}"#).as_bytes(),
     ));
-    assert!(matches!(p.signals[0], Signal::ClockFault { .. }));
+    assert!(matches!(p.inputs[0], Input::ClockFault { .. }));
     let p = validator().process(&msg(
         T,
         format!(r#"{{"ts":{},"values":{{"ph":7}}}}"#, NOW_MS + 4 * 60_000).as_bytes(),
@@ -190,14 +191,14 @@ fn values_during_maintenance_are_stored_flagged_m() {
             .as_bytes(),
     ));
     assert!(matches!(
-        e.signals[0],
-        Signal::Maintenance { active: true, .. }
+        e.inputs[0],
+        Input::Maintenance { active: true, .. }
     ));
     let p = v.process(&msg(
         T,
         format!(r#"{{"ts":{NOW_MS},"values":{{"ph":7}}}}"#).as_bytes(),
     ));
-    assert_eq!(p.readings[0].flag, DataFlag::M);
+    assert_eq!(reading_flag(&p), DataFlag::M);
     v.process(&msg(
         "weijian/v1/s1/wm1/event",
         format!(r#"{{"ts":{NOW_MS},"type":"maintenance","state":"end"}}"#).as_bytes(),
@@ -206,7 +207,7 @@ fn values_during_maintenance_are_stored_flagged_m() {
         T,
         format!(r#"{{"ts":{NOW_MS},"values":{{"ph":7}}}}"#).as_bytes(),
     ));
-    assert_eq!(p.readings[0].flag, DataFlag::N);
+    assert_eq!(reading_flag(&p), DataFlag::N);
 }
 
 #[test]
@@ -216,11 +217,11 @@ fn arrays_keep_good_objects_and_quarantine_bad_ones() {
         format!(r#"[{{"ts":{NOW_MS},"values":{{"ph":7}}}},{{"ts":"x","values":{{"ph":7}}}},{{"ts":{},"values":{{"ph":7.5}}}}]"#, NOW_MS + 1).as_bytes(),
     ));
     assert_eq!(reasons(&p), vec!["wrong_type"]);
-    assert_eq!(p.readings.len(), 2);
+    assert_eq!(p.readings, 2);
 }
 
 #[test]
-fn status_messages_become_rows_and_signals() {
+fn status_messages_become_rows_and_engine_inputs() {
     let p = validator().process(&msg(
         "weijian/v1/s2/ws1/status",
         format!(r#"{{"online":false,"ts":{NOW_MS}}}"#).as_bytes(),
@@ -229,7 +230,7 @@ fn status_messages_become_rows_and_signals() {
         p.rows[0],
         Row::Status(StatusRow { online: false, .. })
     ));
-    assert!(matches!(p.signals[0], Signal::Status { online: false, .. }));
+    assert!(matches!(p.inputs[0], Input::Status { online: false, .. }));
 }
 
 #[test]
@@ -243,4 +244,14 @@ fn waste_store_events_are_stored_with_their_reference() {
         (e.event_type, e.reference.as_deref()),
         ("bag_in", Some("B-1"))
     );
+}
+
+fn reading_flag(p: &Processed) -> DataFlag {
+    p.inputs
+        .iter()
+        .find_map(|i| match i {
+            Input::Reading(r) => Some(r.flag),
+            _ => None,
+        })
+        .unwrap()
 }
