@@ -11,6 +11,7 @@
 //! - [`spool`]: the durable append-only spool that acknowledgements wait for.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod config;
 pub mod decode;
 pub mod demo;

@@ -29,9 +29,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alerting::model::Timestamp;
-use alerting::Input;
+use alerting::{AlertEvent, Input};
+
+use crate::alerts::{self, AlertStage};
 use prometheus::Registry;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -98,6 +100,8 @@ impl Readiness for Health {
 #[derive(Debug)]
 pub struct Running {
     pub http_addr: std::net::SocketAddr,
+    /// Every alert lifecycle event, for live views (the demo); lagging receivers miss some.
+    pub alert_events: broadcast::Sender<AlertEvent>,
     pub metrics: Metrics,
     pub registry: Registry,
     pub health: Arc<Health>,
@@ -203,7 +207,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
             writer.shutdown().await;
         });
     }
+    let (alert_events, _) = broadcast::channel(1024);
     let drain = Drain {
+        alerts: AlertStage::open(&config),
+        alert_events: alert_events.clone(),
+        committed: None,
         reader: spool_reader,
         writer: Some(QuestDbWriter::new(config.questdb.clone())),
         validator: Validator::new(
@@ -222,6 +230,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
 
     Ok(Running {
         http_addr,
+        alert_events,
         metrics,
         registry,
         health,
@@ -418,6 +427,10 @@ impl StopClock {
 
 /// The drain task: spool -> decode/validate -> QuestDB -> commit.
 struct Drain {
+    alerts: AlertStage,
+    alert_events: broadcast::Sender<AlertEvent>,
+    /// The last committed spool position.
+    committed: Option<u64>,
     reader: SpoolReader,
     /// `None` only while a write runs on the blocking pool.
     writer: Option<QuestDbWriter>,
@@ -450,9 +463,7 @@ impl Drain {
                     continue;
                 }
             };
-            let Some(last) = batch.last().map(|r| r.pos) else {
-                continue;
-            };
+            let last = batch.last().map(|r| r.pos.seq());
             let mut rows: Vec<Row> = Vec::new();
             for record in &batch {
                 match Message::decode(&record.data) {
@@ -460,22 +471,72 @@ impl Drain {
                         let processed = self.validator.process(&msg);
                         self.account(&msg, &processed);
                         self.reply(&processed).await;
+                        let events = self.alerts.feed(record.pos.seq(), &processed.inputs);
                         rows.extend(processed.rows);
+                        self.announce(events, &mut rows).await;
                     }
                     Err(error) => {
                         tracing::error!(%error, pos = record.pos.seq(), "Skipped a spool record that is not a message.");
                     }
                 }
             }
+            let events = self.alerts.tick_if_due(now());
+            self.announce(events, &mut rows).await;
             if !self.write(rows, &mut stop).await {
                 tracing::warn!("Stopped before QuestDB accepted the last batch; it stays in the spool for the next start.");
+                self.alerts.save_if_due(true);
                 return;
             }
-            if let Err(error) = self.reader.commit(last).await {
-                tracing::error!(%error, "Could not record the committed spool position; the batch may be written again after a restart (deduplicated).");
+            let rules_durable = self.alerts.save_if_due(false);
+            self.commit(last, rules_durable).await;
+        }
+        let rules_durable = self.alerts.save_if_due(true);
+        self.commit(
+            self.reader.stats().durable_next.checked_sub(1),
+            rules_durable,
+        )
+        .await;
+        tracing::info!("Drain stopped: everything durable was written.");
+    }
+
+    /// Commits the spool up to `written`, but not past the rule state already saved.
+    async fn commit(&mut self, written: Option<u64>, rules_durable: Option<u64>) {
+        let (Some(written), Some(rules)) = (written, rules_durable) else {
+            return;
+        };
+        let upto = written.min(rules);
+        if self.committed.is_some_and(|c| c >= upto) {
+            return;
+        }
+        match self.reader.commit(Position(upto)).await {
+            Ok(()) => self.committed = Some(upto),
+            Err(error) => {
+                tracing::error!(%error, "Could not record the committed spool position; records may be written again after a restart (deduplicated).")
             }
         }
-        tracing::info!("Drain stopped: everything durable was written.");
+    }
+
+    /// Counts, publishes and stores alert events.
+    async fn announce(&mut self, events: Vec<AlertEvent>, rows: &mut Vec<Row>) {
+        for event in events {
+            self.metrics
+                .alert_events
+                .with_label_values(&[
+                    event.rule.as_str(),
+                    event.level.as_str(),
+                    event.kind.as_str(),
+                ])
+                .inc();
+            tracing::info!(alert_id = %event.alert_id, rule = %event.rule, level = event.level.as_str(), kind = event.kind.as_str(), site = %event.site, "{}", event.summary_en);
+            if let Some((topic, payload)) = self.alerts.notification(&event) {
+                if let Err(error) = self.client.publish(&topic, payload).await {
+                    tracing::warn!(%error, %topic, "Could not publish an alert notification.");
+                }
+            }
+            // Nobody listening is fine.
+            let _ = self.alert_events.send(event.clone());
+            rows.push(alerts::row(event));
+        }
     }
 
     fn account(&self, msg: &Message, processed: &Processed) {

@@ -1,0 +1,222 @@
+//! The rule engine inside the pipeline: feeds it validated inputs in spool order, runs its
+//! timers, saves its state for restarts, and turns its events into `alerts` rows and MQTT
+//! notifications (protocol.md section 5).
+//!
+//! Restart safety: the engine's snapshot is saved (atomically) every `snapshot_interval`
+//! together with the spool position it covers. The drain commits the spool only up to the
+//! last snapshot's position, so after a crash every record the snapshot has not seen is
+//! re-read and fed again; records the snapshot has seen are not fed twice. Events re-emitted
+//! for such records carry the same alert id and are deduplicated by QuestDB.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use alerting::{AlertEvent, Engine, EngineSnapshot, EventKind, Input};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::sink::rows::Row;
+
+/// The engine with its persistence.
+#[derive(Debug)]
+pub struct AlertStage {
+    engine: Engine,
+    snapshot_path: PathBuf,
+    /// Records at or below this spool position are already in the engine's state.
+    fed_up_to: Option<u64>,
+    /// The last position covered by a saved snapshot.
+    saved_up_to: Option<u64>,
+    last_saved: Option<Instant>,
+    last_tick: Option<Instant>,
+    tick_interval: Duration,
+    snapshot_interval: Duration,
+    topic_prefix: String,
+    publish: bool,
+}
+
+/// The snapshot file.
+#[derive(Debug, Serialize, Deserialize)]
+struct SnapshotFile {
+    version: u32,
+    /// The spool position the engine state includes.
+    position: Option<u64>,
+    engine: EngineSnapshot,
+}
+
+impl AlertStage {
+    /// Builds the engine, restoring its state from `<spool dir>/alert-engine.json` if present.
+    pub fn open(config: &Config) -> AlertStage {
+        let snapshot_path = config.spool.dir.join("alert-engine.json");
+        let pack = config.alerts.pack.clone();
+        let sites = config.registry.alerting_sites();
+        let devices = config.registry.alerting_devices();
+        let (engine, position) = match read_snapshot(&snapshot_path) {
+            Ok(Some(file)) => {
+                tracing::info!(path = %snapshot_path.display(), position = ?file.position, "Restored the alert engine's state.");
+                (
+                    Engine::restore(pack, sites, devices, file.engine),
+                    file.position,
+                )
+            }
+            Ok(None) => (Engine::new(pack, sites, devices), None),
+            Err(error) => {
+                tracing::error!(path = %snapshot_path.display(), %error, "Cannot read the alert engine's snapshot; starting with fresh rule state.");
+                (
+                    Engine::new(
+                        config.alerts.pack.clone(),
+                        config.registry.alerting_sites(),
+                        config.registry.alerting_devices(),
+                    ),
+                    None,
+                )
+            }
+        };
+        AlertStage {
+            engine,
+            snapshot_path,
+            fed_up_to: position,
+            saved_up_to: position,
+            last_saved: None,
+            last_tick: None,
+            tick_interval: config.alerts.tick_interval,
+            snapshot_interval: config.alerts.snapshot_interval,
+            topic_prefix: config.mqtt.topic_prefix.clone(),
+            publish: config.alerts.publish,
+        }
+    }
+
+    /// Feeds the inputs of the record at `position` (skipped if the state already has them).
+    pub fn feed(&mut self, position: u64, inputs: &[Input]) -> Vec<AlertEvent> {
+        if self.fed_up_to.is_some_and(|p| position <= p) {
+            return Vec::new();
+        }
+        self.fed_up_to = Some(position);
+        inputs.iter().flat_map(|i| self.engine.process(i)).collect()
+    }
+
+    /// Runs the timers when due (offline devices, pending durations, escalation by time).
+    pub fn tick_if_due(&mut self, now: alerting::model::Timestamp) -> Vec<AlertEvent> {
+        if self
+            .last_tick
+            .is_some_and(|t| t.elapsed() < self.tick_interval)
+        {
+            return Vec::new();
+        }
+        self.last_tick = Some(Instant::now());
+        self.engine.process(&Input::Tick(now))
+    }
+
+    /// Saves the state when due (or when `force`), returning the spool position up to which
+    /// rule state is durable: the drain commits no further than this.
+    pub fn save_if_due(&mut self, force: bool) -> Option<u64> {
+        let due = force
+            || self
+                .last_saved
+                .is_none_or(|t| t.elapsed() >= self.snapshot_interval);
+        if due && self.fed_up_to != self.saved_up_to {
+            let file = SnapshotFile {
+                version: 1,
+                position: self.fed_up_to,
+                engine: self.engine.snapshot(),
+            };
+            match write_snapshot(&self.snapshot_path, &file) {
+                Ok(()) => self.saved_up_to = self.fed_up_to,
+                Err(error) => {
+                    tracing::error!(path = %self.snapshot_path.display(), %error, "Cannot save the alert engine's state; the spool keeps the records until it can.")
+                }
+            }
+            self.last_saved = Some(Instant::now());
+        } else if due {
+            self.last_saved = Some(Instant::now());
+        }
+        self.saved_up_to
+    }
+
+    /// Open alerts right now.
+    pub fn open_alerts(&self) -> usize {
+        self.engine.active_alerts()
+    }
+
+    /// The MQTT notification of an event, or `None` for events that are not announced
+    /// (pending) or when publishing is off.
+    pub fn notification(&self, event: &AlertEvent) -> Option<(String, Vec<u8>)> {
+        if !self.publish || event.kind == EventKind::Pending {
+            return None;
+        }
+        Some((
+            format!("{}/alerts/{}", self.topic_prefix, event.site),
+            notification_json(event).into_bytes(),
+        ))
+    }
+}
+
+/// protocol.md section 5: one alert state change per message.
+pub fn notification_json(event: &AlertEvent) -> String {
+    let state = match event.kind {
+        EventKind::Resolved => "resolved",
+        EventKind::Pending => "pending",
+        EventKind::Firing | EventKind::LevelChanged => "firing",
+    };
+    let evidence: serde_json::Map<String, serde_json::Value> = event
+        .evidence
+        .iter()
+        .map(|e| {
+            (
+                e.name.clone(),
+                serde_json::to_value(&e.value).unwrap_or_default(),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "alert_id": event.alert_id,
+        "rule": event.rule,
+        "level": event.level.number(),
+        "level_name": event.level.name_en(),
+        "colour": event.level.colour(),
+        "state": state,
+        "change": event.kind.as_str(),
+        "site": event.site,
+        "device": event.device,
+        "subject": event.subject,
+        "grid": event.grid.to_string(),
+        "started_at": event.started_at.to_string(),
+        "ts": event.ts.to_string(),
+        "reason": event.reason,
+        "summary": { "zh": event.summary_zh, "en": event.summary_en },
+        "evidence": evidence,
+    })
+    .to_string()
+}
+
+/// The `alerts` row of an event.
+pub fn row(event: AlertEvent) -> Row {
+    Row::Alert(Box::new(event))
+}
+
+fn read_snapshot(path: &Path) -> std::io::Result<Option<SnapshotFile>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Write to a temporary file, fsync, rename over the old one, fsync the directory.
+fn write_snapshot(path: &Path, file: &SnapshotFile) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec(file)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
