@@ -15,6 +15,7 @@ pub mod alerts;
 pub mod config;
 pub mod decode;
 pub mod demo;
+pub mod drain;
 pub mod http;
 pub mod message;
 pub mod pipeline;

@@ -3,8 +3,9 @@
 //! ```text
 //! MQTT poll ──append──▶ spool (fsync, group commit) ──durable──▶ acker ──PUBACK (in order)──▶ broker
 //!                          │
-//!                          └──▶ drain: decode + validate ──▶ QuestDB writer (retry until accepted)
-//!                                   │                               └──▶ spool commit (segments freed)
+//!                          └──▶ drain (crate::drain): decode + validate ──▶ rule engine ──▶ alerts
+//!                                   │                       (published even while QuestDB is down)
+//!                                   ├──▶ QuestDB writer ──▶ spool commit (segments freed)
 //!                                   └──▶ HJ 212 replies (publish)
 //! ```
 //!
@@ -15,7 +16,8 @@
 //!   channel, which only drains while the poll loop runs, so a blocking hand-off here
 //!   deadlocks under load (seen in the 10,000-message test before this design).
 //! - spool full: appends wait, so acks stop and the broker holds further messages.
-//! - QuestDB down: the drain retries with back-off; the spool grows, never the memory.
+//! - QuestDB down: the drain switches to Degraded mode (see `drain`): alerts keep running,
+//!   readings wait in the spool (never in memory) and are written when QuestDB returns.
 //!
 //! Shutdown (one token): the source stops taking messages (those not yet durable are not
 //! acknowledged and will be redelivered), waits for pending acks, disconnects without
@@ -29,26 +31,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alerting::model::Timestamp;
-use alerting::{AlertEvent, Input};
-
-use crate::alerts::{self, AlertStage};
+use alerting::AlertEvent;
 use prometheus::Registry;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alerts::AlertStage;
 use crate::config::Config;
+use crate::drain::Drain;
 use crate::http::Readiness;
 use crate::message::Message;
-use crate::sink::questdb::{QuestDbWriter, WriteError};
-use crate::sink::rows::Row;
+use crate::sink::questdb::QuestDbWriter;
 use crate::source::mqtt::{self, AckToken, Backoff, MqttClient, MqttEventLoop, Polled};
-use crate::spool::{
-    self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolReader, SpoolWriter,
-};
+use crate::spool::{self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolWriter};
 use crate::telemetry::metrics::Metrics;
 use crate::topic::Topic;
-use crate::validate::{Processed, Validator};
+use crate::validate::Validator;
 
 /// Why weijian could not start.
 #[derive(Debug, thiserror::Error)]
@@ -212,6 +211,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         alerts: AlertStage::open(&config),
         alert_events: alert_events.clone(),
         committed: None,
+        held_alerts: Vec::new(),
+        last_read: None,
+        outage_logged: false,
         reader: spool_reader,
         writer: Some(QuestDbWriter::new(config.questdb.clone())),
         validator: Validator::new(
@@ -397,258 +399,4 @@ async fn ack_in_order(
         }
     }
     done.cancel();
-}
-
-/// The shutdown deadline of the drain: the grace period starts when the token is cancelled.
-struct StopClock {
-    token: CancellationToken,
-    deadline: Option<tokio::time::Instant>,
-}
-
-impl StopClock {
-    fn new(token: CancellationToken) -> Self {
-        Self {
-            token,
-            deadline: None,
-        }
-    }
-
-    /// Whether waiting `delay` more would pass the deadline.
-    fn past(&mut self, delay: Duration) -> bool {
-        if !self.token.is_cancelled() {
-            return false;
-        }
-        let deadline = *self
-            .deadline
-            .get_or_insert_with(|| tokio::time::Instant::now() + SHUTDOWN_GRACE);
-        tokio::time::Instant::now() + delay > deadline
-    }
-}
-
-/// The drain task: spool -> decode/validate -> QuestDB -> commit.
-struct Drain {
-    alerts: AlertStage,
-    alert_events: broadcast::Sender<AlertEvent>,
-    /// The last committed spool position.
-    committed: Option<u64>,
-    reader: SpoolReader,
-    /// `None` only while a write runs on the blocking pool.
-    writer: Option<QuestDbWriter>,
-    validator: Validator,
-    client: MqttClient,
-    metrics: Metrics,
-    health: Arc<Health>,
-    batch_max_records: usize,
-    flush_interval: Duration,
-    retry: Backoff,
-}
-
-impl Drain {
-    async fn run(mut self, shutdown: CancellationToken) {
-        let mut stop = StopClock::new(shutdown);
-        loop {
-            self.health
-                .spool_full
-                .store(self.reader.is_full(), Ordering::Relaxed);
-            let batch = match self
-                .reader
-                .next_batch(self.batch_max_records, self.flush_interval)
-                .await
-            {
-                Ok(b) => b,
-                Err(SpoolError::Closed) => break,
-                Err(error) => {
-                    tracing::error!(%error, "Cannot read the spool; retrying.");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            let last = batch.last().map(|r| r.pos.seq());
-            let mut rows: Vec<Row> = Vec::new();
-            for record in &batch {
-                match Message::decode(&record.data) {
-                    Ok(msg) => {
-                        let processed = self.validator.process(&msg);
-                        self.account(&msg, &processed);
-                        self.reply(&processed).await;
-                        let events = self.alerts.feed(record.pos.seq(), &processed.inputs);
-                        rows.extend(processed.rows);
-                        self.announce(events, &mut rows).await;
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, pos = record.pos.seq(), "Skipped a spool record that is not a message.");
-                    }
-                }
-            }
-            let events = self.alerts.tick_if_due(now());
-            self.announce(events, &mut rows).await;
-            if !self.write(rows, &mut stop).await {
-                tracing::warn!("Stopped before QuestDB accepted the last batch; it stays in the spool for the next start.");
-                self.alerts.save_if_due(true);
-                return;
-            }
-            let rules_durable = self.alerts.save_if_due(false);
-            self.commit(last, rules_durable).await;
-        }
-        let rules_durable = self.alerts.save_if_due(true);
-        self.commit(
-            self.reader.stats().durable_next.checked_sub(1),
-            rules_durable,
-        )
-        .await;
-        tracing::info!("Drain stopped: everything durable was written.");
-    }
-
-    /// Commits the spool up to `written`, but not past the rule state already saved.
-    async fn commit(&mut self, written: Option<u64>, rules_durable: Option<u64>) {
-        let (Some(written), Some(rules)) = (written, rules_durable) else {
-            return;
-        };
-        let upto = written.min(rules);
-        if self.committed.is_some_and(|c| c >= upto) {
-            return;
-        }
-        match self.reader.commit(Position(upto)).await {
-            Ok(()) => self.committed = Some(upto),
-            Err(error) => {
-                tracing::error!(%error, "Could not record the committed spool position; records may be written again after a restart (deduplicated).")
-            }
-        }
-    }
-
-    /// Counts, publishes and stores alert events.
-    async fn announce(&mut self, events: Vec<AlertEvent>, rows: &mut Vec<Row>) {
-        for event in events {
-            self.metrics
-                .alert_events
-                .with_label_values(&[
-                    event.rule.as_str(),
-                    event.level.as_str(),
-                    event.kind.as_str(),
-                ])
-                .inc();
-            tracing::info!(alert_id = %event.alert_id, rule = %event.rule, level = event.level.as_str(), kind = event.kind.as_str(), site = %event.site, "{}", event.summary_en);
-            if let Some((topic, payload)) = self.alerts.notification(&event) {
-                if let Err(error) = self.client.publish(&topic, payload).await {
-                    tracing::warn!(%error, %topic, "Could not publish an alert notification.");
-                }
-            }
-            // Nobody listening is fine.
-            let _ = self.alert_events.send(event.clone());
-            rows.push(alerts::row(event));
-        }
-    }
-
-    fn account(&self, msg: &Message, processed: &Processed) {
-        let channel = msg.topic.rsplit('/').next().unwrap_or("unknown");
-        let channel = match channel {
-            "telemetry" | "event" | "hj212" | "status" => channel,
-            _ => "unknown",
-        };
-        self.metrics.processed.with_label_values(&[channel]).inc();
-        self.metrics.readings.inc_by(processed.readings as u64);
-        for reason in &processed.rejected {
-            self.metrics
-                .rejected
-                .with_label_values(&[reason.code()])
-                .inc();
-        }
-        if let Some(Input::Reading(r)) = processed
-            .inputs
-            .iter()
-            .find(|i| matches!(i, Input::Reading(_)))
-        {
-            let lag = msg.received_at.0.saturating_sub(r.ts.0) as f64 / 1e6;
-            self.metrics
-                .event_lag
-                .with_label_values(&[channel])
-                .observe(lag.max(0.0));
-        }
-    }
-
-    async fn reply(&self, processed: &Processed) {
-        for (topic, payload) in &processed.replies {
-            match self
-                .client
-                .publish(topic, payload.clone().into_bytes())
-                .await
-            {
-                Ok(()) => self.metrics.hj212_replies.inc(),
-                Err(error) => tracing::warn!(%error, %topic, "Could not publish an HJ 212 reply."),
-            }
-        }
-    }
-
-    /// Writes until QuestDB accepts; `false` if the shutdown deadline passed first.
-    async fn write(&mut self, rows: Vec<Row>, stop: &mut StopClock) -> bool {
-        if rows.is_empty() {
-            return true;
-        }
-        let rows = Arc::new(rows);
-        let mut failures = 0u32;
-        loop {
-            let Some(mut writer) = self.writer.take() else {
-                return false;
-            };
-            let batch = rows.clone();
-            let joined = tokio::task::spawn_blocking(move || {
-                let result = writer.write(&batch);
-                (writer, result)
-            })
-            .await;
-            let (writer, result) = match joined {
-                Ok(pair) => pair,
-                Err(error) => {
-                    tracing::error!(%error, "The QuestDB write task failed.");
-                    return false;
-                }
-            };
-            self.writer = Some(writer);
-            match result {
-                Ok(written) => {
-                    self.retry.reset();
-                    if failures > 0 {
-                        tracing::info!(failures, "QuestDB accepts writes again.");
-                    }
-                    self.health.questdb_up.store(true, Ordering::Relaxed);
-                    self.metrics.questdb_up.set(1);
-                    self.metrics
-                        .flush_duration
-                        .observe(written.duration.as_secs_f64());
-                    for row in rows.iter() {
-                        self.metrics
-                            .rows_written
-                            .with_label_values(&[row.table()])
-                            .inc();
-                    }
-                    return true;
-                }
-                Err(error) => {
-                    failures += 1;
-                    self.health.questdb_up.store(false, Ordering::Relaxed);
-                    self.metrics.questdb_up.set(0);
-                    let kind = match &error {
-                        WriteError::Unavailable(_) => "unavailable",
-                        WriteError::Rejected(_) => "rejected",
-                    };
-                    self.metrics.write_errors.with_label_values(&[kind]).inc();
-                    let delay = self.retry.next_delay();
-                    if failures == 1 || failures % 20 == 0 {
-                        if error.is_transient() {
-                            tracing::warn!(%error, failures, retry_in_ms = delay.as_millis() as u64, "QuestDB write failed; readings wait in the spool.");
-                        } else {
-                            tracing::error!(%error, failures, "QuestDB refused rows; retrying (operator action may be needed).");
-                        }
-                    }
-                    if stop.past(delay) {
-                        return false;
-                    }
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        () = stop.token.cancelled() => {}
-                    }
-                }
-            }
-        }
-    }
 }

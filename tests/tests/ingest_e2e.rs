@@ -129,8 +129,32 @@ async fn a_questdb_outage_loses_nothing_and_everything_arrives_when_it_returns(
             )
             .await?;
     }
+    // A residual-chlorine drop while QuestDB is down: alerting must not depend on the store.
+    for minute in 0..=15i64 {
+        publisher
+            .publish(
+                "weijian/v1/s1/d1/telemetry",
+                format!(
+                    r#"{{"ts":{},"values":{{"free_chlorine_mg_l":{}}}}}"#,
+                    base + 10_000_000 + minute * 60_000,
+                    0.1 + minute as f64 / 1000.0
+                ),
+            )
+            .await?;
+    }
     // weijian keeps acknowledging from its spool while QuestDB is down.
     publisher.flushed(Duration::from_secs(60)).await?;
+    let mut alerts = running.alert_events.subscribe();
+    let fired = tokio::time::timeout(Duration::from_secs(20), async {
+        while metric(&running, "weijian_alert_events_total") < 2.0 {
+            let _ = tokio::time::timeout(Duration::from_millis(200), alerts.recv()).await;
+        }
+    })
+    .await;
+    assert!(
+        fired.is_ok(),
+        "W2 pending and firing while QuestDB is unreachable"
+    );
     wait_metric(
         &running,
         "weijian_mqtt_acked_messages_total",

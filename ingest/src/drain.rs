@@ -1,0 +1,338 @@
+//! The drain task: spool -> decode and validate -> rule engine -> QuestDB -> spool commit.
+//!
+//! Two modes, so that alerting never depends on the store:
+//!
+//! - **Normal**: each batch of spooled messages is validated, fed to the rule engine, and its
+//!   rows (readings, events, quarantine, alerts) are written in one QuestDB request; then the
+//!   spool is committed up to the batch (and no further than the saved rule state).
+//! - **Degraded** (entered on a failed write): the drain keeps reading *ahead* for the rule
+//!   engine, so alerts still fire and are published while QuestDB is down; data rows are not
+//!   kept (they stay in the spool), alert rows are held in memory. Every back-off interval it
+//!   tries to write the held alert rows; when that succeeds it rewinds the reader to the
+//!   committed position and goes back to Normal, re-reading (and now writing) everything the
+//!   outage held back. The engine skips records it has already seen, so nothing is evaluated
+//!   twice. Rule snapshots are saved only in Normal mode, after a successful write, so a crash
+//!   in Degraded mode replays (and re-emits, with the same alert ids) what was held in memory.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alerting::{AlertEvent, Input};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::alerts::{self, AlertStage};
+use crate::message::Message;
+use crate::pipeline::{now, Health};
+use crate::sink::questdb::{QuestDbWriter, WriteError};
+use crate::sink::rows::Row;
+use crate::source::mqtt::{Backoff, MqttClient};
+use crate::spool::{Position, SpoolError, SpoolReader};
+use crate::telemetry::metrics::Metrics;
+use crate::validate::{Processed, Validator};
+
+/// At most this many alert rows wait in memory while QuestDB is down; beyond it the oldest are
+/// dropped from memory (they are re-emitted after a restart, since rule snapshots stop while
+/// any are held).
+const MAX_HELD_ALERT_ROWS: usize = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Normal,
+    Degraded { next_probe: Instant },
+}
+
+/// Everything the drain needs.
+#[derive(Debug)]
+pub struct Drain {
+    pub(crate) reader: SpoolReader,
+    /// `None` only while a write runs on the blocking pool.
+    pub(crate) writer: Option<QuestDbWriter>,
+    pub(crate) validator: Validator,
+    pub(crate) alerts: AlertStage,
+    pub(crate) alert_events: broadcast::Sender<AlertEvent>,
+    pub(crate) client: MqttClient,
+    pub(crate) metrics: Metrics,
+    pub(crate) health: Arc<Health>,
+    pub(crate) batch_max_records: usize,
+    pub(crate) flush_interval: Duration,
+    pub(crate) retry: Backoff,
+    /// The last committed spool position.
+    pub(crate) committed: Option<u64>,
+    /// Alert rows not yet stored (Degraded mode, or a failed Normal write).
+    pub(crate) held_alerts: Vec<Row>,
+    /// The last spool position read.
+    pub(crate) last_read: Option<u64>,
+    /// Whether the current QuestDB outage was already logged.
+    pub(crate) outage_logged: bool,
+}
+
+impl Drain {
+    /// Runs until the spool is closed (after the source stopped) and everything durable was
+    /// handled, or until shutdown while QuestDB is unavailable.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut mode = Mode::Normal;
+        let mut failures = 0u32;
+        loop {
+            self.health
+                .spool_full
+                .store(self.reader.is_full(), Ordering::Relaxed);
+            if shutdown.is_cancelled() && matches!(mode, Mode::Degraded { .. }) {
+                break;
+            }
+            let batch = match self
+                .reader
+                .next_batch(self.batch_max_records, self.flush_interval)
+                .await
+            {
+                Ok(b) => b,
+                Err(SpoolError::Closed) => break,
+                Err(error) => {
+                    tracing::error!(%error, "Cannot read the spool; retrying.");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let keep_rows = mode == Mode::Normal;
+            let last = batch.last().map(|r| r.pos.seq());
+            if last.is_some() {
+                self.last_read = last;
+            }
+            let mut rows: Vec<Row> = Vec::new();
+            for record in &batch {
+                match Message::decode(&record.data) {
+                    Ok(msg) => {
+                        let processed = self.validator.process(&msg);
+                        let events = self.alerts.feed(record.pos.seq(), &processed.inputs);
+                        self.account(&msg, &processed);
+                        self.reply(&processed).await;
+                        if keep_rows {
+                            rows.extend(processed.rows);
+                        }
+                        self.announce(events).await;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, pos = record.pos.seq(), "Skipped a spool record that is not a message.");
+                    }
+                }
+            }
+            let events = self.alerts.tick_if_due(now());
+            self.announce(events).await;
+
+            match mode {
+                Mode::Normal => {
+                    rows.append(&mut self.held_alerts);
+                    match self.write(rows).await {
+                        Ok(()) => {
+                            if failures > 0 {
+                                tracing::info!(failures, "QuestDB accepts writes again.");
+                                failures = 0;
+                            }
+                            let rules_durable = self.alerts.save_if_due(false);
+                            self.commit(last, rules_durable).await;
+                        }
+                        Err(alert_rows) => {
+                            failures += 1;
+                            self.hold(alert_rows);
+                            let delay = self.retry.next_delay();
+                            mode = Mode::Degraded {
+                                next_probe: Instant::now() + delay,
+                            };
+                        }
+                    }
+                }
+                Mode::Degraded { next_probe } if Instant::now() >= next_probe => {
+                    let held = std::mem::take(&mut self.held_alerts);
+                    match self.write(held).await {
+                        Ok(()) => {
+                            tracing::info!(
+                                "QuestDB is back: writing what the spool held during the outage."
+                            );
+                            self.retry.reset();
+                            self.reader.rewind_to_committed();
+                            mode = Mode::Normal;
+                        }
+                        Err(alert_rows) => {
+                            failures += 1;
+                            self.hold(alert_rows);
+                            mode = Mode::Degraded {
+                                next_probe: Instant::now() + self.retry.next_delay(),
+                            };
+                        }
+                    }
+                }
+                Mode::Degraded { .. } => {}
+            }
+        }
+        if mode == Mode::Normal && self.held_alerts.is_empty() {
+            let rules_durable = self.alerts.save_if_due(true);
+            self.commit(self.last_read, rules_durable).await;
+            tracing::info!("Drain stopped: everything durable was handled.");
+        } else {
+            tracing::warn!(
+                held_alert_rows = self.held_alerts.len(),
+                "Drain stopped while QuestDB was unavailable: the spool keeps the readings, and held alerts are re-evaluated at the next start."
+            );
+        }
+    }
+
+    fn hold(&mut self, alert_rows: Vec<Row>) {
+        self.held_alerts.extend(alert_rows);
+        if self.held_alerts.len() > MAX_HELD_ALERT_ROWS {
+            let excess = self.held_alerts.len() - MAX_HELD_ALERT_ROWS;
+            self.held_alerts.drain(..excess);
+            tracing::error!(dropped = excess, "Too many alert rows held in memory during the QuestDB outage; the oldest are re-evaluated after a restart.");
+        }
+    }
+
+    /// Commits the spool up to `written`, but not past the rule state already saved.
+    async fn commit(&mut self, written: Option<u64>, rules_durable: Option<u64>) {
+        let (Some(written), Some(rules)) = (written, rules_durable) else {
+            return;
+        };
+        let upto = written.min(rules);
+        if self.committed.is_some_and(|c| c >= upto) {
+            return;
+        }
+        match self.reader.commit(Position(upto)).await {
+            Ok(()) => self.committed = Some(upto),
+            Err(error) => {
+                tracing::error!(%error, "Could not record the committed spool position; records may be written again after a restart (deduplicated).")
+            }
+        }
+    }
+
+    /// Counts, publishes and (in the next write) stores alert events.
+    async fn announce(&mut self, events: Vec<AlertEvent>) {
+        for event in events {
+            self.metrics
+                .alert_events
+                .with_label_values(&[
+                    event.rule.as_str(),
+                    event.level.as_str(),
+                    event.kind.as_str(),
+                ])
+                .inc();
+            tracing::info!(alert_id = %event.alert_id, rule = %event.rule, level = event.level.as_str(), kind = event.kind.as_str(), site = %event.site, "{}", event.summary_en);
+            if let Some((topic, payload)) = self.alerts.notification(&event) {
+                if let Err(error) = self.client.publish(&topic, payload).await {
+                    tracing::warn!(%error, %topic, "Could not publish an alert notification.");
+                }
+            }
+            // Nobody listening is fine.
+            let _ = self.alert_events.send(event.clone());
+            self.held_alerts.push(alerts::row(event));
+        }
+    }
+
+    fn account(&self, msg: &Message, processed: &Processed) {
+        let channel = match msg.topic.rsplit('/').next().unwrap_or("unknown") {
+            c @ ("telemetry" | "event" | "hj212" | "status") => c,
+            _ => "unknown",
+        };
+        self.metrics.processed.with_label_values(&[channel]).inc();
+        self.metrics.readings.inc_by(processed.readings as u64);
+        for reason in &processed.rejected {
+            self.metrics
+                .rejected
+                .with_label_values(&[reason.code()])
+                .inc();
+        }
+        let first = processed.inputs.iter().find_map(|i| match i {
+            Input::Reading(r) => Some(r.ts),
+            _ => None,
+        });
+        if let Some(ts) = first {
+            let lag = msg.received_at.0.saturating_sub(ts.0) as f64 / 1e6;
+            self.metrics
+                .event_lag
+                .with_label_values(&[channel])
+                .observe(lag.max(0.0));
+        }
+    }
+
+    async fn reply(&self, processed: &Processed) {
+        for (topic, payload) in &processed.replies {
+            match self
+                .client
+                .publish(topic, payload.clone().into_bytes())
+                .await
+            {
+                Ok(()) => self.metrics.hj212_replies.inc(),
+                Err(error) => tracing::warn!(%error, %topic, "Could not publish an HJ 212 reply."),
+            }
+        }
+    }
+
+    /// One write attempt. On failure the alert rows of the batch are handed back to be held
+    /// (data rows stay in the spool).
+    async fn write(&mut self, rows: Vec<Row>) -> Result<(), Vec<Row>> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let Some(mut writer) = self.writer.take() else {
+            return Err(alert_rows(rows));
+        };
+        let rows = Arc::new(rows);
+        let batch = rows.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = writer.write(&batch);
+            (writer, result)
+        })
+        .await;
+        let result = match joined {
+            Ok((writer, result)) => {
+                self.writer = Some(writer);
+                result
+            }
+            Err(error) => {
+                tracing::error!(%error, "The QuestDB write task failed; a new writer takes over.");
+                Err(WriteError::Unavailable(error.to_string()))
+            }
+        };
+        let rows = Arc::try_unwrap(rows).unwrap_or_else(|shared| (*shared).clone());
+        match result {
+            Ok(written) => {
+                self.health.questdb_up.store(true, Ordering::Relaxed);
+                self.metrics.questdb_up.set(1);
+                self.metrics
+                    .flush_duration
+                    .observe(written.duration.as_secs_f64());
+                for row in &rows {
+                    self.metrics
+                        .rows_written
+                        .with_label_values(&[row.table()])
+                        .inc();
+                }
+                self.outage_logged = false;
+                Ok(())
+            }
+            Err(error) => {
+                self.health.questdb_up.store(false, Ordering::Relaxed);
+                if !self.outage_logged {
+                    self.outage_logged = true;
+                    if error.is_transient() {
+                        tracing::warn!(%error, "QuestDB write failed; readings wait in the spool and alerts keep running.");
+                    } else {
+                        tracing::error!(%error, "QuestDB refused rows; they wait in the spool (operator action may be needed).");
+                    }
+                }
+                self.metrics.questdb_up.set(0);
+                let kind = if error.is_transient() {
+                    "unavailable"
+                } else {
+                    "rejected"
+                };
+                self.metrics.write_errors.with_label_values(&[kind]).inc();
+                Err(alert_rows(rows))
+            }
+        }
+    }
+}
+
+fn alert_rows(rows: Vec<Row>) -> Vec<Row> {
+    rows.into_iter()
+        .filter(|r| matches!(r, Row::Alert(_)))
+        .collect()
+}
