@@ -1,1 +1,0 @@
-//! HJ 212 decoder (in progress on the hj212 branch).
