@@ -58,9 +58,10 @@ fn crc_fits(payload: &[u8], data_end: usize) -> bool {
     }
 }
 
-/// Where a data segment of `chars` UTF-8 characters starting at `start` ends.
-fn char_count_end(payload: &[u8], start: usize, chars: usize) -> Option<usize> {
-    let rest = payload.get(start..)?;
+/// Where a data segment of `chars` UTF-8 characters starting at `start` ends, looking no
+/// further than `limit` (the next frame start) so that resynchronisation stays linear.
+fn char_count_end(payload: &[u8], start: usize, limit: usize, chars: usize) -> Option<usize> {
+    let rest = payload.get(start..limit)?;
     let mut count = 0usize;
     for (offset, byte) in rest.iter().enumerate() {
         if byte & 0xC0 != 0x80 {
@@ -70,7 +71,7 @@ fn char_count_end(payload: &[u8], start: usize, chars: usize) -> Option<usize> {
             count += 1;
         }
     }
-    (count == chars).then_some(payload.len())
+    (count == chars).then_some(limit)
 }
 
 fn rejected(reason: Reason, detail: String, raw: &[u8]) -> Piece<'static> {
@@ -92,10 +93,13 @@ fn cut_frame(payload: &[u8], start: usize) -> (Piece<'_>, usize) {
             acc * 10 + usize::from(b.wrapping_sub(b'0'))
         });
     let byte_end = data_start + declared;
+    let mut next_start = None;
     let data_end = if crc_fits(payload, byte_end) {
         Some(byte_end)
     } else {
-        char_count_end(payload, data_start, declared)
+        let next = find_frame_start(payload, data_start).unwrap_or(payload.len());
+        next_start = Some(next);
+        char_count_end(payload, data_start, next, declared)
             .filter(|&end| end != byte_end && crc_fits(payload, end))
     };
     if let Some(data_end) = data_end {
@@ -107,7 +111,7 @@ fn cut_frame(payload: &[u8], start: usize) -> (Piece<'_>, usize) {
         return (Piece::Frame(frame), data_end + 4);
     }
     // Resynchronise on the next frame start; everything up to it is this (bad) frame.
-    let next = find_frame_start(payload, data_start).unwrap_or(payload.len());
+    let next = next_start.unwrap_or(payload.len());
     let raw = payload.get(start..next).unwrap_or_default();
     let body = payload.get(data_start..next).unwrap_or_default();
     let trimmed = body.len() - body.iter().rev().take_while(|b| is_filler(**b)).count();

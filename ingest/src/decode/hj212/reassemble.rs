@@ -13,6 +13,8 @@ use crate::reject::{Reason, Rejection};
 pub const DEFAULT_SPLIT_TIMEOUT_SECS: u32 = 60;
 /// Default bound on incomplete split sets held at once (the oldest is dropped beyond it).
 pub const DEFAULT_MAX_PENDING_SETS: usize = 64;
+/// Default bound on the bytes (CP data + raw frames) held for incomplete sets.
+pub const DEFAULT_MAX_PENDING_BYTES: usize = 1 << 20;
 /// The largest `PNUM` accepted (the field holds 4 digits).
 pub const MAX_PNUM: u32 = 9999;
 
@@ -29,6 +31,13 @@ struct PendingSet {
 }
 
 impl PendingSet {
+    fn bytes(&self) -> usize {
+        self.parts
+            .values()
+            .map(|(cp, raw)| cp.len() + raw.len())
+            .sum()
+    }
+
     fn raw(&self) -> Vec<u8> {
         let mut raw = Vec::new();
         for (_, part_raw) in self.parts.values() {
@@ -36,6 +45,10 @@ impl PendingSet {
             raw.extend_from_slice(b"\r\n");
         }
         raw
+    }
+
+    fn has_key(&self, key: (&str, &str, u16)) -> bool {
+        self.key.0 == key.0 && self.key.1 == key.1 && self.key.2 == key.2
     }
 
     fn timeout_rejection(&self, why: &str) -> FrameRejection {
@@ -76,6 +89,9 @@ pub(crate) enum Offered {
 pub struct Reassembler {
     timeout_secs: u32,
     max_pending: usize,
+    max_bytes: usize,
+    /// Bytes held in `pending` (see [`PendingSet::bytes`]).
+    held_bytes: usize,
     pending: Vec<PendingSet>,
 }
 
@@ -91,6 +107,8 @@ impl Reassembler {
         Self {
             timeout_secs,
             max_pending: DEFAULT_MAX_PENDING_SETS,
+            max_bytes: DEFAULT_MAX_PENDING_BYTES,
+            held_bytes: 0,
             pending: Vec::new(),
         }
     }
@@ -98,6 +116,13 @@ impl Reassembler {
     /// Sets the bound on incomplete sets held at once (at least 1).
     pub fn with_max_pending(mut self, max_pending: usize) -> Self {
         self.max_pending = max_pending.max(1);
+        self
+    }
+
+    /// Sets the bound on bytes held for incomplete sets; a part that cannot fit even after
+    /// dropping every other set drops its own set.
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
         self
     }
 
@@ -119,11 +144,35 @@ impl Reassembler {
                 true
             }
         });
+        self.recount();
         expired
+    }
+
+    fn recount(&mut self) {
+        self.held_bytes = self.pending.iter().map(PendingSet::bytes).sum();
+    }
+
+    /// Removes the oldest set other than `keep` (a key), returning its rejection.
+    fn evict_oldest(
+        &mut self,
+        keep: Option<(&str, &str, u16)>,
+        why: &str,
+    ) -> Option<FrameRejection> {
+        let index = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| keep.is_none_or(|k| !s.has_key(k)))
+            .min_by_key(|(_, s)| s.first_seen)
+            .map(|(i, _)| i)?;
+        let set = self.pending.remove(index);
+        self.held_bytes = self.held_bytes.saturating_sub(set.bytes());
+        Some(set.timeout_rejection(why))
     }
 
     /// Drops every incomplete set (end of input) with a rejection for each.
     pub fn flush(&mut self) -> Vec<FrameRejection> {
+        self.held_bytes = 0;
         self.pending
             .drain(..)
             .map(|set| set.timeout_rejection("never completed"))
@@ -149,23 +198,40 @@ impl Reassembler {
                 format!("split packet PNO={pno} PNUM={pnum} is out of range"),
             ));
         }
-        let position = self
-            .pending
-            .iter()
-            .position(|s| s.key.0 == key.0 && s.key.1 == key.1 && s.key.2 == key.2);
+        // Make room (bytes) by dropping the oldest other sets.
+        let part_bytes = cp.len() + raw.len();
+        while self.held_bytes + part_bytes > self.max_bytes {
+            match self.evict_oldest(
+                Some(key),
+                "dropped (pending split data over the byte bound)",
+            ) {
+                Some(rejection) => evicted.push(rejection),
+                None => break,
+            }
+        }
+        if self.held_bytes + part_bytes > self.max_bytes {
+            if let Some(index) = self.pending.iter().position(|s| s.has_key(key)) {
+                let set = self.pending.remove(index);
+                self.held_bytes = self.held_bytes.saturating_sub(set.bytes());
+                evicted.push(set.timeout_rejection("dropped (larger than the byte bound)"));
+            }
+            return Offered::Invalid(Rejection::new(
+                Reason::Hj212Malformed,
+                format!(
+                    "split upload larger than the {} bytes a reassembler holds",
+                    self.max_bytes
+                ),
+            ));
+        }
+        let position = self.pending.iter().position(|s| s.has_key(key));
         let index = match position {
             Some(i) => i,
             None => {
                 if self.pending.len() >= self.max_pending {
-                    let oldest = self
-                        .pending
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|(_, s)| s.first_seen)
-                        .map(|(i, _)| i);
-                    if let Some(i) = oldest {
-                        let set = self.pending.remove(i);
-                        evicted.push(set.timeout_rejection("dropped (too many pending sets)"));
+                    if let Some(rejection) =
+                        self.evict_oldest(None, "dropped (too many pending sets)")
+                    {
+                        evicted.push(rejection);
                     }
                 }
                 self.pending.push(PendingSet {
@@ -189,15 +255,17 @@ impl Reassembler {
                 ),
             ));
         }
-        set.parts
-            .entry(pno)
-            .or_insert_with(|| (cp.to_owned(), raw.to_vec()));
+        if let std::collections::btree_map::Entry::Vacant(slot) = set.parts.entry(pno) {
+            slot.insert((cp.to_owned(), raw.to_vec()));
+            self.held_bytes += part_bytes;
+        }
         if set.parts.len() < usize::try_from(pnum).unwrap_or(usize::MAX) {
             return Offered::Incomplete {
                 have: set.parts.len(),
             };
         }
         let set = self.pending.remove(index);
+        self.held_bytes = self.held_bytes.saturating_sub(set.bytes());
         let raw = set.raw();
         let cp = set
             .parts

@@ -820,6 +820,25 @@ fn too_many_pending_split_sets_evict_the_oldest() {
 }
 
 #[test]
+fn a_split_upload_larger_than_the_byte_bound_is_dropped_and_memory_stays_bounded() {
+    let mut reasm = Reassembler::new(60).with_max_bytes(600);
+    let part1 = split_part(1, 6, "DataTime=20240501120000;w01001-Avg=7.1");
+    let part2 = split_part(
+        2,
+        6,
+        &format!("w01003-Avg=0.3;{}", "w01010-Avg=1;".repeat(40)),
+    );
+    let first = decode_payload(part1.as_bytes(), &profile(), &mut reasm, Timestamp(0));
+    assert!(first.rejections.is_empty());
+    let second = decode_payload(part2.as_bytes(), &profile(), &mut reasm, Timestamp(0));
+    assert_eq!(
+        reasons(&second),
+        vec![Reason::Hj212SplitTimeout, Reason::Hj212Malformed]
+    );
+    assert_eq!(reasm.pending_sets(), 0);
+}
+
+#[test]
 fn a_bad_value_in_a_completed_split_set_quarantines_all_its_parts() {
     let mut reasm = Reassembler::default();
     let parts = [
@@ -1021,4 +1040,29 @@ fn decoding_runs_above_200k_frames_per_second() {
     println!("{n} real-time frames (4 values) in {elapsed:?}: {rate:.0} frames/s");
     assert_eq!(total, n as usize);
     assert!(rate > 200_000.0, "{rate}");
+}
+
+#[test]
+fn an_extra_hash_before_a_frame_is_garbage_and_the_frame_still_decodes() {
+    let payload = format!("#{}", fixture_frames()[5]);
+    let outcome = decode(&payload);
+    assert_eq!(reasons(&outcome), vec![Reason::Hj212Malformed]);
+    assert_eq!(outcome.samples.len(), 1);
+}
+
+#[test]
+fn many_bogus_length_fields_are_rejected_in_linear_time() {
+    let payload = "##9999".repeat(50_000);
+    let start = std::time::Instant::now();
+    let outcome = decode(&payload);
+    assert_eq!(outcome.rejections.len(), 50_000);
+    assert!(outcome
+        .rejections
+        .iter()
+        .all(|r| r.rejection.reason == Reason::Hj212BadLength));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
 }
