@@ -58,6 +58,19 @@ fn crc_fits(payload: &[u8], data_end: usize) -> bool {
     }
 }
 
+/// Whether the 4 bytes at `data_end` are the correct CRC of `data_start..data_end`: a frame
+/// directly followed by garbage (no CRLF) still counts as a frame, the garbage is reported
+/// separately.
+fn crc_matches(payload: &[u8], data_start: usize, data_end: usize) -> bool {
+    match (
+        payload.get(data_start..data_end),
+        payload.get(data_end..data_end + 4),
+    ) {
+        (Some(data), Some(crc)) => parse_crc_field(crc) == Some(crc16(data)),
+        _ => false,
+    }
+}
+
 /// Where a data segment of `chars` UTF-8 characters starting at `start` ends, looking no
 /// further than `limit` (the next frame start) so that resynchronisation stays linear.
 fn char_count_end(payload: &[u8], start: usize, limit: usize, chars: usize) -> Option<usize> {
@@ -101,6 +114,10 @@ fn cut_frame(payload: &[u8], start: usize) -> (Piece<'_>, usize) {
         next_start = Some(next);
         char_count_end(payload, data_start, next, declared)
             .filter(|&end| end != byte_end && crc_fits(payload, end))
+            .or_else(|| {
+                (byte_end + 4 <= next && crc_matches(payload, data_start, byte_end))
+                    .then_some(byte_end)
+            })
     };
     if let Some(data_end) = data_end {
         let frame = RawFrame {

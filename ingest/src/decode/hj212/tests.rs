@@ -1066,3 +1066,13 @@ fn many_bogus_length_fields_are_rejected_in_linear_time() {
         start.elapsed()
     );
 }
+
+#[test]
+fn garbage_glued_to_a_frame_without_crlf_is_reported_apart_from_the_frame() {
+    let frames = fixture_frames();
+    let payload = format!("{}xyz{}", frames[5].trim_end(), frames[6]);
+    let outcome = decode(&payload);
+    assert_eq!(reasons(&outcome), vec![Reason::Hj212Malformed]);
+    assert_eq!(outcome.rejections[0].raw, b"xyz");
+    assert_eq!(outcome.samples.len(), 4);
+}
