@@ -11,7 +11,12 @@ fuzz_target!(|data: &[u8]| {
     let mut reasm = Reassembler::new(60).with_max_pending(4);
     let outcome = decode_payload(data, &profile, &mut reasm, Timestamp(0));
     for reply in &outcome.replies {
-        let back = decode_payload(reply.as_bytes(), &profile, &mut Reassembler::default(), Timestamp(0));
+        let back = decode_payload(
+            reply.as_bytes(),
+            &profile,
+            &mut Reassembler::default(),
+            Timestamp(0),
+        );
         assert!(
             back.rejections.is_empty() || reply.len() > 9000,
             "reply {reply:?} does not decode: {:?}",
