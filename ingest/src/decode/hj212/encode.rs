@@ -40,11 +40,17 @@ pub fn ack_9014(qn: Option<&str>, pw: Option<&str>, mn: &str) -> String {
 /// A frame to build. Optional header fields are left out when `None` (2005 style).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FrameBuilder {
+    /// `QN=`; left out when `None`.
     pub qn: Option<String>,
+    /// `ST=`; left out when `None`.
     pub st: Option<String>,
+    /// `CN=`.
     pub cn: u16,
+    /// `PW=`; left out when `None`.
     pub pw: Option<String>,
+    /// `MN=`.
     pub mn: String,
+    /// `Flag=`; left out when `None` (2005 style).
     pub flag: Option<u8>,
     /// `(PNUM, PNO)` of a split packet.
     pub packet: Option<(u32, u32)>,

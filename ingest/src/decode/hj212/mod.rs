@@ -105,21 +105,30 @@ pub fn default_metric(code: &str) -> Option<Metric> {
 /// A rejected frame (or stretch of bytes) with the bytes to quarantine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrameRejection {
+    /// Reason code and human-readable detail.
     pub rejection: Rejection,
+    /// The frame (from `##` through the CRC), the garbage, or the parts of a split set.
     pub raw: Vec<u8>,
 }
 
 /// The parsed header of a decoded frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameHeader {
+    /// Request code `YYYYMMDDhhmmsszzz` (often absent in 2005 uploads); replies echo it.
     pub qn: Option<String>,
+    /// System code (not checked: there is no ST for drinking water).
     pub st: Option<String>,
+    /// Command code.
     pub cn: u16,
+    /// Access password as sent.
     pub pw: Option<String>,
+    /// Device identifier as sent (any length and charset).
     pub mn: String,
     /// `None` when the frame has no `Flag` (2005): version 0, no reply, not split.
     pub flag: Option<u8>,
+    /// Total packets of a split upload.
     pub pnum: Option<u32>,
+    /// Packet number (1-based) of a split upload.
     pub pno: Option<u32>,
 }
 
@@ -141,6 +150,7 @@ impl FrameHeader {
 /// A frame that passed CRC, grammar and binding checks, and what it yielded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedFrame {
+    /// The parsed header.
     pub header: FrameHeader,
     /// Readings (empty for ignored commands and for split parts still waiting for others).
     pub samples: Vec<Sample>,
@@ -159,14 +169,18 @@ pub struct DecodedFrame {
 /// The result for one frame (or stretch of garbage) of a payload.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FrameResult {
+    /// The frame passed every check.
     Decoded(DecodedFrame),
+    /// The frame (or stretch of garbage) is to be quarantined.
     Rejected(FrameRejection),
 }
 
 /// Everything one payload yielded.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Hj212Outcome {
+    /// Readings of all data frames (and completed split sets), in frame order.
     pub samples: Vec<Sample>,
+    /// Rejected frames, garbage and dropped split sets, each with its raw bytes.
     pub rejections: Vec<FrameRejection>,
     /// 9014 acknowledgement frames to publish, in frame order.
     pub replies: Vec<String>,
