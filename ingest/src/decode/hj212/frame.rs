@@ -134,7 +134,7 @@ fn cut_frame(payload: &[u8], start: usize) -> (Piece<'_>, usize) {
     let trimmed = body.len() - body.iter().rev().take_while(|b| is_filler(**b)).count();
     let detail = if next == payload.len() && byte_end + 4 > payload.len() {
         format!(
-            "truncated frame: length field says {declared} but only {} bytes follow it",
+            "truncated frame: length field says {declared} (+4 CRC) but only {} bytes follow it",
             trimmed
         )
     } else {

@@ -4,7 +4,7 @@
 use std::io::{self, BufRead, Write};
 
 use alerting::model::Timestamp;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::{decode_frames, DecodedFrame, FrameRejection, FrameResult, Hj212Profile, Reassembler};
 
@@ -31,61 +31,126 @@ fn unescape_crlf(line: &[u8]) -> Vec<u8> {
     out
 }
 
-fn decoded_json(frame: &DecodedFrame) -> Value {
-    let h = &frame.header;
-    let readings: Vec<Value> = frame
-        .samples
-        .iter()
-        .flat_map(|sample| {
-            sample.values.iter().map(move |v| {
-                json!({
-                    "ts": sample.ts.to_string(),
-                    "metric": v.metric.name(),
-                    "period": sample.period.as_str(),
-                    "stat": sample.stat.as_str(),
-                    "value": v.value,
-                    "flag": v.flag.as_str(),
-                })
-            })
-        })
-        .collect();
-    let status: Vec<Value> = frame
-        .instrument_status
-        .iter()
-        .map(|(code, value)| json!({"code": code, "value": value}))
-        .collect();
-    let mut out = json!({
-        "ok": true,
-        "header": {
-            "qn": h.qn, "st": h.st, "cn": h.cn, "pw": h.pw, "mn": h.mn, "flag": h.flag,
-            "version": h.version(), "reply_wanted": h.reply_wanted(),
-            "pnum": h.pnum, "pno": h.pno,
-        },
-        "readings": readings,
-        "instrument_status": status,
-        "reply": frame.reply,
-    });
-    if let Some(map) = out.as_object_mut() {
-        if let Some(cn) = frame.ignored_command {
-            map.insert("ignored_command".into(), json!(cn));
-        }
-        if let Some((have, pnum)) = frame.split_pending {
-            map.insert("split_pending".into(), json!({"have": have, "pnum": pnum}));
-        }
-        if !frame.notes.is_empty() {
-            map.insert("notes".into(), json!(frame.notes));
-        }
-    }
-    out
+/// One output line for a decoded frame (field order is the JSON order).
+#[derive(Serialize)]
+struct DecodedLine<'a> {
+    ok: bool,
+    header: HeaderJson<'a>,
+    readings: Vec<ReadingJson<'a>>,
+    instrument_status: Vec<StatusJson<'a>>,
+    reply: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ignored_command: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split_pending: Option<SplitJson>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
 }
 
-fn rejected_json(rejected: &FrameRejection) -> Value {
-    json!({
-        "ok": false,
-        "reason": rejected.rejection.reason.code(),
-        "detail": rejected.rejection.detail,
-        "raw": String::from_utf8_lossy(&rejected.raw),
-    })
+#[derive(Serialize)]
+struct HeaderJson<'a> {
+    qn: Option<&'a str>,
+    st: Option<&'a str>,
+    cn: u16,
+    pw: Option<&'a str>,
+    mn: &'a str,
+    flag: Option<u8>,
+    version: u8,
+    reply_wanted: bool,
+    pnum: Option<u32>,
+    pno: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct ReadingJson<'a> {
+    ts: String,
+    metric: &'a str,
+    period: &'static str,
+    stat: &'static str,
+    value: f64,
+    flag: &'static str,
+}
+
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    code: &'a str,
+    value: f64,
+}
+
+#[derive(Serialize)]
+struct SplitJson {
+    have: usize,
+    pnum: u32,
+}
+
+/// One output line for a rejection.
+#[derive(Serialize)]
+struct RejectedLine<'a> {
+    ok: bool,
+    reason: &'static str,
+    detail: &'a str,
+    raw: String,
+}
+
+fn decoded_line(frame: &DecodedFrame) -> DecodedLine<'_> {
+    let h = &frame.header;
+    DecodedLine {
+        ok: true,
+        header: HeaderJson {
+            qn: h.qn.as_deref(),
+            st: h.st.as_deref(),
+            cn: h.cn,
+            pw: h.pw.as_deref(),
+            mn: &h.mn,
+            flag: h.flag,
+            version: h.version(),
+            reply_wanted: h.reply_wanted(),
+            pnum: h.pnum,
+            pno: h.pno,
+        },
+        readings: frame
+            .samples
+            .iter()
+            .flat_map(|sample| {
+                sample.values.iter().map(move |v| ReadingJson {
+                    ts: sample.ts.to_string(),
+                    metric: v.metric.name(),
+                    period: sample.period.as_str(),
+                    stat: sample.stat.as_str(),
+                    value: v.value,
+                    flag: v.flag.as_str(),
+                })
+            })
+            .collect(),
+        instrument_status: frame
+            .instrument_status
+            .iter()
+            .map(|(code, value)| StatusJson {
+                code,
+                value: *value,
+            })
+            .collect(),
+        reply: frame.reply.as_deref(),
+        ignored_command: frame.ignored_command,
+        split_pending: frame
+            .split_pending
+            .map(|(have, pnum)| SplitJson { have, pnum }),
+        notes: &frame.notes,
+    }
+}
+
+fn rejected_line(rejected: &FrameRejection) -> RejectedLine<'_> {
+    RejectedLine {
+        ok: false,
+        reason: rejected.rejection.reason.code(),
+        detail: &rejected.rejection.detail,
+        raw: String::from_utf8_lossy(&rejected.raw).into_owned(),
+    }
+}
+
+fn write_line(out: &mut impl Write, line: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, line).map_err(io::Error::other)?;
+    out.write_all(b"\n")
 }
 
 /// Reads lines holding one or more frames (CRLF real or written as the two characters `\r\n`;
@@ -117,19 +182,19 @@ pub fn report(
         }
         let payload = unescape_crlf(&line);
         for result in decode_frames(&payload, profile, &mut reasm, Timestamp(0)) {
-            let value = match &result {
-                FrameResult::Decoded(frame) => decoded_json(frame),
+            match &result {
+                FrameResult::Decoded(frame) => write_line(&mut out, &decoded_line(frame))?,
                 FrameResult::Rejected(rejected) => {
                     all_ok = false;
-                    rejected_json(rejected)
+                    write_line(&mut out, &rejected_line(rejected))?;
                 }
-            };
-            writeln!(out, "{value}")?;
+            }
         }
     }
     for rejected in reasm.flush() {
         all_ok = false;
-        writeln!(out, "{}", rejected_json(&rejected))?;
+        write_line(&mut out, &rejected_line(&rejected))?;
     }
+    out.flush()?;
     Ok(all_ok)
 }
