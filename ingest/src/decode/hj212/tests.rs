@@ -891,6 +891,10 @@ fn the_report_prints_one_json_line_per_frame_and_is_ok_for_the_fixture() {
     let ok = report(FIXTURE.as_bytes(), &mut out, None).unwrap();
     assert!(ok);
     let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.starts_with(r#"{"ok":true,"header":{"qn":"20160801085857223","st":"32","cn":1062,"#),
+        "{text}"
+    );
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
