@@ -28,7 +28,10 @@ use alerting::model::{Metric, Timestamp};
 
 pub use crc::{crc16, crc_hex};
 pub use encode::{ack_9014, data_cp, stat_suffix, wrap_frame, FactorValues, FrameBuilder};
-pub use reassemble::{Reassembler, DEFAULT_MAX_PENDING_SETS, DEFAULT_SPLIT_TIMEOUT_SECS, MAX_PNUM};
+pub use reassemble::{
+    Reassembler, DEFAULT_MAX_PENDING_BYTES, DEFAULT_MAX_PENDING_SETS, DEFAULT_SPLIT_TIMEOUT_SECS,
+    MAX_PNUM,
+};
 pub use report::report;
 pub use time::{format_data_time, format_qn, parse_data_time};
 
