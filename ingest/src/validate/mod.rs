@@ -157,7 +157,7 @@ impl Validator {
                 for sample in decoded.samples {
                     self.sample(&mut out, &mut q, device, sample, Source::Hj212);
                 }
-                let ack_topic = format!("{}/hj212/ack", msg.topic);
+                let ack_topic = format!("{}/ack", msg.topic);
                 out.replies
                     .extend(decoded.replies.into_iter().map(|r| (ack_topic.clone(), r)));
             }
