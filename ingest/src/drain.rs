@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{self, AlertStage};
 use crate::message::Message;
-use crate::pipeline::{now, Health};
+use crate::pipeline::Health;
 use crate::sink::questdb::{QuestDbWriter, WriteError};
 use crate::sink::rows::Row;
 use crate::source::mqtt::{Backoff, MqttClient};
@@ -44,11 +44,13 @@ enum Mode {
 }
 
 /// Everything the drain needs.
-#[derive(Debug)]
 pub struct Drain {
+    /// The rule engine's timer clock.
+    pub(crate) clock: crate::pipeline::Clock,
     pub(crate) reader: SpoolReader,
-    /// `None` only while a write runs on the blocking pool.
+    /// `None` only while a write runs on the blocking pool (or after that task died).
     pub(crate) writer: Option<QuestDbWriter>,
+    pub(crate) questdb: crate::config::QuestDbConfig,
     pub(crate) validator: Validator,
     pub(crate) alerts: AlertStage,
     pub(crate) alert_events: broadcast::Sender<AlertEvent>,
@@ -66,6 +68,17 @@ pub struct Drain {
     pub(crate) last_read: Option<u64>,
     /// Whether the current QuestDB outage was already logged.
     pub(crate) outage_logged: bool,
+    /// The last spool position counted in metrics and answered (HJ 212 replies).
+    pub(crate) seen_up_to: Option<u64>,
+}
+
+impl std::fmt::Debug for Drain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Drain")
+            .field("committed", &self.committed)
+            .field("held_alerts", &self.held_alerts.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drain {
@@ -105,8 +118,12 @@ impl Drain {
                     Ok(msg) => {
                         let processed = self.validator.process(&msg);
                         let events = self.alerts.feed(record.pos.seq(), &processed.inputs);
-                        self.account(&msg, &processed);
-                        self.reply(&processed).await;
+                        // Re-read records (after an outage) are counted and answered once.
+                        if self.seen_up_to.is_none_or(|s| record.pos.seq() > s) {
+                            self.seen_up_to = Some(record.pos.seq());
+                            self.account(&msg, &processed);
+                            self.reply(&processed).await;
+                        }
                         if keep_rows {
                             rows.extend(processed.rows);
                         }
@@ -117,7 +134,7 @@ impl Drain {
                     }
                 }
             }
-            let events = self.alerts.tick_if_due(now());
+            let events = self.alerts.tick_if_due((self.clock)());
             self.announce(events).await;
 
             match mode {
@@ -144,7 +161,11 @@ impl Drain {
                 }
                 Mode::Degraded { next_probe } if Instant::now() >= next_probe => {
                     let held = std::mem::take(&mut self.held_alerts);
-                    match self.write(held).await {
+                    let result = match self.probe().await {
+                        Ok(()) => self.write(held).await,
+                        Err(()) => Err(held),
+                    };
+                    match result {
                         Ok(()) => {
                             tracing::info!(
                                 "QuestDB is back: writing what the spool held during the outage."
@@ -265,15 +286,40 @@ impl Drain {
         }
     }
 
+    /// The writer, or a new one if the last write task died with it.
+    fn take_writer(&mut self) -> QuestDbWriter {
+        self.writer
+            .take()
+            .unwrap_or_else(|| QuestDbWriter::new(self.questdb.clone()))
+    }
+
+    /// Asks QuestDB whether it is back (a real request, also when nothing is waiting).
+    async fn probe(&mut self) -> Result<(), ()> {
+        let mut writer = self.take_writer();
+        match tokio::task::spawn_blocking(move || {
+            let result = writer.probe();
+            (writer, result)
+        })
+        .await
+        {
+            Ok((writer, result)) => {
+                self.writer = Some(writer);
+                result.map_err(|error| tracing::debug!(%error, "QuestDB is still unavailable."))
+            }
+            Err(error) => {
+                tracing::error!(%error, "The QuestDB probe task failed.");
+                Err(())
+            }
+        }
+    }
+
     /// One write attempt. On failure the alert rows of the batch are handed back to be held
     /// (data rows stay in the spool).
     async fn write(&mut self, rows: Vec<Row>) -> Result<(), Vec<Row>> {
         if rows.is_empty() {
             return Ok(());
         }
-        let Some(mut writer) = self.writer.take() else {
-            return Err(alert_rows(rows));
-        };
+        let mut writer = self.take_writer();
         let rows = Arc::new(rows);
         let batch = rows.clone();
         let joined = tokio::task::spawn_blocking(move || {

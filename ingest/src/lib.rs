@@ -1,14 +1,27 @@
 //! # weijian ingest
 //!
-//! The ingestion side of weijian: MQTT in, decoded and validated readings, a durable local
-//! spool, QuestDB out, rules evaluated by the `alerting` crate, HTTP for operators.
+//! The ingestion side of weijian: MQTT in, a durable local spool, decoded and validated
+//! readings, QuestDB out, rules evaluated by the `alerting` crate, HTTP for operators, and the
+//! `weijian` binary's commands (run, check-config, demo, simulate, decode).
 //!
 //! # Layout
 //!
 //! - [`config`]: the TOML configuration, validated at load, and the site/device registry.
-//! - [`reject`]: rejection reasons with stable codes (the quarantine contract).
-//! - [`decode`]: payload decoders (JSON, HJ 212) -> samples and events.
+//! - [`topic`]: the topic grammar (`{prefix}/{site}/{device}/{channel}`).
+//! - [`source`]: the MQTT connection (rumqttc, MQTT 5 or 3.1.1, manual acks).
+//! - [`message`]: a received message as stored in the spool.
 //! - [`spool`]: the durable append-only spool that acknowledgements wait for.
+//! - [`decode`]: payload decoders (JSON, HJ 212) -> samples and events; the `decode` tool.
+//! - [`reject`]: rejection reasons with stable codes (the quarantine contract).
+//! - [`validate`]: a spooled message -> rows, rule-engine inputs, HJ 212 replies, quarantine.
+//! - [`alerts`]: the rule engine in the pipeline (feeding, timers, snapshots, notifications).
+//! - [`sink`]: the QuestDB schema, rows and their ILP encoding, the writer.
+//! - [`drain`]: spool -> validate -> rules -> QuestDB -> commit, with a degraded mode.
+//! - [`pipeline`]: starting and stopping the tasks, and how they hand work over.
+//! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
+//! - [`telemetry`]: Prometheus metrics and logging set-up.
+//! - [`simulate`]: the simulated fleet (demo, `weijian simulate`).
+//! - [`demo`]: `weijian demo` (embedded broker + fleet + pipeline).
 #![forbid(unsafe_code)]
 
 pub mod alerts;

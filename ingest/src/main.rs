@@ -42,6 +42,50 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// The demo: an embedded broker, a simulated fleet and weijian, with live alerts.
+    Demo {
+        /// QuestDB to write to (questdb-rs configuration string); the demo runs without one.
+        #[arg(long, default_value = "http::addr=127.0.0.1:9000;")]
+        questdb: String,
+        /// Address for /metrics, /healthz and /readyz.
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        http: String,
+        /// Hours of history to replay quickly before running in real time.
+        #[arg(long, default_value_t = 3)]
+        backfill_hours: u32,
+        /// Replay speed (simulated seconds per real second).
+        #[arg(long, default_value_t = 60.0)]
+        speed: f64,
+        /// Incident mix: demo (something every few minutes), realistic or calm.
+        #[arg(long, default_value = "demo")]
+        scenario: String,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long)]
+        duration_secs: Option<u64>,
+    },
+    /// Drive a real deployment with the simulated fleet of a configuration's registry.
+    Simulate {
+        /// Broker as host:port.
+        #[arg(long, default_value = "127.0.0.1:1883")]
+        broker: String,
+        /// Configuration whose sites and devices to simulate.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Hours of history to replay quickly first (0 = real time from now).
+        #[arg(long, default_value_t = 0)]
+        backfill_hours: u32,
+        #[arg(long, default_value_t = 60.0)]
+        speed: f64,
+        #[arg(long, default_value = "realistic")]
+        scenario: String,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// MQTT client id of the simulator.
+        #[arg(long, default_value = "weijian-simulator")]
+        client_id: String,
+    },
     /// Decode payloads the way the ingestor would and print one JSON line per frame/object.
     Decode {
         /// Payload format.
@@ -75,6 +119,89 @@ fn main() -> ExitCode {
             runtime_then(|| async move { run(config).await })
         }
         Command::CheckConfig { config } => check_config(&config),
+        Command::Demo {
+            questdb,
+            http,
+            backfill_hours,
+            speed,
+            scenario,
+            seed,
+            duration_secs,
+        } => {
+            // The screen is for the status line and alerts; RUST_LOG shows more.
+            logging::init(format, "error,rumqttd=off");
+            let Some(scenario) = weijian::simulate::Scenario::by_name(&scenario) else {
+                eprintln!(
+                    "unknown scenario {scenario:?}: use one of {:?}",
+                    weijian::simulate::Scenario::NAMES
+                );
+                return ExitCode::from(EX_USAGE);
+            };
+            let options = weijian::demo::DemoOptions {
+                questdb,
+                http_listen: http,
+                backfill_hours,
+                speedup: speed,
+                seed,
+                scenario,
+                duration: duration_secs.map(std::time::Duration::from_secs),
+                ..Default::default()
+            };
+            runtime_then(|| async move {
+                let shutdown = CancellationToken::new();
+                on_signals(shutdown.clone());
+                let mut out = std::io::stdout();
+                match weijian::demo::run(options, shutdown, &mut out).await {
+                    Ok(_) => ExitCode::SUCCESS,
+                    Err(error) => {
+                        eprintln!("the demo could not run: {error}");
+                        ExitCode::FAILURE
+                    }
+                }
+            })
+        }
+        Command::Simulate {
+            broker,
+            config,
+            backfill_hours,
+            speed,
+            scenario,
+            seed,
+            client_id,
+        } => {
+            logging::init(format, "info");
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let Some(scenario) = weijian::simulate::Scenario::by_name(&scenario) else {
+                eprintln!(
+                    "unknown scenario {scenario:?}: use one of {:?}",
+                    weijian::simulate::Scenario::NAMES
+                );
+                return ExitCode::from(EX_USAGE);
+            };
+            let Some((host, port)) = broker
+                .rsplit_once(':')
+                .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h.to_string(), p)))
+            else {
+                eprintln!("--broker {broker:?} is not host:port");
+                return ExitCode::from(EX_USAGE);
+            };
+            runtime_then(|| async move {
+                simulate(
+                    config,
+                    host,
+                    port,
+                    client_id,
+                    backfill_hours,
+                    speed,
+                    scenario,
+                    seed,
+                )
+                .await
+            })
+        }
         Command::Decode { format, input } => decode(format, &input),
     }
 }
@@ -149,6 +276,62 @@ async fn run(config: Config) -> ExitCode {
         }
         Err(error) => {
             tracing::error!(%error, "weijian could not start.");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn simulate(
+    config: Config,
+    host: String,
+    port: u16,
+    client_id: String,
+    backfill_hours: u32,
+    speed: f64,
+    scenario: weijian::simulate::Scenario,
+    seed: u64,
+) -> ExitCode {
+    use weijian::simulate::{self, Fleet, Pace};
+    let cancel = CancellationToken::new();
+    on_signals(cancel.clone());
+    let fleet = Fleet::new(&config.registry, &config.mqtt.topic_prefix, seed, scenario);
+    tracing::info!(devices = fleet.device_count(), broker = %format!("{host}:{port}"), "Simulating the fleet.");
+    let client = simulate::spawn_client(
+        simulate::mqtt_options(&host, port, &client_id),
+        cancel.clone(),
+    );
+    let pace = if backfill_hours == 0 {
+        Pace::real_time()
+    } else {
+        Pace::accelerated(backfill_hours, speed)
+    };
+    let mut last = std::time::Instant::now();
+    let result = simulate::run_publisher(client, fleet, pace, cancel, |s| {
+        if last.elapsed() >= std::time::Duration::from_secs(5) {
+            last = std::time::Instant::now();
+            tracing::info!(
+                messages = s.messages,
+                readings = s.readings,
+                events = s.events,
+                incidents = s.incidents,
+                caught_up = s.caught_up,
+                "Publishing."
+            );
+        }
+    })
+    .await;
+    match result {
+        Ok(stats) => {
+            tracing::info!(
+                messages = stats.messages,
+                readings = stats.readings,
+                "Simulation stopped."
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "Simulation failed.");
             ExitCode::FAILURE
         }
     }

@@ -132,12 +132,33 @@ impl Running {
     }
 }
 
+/// The clock the rule engine's timers run on (offline devices, durations maturing without new
+/// data). The wall clock in production; the demo's simulated time while it replays history.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The wall clock.
+pub fn wall_clock() -> Clock {
+    Arc::new(now)
+}
+
 /// Starts weijian: opens the spool, connects to the broker, serves HTTP, drains to QuestDB.
 /// Cancel `shutdown` to stop, then `wait()`.
 ///
 /// # Errors
 /// What prevents starting (spool, TLS, HTTP port, metrics).
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running, RunError> {
+    start_with_clock(config, shutdown, wall_clock()).await
+}
+
+/// [`start`] with the rule engine's timers on `clock`.
+///
+/// # Errors
+/// As [`start`].
+pub async fn start_with_clock(
+    config: Config,
+    shutdown: CancellationToken,
+    clock: Clock,
+) -> Result<Running, RunError> {
     let registry = Registry::new();
     let metrics = Metrics::register(&registry)?;
     let spool_metrics = SpoolMetrics::register(&registry)?;
@@ -208,14 +229,17 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     }
     let (alert_events, _) = broadcast::channel(1024);
     let drain = Drain {
+        clock,
         alerts: AlertStage::open(&config),
         alert_events: alert_events.clone(),
         committed: None,
         held_alerts: Vec::new(),
         last_read: None,
         outage_logged: false,
+        seen_up_to: None,
         reader: spool_reader,
         writer: Some(QuestDbWriter::new(config.questdb.clone())),
+        questdb: config.questdb.clone(),
         validator: Validator::new(
             config.registry.clone(),
             config.limits,

@@ -134,6 +134,30 @@ impl QuestDbWriter {
         Ok(())
     }
 
+    /// Checks that QuestDB answers and the tables exist (creating them if needed).
+    ///
+    /// # Errors
+    /// QuestDB unreachable or refusing the DDL.
+    pub fn probe(&mut self) -> Result<(), WriteError> {
+        if !self.tables_ready {
+            return self.ensure_tables();
+        }
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(5)))
+                .http_status_as_error(false)
+                .build(),
+        );
+        match agent.get(format!("{}/ping", self.config.http_base)).call() {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(WriteError::Unavailable(format!(
+                "/ping answered {}",
+                r.status()
+            ))),
+            Err(e) => Err(WriteError::Unavailable(format!("/ping: {e}"))),
+        }
+    }
+
     /// Writes rows in one HTTP request (one transaction per table in QuestDB).
     ///
     /// # Errors

@@ -177,6 +177,16 @@ impl Metrics {
     }
 }
 
+/// The sum of a counter vector over all its label values.
+pub fn total(vec: &IntCounterVec) -> u64 {
+    use prometheus::core::Collector;
+    vec.collect()
+        .iter()
+        .flat_map(|family| family.get_metric())
+        .map(|m| m.get_counter().get_value() as u64)
+        .sum()
+}
+
 /// Renders a registry in the Prometheus text format.
 pub fn render(registry: &Registry) -> String {
     use prometheus::Encoder;
