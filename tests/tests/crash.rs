@@ -84,7 +84,7 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() -> anyhow::Resu
         "graceful shutdown after the kills: {status}"
     );
     let log_text = std::fs::read_to_string(&log)?;
-    assert!(log_text.matches("Starting weijian.").count() >= kills + 1);
+    assert!(log_text.matches("Starting weijian.").count() > kills);
     Ok(())
 }
 

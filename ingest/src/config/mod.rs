@@ -812,7 +812,7 @@ impl Validator<'_> {
         if kind != DeviceKind::WaterMonitor {
             self.err(
                 &h.mn,
-                format!("{key}"),
+                key.to_string(),
                 "only water_monitor devices speak HJ 212 here",
             );
         }

@@ -544,7 +544,7 @@ mod tests {
 
     #[test]
     fn rejects_arrays_above_the_object_limit() {
-        let text = format!("[{}]", vec![r#"{"ts":1,"values":{"ph":7}}"#; 11].join(","));
+        let text = format!("[{}]", [r#"{"ts":1,"values":{"ph":7}}"#; 11].join(","));
         assert_eq!(
             telemetry(&text, 10).unwrap_err().reason,
             Reason::TooManyObjects

@@ -35,8 +35,8 @@ pub struct Inbound {
 #[derive(Debug)]
 pub enum AckToken {
     None,
-    V4(rumqttc::Publish),
-    V5(v5::mqttbytes::v5::Publish),
+    V4(Box<rumqttc::Publish>),
+    V5(Box<v5::mqttbytes::v5::Publish>),
 }
 
 /// What one poll of the event loop produced.
@@ -163,7 +163,7 @@ impl MqttEventLoop {
                         ack: if qos == 0 {
                             AckToken::None
                         } else {
-                            AckToken::V4(p)
+                            AckToken::V4(Box::new(p))
                         },
                     }))
                 }
@@ -182,7 +182,7 @@ impl MqttEventLoop {
                         ack: if qos == 0 {
                             AckToken::None
                         } else {
-                            AckToken::V5(p)
+                            AckToken::V5(Box::new(p))
                         },
                     }))
                 }
