@@ -368,6 +368,14 @@ fn check_config(path: &std::path::Path) -> ExitCode {
         config.spool.max_bytes >> 20
     );
     println!("  http        {}", config.http.listen);
+    let pack = &config.alerts.pack;
+    println!(
+        "  rules       {} rules from {} ({} {})",
+        pack.rules.len(),
+        config.alerts.pack_source,
+        pack.name,
+        pack.version
+    );
     println!(
         "  registry    {} sites, {} devices",
         config.registry.site_count(),
@@ -388,7 +396,21 @@ fn check_config(path: &std::path::Path) -> ExitCode {
             devices.join(", ")
         );
     }
-    ExitCode::SUCCESS
+    let failures = alerting::run_pack_tests(pack);
+    if failures.is_empty() {
+        println!("  rule tests  {} shipped test cases pass", pack.tests.len());
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "  rule tests  {} of {} FAILED:",
+            failures.len(),
+            pack.tests.len()
+        );
+        for f in &failures {
+            println!("    {f}");
+        }
+        ExitCode::FAILURE
+    }
 }
 
 fn decode(format: DecodeFormat, input: &str) -> ExitCode {
