@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::validate::parse_utc_offset;
 use super::*;
 
 const EXAMPLE: &str = include_str!("../../../config/weijian.example.toml");
