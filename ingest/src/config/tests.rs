@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use alerting::model::Metric;
+
 use super::validate::parse_utc_offset;
 use super::*;
 
