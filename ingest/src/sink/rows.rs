@@ -136,9 +136,9 @@ impl Row {
             Self::Event(e) => {
                 buf.symbol("site", &*e.site)?
                     .symbol("device", &*e.device)?
-                    .symbol("type", e.event_type)?;
+                    .symbol("event_type", e.event_type)?;
                 if let Some(r) = &e.reference {
-                    buf.symbol("ref", r.as_str())?;
+                    buf.symbol("ref_id", r.as_str())?;
                 }
                 buf.column_ts("received_at", TimestampMicros::new(e.received_at.0))?
                     .column_str("data", e.data.as_str())?

@@ -155,11 +155,11 @@ pub fn tables() -> Vec<Table> {
             col("received_at", Timestamp, "when weijian received it"),
             col("site", Symbol, "site id"),
             col("device", Symbol, "device id"),
-            col("type", Symbol, "event type"),
-            col("ref", Symbol, "bag_id, manifest_id, cycle_id or bi_id"),
+            col("event_type", Symbol, "event type"),
+            col("ref_id", Symbol, "bag_id, manifest_id, cycle_id or bi_id"),
             col("data", Varchar, "the event object as received (JSON)"),
         ],
-        dedup_keys: vec!["ts", "device", "type", "ref"],
+        dedup_keys: vec!["ts", "device", "event_type", "ref_id"],
     });
     t.push(Table {
         name: "device_status",
