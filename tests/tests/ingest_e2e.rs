@@ -301,3 +301,99 @@ async fn a_corpus_of_bad_input_is_quarantined_while_good_messages_still_arrive(
     running.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_3_1_1_is_selectable_and_delivers_the_same_rows() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    let text = env.config_text(&water_registry(2), "").replacen(
+        "[mqtt]\n",
+        "[mqtt]\nprotocol = \"3.1.1\"\n",
+        1,
+    );
+    let config = weijian::config::Config::parse(&text, "test", &weijian::config::ProcessEnv)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(config.mqtt.protocol, weijian::config::MqttProtocol::V311);
+    let (running, _shutdown) = env.start(config).await?;
+    let mut publisher = Publisher::connect(env.broker.host(), env.broker.port(), "gateway-311");
+    let base = base_ms();
+    for i in 0..2_000i64 {
+        let d = i % 2;
+        publisher
+            .publish(
+                &format!("weijian/v1/s{d}/d{d}/telemetry"),
+                format!(r#"{{"ts":{},"values":{{"ph":7.4}}}}"#, base + i * 1000),
+            )
+            .await?;
+    }
+    publisher.flushed(Duration::from_secs(60)).await?;
+    let n = env
+        .store
+        .wait_for_count_async(&env.table("water_quality"), 2_000, Duration::from_secs(60))
+        .await?;
+    assert_eq!(n, 2_000);
+    wait_metric(
+        &running,
+        "weijian_mqtt_acked_messages_total",
+        2_000.0,
+        Duration::from_secs(10),
+    )
+    .await?;
+    running.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_keeps_our_session_and_loses_nothing() -> anyhow::Result<()> {
+    let mut env = Env::new()?;
+    let (running, _shutdown) = env.start(env.config(&water_registry(2))?).await?;
+    let base = base_ms();
+    let mut publisher =
+        Publisher::connect(env.broker.host(), env.broker.port(), "gateway-restart-1");
+    for i in 0..1_000i64 {
+        let d = i % 2;
+        publisher
+            .publish(
+                &format!("weijian/v1/s{d}/d{d}/telemetry"),
+                format!(r#"{{"ts":{},"values":{{"ph":7.0}}}}"#, base + i * 1000),
+            )
+            .await?;
+    }
+    publisher.flushed(Duration::from_secs(30)).await?;
+    drop(publisher);
+    let table = env.table("water_quality");
+    env.store
+        .wait_for_count_async(&table, 1_000, Duration::from_secs(30))
+        .await?;
+    let lost_before = metric(&running, "weijian_mqtt_session_lost_total");
+
+    // Mosquitto stops (saving its persistence) and comes back on the same port.
+    env.broker.restart()?;
+    let mut publisher =
+        Publisher::connect(env.broker.host(), env.broker.port(), "gateway-restart-2");
+    for i in 1_000..2_000i64 {
+        let d = i % 2;
+        publisher
+            .publish(
+                &format!("weijian/v1/s{d}/d{d}/telemetry"),
+                format!(r#"{{"ts":{},"values":{{"ph":7.0}}}}"#, base + i * 1000),
+            )
+            .await?;
+    }
+    publisher.flushed(Duration::from_secs(60)).await?;
+    let n = env
+        .store
+        .wait_for_count_async(&table, 2_000, Duration::from_secs(60))
+        .await?;
+    assert_eq!(n, 2_000);
+    assert!(
+        metric(&running, "weijian_mqtt_connection_errors_total") >= 1.0,
+        "the restart was seen"
+    );
+    assert_eq!(
+        metric(&running, "weijian_mqtt_session_lost_total"),
+        lost_before,
+        "the broker kept weijian's persistent session across its restart"
+    );
+    running.stop().await;
+    Ok(())
+}
