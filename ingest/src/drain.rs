@@ -122,12 +122,12 @@ impl Drain {
                         if self.seen_up_to.is_none_or(|s| record.pos.seq() > s) {
                             self.seen_up_to = Some(record.pos.seq());
                             self.account(&msg, &processed);
-                            self.reply(&processed).await;
+                            self.reply(&processed);
                         }
                         if keep_rows {
                             rows.extend(processed.rows);
                         }
-                        self.announce(events).await;
+                        self.announce(events);
                     }
                     Err(error) => {
                         tracing::error!(%error, pos = record.pos.seq(), "Skipped a spool record that is not a message.");
@@ -135,7 +135,7 @@ impl Drain {
                 }
             }
             let events = self.alerts.tick_if_due((self.clock)());
-            self.announce(events).await;
+            self.announce(events);
 
             match mode {
                 Mode::Normal => {
@@ -225,7 +225,7 @@ impl Drain {
     }
 
     /// Counts, publishes and (in the next write) stores alert events.
-    async fn announce(&mut self, events: Vec<AlertEvent>) {
+    fn announce(&mut self, events: Vec<AlertEvent>) {
         for event in events {
             self.metrics
                 .alert_events
@@ -237,8 +237,9 @@ impl Drain {
                 .inc();
             tracing::info!(alert_id = %event.alert_id, rule = %event.rule, level = event.level.as_str(), kind = event.kind.as_str(), site = %event.site, "{}", event.summary_en);
             if let Some((topic, payload)) = self.alerts.notification(&event) {
-                if let Err(error) = self.client.publish(&topic, payload).await {
-                    tracing::warn!(%error, %topic, "Could not publish an alert notification.");
+                if let Err(error) = self.client.try_publish(&topic, payload) {
+                    self.metrics.notifications_dropped.inc();
+                    tracing::warn!(%error, %topic, alert_id = %event.alert_id, "Could not publish an alert notification (the alert is still stored).");
                 }
             }
             // Nobody listening is fine.
@@ -273,15 +274,14 @@ impl Drain {
         }
     }
 
-    async fn reply(&self, processed: &Processed) {
+    fn reply(&self, processed: &Processed) {
         for (topic, payload) in &processed.replies {
-            match self
-                .client
-                .publish(topic, payload.clone().into_bytes())
-                .await
-            {
+            match self.client.try_publish(topic, payload.clone().into_bytes()) {
                 Ok(()) => self.metrics.hj212_replies.inc(),
-                Err(error) => tracing::warn!(%error, %topic, "Could not publish an HJ 212 reply."),
+                Err(error) => {
+                    self.metrics.notifications_dropped.inc();
+                    tracing::warn!(%error, %topic, "Could not publish an HJ 212 reply (the logger will resend).");
+                }
             }
         }
     }

@@ -108,6 +108,23 @@ impl MqttClient {
         }
     }
 
+    /// Publishes with QoS 1 without waiting: fails at once when rumqttc's request queue is full
+    /// (the broker has been away for a while). For best-effort messages (HJ 212 replies, alert
+    /// notifications) that must never hold up the data path.
+    ///
+    /// # Errors
+    /// The queue is full or the event loop is gone.
+    pub fn try_publish(&self, topic: &str, payload: Vec<u8>) -> Result<(), String> {
+        match self {
+            Self::V4(c) => c
+                .try_publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+                .map_err(|e| e.to_string()),
+            Self::V5(c) => c
+                .try_publish(topic, v5::mqttbytes::QoS::AtLeastOnce, false, payload)
+                .map_err(|e| e.to_string()),
+        }
+    }
+
     /// Subscribes to every filter with QoS 1.
     ///
     /// # Errors

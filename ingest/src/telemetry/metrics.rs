@@ -42,6 +42,9 @@ pub struct Metrics {
     pub mqtt_session_lost: IntCounter,
     /// HJ 212 data acknowledgements (9014) published.
     pub hj212_replies: IntCounter,
+    /// Best-effort MQTT messages (alert notifications, HJ 212 replies) not sent because the
+    /// broker link was saturated or down.
+    pub notifications_dropped: IntCounter,
     /// Alert lifecycle events, by rule, level and kind.
     pub alert_events: IntCounterVec,
     /// Event time lag: receive time minus device time, for accepted readings.
@@ -69,6 +72,7 @@ impl Metrics {
         registry.register(Box::new(m.mqtt_connection_errors.clone()))?;
         registry.register(Box::new(m.mqtt_session_lost.clone()))?;
         registry.register(Box::new(m.hj212_replies.clone()))?;
+        registry.register(Box::new(m.notifications_dropped.clone()))?;
         registry.register(Box::new(m.alert_events.clone()))?;
         registry.register(Box::new(m.event_lag.clone()))?;
         // Every reason appears from the start (at 0), so dashboards and alerts on rates work
@@ -157,6 +161,10 @@ impl Metrics {
             hj212_replies: IntCounter::new(
                 "weijian_hj212_replies_total",
                 "HJ 212 data acknowledgements (CN 9014) published.",
+            )?,
+            notifications_dropped: IntCounter::new(
+                "weijian_mqtt_dropped_notifications_total",
+                "Alert notifications and HJ 212 replies not sent because the broker link was saturated or down.",
             )?,
             alert_events: IntCounterVec::new(
                 Opts::new(
