@@ -105,7 +105,11 @@ pub async fn run(
     config.mqtt.protocol = MqttProtocol::V311;
     config.mqtt.client_id = "weijian-demo".into();
     config.spool.dir = spool_dir.clone();
-    config.http.listen = options.http_listen.clone();
+    // A busy port (another weijian, a Prometheus exporter) should not stop a demo.
+    config.http.listen = match std::net::TcpListener::bind(&options.http_listen) {
+        Ok(_) => options.http_listen.clone(),
+        Err(_) => "127.0.0.1:0".to_string(),
+    };
     config.questdb.conf = options.questdb.clone();
     if let Some(base) = http_base(&options.questdb) {
         config.questdb.http_base = base;
