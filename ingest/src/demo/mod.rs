@@ -328,8 +328,12 @@ impl Drop for TempDirGuard {
     }
 }
 
+/// A new directory under the system temp dir, unique per run (several demos may share a
+/// process, e.g. in tests).
 fn tempdir() -> std::io::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("weijian-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUNS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("weijian-demo-{}-{run}", std::process::id()));
+    std::fs::create_dir(&dir)?;
     Ok(dir)
 }
