@@ -157,16 +157,6 @@ pub fn notification_json(event: &AlertEvent) -> String {
         EventKind::Pending => "pending",
         EventKind::Firing | EventKind::LevelChanged => "firing",
     };
-    let evidence: serde_json::Map<String, serde_json::Value> = event
-        .evidence
-        .iter()
-        .map(|e| {
-            (
-                e.name.clone(),
-                serde_json::to_value(&e.value).unwrap_or_default(),
-            )
-        })
-        .collect();
     serde_json::json!({
         "alert_id": event.alert_id,
         "rule": event.rule,
@@ -183,9 +173,25 @@ pub fn notification_json(event: &AlertEvent) -> String {
         "ts": event.ts.to_string(),
         "reason": event.reason,
         "summary": { "zh": event.summary_zh, "en": event.summary_en },
-        "evidence": evidence,
+        "evidence": evidence_json(event),
     })
     .to_string()
+}
+
+/// The evidence of an event as a JSON object (`{"value": 0.2, "limit": 0.3, ...}`).
+pub fn evidence_json(event: &AlertEvent) -> serde_json::Value {
+    serde_json::Value::Object(
+        event
+            .evidence
+            .iter()
+            .map(|e| {
+                (
+                    e.name.clone(),
+                    serde_json::to_value(&e.value).unwrap_or_default(),
+                )
+            })
+            .collect(),
+    )
 }
 
 /// The `alerts` row of an event.

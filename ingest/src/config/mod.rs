@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use registry::{DeviceEntry, Hj212Settings, Registry, SiteEntry};
-pub use validate::is_valid_id;
+pub use validate::{http_base_of, is_valid_id};
 use validate::{line_of, Validator};
 
 use raw::RawConfig;

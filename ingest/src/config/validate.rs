@@ -700,7 +700,7 @@ fn is_time_window(s: &str) -> bool {
 }
 
 /// `http::addr=host:port;...` -> `http://host:port` (https for `https::`).
-fn http_base_of(conf: &str) -> Result<String, String> {
+pub fn http_base_of(conf: &str) -> Result<String, String> {
     let (scheme, rest) = conf.split_once("::").ok_or_else(|| {
         format!("{conf:?} is not a questdb-rs configuration string like http::addr=127.0.0.1:9000;")
     })?;

@@ -111,7 +111,7 @@ pub async fn run(
         Err(_) => "127.0.0.1:0".to_string(),
     };
     config.questdb.conf = options.questdb.clone();
-    if let Some(base) = http_base(&options.questdb) {
+    if let Ok(base) = crate::config::http_base_of(&options.questdb) {
         config.questdb.http_base = base;
     }
     let registry = config.registry.clone();
@@ -308,14 +308,6 @@ async fn reachable(http_base: &str) -> bool {
     })
     .await
     .unwrap_or(false)
-}
-
-fn http_base(conf: &str) -> Option<String> {
-    let (scheme, rest) = conf.split_once("::")?;
-    let addr = rest
-        .split(';')
-        .find_map(|kv| kv.trim().strip_prefix("addr="))?;
-    Some(format!("{scheme}://{addr}"))
 }
 
 /// A temporary directory removed when the demo ends.

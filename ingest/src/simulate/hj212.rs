@@ -17,31 +17,8 @@ use serde_json::Value;
 
 use crate::config::Hj212Settings;
 
-/// The HJ 212 CRC (Annex A): init 0xFFFF, `reg = (reg >> 8) ^ byte`, then 8 shifts with
-/// polynomial 0xA001. Not CRC-16/MODBUS.
-pub fn crc16(data: &[u8]) -> u16 {
-    let mut reg: u16 = 0xFFFF;
-    for &b in data {
-        reg = (reg >> 8) ^ u16::from(b);
-        for _ in 0..8 {
-            let lsb = reg & 1;
-            reg >>= 1;
-            if lsb != 0 {
-                reg ^= 0xA001;
-            }
-        }
-    }
-    reg
-}
-
-/// Wraps a data segment into a complete frame with length, CRC and CRLF.
-pub fn frame(segment: &str) -> String {
-    format!(
-        "##{:04}{segment}{:04X}\r\n",
-        segment.len(),
-        crc16(segment.as_bytes())
-    )
-}
+/// The decoder's CRC and frame wrapper: one implementation of Annex A for both directions.
+pub use crate::decode::hj212::{crc16, wrap_frame as frame};
 
 /// The standard factor code of a metric, or the device's configured one.
 fn factor_code(metric: Metric, settings: &Hj212Settings) -> Option<String> {

@@ -175,16 +175,6 @@ impl Row {
                 if let Some(subject) = &a.subject {
                     buf.symbol("subject", subject.as_str())?;
                 }
-                let evidence: serde_json::Map<String, serde_json::Value> = a
-                    .evidence
-                    .iter()
-                    .map(|e| {
-                        (
-                            e.name.clone(),
-                            serde_json::to_value(&e.value).unwrap_or_default(),
-                        )
-                    })
-                    .collect();
                 buf.symbol("district", a.grid.district.as_str())?
                     .symbol("street", a.grid.street.as_str())?
                     .symbol("community", a.grid.community.as_str())?
@@ -193,7 +183,7 @@ impl Row {
                     .column_str("reason", a.reason.as_str())?
                     .column_str(
                         "evidence",
-                        serde_json::Value::Object(evidence).to_string().as_str(),
+                        crate::alerts::evidence_json(a).to_string().as_str(),
                     )?
                     .column_str("summary_zh", a.summary_zh.as_str())?
                     .column_str("summary_en", a.summary_en.as_str())?
