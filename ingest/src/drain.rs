@@ -58,6 +58,8 @@ pub struct Drain {
     pub(crate) metrics: Metrics,
     pub(crate) health: Arc<Health>,
     pub(crate) batch_max_records: usize,
+    /// Rows per QuestDB request.
+    pub(crate) batch_max_rows: usize,
     pub(crate) flush_interval: Duration,
     pub(crate) retry: Backoff,
     /// The last committed spool position.
@@ -66,6 +68,8 @@ pub struct Drain {
     pub(crate) held_alerts: Vec<Row>,
     /// The last spool position read.
     pub(crate) last_read: Option<u64>,
+    /// The last spool position whose rows QuestDB accepted (Normal mode).
+    pub(crate) written_up_to: Option<u64>,
     /// Whether the current QuestDB outage was already logged.
     pub(crate) outage_logged: bool,
     /// The last spool position counted in metrics and answered (HJ 212 replies).
@@ -146,8 +150,14 @@ impl Drain {
                                 tracing::info!(failures, "QuestDB accepts writes again.");
                                 failures = 0;
                             }
-                            let rules_durable = self.alerts.save_if_due(false);
-                            self.commit(last, rules_durable).await;
+                            if last.is_some() {
+                                self.written_up_to = last;
+                            }
+                            // Commit on every pass, also after an empty batch: the rule
+                            // snapshot may only now have caught up with what was written (a
+                            // full spool brings no new records until something is committed).
+                            let rules_durable = self.alerts.save_if_due(self.reader.is_full());
+                            self.commit(self.written_up_to, rules_durable).await;
                         }
                         Err(alert_rows) => {
                             failures += 1;
@@ -313,9 +323,25 @@ impl Drain {
         }
     }
 
-    /// One write attempt. On failure the alert rows of the batch are handed back to be held
-    /// (data rows stay in the spool).
-    async fn write(&mut self, rows: Vec<Row>) -> Result<(), Vec<Row>> {
+    /// Writes rows in requests of at most `batch_max_rows` rows (a batch of spool records can
+    /// hold far more: arrays of 10,000 readings). On failure the alert rows not yet written are
+    /// handed back to be held (data rows stay in the spool; chunks already written are
+    /// rewritten later and deduplicated).
+    async fn write(&mut self, mut rows: Vec<Row>) -> Result<(), Vec<Row>> {
+        let max = self.batch_max_rows.max(1);
+        while rows.len() > max {
+            let rest = rows.split_off(max);
+            if let Err(mut held) = self.write_once(rows).await {
+                held.extend(alert_rows(rest));
+                return Err(held);
+            }
+            rows = rest;
+        }
+        self.write_once(rows).await
+    }
+
+    /// One write request.
+    async fn write_once(&mut self, rows: Vec<Row>) -> Result<(), Vec<Row>> {
         if rows.is_empty() {
             return Ok(());
         }

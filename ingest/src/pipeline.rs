@@ -235,6 +235,7 @@ pub async fn start_with_clock(
         committed: None,
         held_alerts: Vec::new(),
         last_read: None,
+        written_up_to: None,
         outage_logged: false,
         seen_up_to: None,
         reader: spool_reader,
@@ -248,7 +249,9 @@ pub async fn start_with_clock(
         client: client.clone(),
         metrics: metrics.clone(),
         health: health.clone(),
-        batch_max_records: config.questdb.batch_max_rows,
+        // Records per read; `write` splits the rows of a batch into requests of batch_max_rows.
+        batch_max_records: config.questdb.batch_max_rows.min(1_000),
+        batch_max_rows: config.questdb.batch_max_rows,
         flush_interval: config.questdb.flush_interval,
         retry: Backoff::new(Duration::from_millis(100), config.questdb.retry_max),
     };
