@@ -25,11 +25,7 @@ fn per_device_codes_override_and_extend_the_defaults_and_unmapped_codes_stay_raw
     let cp = "DataTime=20240501120000;w99001-Rtd=0.5;w01010-Rtd=20;w21003-Rtd=0.1";
     let outcome = decode_with(&data_frame(2011, Some(4), cp), &p);
     assert_eq!(
-        outcome.samples[0]
-            .values
-            .iter()
-            .map(|v| v.metric.clone())
-            .collect::<Vec<_>>(),
+        metrics_of(&outcome),
         vec![
             MetricRef::Known(Metric::FreeChlorineMgL),
             MetricRef::Known(Metric::ChamberTempC),

@@ -16,6 +16,20 @@ use super::*;
 use alerting::model::{DataFlag, Metric, Period, Stat};
 
 const FIXTURE: &str = include_str!("../testdata/frames.txt");
+
+/// Every data flag letter, in the order of the standard.
+const ALL_FLAGS: [DataFlag; 9] = [
+    DataFlag::N,
+    DataFlag::F,
+    DataFlag::M,
+    DataFlag::S,
+    DataFlag::D,
+    DataFlag::C,
+    DataFlag::T,
+    DataFlag::B,
+    DataFlag::P,
+];
+
 const MN: &str = "010000A8900016F000169DC0";
 
 /// The verified frames of the fixture, with `\r\n` turned into real CRLF.
@@ -77,6 +91,15 @@ fn reasons(outcome: &Hj212Outcome) -> Vec<Reason> {
         .rejections
         .iter()
         .map(|r| r.rejection.reason)
+        .collect()
+}
+
+/// The metrics of the first sample, in order.
+fn metrics_of(outcome: &Hj212Outcome) -> Vec<MetricRef> {
+    outcome.samples[0]
+        .values
+        .iter()
+        .map(|v| v.metric.clone())
         .collect()
 }
 

@@ -7,17 +7,7 @@ use super::*;
 // ---- properties ----
 
 fn flag_strategy() -> impl Strategy<Value = DataFlag> {
-    prop::sample::select(vec![
-        DataFlag::N,
-        DataFlag::F,
-        DataFlag::M,
-        DataFlag::S,
-        DataFlag::D,
-        DataFlag::C,
-        DataFlag::T,
-        DataFlag::B,
-        DataFlag::P,
-    ])
+    prop::sample::select(ALL_FLAGS.to_vec())
 }
 
 proptest! {

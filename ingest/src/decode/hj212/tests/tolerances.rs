@@ -125,11 +125,7 @@ fn a_five_digit_code_missing_its_w_is_normalised() {
     );
     let outcome = decode(&frame);
     assert_eq!(
-        outcome.samples[0]
-            .values
-            .iter()
-            .map(|v| v.metric.clone())
-            .collect::<Vec<_>>(),
+        metrics_of(&outcome),
         vec![
             MetricRef::Known(Metric::Ph),
             MetricRef::Unknown("w01018".into())
@@ -195,17 +191,7 @@ fn a_2005_frame_without_qn_and_flag_with_a_14_char_mn_and_3_char_codes_decodes()
 
 #[test]
 fn every_data_flag_letter_is_kept_per_value() {
-    for flag in [
-        DataFlag::N,
-        DataFlag::F,
-        DataFlag::M,
-        DataFlag::S,
-        DataFlag::D,
-        DataFlag::C,
-        DataFlag::T,
-        DataFlag::B,
-        DataFlag::P,
-    ] {
+    for flag in ALL_FLAGS {
         let cp = format!(
             "DataTime=20240501120000;w01003-Rtd=0.5,w01003-Flag={}",
             flag.as_char()
