@@ -5,18 +5,21 @@
 //! deterministically on event time, and decides who should hear about them.
 //!
 //! ```no_run
-//! use alerting::{Engine, Input, RulePack, run_pack_tests};
+//! use alerting::{Engine, Input, LoadError, RulePack, run_pack_tests};
 //! # fn demo(sites: Vec<alerting::model::Site>, devices: Vec<alerting::model::Device>,
-//! #         inputs: Vec<Input>) {
-//! let pack = RulePack::default_pack().unwrap_or_else(|errs| panic!("{errs:?}"));
-//! assert!(run_pack_tests(&pack).is_empty());
+//! #         inputs: Vec<Input>) -> Result<(), Box<dyn std::error::Error>> {
+//! let pack = RulePack::default_pack().map_err(LoadError::Invalid)?;
+//! if let Some(failure) = run_pack_tests(&pack).first() {
+//!     return Err(format!("pack test failed: {failure}").into());
+//! }
 //! let mut engine = Engine::new(pack, sites, devices);
 //! for input in &inputs {
 //!     for event in engine.process(input) {
 //!         println!("{}", event.summary_zh);
 //!     }
 //! }
-//! let saved = serde_json::to_string(&engine.snapshot());
+//! let saved = serde_json::to_string(&engine.snapshot())?;
+//! # Ok(())
 //! # }
 //! ```
 //!
@@ -26,9 +29,14 @@
 //! - [`level`]: risk levels I..IV with colours and names; I is the most severe.
 //! - [`input`]: what the engine consumes (readings, maintenance, status, faults, ticks).
 //! - [`event`]: alert lifecycle events (pending, firing, level changed, resolved).
-//! - [`rule`]: rules as data: raw TOML types (`rule/config.rs`), compiled typed rules and the
-//!   loader (`rule/compiled.rs`), load errors with line numbers (`rule/error.rs`).
-//! - [`eval`]: the engine: binding rules to sites, routing inputs, ticks, compositions.
+//! - [`rule`]: rules as data: raw TOML types (`rule/config.rs`), compiled typed rules
+//!   (`rule/compiled.rs`), the loader (`rule/load.rs`), compiling one rule (`rule/compile.rs`),
+//!   numbers and their provenance (`rule/numbers.rs`), load errors with line numbers
+//!   (`rule/error.rs`).
+//! - [`eval`]: the engine: the [`Engine`] and input routing (`eval/mod.rs`), binding rules to
+//!   sites (`eval/bind.rs`), observations to events (`eval/emit.rs`), rule kinds shared by
+//!   several inputs (`eval/conditions.rs`), readings (`eval/reading.rs`), ticks and
+//!   compositions (`eval/tick.rs`).
 //! - `machine` (private): the alert state machine (pending, firing, levels, resolve).
 //! - `text` (private): reasons, bilingual summaries and evidence of events.
 //! - [`state`]: per-device and per-site rule state and the snapshot types.

@@ -61,8 +61,17 @@ pub(crate) fn device(id: &str, site: &str) -> Device {
     }
 }
 
-/// An engine with one free-chlorine outlet site `s1` and device `d1`.
-pub(crate) fn outlet_engine() -> Engine {
+/// An engine with the default pack, one water site `s1` of this kind and device `d1`.
+pub(crate) fn engine_for(point: WaterPoint, dis: Disinfectant, small: bool) -> Engine {
+    Engine::new(
+        pack(),
+        vec![water_site("s1", point, dis, small)],
+        vec![device("d1", "s1")],
+    )
+}
+
+/// An engine with the default pack, one free-chlorine outlet site `s1` and these devices.
+pub(crate) fn outlet_engine_with(devices: Vec<Device>) -> Engine {
     Engine::new(
         pack(),
         vec![water_site(
@@ -71,8 +80,13 @@ pub(crate) fn outlet_engine() -> Engine {
             Disinfectant::FreeChlorine,
             false,
         )],
-        vec![device("d1", "s1")],
+        devices,
     )
+}
+
+/// An engine with one free-chlorine outlet site `s1` and device `d1`.
+pub(crate) fn outlet_engine() -> Engine {
+    outlet_engine_with(vec![device("d1", "s1")])
 }
 
 pub(crate) fn reading(dev: &str, site: &str, min: f64, metric: Metric, value: f64) -> Input {

@@ -168,16 +168,7 @@ fn a_device_that_never_reports_goes_offline_after_the_timeout_from_the_first_tic
 fn the_offline_timeout_is_three_intervals_when_that_exceeds_fifteen_minutes() {
     let mut d = device("d1", "s1");
     d.expected_interval_secs = 600; // 10 min -> 30 min timeout
-    let mut e = Engine::new(
-        pack(),
-        vec![water_site(
-            "s1",
-            WaterPoint::Outlet,
-            Disinfectant::FreeChlorine,
-            false,
-        )],
-        vec![d],
-    );
+    let mut e = outlet_engine_with(vec![d]);
     let mut events = run(&mut e, [r(0.0, Turb, 0.3)]);
     for m in (5..=40).step_by(5) {
         events.extend(e.process(&Input::Tick(at(f64::from(m)))));
@@ -211,16 +202,7 @@ fn composition_fires_when_both_components_fire_and_resolves_with_either() {
 
 #[test]
 fn composition_works_across_two_devices_of_one_site() {
-    let mut e = Engine::new(
-        pack(),
-        vec![water_site(
-            "s1",
-            WaterPoint::Outlet,
-            Disinfectant::FreeChlorine,
-            false,
-        )],
-        vec![device("turb", "s1"), device("chlor", "s1")],
-    );
+    let mut e = outlet_engine_with(vec![device("turb", "s1"), device("chlor", "s1")]);
     let mut inputs = Vec::new();
     for m in 0..=12 {
         inputs.push(reading("turb", "s1", f64::from(m), Turb, 2.0));

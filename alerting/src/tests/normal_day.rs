@@ -53,11 +53,7 @@ fn a_normal_day_at_every_kind_of_water_site_raises_no_alert() {
             for small in [false, true] {
                 seed += 1;
                 let mut rng = Lcg(seed);
-                let mut e = Engine::new(
-                    pack(),
-                    vec![water_site("s1", point, d, small)],
-                    vec![device("d1", "s1")],
-                );
+                let mut e = engine_for(point, d, small);
                 let base = residual_base(d, point);
                 let mut events = Vec::new();
                 for m in 0..24 * 60 {

@@ -92,16 +92,19 @@ fn arb_input() -> impl Strategy<Value = Input> {
         })
 }
 
+/// Feeds inputs to an outlet engine with devices `d1` and `d2` and checks every lifecycle.
+fn lifecycles_of(inputs: &[Input]) -> Result<(), String> {
+    let mut e = outlet_engine_with(vec![device("d1", "s1"), device("d2", "s1")]);
+    let events: Vec<AlertEvent> = inputs.iter().flat_map(|i| e.process(i)).collect();
+    check_lifecycles(&events)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn the_engine_never_panics_on_arbitrary_input_sequences(inputs in proptest::collection::vec(arb_input(), 0..200)) {
-        let mut e = Engine::new(
-            pack(),
-            vec![water_site("s1", WaterPoint::Outlet, Disinfectant::FreeChlorine, false)],
-            vec![device("d1", "s1"), device("d2", "s1")],
-        );
+        let mut e = outlet_engine_with(vec![device("d1", "s1"), device("d2", "s1")]);
         for i in &inputs {
             for ev in e.process(i) {
                 prop_assert!(!ev.alert_id.is_empty());
@@ -174,13 +177,7 @@ proptest! {
     fn every_alert_goes_through_one_well_formed_lifecycle(mut inputs in proptest::collection::vec(arb_input(), 0..300)) {
         inputs.retain(|i| i.ts().0.unsigned_abs() < 1 << 50);
         inputs.sort_by_key(Input::ts);
-        let mut e = Engine::new(
-            pack(),
-            vec![water_site("s1", WaterPoint::Outlet, Disinfectant::FreeChlorine, false)],
-            vec![device("d1", "s1"), device("d2", "s1")],
-        );
-        let events: Vec<AlertEvent> = inputs.iter().flat_map(|i| e.process(i)).collect();
-        if let Err(msg) = check_lifecycles(&events) {
+        if let Err(msg) = lifecycles_of(&inputs) {
             prop_assert!(false, "{}", msg);
         }
     }
@@ -189,13 +186,7 @@ proptest! {
     fn unordered_inputs_still_give_well_formed_lifecycles(mut inputs in proptest::collection::vec(arb_input(), 0..300)) {
         // Saturated timestamps (i64::MIN/MAX) cannot be made later; they only test no-panic.
         inputs.retain(|i| i.ts().0.unsigned_abs() < 1 << 50);
-        let mut e = Engine::new(
-            pack(),
-            vec![water_site("s1", WaterPoint::Outlet, Disinfectant::FreeChlorine, false)],
-            vec![device("d1", "s1"), device("d2", "s1")],
-        );
-        let events: Vec<AlertEvent> = inputs.iter().flat_map(|i| e.process(i)).collect();
-        if let Err(msg) = check_lifecycles(&events) {
+        if let Err(msg) = lifecycles_of(&inputs) {
             prop_assert!(false, "{}", msg);
         }
     }

@@ -12,14 +12,6 @@ fn noisy(base: f64, m: i32, amp: f64) -> f64 {
     ((base + amp * k) * 1000.0).round() / 1000.0
 }
 
-fn engine_for(point: WaterPoint, dis: Disinfectant, small: bool) -> Engine {
-    Engine::new(
-        pack(),
-        vec![water_site("s1", point, dis, small)],
-        vec![device("d1", "s1")],
-    )
-}
-
 #[test]
 fn w1_a_turbidity_event_after_rain_fires_iii_then_ii_after_an_hour() {
     let mut e = outlet_engine();

@@ -1,0 +1,245 @@
+//! The engine: binds rules to sites, routes each input to the rules bound to its device's site,
+//! feeds the alert state machine (`machine.rs`) and emits lifecycle events.
+//!
+//! Deterministic on event time: the same inputs in the same order give the same events. Cost
+//! per reading is O(rules of the site): hash lookups by device and site, no history scans.
+//! Ticks walk every device once (absence, pending maturing, escalation by persistence).
+//!
+//! Layout: [`Engine`] and input routing here; `bind.rs` (rules bound to a site), `emit.rs`
+//! (observations to events), `conditions.rs` (rule kinds shared by several inputs),
+//! `reading.rs` (readings) and `tick.rs` (ticks).
+
+use std::collections::HashMap;
+
+use crate::event::AlertEvent;
+use crate::input::Input;
+use crate::machine::Ev;
+use crate::model::{Device, Id, Site, Timestamp};
+use crate::rule::{Rule, RulePack};
+use crate::state::{DeviceState, SiteState, Subject};
+
+mod bind;
+mod conditions;
+mod emit;
+mod reading;
+mod tick;
+
+use bind::{bind, offline_timeout, SiteRules};
+use conditions::{compositions, fresh_data, status_rules};
+use emit::{breach, open_count, split};
+
+/// Freshness window when no offline rule applies: evidence older than this neither matures a
+/// pending alert nor escalates one on a tick (Default, same as G1's minimum).
+const DEFAULT_STALE_SECS: i64 = 15 * 60;
+
+#[derive(Debug, Clone)]
+pub(crate) struct SiteCtx {
+    pub site: Site,
+    pub rules: SiteRules,
+    pub state: SiteState,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceCtx {
+    pub device: Device,
+    pub state: DeviceState,
+    /// Evidence older than this (seconds) is stale on ticks; the offline timeout.
+    pub stale_secs: i64,
+}
+
+/// The rule engine. Build it with [`Engine::new`] (or [`Engine::restore`]) and feed it
+/// [`Input`]s in event-time order with [`Engine::process`].
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub(crate) pack_name: String,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) sites: HashMap<Id, SiteCtx>,
+    pub(crate) devices: HashMap<Id, DeviceCtx>,
+    /// Latest tick time.
+    pub(crate) clock: Option<Timestamp>,
+}
+
+impl Engine {
+    /// Builds an engine with empty state. Devices whose site is unknown are kept but no rule
+    /// applies to them; a rule applies to a site when its `site_kind` and `when` match.
+    pub fn new(pack: RulePack, sites: Vec<Site>, devices: Vec<Device>) -> Engine {
+        let rules = pack.rules;
+        let n = rules.len();
+        let mut site_map = HashMap::with_capacity(sites.len());
+        for site in sites {
+            let bound = bind(&rules, &site);
+            site_map.insert(
+                site.id.clone(),
+                SiteCtx {
+                    site,
+                    rules: bound,
+                    state: SiteState {
+                        firing: vec![0; n],
+                        trackers: Vec::new(),
+                    },
+                },
+            );
+        }
+        let mut device_map = HashMap::with_capacity(devices.len());
+        for device in devices {
+            let stale_secs = site_map
+                .get(&device.site)
+                .and_then(|s| {
+                    s.rules
+                        .offline
+                        .iter()
+                        .map(|(_, f, min)| offline_timeout(*f, *min, &device))
+                        .max()
+                })
+                .unwrap_or(DEFAULT_STALE_SECS);
+            device_map.insert(
+                device.id.clone(),
+                DeviceCtx {
+                    device,
+                    state: DeviceState::default(),
+                    stale_secs,
+                },
+            );
+        }
+        Engine {
+            pack_name: format!("{}@{}", pack.name, pack.version),
+            rules,
+            sites: site_map,
+            devices: device_map,
+            clock: None,
+        }
+    }
+
+    /// The compiled rules, in pack order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Number of pending or open alerts (all devices and sites).
+    pub fn active_alerts(&self) -> usize {
+        self.devices
+            .values()
+            .map(|d| open_count(&d.state.trackers))
+            .sum::<usize>()
+            + self
+                .sites
+                .values()
+                .map(|s| open_count(&s.state.trackers))
+                .sum::<usize>()
+    }
+
+    /// Feeds one input and returns the alert transitions it causes (usually none).
+    /// Inputs for unknown devices, and non-finite values, are ignored.
+    pub fn process(&mut self, input: &Input) -> Vec<AlertEvent> {
+        let mut out = Vec::new();
+        match input {
+            Input::Tick(now) => self.tick(*now, &mut out),
+            Input::Reading(r) => self.reading(r, &mut out),
+            Input::Maintenance {
+                device, ts, active, ..
+            } => self.with_device(
+                device,
+                *ts,
+                |cx, dev, rules, clock, out| {
+                    fresh_data(cx, dev, rules, clock, *ts, out);
+                    let st = &mut dev.state;
+                    st.last_seen = st.last_seen.max(Some(*ts));
+                    if *active {
+                        st.maintenance_since = st.maintenance_since.or(Some(*ts));
+                    } else {
+                        st.maintenance_since = None;
+                    }
+                    status_rules(cx, dev, rules, *ts, out);
+                },
+                &mut out,
+            ),
+            Input::Status {
+                device, ts, online, ..
+            } => self.with_device(
+                device,
+                *ts,
+                |_, dev, _, _, _| {
+                    dev.state.connection_lost = if *online { None } else { Some(*ts) };
+                },
+                &mut out,
+            ),
+            Input::SensorFault {
+                device,
+                ts,
+                metric,
+                value,
+                ..
+            } => {
+                let (lo, hi) = metric.physical_range();
+                let ev = Ev {
+                    metric: Some(*metric),
+                    value: value.is_finite().then_some(*value),
+                    limit: None,
+                    detail: Some(format!("physical range {lo}..{hi}")),
+                };
+                let subject = Subject::Metric(*metric);
+                self.fault(device, *ts, |b| &b.sensor_fault, subject, ev, &mut out);
+            }
+            Input::ClockFault {
+                device, ts, detail, ..
+            } => {
+                let ev = Ev {
+                    detail: Some(detail.clone()),
+                    ..Ev::default()
+                };
+                self.fault(device, *ts, |b| &b.clock, Subject::Clock, ev, &mut out);
+            }
+        }
+        out
+    }
+
+    /// G3 and G4 reports: a breach at `now` of `subject` for each rule `kind` picks.
+    fn fault(
+        &mut self,
+        device: &Id,
+        now: Timestamp,
+        kind: fn(&SiteRules) -> &Vec<usize>,
+        subject: Subject,
+        ev: Ev,
+        out: &mut Vec<AlertEvent>,
+    ) {
+        self.with_device(
+            device,
+            now,
+            |cx, dev, rules, _, out| {
+                let (bound, _, mut em) = split(cx, rules, out, now);
+                for &r in kind(bound) {
+                    em.observe(
+                        &mut dev.state.trackers,
+                        &dev.device.id,
+                        r,
+                        subject,
+                        breach(now),
+                        ev.clone(),
+                    );
+                }
+            },
+            out,
+        );
+    }
+
+    /// Runs `f` with the device, its site and the rules, then re-evaluates the site's
+    /// compositions.
+    fn with_device(
+        &mut self,
+        device: &Id,
+        now: Timestamp,
+        f: impl FnOnce(&mut SiteCtx, &mut DeviceCtx, &[Rule], Option<Timestamp>, &mut Vec<AlertEvent>),
+        out: &mut Vec<AlertEvent>,
+    ) {
+        let Some(dev) = self.devices.get_mut(device) else {
+            tracing::debug!(device = %device, "input for an unknown device ignored");
+            return;
+        };
+        let Some(cx) = self.sites.get_mut(&dev.device.site) else {
+            return;
+        };
+        f(cx, dev, &self.rules, self.clock, out);
+        compositions(cx, &self.rules, now, out);
+    }
+}

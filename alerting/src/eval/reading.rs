@@ -1,0 +1,161 @@
+//! A reading through the engine: G1 fresh data, G4 sequence and clock, G3 valid values, W6
+//! flags, G2 identical values and the quality thresholds (W1-W4).
+
+use crate::event::AlertEvent;
+use crate::machine::{Ev, Obs};
+use crate::model::Reading;
+use crate::rule::Condition;
+use crate::state::{metric_index, StuckRun, Subject};
+
+use super::conditions::{fresh_data, is_inhibited, status_rules, threshold_obs};
+use super::emit::{breach, has, split};
+use super::Engine;
+
+impl Engine {
+    pub(super) fn reading(&mut self, r: &Reading, out: &mut Vec<AlertEvent>) {
+        if !r.value.is_finite() {
+            tracing::debug!(device = %r.device, "non-finite value ignored");
+            return;
+        }
+        let now = r.ts;
+        self.with_device(
+            &r.device,
+            now,
+            |cx, dev, rules, clock, out| {
+                let id = dev.device.id.clone();
+                fresh_data(cx, dev, rules, clock, now, out);
+                let st = &mut dev.state;
+                st.last_seen = st.last_seen.max(Some(now));
+
+                // G4: seq restart or gap; a sane reading clears the clock subject. (Readings
+                // of one message share a seq, so an equal seq is in order.)
+                let seq_obs = r.seq.map(|seq| {
+                    let last = st.last_seq;
+                    st.last_seq = Some(seq);
+                    match last {
+                        Some(last) if seq < last => (
+                            breach(now),
+                            Some(format!("seq restarted: {seq} after {last}")),
+                        ),
+                        Some(last) if seq > last.saturating_add(1) => (
+                            breach(now),
+                            Some(format!("seq gap: {} missing after {last}", seq - last - 1)),
+                        ),
+                        _ => (Obs::Clear, None),
+                    }
+                });
+                let (bound, _, mut em) = split(cx, rules, out, now);
+                let trackers = &mut dev.state.trackers;
+                for &ri in &bound.clock {
+                    if let Some((obs, detail)) = &seq_obs {
+                        if detail.is_some() || has(trackers, ri, Subject::Seq) {
+                            let ev = Ev {
+                                detail: Some(detail.clone().unwrap_or_else(|| {
+                                    format!("seq {} in order", r.seq.unwrap_or_default())
+                                })),
+                                ..Ev::default()
+                            };
+                            em.observe(trackers, &id, ri, Subject::Seq, *obs, ev);
+                        }
+                    }
+                    if has(trackers, ri, Subject::Clock) {
+                        let ev = Ev {
+                            detail: Some(format!("device time {now} accepted")),
+                            ..Ev::default()
+                        };
+                        em.observe(trackers, &id, ri, Subject::Clock, Obs::Clear, ev);
+                    }
+                }
+                // G3: a valid value of the metric counts toward clearing its range fault.
+                for &ri in &bound.sensor_fault {
+                    let ev = Ev {
+                        metric: Some(r.metric),
+                        value: Some(r.value),
+                        ..Ev::default()
+                    };
+                    em.observe(trackers, &id, ri, Subject::Metric(r.metric), Obs::Clear, ev);
+                }
+                // W6: flags.
+                let mi = metric_index(r.metric);
+                let st = &mut dev.state;
+                if let Some(slot) = st.flag_since.get_mut(mi) {
+                    *slot = if r.flag.is_normal() {
+                        None
+                    } else {
+                        slot.or(Some(now))
+                    };
+                }
+                status_rules(cx, dev, rules, now, out);
+
+                // Values during a maintenance window are never quality evidence, even if the
+                // source forgot to flag them M.
+                if !r.is_quality_evidence() || dev.state.maintenance_since.is_some() {
+                    return;
+                }
+                let (bound, _, mut em) = split(cx, rules, out, now);
+                // G2: identical values.
+                for &ri in &bound.stuck {
+                    let Condition::Stuck { min_secs, skip } = rules
+                        .get(ri)
+                        .map(|x| &x.condition)
+                        .unwrap_or(&Condition::Clock)
+                    else {
+                        continue;
+                    };
+                    if r.metric.is_state() || skip.contains(&r.metric) {
+                        continue;
+                    }
+                    let bits = r.value.to_bits();
+                    let obs = match dev.state.stuck.get_mut(mi) {
+                        Some(Some(run)) if run.bits == bits => {
+                            if now.secs_since(run.since) >= *min_secs {
+                                breach(run.since)
+                            } else {
+                                Obs::Between
+                            }
+                        }
+                        Some(slot) => {
+                            *slot = Some(StuckRun { bits, since: now });
+                            Obs::Clear
+                        }
+                        None => continue,
+                    };
+                    let ev = Ev {
+                        metric: Some(r.metric),
+                        value: Some(r.value),
+                        ..Ev::default()
+                    };
+                    let subject = Subject::Metric(r.metric);
+                    em.observe(&mut dev.state.trackers, &id, ri, subject, obs, ev);
+                }
+                // Quality thresholds, inhibited while the device is offline.
+                let inhibited = is_inhibited(rules, &dev.state);
+                for b in bound.thresholds.iter().filter(|b| b.metric == r.metric) {
+                    let (obs, limit) = threshold_obs(
+                        b,
+                        rules.get(b.rule).map_or(0.0, |x| x.clear_margin),
+                        r.value,
+                        now,
+                    );
+                    let ev = Ev {
+                        metric: Some(r.metric),
+                        value: Some(r.value),
+                        limit,
+                        detail: None,
+                    };
+                    em.observe_with(
+                        &mut dev.state.trackers,
+                        &id,
+                        b.rule,
+                        Subject::None,
+                        b.pending_secs,
+                        obs,
+                        ev,
+                        !inhibited,
+                    );
+                }
+            },
+            out,
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! A tick through the engine: G1 absence, W6 maintenance without data, pending maturing and
+//! escalation by persistence on fresh evidence, then compositions and site escalation.
+
+use crate::event::{AlertEvent, SITE_SCOPE_DEVICE};
+use crate::machine::{tick_step, Ev};
+use crate::model::{Id, Timestamp};
+use crate::rule::Condition;
+use crate::state::Subject;
+
+use super::bind::{offline_timeout, pending_of};
+use super::conditions::{compositions, is_inhibited, status_rules};
+use super::emit::{breach, split};
+use super::Engine;
+
+impl Engine {
+    pub(super) fn tick(&mut self, now: Timestamp, out: &mut Vec<AlertEvent>) {
+        self.clock = self.clock.max(Some(now));
+        let rules = &self.rules;
+        // Deterministic order: sort device ids (ticks are rare; readings never sort).
+        let mut ids: Vec<&Id> = self.devices.keys().collect();
+        ids.sort();
+        let ids: Vec<Id> = ids.into_iter().cloned().collect();
+        for id in ids {
+            let Some(dev) = self.devices.get_mut(&id) else {
+                continue;
+            };
+            let Some(cx) = self.sites.get_mut(&dev.device.site) else {
+                continue;
+            };
+            let st = &mut dev.state;
+            let watch = *st.watch_since.get_or_insert(now);
+            // G1: absence.
+            let (bound, _, mut em) = split(cx, rules, out, now);
+            for &(ri, f, min) in &bound.offline {
+                let timeout = offline_timeout(f, min, &dev.device);
+                let base = dev.state.last_seen.unwrap_or(watch);
+                if now.secs_since(base) >= timeout {
+                    let ev = Ev {
+                        detail: Some(format!(
+                            "no data since {base}; timeout {} min",
+                            timeout / 60
+                        )),
+                        ..Ev::default()
+                    };
+                    let trackers = &mut dev.state.trackers;
+                    em.observe(trackers, &id, ri, Subject::None, breach(base), ev);
+                }
+            }
+            // W6: a maintenance window with no data still counts, and its end resolves.
+            status_rules(cx, dev, rules, now, out);
+            // Pending maturing and escalation by persistence on fresh evidence; quality
+            // alerts do not start while the device is offline.
+            let inhibited = is_inhibited(rules, &dev.state);
+            let (bound, _, mut em) = split(cx, rules, out, now);
+            let mut i = 0;
+            while i < dev.state.trackers.len() {
+                let t = &mut dev.state.trackers[i];
+                let Some(rule) = rules.get(t.rule) else {
+                    i += 1;
+                    continue;
+                };
+                let own_clock = matches!(
+                    rule.condition,
+                    Condition::Offline { .. } | Condition::MonitorStatus { .. }
+                );
+                let fresh = own_clock || now.secs_since(t.last_obs) <= dev.stale_secs;
+                let pending = pending_of(bound, t.rule);
+                let allow_new = !(inhibited && matches!(rule.condition, Condition::Threshold(_)));
+                if fresh && now >= t.last_obs {
+                    if let Some((kind, reason, delta)) = tick_step(rule, pending, t, now, allow_new)
+                    {
+                        em.transition(&id, t, kind, reason, delta);
+                    }
+                }
+                i += 1;
+            }
+        }
+        // Compositions at every site (cheap: counters), plus escalation of site trackers.
+        let mut site_ids: Vec<Id> = self.sites.keys().cloned().collect();
+        site_ids.sort();
+        for sid in site_ids {
+            if let Some(cx) = self.sites.get_mut(&sid) {
+                compositions(cx, rules, now, out);
+                let (_, trackers, mut em) = split(cx, rules, out, now);
+                for t in trackers.iter_mut() {
+                    if let Some(rule) = rules.get(t.rule) {
+                        if let Some((kind, reason, delta)) = tick_step(rule, 0, t, now, true) {
+                            em.transition(SITE_SCOPE_DEVICE, t, kind, reason, delta);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
