@@ -106,6 +106,40 @@ impl Env {
         Ok((running, shutdown))
     }
 
+    /// [`Env::config_text`] with `extra_spool` lines added to its `[spool]` section (e.g.
+    /// `max_bytes = 49152`).
+    pub fn config_text_with_spool(
+        &self,
+        registry: &str,
+        extra_questdb: &str,
+        extra_spool: &str,
+    ) -> String {
+        let text = self.config_text(registry, extra_questdb);
+        let dir_line = format!("[spool]\ndir = \"{}\"\n", self.spool_dir.path().display());
+        text.replacen(&dir_line, &format!("{dir_line}{extra_spool}\n"), 1)
+    }
+
+    /// [`Env::start`] with the rule engine's timers on `clock` (simulated time).
+    ///
+    /// # Errors
+    /// weijian could not start.
+    pub async fn start_with_clock(
+        &self,
+        config: Config,
+        clock: weijian::pipeline::Clock,
+    ) -> anyhow::Result<(Running, CancellationToken)> {
+        let shutdown = CancellationToken::new();
+        let running = weijian::pipeline::start_with_clock(config, shutdown.clone(), clock).await?;
+        for _ in 0..100 {
+            if running.health.mqtt_connected.load(Ordering::Relaxed) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok((running, shutdown))
+    }
+
     /// A table name with this test's prefix.
     pub fn table(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
@@ -168,6 +202,16 @@ impl Publisher {
             .await?;
         self.sent += 1;
         Ok(())
+    }
+
+    /// Publishes sent so far.
+    pub fn sent(&self) -> usize {
+        self.sent
+    }
+
+    /// PUBACKs received from the broker so far.
+    pub fn acked(&self) -> usize {
+        self.acked.load(Ordering::Relaxed)
     }
 
     /// Waits until the broker acknowledged everything published.
