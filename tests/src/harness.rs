@@ -50,6 +50,8 @@ impl Env {
     /// # Errors
     /// Mosquitto missing or not starting; the store unreachable.
     pub fn new() -> anyhow::Result<Env> {
+        // RUST_LOG=weijian=debug shows the pipeline's logs on a failing test.
+        weijian::telemetry::logging::init(weijian::telemetry::logging::LogFormat::Text, "error");
         let broker = Mosquitto::start().context("start mosquitto (apt-get install mosquitto)")?;
         let store = TestStore::from_env()?;
         let prefix = store.fresh_table_prefix();
