@@ -352,6 +352,26 @@ impl DeliveryConfig {
     pub fn supervisor(&self, id: &str) -> Option<&Supervisor> {
         self.supervisors.iter().find(|s| s.id == id)
     }
+
+    /// The supervisor whose `token_sha256` is `hex` (the hex SHA-256 of a presented bearer
+    /// token, case-insensitive), for the API's authentication. Compares every configured hash
+    /// in full, without early exit.
+    pub fn supervisor_by_token_sha256(&self, hex: &str) -> Option<&Supervisor> {
+        let hex = hex.trim().to_ascii_lowercase();
+        let mut found = None;
+        for s in &self.supervisors {
+            let same = s.token_sha256.len() == hex.len()
+                && s.token_sha256
+                    .bytes()
+                    .zip(hex.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0;
+            if same && found.is_none() {
+                found = Some(s);
+            }
+        }
+        found
+    }
 }
 
 fn timing(p: &mut Problems<'_>, raw: Option<&RawDelivery>) -> DeliveryTiming {

@@ -337,15 +337,8 @@ impl DeliveryEngine {
                 }
             }
         }
-        let extra_zh = "逾期未确认，已升级上报。".to_owned();
-        let extra_en = "Not acknowledged in time: escalated.".to_owned();
-        out.notices.extend(self.announce(
-            NoticeKind::Escalated,
-            &escalated,
-            true,
-            Some((extra_zh, extra_en)),
-            now,
-        ));
+        out.notices
+            .extend(self.announce(NoticeKind::Escalated, &escalated, true, None, now));
         out.notices
             .extend(self.announce(NoticeKind::Repeat, &repeat, false, None, now));
         // Forget old resolutions.
@@ -600,11 +593,11 @@ impl DeliveryEngine {
         let mut out = Outcome::default();
         let tier = self
             .route_tier(&event.grid, Tier::Community)
-            .unwrap_or(Tier::Community);
-        if self.route_tier(&event.grid, Tier::Community).is_none() {
-            tracing::warn!(alert = %event.alert_id, site = %event.site,
-                "no supervisor at any tier for this site: the alert reaches nobody");
-        }
+            .unwrap_or_else(|| {
+                tracing::warn!(alert = %event.alert_id, site = %event.site,
+                    "no supervisor at any tier for this site: the alert reaches nobody");
+                Tier::Community
+            });
         let a = TrackedAlert {
             event: event.clone(),
             tier,
@@ -891,7 +884,21 @@ impl DeliveryEngine {
                 .collect();
             let refs: Vec<&AlertEvent> = events.iter().collect();
             let level = refs.iter().map(|e| e.level).max().unwrap_or(Level::IV);
-            let (zh, en) = extra.clone().unzip();
+            let (zh, en) = match (&extra, kind) {
+                (Some((zh, en)), _) => (Some(zh.clone()), Some(en.clone())),
+                (None, NoticeKind::Escalated) => (
+                    Some(format!(
+                        "逾期未确认，已升级至{}级：{}。",
+                        tier.zh(),
+                        Cell::of(&grid, tier)
+                    )),
+                    Some(format!(
+                        "Not acknowledged in time: escalated to the {tier} tier ({}).",
+                        Cell::of(&grid, tier)
+                    )),
+                ),
+                (None, _) => (None, None),
+            };
             let ex = Extra {
                 zh,
                 en,

@@ -51,7 +51,8 @@
 //!   who was notified. A later change to a *more severe* level clears the acknowledgement
 //!   (record `acknowledgement_cleared`) and the deadline runs again; a less severe one keeps it.
 //! - **Resolved** (by the rule engine or manually) tells everyone who was notified of the
-//!   alert, even during a silence: it closes what they were told.
+//!   alert, even during a silence: it closes what they were told. Likewise an
+//!   **acknowledgement** is told during a silence (a person acted; it is not noise).
 //! - **Silences** hold every other notice for the alerts they cover (records are still
 //!   produced). When a silence ends (expiry or lifted), its still-open unacknowledged alerts
 //!   are notified (`new` if never announced, else `repeat`) and their deadlines restart.

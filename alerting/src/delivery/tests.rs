@@ -387,7 +387,13 @@ fn an_unacknowledged_alert_escalates_community_street_district_city_by_deadlines
         .collect();
     assert_eq!(escalated.len(), 3);
     assert_eq!(recipients(escalated[2]), ["shi-duty"]);
-    assert!(escalated[0].text_zh.contains("逾期未确认"));
+    assert!(
+        escalated[0]
+            .text_zh
+            .contains("逾期未确认，已升级至街道级：示范区/东城街道"),
+        "{}",
+        escalated[0].text_zh
+    );
     // At the city it stays, and repeats every 30 min go on (to the city).
     let repeats: Vec<&Notice> = out
         .notices
@@ -683,6 +689,73 @@ fn a_silence_suppresses_notices_then_expires_by_itself_and_open_alerts_are_notif
         e.alert(&id).and_then(|a| a.ack_deadline),
         Some(until.plus_secs(4 * 3600))
     );
+}
+
+#[test]
+fn a_silence_pauses_repeats_and_escalation_of_an_announced_alert() {
+    let mut e = engine();
+    let (id, _) = fire(&mut e, "W2", "wp-east-outlet", "wm-1", Level::I, T0);
+    assert_eq!(e.tick(at_secs(60)).notices.len(), 1);
+    let s = Silence {
+        id: "s".into(),
+        scope: SilenceScope::Site {
+            site: "wp-east-outlet".into(),
+        },
+        by: "sq-shuichang".into(),
+        reason: "停产检修".into(),
+        until: at_mins(180),
+    };
+    let out = e.add_silence(s, at_mins(5));
+    let Ok(out) = out else { panic!("{out:?}") };
+    assert_eq!(
+        out.events.len(),
+        1,
+        "the open alert is recorded as silenced"
+    );
+    let lower = event(
+        "W2",
+        "wp-east-outlet",
+        "wm-1",
+        Level::II,
+        EventKind::LevelChanged,
+        at_mins(20),
+    );
+    assert!(e.on_alert_event(&lower, at_mins(20)).notices.is_empty());
+    assert!(
+        run(&mut e, at_mins(5), at_mins(179), 60).is_empty(),
+        "no repeat, no escalation"
+    );
+    let out = e.tick(at_mins(180));
+    assert_eq!(out.notices.len(), 1);
+    assert_eq!(out.notices[0].kind, NoticeKind::Repeat);
+    assert_eq!(
+        out.notices[0].level,
+        Level::II,
+        "carries the level reached meanwhile"
+    );
+    assert_eq!(recipients(&out.notices[0]), ["sq-shuichang"]);
+    assert_eq!(e.alert(&id).map(|a| a.tier), Some(Tier::Community));
+    assert_eq!(
+        e.alert(&id).and_then(|a| a.ack_deadline),
+        Some(at_mins(180 + 60))
+    );
+}
+
+#[test]
+fn a_bearer_token_hash_finds_its_supervisor() {
+    let e = engine();
+    let hash = "51CB393DDFD8F83343329800A455DBC0454CE17C1198437BCECF35E4CB9C890F";
+    assert_eq!(
+        e.config()
+            .supervisor_by_token_sha256(hash)
+            .map(|s| s.id.as_str()),
+        Some("qu-shifan")
+    );
+    assert!(e
+        .config()
+        .supervisor_by_token_sha256(&"0".repeat(64))
+        .is_none());
+    assert!(e.config().supervisor_by_token_sha256("").is_none());
 }
 
 #[test]
