@@ -882,7 +882,9 @@ impl DeliveryEngine {
                 .iter()
                 .filter_map(|id| self.st.alerts.get(id).map(|a| a.event.clone()))
                 .collect();
-            let refs: Vec<&AlertEvent> = events.iter().collect();
+            let mut refs: Vec<&AlertEvent> = events.iter().collect();
+            // Text lists the most severe first.
+            refs.sort_by(|a, b| b.level.cmp(&a.level).then(a.alert_id.cmp(&b.alert_id)));
             let level = refs.iter().map(|e| e.level).max().unwrap_or(Level::IV);
             let (zh, en) = match (&extra, kind) {
                 (Some((zh, en)), _) => (Some(zh.clone()), Some(en.clone())),

@@ -44,7 +44,9 @@
 //! - **Deadlines** start when the alert is first announced (a supervisor cannot acknowledge what
 //!   they were not told), restart on escalation and level change, and pause while silenced.
 //!   Past the deadline the alert escalates one tier up (to the next tier that has
-//!   supervisors), once per tick; at the city it stays, and repeats go on.
+//!   supervisors) and the deadline restarts from that moment, so even after a long gap
+//!   between ticks it climbs one tier per deadline; at the city it stays, and repeats go on.
+//!   Escalated notices go to the new tier (the lower tiers already know).
 //! - **Repeats** go to the current tier at the level's interval while unacknowledged; they do
 //!   not restart the ack deadline. An escalation due at the same time wins.
 //! - **Acknowledging** stops escalation and repeats (the alert stays open) and tells everyone
