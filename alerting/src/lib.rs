@@ -42,6 +42,8 @@
 //! - [`state`]: per-device and per-site rule state and the snapshot types.
 //! - [`snapshot`]: restart safety (snapshot and restore).
 //! - [`pack_tests`]: rule tests shipped with a pack, and their runner.
+//! - [`delivery`]: who hears about alerts: supervisors per grid cell, grouping, repeats,
+//!   escalation up the grid, acknowledgement, silences (pure; notifiers live elsewhere).
 //!
 //! The default pack is `config/rules/default.toml` (embedded as [`DEFAULT_PACK_TOML`]).
 //!
@@ -74,6 +76,7 @@
 //!   the device's open trackers; a tick walks every device once.
 #![forbid(unsafe_code)]
 
+pub mod delivery;
 pub mod eval;
 pub mod event;
 pub mod input;
