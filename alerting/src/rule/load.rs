@@ -9,7 +9,7 @@ use super::compile::compile_rule;
 use super::compiled::RulePack;
 use super::config::{RawDefaults, RawPackMeta, RawRule, RawTest};
 use super::error::{ConfigError, Errors};
-use super::numbers::num;
+use super::numbers::{mins, num};
 
 impl RulePack {
     /// Parses and compiles a pack. `origin` names the source in error messages.
@@ -66,12 +66,15 @@ impl RulePack {
         let (def_clear, def_margin) = match &defaults {
             Some(d) => {
                 let mut notes = Vec::new();
-                let c = num(
+                // The same range as a rule's own clear_mins (the margin is checked per rule).
+                let c = mins(
                     &d.get_ref().clear_mins,
                     "defaults.clear_mins",
                     &mut errs,
                     &mut notes,
-                );
+                )
+                // `mins` gives seconds; the defaults hold minutes.
+                .map(|secs| secs as f64 / 60.0);
                 let m = num(
                     &d.get_ref().clear_margin_pct,
                     "defaults.clear_margin_pct",

@@ -276,3 +276,25 @@ fn a_site_override_changes_durations_for_that_site_only() {
         ]
     );
 }
+
+#[test]
+fn a_negative_default_clear_period_is_rejected_with_its_line() {
+    let src = crate::DEFAULT_PACK_TOML.replace(
+        "clear_mins = { value = 10, default = true, note = \"rules.md clear period\" }",
+        "clear_mins = { value = -5, default = true, note = \"rules.md clear period\" }",
+    );
+    let errors = match RulePack::from_toml_str(&src, "t.toml") {
+        Ok(_) => panic!("a negative clear period must be rejected"),
+        Err(e) => e,
+    };
+    let line = src
+        .lines()
+        .position(|l| l.contains("value = -5"))
+        .map(|i| i + 1);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.path == "defaults.clear_mins" && e.line == line),
+        "{errors:?}"
+    );
+}
