@@ -51,6 +51,7 @@ impl HttpClient {
                 .timeout_global(Some(config.timeout))
                 .http_status_as_error(false)
                 .max_redirects(0)
+                .max_redirects_will_error(false)
                 .user_agent(config.user_agent.as_str())
                 .build(),
         );

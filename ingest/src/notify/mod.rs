@@ -254,7 +254,11 @@ impl Notifiers {
     /// Webhook, DingTalk and WeCom notifiers with `config` and secrets from the environment.
     /// Add an [`MqttNotifier`] with [`Notifiers::with`] once the broker client exists.
     pub fn http(config: &HttpConfig) -> Self {
-        let secrets: Arc<dyn SecretSource> = Arc::new(EnvSecrets);
+        Self::http_with_secrets(config, Arc::new(EnvSecrets))
+    }
+
+    /// [`Notifiers::http`] with secrets from `secrets`.
+    pub fn http_with_secrets(config: &HttpConfig, secrets: Arc<dyn SecretSource>) -> Self {
         Self::default()
             .with(Arc::new(WebhookNotifier::new(config, secrets.clone())))
             .with(Arc::new(DingTalkNotifier::new(config, secrets)))
@@ -277,11 +281,77 @@ impl Notifiers {
     /// permanent, if there is none: e-mail).
     pub fn send(&self, delivery: &Delivery) -> Result<(), NotifyError> {
         let kind = delivery.channel.kind;
-        match self.by_kind.iter().find(|n| n.kind() == kind) {
+        let result = match self.by_kind.iter().find(|n| n.kind() == kind) {
             Some(n) => n.send(delivery),
             None => Err(NotifyError::unsupported(kind)),
+        };
+        if result.is_ok() {
+            tracing::debug!(delivery = %delivery.describe(), "Notice delivered.");
+        }
+        result
+    }
+}
+
+/// Checks a configured channel before any alert needs it (for `check-config` and start-up):
+/// a notifier exists for its kind, its target is usable, and the secret it names is set.
+/// The same problems at send time are permanent errors, so catching them here matters.
+pub fn check_channel(channel: &Channel, secrets: &dyn SecretSource) -> Result<(), NotifyError> {
+    let name = channel.kind.as_str();
+    match channel.kind {
+        ChannelKind::Email => return Err(NotifyError::unsupported(channel.kind)),
+        ChannelKind::Mqtt => {
+            let probe = Delivery {
+                notice_id: String::new(),
+                channel: channel.clone(),
+                to: Vec::new(),
+                content: Content {
+                    kind: NoticeKind::New,
+                    tier: Tier::Community,
+                    alerts: Vec::new(),
+                    site: String::new(),
+                    site_name: String::new(),
+                    grid: GridPath {
+                        district: String::new(),
+                        street: String::new(),
+                        community: String::new(),
+                    },
+                    level: Level::IV,
+                    text_zh: String::new(),
+                    text_en: String::new(),
+                    created_at: Timestamp(0),
+                },
+            };
+            MqttNotifier::notice_message(&probe)?;
+        }
+        ChannelKind::Webhook | ChannelKind::Dingtalk | ChannelKind::Wecom => {
+            let t = &channel.target;
+            let rest = t
+                .strip_prefix("https://")
+                .or_else(|| t.strip_prefix("http://"));
+            if !rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/')) {
+                return Err(NotifyError::InvalidTarget {
+                    channel: name,
+                    target: error::mask_url(t),
+                    reason: "not an http(s) URL".to_owned(),
+                });
+            }
+            let needs_query = match channel.kind {
+                ChannelKind::Dingtalk => Some("access_token="),
+                ChannelKind::Wecom => Some("key="),
+                _ => None,
+            };
+            if let Some(param) = needs_query {
+                if !t.contains(param) {
+                    return Err(NotifyError::InvalidTarget {
+                        channel: name,
+                        target: error::mask_url(t),
+                        reason: format!("a {name} robot URL carries `{param}...`"),
+                    });
+                }
+            }
         }
     }
+    channel_secret(secrets, channel).map(|_| ())
 }
 
 #[cfg(test)]

@@ -320,7 +320,7 @@ async fn a_webhook_with_a_secret_carries_an_hmac_of_timestamp_and_body() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http_500_and_429_are_transient_and_400_is_permanent() {
+async fn http_500_and_429_are_transient_400_and_redirects_are_permanent() {
     let n: Arc<dyn Notifier> = Arc::new(WebhookNotifier::new(&HttpConfig::default(), secrets()));
     for (status, transient) in [
         (500, true),
@@ -328,6 +328,7 @@ async fn http_500_and_429_are_transient_and_400_is_permanent() {
         (429, true),
         (400, false),
         (404, false),
+        (302, false),
     ] {
         let (base, _seen) = receiver(Reply::Fixed(status, "nope".into())).await;
         let d = delivery(channel(ChannelKind::Webhook, &format!("{base}/h"), None));
@@ -373,6 +374,32 @@ async fn a_slow_receiver_times_out_after_the_configured_timeout_and_that_is_tran
     assert!(started.elapsed() < Duration::from_secs(2));
     assert!(matches!(err, NotifyError::Timeout { .. }), "{err:?}");
     assert!(err.is_transient());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_targets_attempt_a_tls_handshake_and_a_failed_one_is_transient() {
+    // A plain-HTTP receiver behind an https:// URL: the client must try TLS (the feature is
+    // compiled in) and fail the handshake, which may be a network fault, so transient.
+    let (base, _seen) = receiver(Reply::Fixed(200, "{}".into())).await;
+    let url = format!(
+        "{}/robot/send?access_token={TOKEN}",
+        base.replace("http://", "https://")
+    );
+    let d = delivery(channel(ChannelKind::Dingtalk, &url, None));
+    let n: Arc<dyn Notifier> = Arc::new(DingTalkNotifier::new(&HttpConfig::default(), secrets()));
+    let err = send(n, d).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, NotifyError::Connection { .. }), "{err:?}");
+    assert!(err.is_transient());
+    assert!(
+        !text.contains("TLS required"),
+        "TLS support missing: {text}"
+    );
+    assert!(
+        text.contains("corrupt message"),
+        "a rustls handshake error: {text}"
+    );
+    assert!(!text.contains(TOKEN), "{text}");
 }
 
 // ---------------------------------------------------------------- DingTalk
@@ -639,6 +666,47 @@ fn email_has_no_notifier_and_fails_permanently() {
     let err = notifiers.send(&d).unwrap_err();
     assert!(matches!(err, NotifyError::Unsupported { .. }));
     assert!(!err.is_transient());
+}
+
+#[test]
+fn check_channel_catches_what_would_fail_permanently_at_send_time() {
+    let s = HashMap::from([(SECRET_ENV.to_owned(), SECRET.to_owned())]);
+    let ok = [
+        channel(
+            ChannelKind::Dingtalk,
+            "https://oapi.dingtalk.com/robot/send?access_token=x",
+            Some(SECRET_ENV),
+        ),
+        channel(
+            ChannelKind::Wecom,
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k",
+            None,
+        ),
+        channel(ChannelKind::Webhook, "http://10.0.0.5:8080/hook", None),
+        channel(ChannelKind::Mqtt, "weijian/v1/notices/jd-1", None),
+    ];
+    for c in &ok {
+        assert!(check_channel(c, &s).is_ok(), "{c:?}");
+    }
+    let bad = [
+        channel(ChannelKind::Email, "a@b.cn", None),
+        channel(ChannelKind::Webhook, "ftp://x/y", None),
+        channel(
+            ChannelKind::Dingtalk,
+            "https://oapi.dingtalk.com/robot/send",
+            None,
+        ),
+        channel(
+            ChannelKind::Dingtalk,
+            "https://oapi.dingtalk.com/robot/send?access_token=x",
+            Some("WJ_TEST_NOT_SET_ANYWHERE"),
+        ),
+        channel(ChannelKind::Mqtt, "weijian/#", None),
+    ];
+    for c in &bad {
+        let err = check_channel(c, &s).unwrap_err();
+        assert!(!err.is_transient(), "{c:?}: {err}");
+    }
 }
 
 // ---------------------------------------------------------------- MQTT
