@@ -57,7 +57,7 @@
 //!   independently, so one dead robot does not hold the others: keep one queue (cursor) per
 //!   target, or one head-of-line delivery per target in memory over the shared spool, and
 //!   commit the spool up to the oldest delivery not yet finished.
-//! - **Deduplicate on [`Delivery::key`]** (notice id + channel): a replay after a crash may
+//! - **Deduplicate on [`Delivery::key`]** (notice id + channel kind + target hash): a replay after a crash may
 //!   append a notice again; receivers can also dedupe on the notice id (the webhook sends
 //!   it as `Idempotency-Key`, the payloads carry it).
 //! - Run sends on blocking threads (see above), a few at a time (2 cores; robots rate-limit
@@ -176,15 +176,16 @@ impl Delivery {
         out
     }
 
-    /// The outbox's deduplication key: `{notice id}|{kind}|{target}`, unique per delivery of
-    /// a notice. Contains the raw target: keep it out of logs (use [`Delivery::describe`]).
+    /// The outbox's deduplication key, unique per delivery of a notice:
+    /// `{notice id}|{kind}|{first 16 hex digits of SHA-256(target)}`. The target is hashed
+    /// because robot URLs carry their token, so the key is safe to log.
     pub fn key(&self) -> String {
-        format!(
-            "{}|{}|{}",
-            self.notice_id,
-            self.channel.kind.as_str(),
-            self.channel.target
-        )
+        let digest = ring::digest::digest(&ring::digest::SHA256, self.channel.target.as_bytes());
+        let hash: String = digest.as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{}|{}|{hash}", self.notice_id, self.channel.kind.as_str())
     }
 
     /// A log-safe description: `notice n1/new/... via dingtalk https://...?access_token=***`.

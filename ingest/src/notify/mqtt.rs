@@ -86,8 +86,9 @@ impl Notifier for MqttNotifier {
 }
 
 /// The `{topic_prefix}/alerts/{site}` message for a delivery event, given the alert's latest
-/// rule-engine event (`TrackedAlert::event`); `None` for events that are not published (see
-/// the module docs).
+/// rule-engine event (`DeliveryEngine::alert(id)` -> `TrackedAlert::event`); `None` for
+/// events that are not published (see the module docs). For a manual resolution, take the
+/// event *before* calling `resolve_manually`, which stops tracking the alert.
 pub fn delivery_event_message(
     topic_prefix: &str,
     event: &DeliveryEvent,

@@ -651,6 +651,8 @@ fn fan_out_makes_one_delivery_per_distinct_channel_and_merges_shared_groups() {
     assert_eq!(ds[1].channel.kind, ChannelKind::Webhook);
     assert!(ds.iter().all(|d| d.notice_id == n.id));
     assert_ne!(ds[0].key(), ds[1].key());
+    assert!(ds[0].key().starts_with(&format!("{}|dingtalk|", n.id)));
+    assert!(!ds[0].key().contains("access_token"));
     assert!(!ds[0].describe().contains("access_token=g"));
     // A delivery survives the outbox's serde round trip.
     let json = serde_json::to_string(&ds[0]).unwrap();
