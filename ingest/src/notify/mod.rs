@@ -85,7 +85,7 @@ pub use dingtalk::DingTalkNotifier;
 pub use error::NotifyError;
 pub use http::{HttpConfig, DEFAULT_TIMEOUT};
 pub use mqtt::MqttNotifier;
-pub use retry::Retry;
+pub use retry::{Decision, Retry};
 pub use webhook::WebhookNotifier;
 pub use wecom::WeComNotifier;
 
