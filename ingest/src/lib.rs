@@ -16,6 +16,8 @@
 //! - [`validate`]: a spooled message -> rows, rule-engine inputs, HJ 212 replies, quarantine.
 //! - [`alerts`]: the rule engine in the pipeline (feeding, timers, snapshots, notifications).
 //! - [`sink`]: the QuestDB schema, rows and their ILP encoding, the writer.
+//! - [`notify`]: alert notifiers (webhook, DingTalk, WeCom, MQTT payloads) and the retry policy
+//!   for the delivery outbox.
 //! - [`drain`]: spool -> validate -> rules -> QuestDB -> commit, with a degraded mode.
 //! - [`pipeline`]: starting and stopping the tasks, and how they hand work over.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
@@ -31,6 +33,7 @@ pub mod demo;
 pub mod drain;
 pub mod http;
 pub mod message;
+pub mod notify;
 pub mod pipeline;
 pub mod reject;
 pub mod simulate;
