@@ -1,6 +1,9 @@
 //! The `weijian` command as users run it: exit codes and what it prints. (Also makes
 //! `cargo test --workspace` build the binary, which the crash tests in `tests/` run.)
 
+// Test code: a failed spawn or malformed output should fail the test loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
