@@ -137,10 +137,10 @@ enum Command {
     /// Mosquitto and an in-process ILP sink), alert latency at half rate, memory per device.
     Bench {
         /// Messages in each single-reading throughput run.
-        #[arg(long, default_value_t = 50_000)]
+        #[arg(long, default_value_t = 300_000)]
         single_messages: u64,
         /// Messages in each array throughput run.
-        #[arg(long, default_value_t = 2_000)]
+        #[arg(long, default_value_t = 10_000)]
         array_messages: u64,
         /// Readings per array message.
         #[arg(long, default_value_t = 100)]
@@ -149,7 +149,7 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         devices: usize,
         /// Bare/weijian pairs per workload (the best run of each side is reported).
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 2)]
         repeats: usize,
         /// Length of the latency run.
         #[arg(long, default_value_t = 20)]

@@ -61,11 +61,11 @@ pub struct BenchOptions {
 impl Default for BenchOptions {
     fn default() -> Self {
         Self {
-            single_messages: 50_000,
-            array_messages: 2_000,
+            single_messages: 300_000,
+            array_messages: 10_000,
             array_size: 100,
             devices: 1000,
-            repeats: 1,
+            repeats: 2,
             latency_secs: 20,
             probe_hz: 10.0,
             latency_rate: None,
@@ -88,6 +88,10 @@ pub struct Throughput {
     pub publish_elapsed: Duration,
     /// weijian only: values rejected (should be 0).
     pub rejected: u64,
+    /// CPU time of this process (publisher + consumer + sink) during the run.
+    pub cpu_self: Duration,
+    /// CPU time of Mosquitto during the run.
+    pub cpu_broker: Duration,
 }
 
 impl Throughput {
@@ -97,6 +101,18 @@ impl Throughput {
     pub fn readings_rate(&self) -> f64 {
         self.readings as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+    /// CPU microseconds of this process per message.
+    pub fn cpu_us_per_message(&self) -> f64 {
+        self.cpu_self.as_secs_f64() * 1e6 / self.messages.max(1) as f64
+    }
+}
+
+/// CPU time of this process and of the broker.
+fn cpu_now(broker: &Mosquitto) -> (Duration, Duration) {
+    (
+        rss::cpu(None).unwrap_or_default(),
+        rss::cpu(Some(broker.pid())).unwrap_or_default(),
+    )
 }
 
 /// One workload's pair.
@@ -383,6 +399,7 @@ async fn bare_run(
     }
     let mut lg = phase.loadgen(ctx, devices, per_message);
     lg.count = Some(messages);
+    let cpu0 = cpu_now(&ctx.broker);
     let start = Instant::now();
     let handle = spawn_loadgen(lg);
     let acked = bare.acked.clone();
@@ -394,6 +411,7 @@ async fn bare_run(
     )
     .await?;
     let sent = join_loadgen(handle).await?;
+    let cpu1 = cpu_now(&ctx.broker);
     bare.stop().await;
     Ok(Throughput {
         messages,
@@ -401,6 +419,8 @@ async fn bare_run(
         elapsed: done - start,
         publish_elapsed: sent.elapsed,
         rejected: 0,
+        cpu_self: cpu1.0.saturating_sub(cpu0.0),
+        cpu_broker: cpu1.1.saturating_sub(cpu0.1),
     })
 }
 
@@ -446,6 +466,7 @@ async fn weijian_run(
     lg.count = Some(messages);
     let table = phase.readings_table();
     let target = messages * per_message as u64;
+    let cpu0 = cpu_now(&ctx.broker);
     let start = Instant::now();
     let handle = spawn_loadgen(lg);
     let counts = ctx.sink.counts.clone();
@@ -457,6 +478,7 @@ async fn weijian_run(
     )
     .await?;
     let sent = join_loadgen(handle).await?;
+    let cpu1 = cpu_now(&ctx.broker);
     let rejected = rejected(&running);
     running.stop().await;
     Ok(Throughput {
@@ -465,6 +487,8 @@ async fn weijian_run(
         elapsed: done - start,
         publish_elapsed: sent.elapsed,
         rejected,
+        cpu_self: cpu1.0.saturating_sub(cpu0.0),
+        cpu_broker: cpu1.1.saturating_sub(cpu0.1),
     })
 }
 
@@ -712,10 +736,25 @@ pub fn print_report(
                 p.weijian.rejected,
             )?;
         }
+        writeln!(out, "  CPU per message (user+system, all threads): bench process = publisher + consumer (+ sink); broker = Mosquitto")?;
         for p in &report.pairs {
             writeln!(
                 out,
-                "  ({}: the publisher needed {:.2} s (bare run) / {:.2} s (weijian run) to hand everything to the broker)",
+                "  {:<16} bare: process {:.1} us, broker {:.1} us   weijian: process {:.1} us, broker {:.1} us   (weijian's extra: {:.1} us/msg, {:.2} us/reading)",
+                p.label,
+                p.bare.cpu_us_per_message(),
+                p.bare.cpu_broker.as_secs_f64() * 1e6 / p.bare.messages.max(1) as f64,
+                p.weijian.cpu_us_per_message(),
+                p.weijian.cpu_broker.as_secs_f64() * 1e6 / p.weijian.messages.max(1) as f64,
+                p.weijian.cpu_us_per_message() - p.bare.cpu_us_per_message(),
+                (p.weijian.cpu_us_per_message() - p.bare.cpu_us_per_message())
+                    / p.per_message.max(1) as f64,
+            )?;
+        }
+        for p in &report.pairs {
+            writeln!(
+                out,
+                "  ({}: the publisher took {:.2} s (bare run) / {:.2} s (weijian run) until the broker acknowledged everything)",
                 p.label,
                 p.bare.publish_elapsed.as_secs_f64(),
                 p.weijian.publish_elapsed.as_secs_f64()
@@ -787,4 +826,47 @@ pub fn print_report(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny end-to-end run (throughput and latency; the memory run needs the weijian binary).
+    /// Skipped when Mosquitto is not installed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_bench_runs_end_to_end_and_prints_its_table() {
+        if super::super::mosquitto::find_binary().is_err() {
+            eprintln!("mosquitto not installed: skipped");
+            return;
+        }
+        let options = BenchOptions {
+            single_messages: 2_000,
+            array_messages: 40,
+            array_size: 50,
+            devices: 100,
+            repeats: 1,
+            latency_secs: 3,
+            probe_hz: 10.0,
+            latency_rate: Some(500.0),
+            memory_devices: vec![],
+            throughput: true,
+            latency: true,
+            memory: false,
+        };
+        let mut out = Vec::new();
+        let report = run(&options, &mut out).await.unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(report.pairs.len(), 2, "{text}");
+        for p in &report.pairs {
+            assert_eq!(p.weijian.rejected, 0, "{text}");
+            assert!(p.bare.msg_rate() > 0.0 && p.weijian.msg_rate() > 0.0);
+        }
+        let latency = report.latency.unwrap();
+        assert!(!latency.samples.is_empty(), "{text}");
+        assert!(
+            text.contains("single reading") && text.contains("p99"),
+            "{text}"
+        );
+    }
 }
