@@ -431,13 +431,14 @@ async fn loadgen(options: weijian::bench::loadgen::LoadgenOptions) -> ExitCode {
     {
         Ok(stats) => {
             println!(
-                "sent {} messages ({} readings, {} bytes) in {:.2} s: {:.0} msg/s, {:.0} readings/s; {} acknowledged by the broker",
+                "sent {} messages ({} readings, {} bytes) in {:.2} s: {:.0} msg/s, {:.0} readings/s; {} written to the connection, {} acknowledged by the broker (QoS 1)",
                 stats.messages,
                 stats.readings,
                 stats.bytes,
                 stats.elapsed.as_secs_f64(),
                 stats.rate(),
                 stats.readings_rate(),
+                stats.written,
                 stats.acked
             );
             ExitCode::SUCCESS

@@ -68,6 +68,8 @@ pub struct LoadgenStats {
     pub bytes: u64,
     /// PUBACKs received (QoS 1).
     pub acked: u64,
+    /// PUBLISH packets written to the connection.
+    pub written: u64,
     /// Since the start; in the final report, until the last PUBACK (QoS 1).
     pub elapsed: Duration,
     /// Messages per second over the last progress interval.
@@ -100,6 +102,8 @@ fn per_sec(n: u64, d: Duration) -> f64 {
 pub struct Publisher {
     pub client: AsyncClient,
     pub acked: Arc<AtomicU64>,
+    /// PUBLISH packets written to the connection.
+    pub written: Arc<AtomicU64>,
     stop: CancellationToken,
 }
 
@@ -118,9 +122,15 @@ impl Publisher {
         options.set_inflight(inflight.max(1));
         let (client, mut eventloop) = AsyncClient::new(options, 4096);
         let acked = Arc::new(AtomicU64::new(0));
+        let written = Arc::new(AtomicU64::new(0));
         let connected = Arc::new(AtomicBool::new(false));
         let stop = CancellationToken::new();
-        let (a, c, s) = (acked.clone(), connected.clone(), stop.clone());
+        let (a, w, c, s) = (
+            acked.clone(),
+            written.clone(),
+            connected.clone(),
+            stop.clone(),
+        );
         tokio::spawn(async move {
             loop {
                 let polled = tokio::select! {
@@ -130,6 +140,9 @@ impl Publisher {
                 match polled {
                     Ok(Event::Incoming(Packet::PubAck(_))) => {
                         a.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(Event::Outgoing(Outgoing::Publish(_))) => {
+                        w.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok(Event::Incoming(Packet::ConnAck(_))) => c.store(true, Ordering::Relaxed),
                     Ok(Event::Outgoing(Outgoing::Disconnect)) => break,
@@ -159,6 +172,7 @@ impl Publisher {
         Ok(Publisher {
             client,
             acked,
+            written,
             stop,
         })
     }
@@ -184,10 +198,12 @@ impl Publisher {
             .map_err(|e| BenchError::Mqtt(e.to_string()))
     }
 
-    /// Waits until `sent` QoS 1 messages are acknowledged by the broker (or `timeout`).
-    pub async fn flushed(&self, sent: u64, timeout: Duration) -> bool {
+    /// Waits until `sent` messages are acknowledged by the broker (QoS 1) or written to the
+    /// connection (QoS 0), or `timeout`.
+    pub async fn flushed(&self, qos: u8, sent: u64, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        while self.acked.load(Ordering::Relaxed) < sent {
+        let counter = if qos == 0 { &self.written } else { &self.acked };
+        while counter.load(Ordering::Relaxed) < sent {
             if Instant::now() > deadline {
                 return false;
             }
@@ -263,22 +279,23 @@ pub async fn run(
             let dt = last_report.elapsed();
             stats.elapsed = start.elapsed();
             stats.acked = publisher.acked.load(Ordering::Relaxed);
+            stats.written = publisher.written.load(Ordering::Relaxed);
             stats.recent_rate = per_sec(stats.messages - last_messages, dt);
             progress(&stats);
             (last_report, last_messages) = (Instant::now(), stats.messages);
         }
     }
-    // QoS 1: the run ends when the broker has acknowledged everything (publish() only
-    // queues in rumqttc); QoS 0: when everything was queued.
-    if options.qos > 0
-        && !publisher
-            .flushed(stats.messages, Duration::from_secs(30))
-            .await
+    // The run ends when the broker has acknowledged everything (QoS 1) or everything was
+    // written to the connection (QoS 0): publish() only queues in rumqttc.
+    if !publisher
+        .flushed(options.qos, stats.messages, Duration::from_secs(30))
+        .await
     {
-        tracing::warn!("not every message was acknowledged by the broker within 30 s");
+        tracing::warn!("not every message was sent (QoS 0) or acknowledged (QoS 1) within 30 s");
     }
     stats.elapsed = start.elapsed();
     stats.acked = publisher.acked.load(Ordering::Relaxed);
+    stats.written = publisher.written.load(Ordering::Relaxed);
     publisher.close().await;
     Ok(stats)
 }
@@ -286,13 +303,14 @@ pub async fn run(
 /// The progress line: `loadgen  12.0 s  120000 msgs  10000 msg/s (now 10012)  ...`.
 pub fn progress_line(s: &LoadgenStats) -> String {
     format!(
-        "loadgen {:>6.1} s  {:>9} msgs  {:>10} readings  {:>9.0} msg/s (last s {:>7.0})  {:>9.0} readings/s  acked {}",
+        "loadgen {:>6.1} s  {:>9} msgs  {:>10} readings  {:>9.0} msg/s (last s {:>7.0})  {:>9.0} readings/s  written {}  acked {}",
         s.elapsed.as_secs_f64(),
         s.messages,
         s.readings,
         s.rate(),
         s.recent_rate,
         s.readings_rate(),
+        s.written,
         s.acked
     )
 }
