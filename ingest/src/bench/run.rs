@@ -337,8 +337,8 @@ impl Phase {
     }
 }
 
-/// Polls `done()` until true, printing a progress line every second; returns when it became
-/// true (measured at 2 ms resolution).
+/// Polls `count()` until it reaches `target`, printing a progress line every second; returns
+/// the instant it did (2 ms resolution).
 async fn wait_for(
     what: &str,
     timeout: Duration,
@@ -601,11 +601,19 @@ async fn memory_run(ctx: &mut Ctx, devices: usize) -> Result<Memory, BenchError>
     let pid = child.id();
     let result = async {
         let url = format!("http://{http}/readyz");
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(2)))
+                .http_status_as_error(false)
+                .build(),
+        );
         let started = Instant::now();
+        let mut last = started;
         loop {
-            let url = url.clone();
+            let (url, agent) = (url.clone(), agent.clone());
             let ready = tokio::task::spawn_blocking(move || {
-                ureq::get(&url)
+                agent
+                    .get(&url)
                     .call()
                     .map(|r| r.status().is_success())
                     .unwrap_or(false)
@@ -624,6 +632,14 @@ async fn memory_run(ctx: &mut Ctx, devices: usize) -> Result<Memory, BenchError>
                 return Err(BenchError::Timeout(
                     "weijian run did not become ready".into(),
                 ));
+            }
+            if last.elapsed() >= Duration::from_secs(1) {
+                last = Instant::now();
+                eprintln!(
+                    "bench:   waiting for weijian run to load {devices} devices ({:.0} s, RSS {})",
+                    started.elapsed().as_secs_f64(),
+                    rss::mib(rss::of(Some(pid)).map(|r| r.rss).unwrap_or(0))
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
