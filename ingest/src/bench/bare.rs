@@ -4,9 +4,10 @@
 //! counted; no decoding, no spool, no storage. What weijian reaches end to end is compared
 //! with this.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +15,35 @@ use tokio_util::sync::CancellationToken;
 use crate::config::MqttConfig;
 use crate::source::mqtt::{self, Polled};
 use crate::topic::Topic;
+
+/// Latency probes the bare subscriber watches for: device id -> when its probe was published;
+/// on arrival of that device's probe (the out-of-range payload) the delay is recorded.
+#[derive(Debug, Clone, Default)]
+pub struct Probes {
+    pub sent_at: Arc<Mutex<HashMap<String, Instant>>>,
+    pub samples: Arc<Mutex<Vec<Duration>>>,
+}
+
+impl Probes {
+    fn arrived(&self, topic: &str, payload: &[u8]) {
+        let Some(device) = topic.rsplit('/').nth(1) else {
+            return;
+        };
+        let Ok(mut sent_at) = self.sent_at.lock() else {
+            return;
+        };
+        if sent_at.is_empty() || !sent_at.contains_key(device) {
+            return;
+        }
+        // Background readings to the same device are not the probe.
+        if !payload.windows(5).any(|w| w == b":5000") {
+            return;
+        }
+        if let (Some(sent), Ok(mut samples)) = (sent_at.remove(device), self.samples.lock()) {
+            samples.push(sent.elapsed());
+        }
+    }
+}
 
 /// A running bare subscriber.
 #[derive(Debug)]
@@ -32,7 +62,11 @@ impl Bare {
     ///
     /// # Errors
     /// The MQTT options cannot be built.
-    pub fn start(config: &MqttConfig, max_payload_bytes: usize) -> Result<Bare, super::BenchError> {
+    pub fn start(
+        config: &MqttConfig,
+        max_payload_bytes: usize,
+        probes: Option<Probes>,
+    ) -> Result<Bare, super::BenchError> {
         let (client, mut event_loop) = mqtt::connect(config, max_payload_bytes)
             .map_err(|e| super::BenchError::Mqtt(e.to_string()))?;
         let received = Arc::new(AtomicU64::new(0));
@@ -71,6 +105,9 @@ impl Bare {
                         }
                         Ok(Polled::Message(m)) => {
                             received.fetch_add(1, Ordering::Relaxed);
+                            if let Some(p) = &probes {
+                                p.arrived(&m.topic, &m.payload);
+                            }
                             let _ = ack_tx.send(m.ack);
                         }
                         Ok(Polled::Other) => {}

@@ -8,7 +8,8 @@
 //! 2. **Alert latency**: with background load at half of weijian's measured single-reading
 //!    rate, probes publish an out-of-range value (rule G3 fires at once) to a fresh device
 //!    every 1/`probe_hz` s; the latency is publish call -> the `firing` event on
-//!    `Running::alert_events`.
+//!    `Running::alert_events`. The same probes are then timed to the bare subscriber under the
+//!    same load (the MQTT share of the latency).
 //! 3. **Memory**: `weijian run` in a child process with N registered devices; its VmRSS once
 //!    ready, then after every device has reported one reading (and the sink has the rows).
 //!
@@ -159,6 +160,8 @@ pub struct Memory {
 pub struct BenchReport {
     pub pairs: Vec<Pair>,
     pub latency: Option<Latency>,
+    /// The same probes to the bare subscriber (publish -> arrival) under the same load.
+    pub latency_bare: Option<Latency>,
     pub memory: Vec<Memory>,
 }
 
@@ -245,7 +248,9 @@ pub async fn run(options: &BenchOptions, out: &mut dyn Write) -> Result<BenchRep
             .or_else(|| report.pairs.first().map(|p| p.weijian.msg_rate() * 0.5))
             .unwrap_or(1000.0);
         eprintln!("bench: alert latency at {rate:.0} msg/s background");
-        report.latency = Some(latency_run(&mut ctx, options, rate).await?);
+        report.latency = Some(latency_run(&mut ctx, options, rate, false).await?);
+        eprintln!("bench: MQTT-only latency (bare subscriber) at {rate:.0} msg/s background");
+        report.latency_bare = Some(latency_run(&mut ctx, options, rate, true).await?);
     }
     if options.memory {
         for &n in &options.memory_devices {
@@ -391,7 +396,7 @@ async fn bare_run(
 ) -> Result<Throughput, BenchError> {
     let phase = Phase::new(ctx)?;
     let config = phase.config(ctx, devices, "127.0.0.1:0")?;
-    let bare = Bare::start(&config.mqtt, config.limits.max_payload_bytes)?;
+    let bare = Bare::start(&config.mqtt, config.limits.max_payload_bytes, None)?;
     if !bare.ready().await {
         return Err(BenchError::Timeout(
             "the bare subscriber did not connect".into(),
@@ -492,39 +497,39 @@ async fn weijian_run(
     })
 }
 
+/// The consumer of a latency run.
+enum Consumer {
+    Bare(Bare),
+    Weijian(crate::pipeline::Running, tokio::task::JoinHandle<()>),
+}
+
+/// Publish -> G3 `firing` (weijian), or publish -> arrival at the bare subscriber (`bare`:
+/// the MQTT share of the latency under the same load).
 async fn latency_run(
     ctx: &mut Ctx,
     options: &BenchOptions,
     rate: f64,
+    bare: bool,
 ) -> Result<Latency, BenchError> {
     let phase = Phase::new(ctx)?;
     let devices = options.devices.max(1);
     let config = phase.config(ctx, devices, "127.0.0.1:0")?;
-    let (running, _shutdown) = start_weijian(config).await?;
-    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let samples: Arc<Mutex<Vec<Duration>>> = Arc::default();
-    let mut events = running.alert_events.subscribe();
-    let listener = {
-        let (sent_at, samples) = (sent_at.clone(), samples.clone());
-        tokio::spawn(async move {
-            loop {
-                match events.recv().await {
-                    Ok(e) if e.rule == "G3" && e.kind == EventKind::Firing => {
-                        let at = Instant::now();
-                        let sent = sent_at.lock().ok().and_then(|mut m| m.remove(&e.device));
-                        if let (Some(sent), Ok(mut s)) = (sent, samples.lock()) {
-                            s.push(at - sent);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "the latency listener lagged");
-                    }
-                    Err(RecvError::Closed) => break,
-                }
-            }
-        })
+    let probes = super::bare::Probes::default();
+    let (sent_at, samples) = (probes.sent_at.clone(), probes.samples.clone());
+    let consumer = if bare {
+        let b = Bare::start(&config.mqtt, config.limits.max_payload_bytes, Some(probes))?;
+        if !b.ready().await {
+            return Err(BenchError::Timeout(
+                "the bare subscriber did not connect".into(),
+            ));
+        }
+        Consumer::Bare(b)
+    } else {
+        let (running, _shutdown) = start_weijian(config).await?;
+        let listener = alert_listener(&running, sent_at.clone(), samples.clone());
+        Consumer::Weijian(running, listener)
     };
+
     let duration = Duration::from_secs(options.latency_secs.max(1));
     let mut lg = phase.loadgen(ctx, devices, 1);
     lg.rate = Some(rate);
@@ -557,7 +562,7 @@ async fn latency_run(
         if last.elapsed() >= Duration::from_secs(1) {
             last = Instant::now();
             let got = samples.lock().map(|s| s.len()).unwrap_or(0);
-            eprintln!("bench:   latency probes sent {} alerts seen {got}", k + 1);
+            eprintln!("bench:   latency probes sent {} seen {got}", k + 1);
         }
     }
     let sent = join_loadgen(handle).await?;
@@ -569,14 +574,46 @@ async fn latency_run(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     probe.close().await;
-    running.stop().await;
-    listener.abort();
+    match consumer {
+        Consumer::Bare(b) => b.stop().await,
+        Consumer::Weijian(running, listener) => {
+            running.stop().await;
+            listener.abort();
+        }
+    }
     let samples = samples.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(Latency {
         background_rate: sent.rate(),
         background_sent: sent.messages,
         probes: probes_wanted,
         samples,
+    })
+}
+
+/// Records publish -> G3 `firing` for the devices in `sent_at`.
+fn alert_listener(
+    running: &crate::pipeline::Running,
+    sent_at: Arc<Mutex<HashMap<String, Instant>>>,
+    samples: Arc<Mutex<Vec<Duration>>>,
+) -> tokio::task::JoinHandle<()> {
+    let mut events = running.alert_events.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(e) if e.rule == "G3" && e.kind == EventKind::Firing => {
+                    let at = Instant::now();
+                    let sent = sent_at.lock().ok().and_then(|mut m| m.remove(&e.device));
+                    if let (Some(sent), Ok(mut s)) = (sent, samples.lock()) {
+                        s.push(at - sent);
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "the latency listener lagged");
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
     })
 }
 
@@ -799,6 +836,21 @@ pub fn print_report(
             _ => writeln!(out, "  no alert was seen")?,
         }
     }
+    if let Some(l) = &report.latency_bare {
+        match (l.percentile(50.0), l.percentile(99.0), l.percentile(100.0)) {
+            (Some(p50), Some(p99), Some(max)) => writeln!(
+                out,
+                "  MQTT share (same probes -> bare subscriber, background {:.0} msg/s, {} of {} seen): p50 {}  p99 {}  max {}",
+                l.background_rate,
+                l.samples.len(),
+                l.probes,
+                ms(p50),
+                ms(p99),
+                ms(max)
+            )?,
+            _ => writeln!(out, "  MQTT share: no probe reached the bare subscriber")?,
+        }
+    }
     if !report.memory.is_empty() {
         writeln!(out)?;
         writeln!(
@@ -880,6 +932,8 @@ mod tests {
         }
         let latency = report.latency.unwrap();
         assert!(!latency.samples.is_empty(), "{text}");
+        let bare = report.latency_bare.unwrap();
+        assert!(!bare.samples.is_empty(), "{text}");
         assert!(
             text.contains("single reading") && text.contains("p99"),
             "{text}"
