@@ -17,11 +17,11 @@ use crate::source::mqtt::{self, Polled};
 use crate::topic::Topic;
 
 /// Latency probes the bare subscriber watches for: device id -> when its probe was published;
-/// on arrival of that device's probe (the out-of-range payload) the delay is recorded.
+/// on arrival of that device's probe (the out-of-range payload) (sent, delay) is recorded.
 #[derive(Debug, Clone, Default)]
 pub struct Probes {
     pub sent_at: Arc<Mutex<HashMap<String, Instant>>>,
-    pub samples: Arc<Mutex<Vec<Duration>>>,
+    pub samples: Arc<Mutex<Vec<(Instant, Duration)>>>,
 }
 
 impl Probes {
@@ -40,7 +40,7 @@ impl Probes {
             return;
         }
         if let (Some(sent), Ok(mut samples)) = (sent_at.remove(device), self.samples.lock()) {
-            samples.push(sent.elapsed());
+            samples.push((sent, sent.elapsed()));
         }
     }
 }

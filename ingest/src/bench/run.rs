@@ -132,6 +132,8 @@ pub struct Latency {
     pub background_sent: u64,
     pub probes: usize,
     pub samples: Vec<Duration>,
+    /// The slowest probes: (seconds after the first probe, latency), slowest first.
+    pub slowest: Vec<(f64, Duration)>,
 }
 
 impl Latency {
@@ -581,12 +583,24 @@ async fn latency_run(
             listener.abort();
         }
     }
-    let samples = samples.lock().map(|s| s.clone()).unwrap_or_default();
+    let timed = samples.lock().map(|s| s.clone()).unwrap_or_default();
+    let first = timed.iter().map(|(sent, _)| *sent).min();
+    let mut slowest: Vec<(f64, Duration)> = timed
+        .iter()
+        .map(|(sent, d)| {
+            let at = first.map_or(0.0, |f| (*sent - f).as_secs_f64());
+            (at, *d)
+        })
+        .collect();
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
+    slowest.truncate(4);
+    let samples: Vec<Duration> = timed.into_iter().map(|(_, d)| d).collect();
     Ok(Latency {
         background_rate: sent.rate(),
         background_sent: sent.messages,
         probes: probes_wanted,
         samples,
+        slowest,
     })
 }
 
@@ -594,7 +608,7 @@ async fn latency_run(
 fn alert_listener(
     running: &crate::pipeline::Running,
     sent_at: Arc<Mutex<HashMap<String, Instant>>>,
-    samples: Arc<Mutex<Vec<Duration>>>,
+    samples: Arc<Mutex<Vec<(Instant, Duration)>>>,
 ) -> tokio::task::JoinHandle<()> {
     let mut events = running.alert_events.subscribe();
     tokio::spawn(async move {
@@ -604,7 +618,7 @@ fn alert_listener(
                     let at = Instant::now();
                     let sent = sent_at.lock().ok().and_then(|mut m| m.remove(&e.device));
                     if let (Some(sent), Ok(mut s)) = (sent, samples.lock()) {
-                        s.push(at - sent);
+                        s.push((sent, at - sent));
                     }
                 }
                 Ok(_) => {}
@@ -710,6 +724,14 @@ async fn memory_run(ctx: &mut Ctx, devices: usize) -> Result<Memory, BenchError>
     let _ = child.kill();
     let _ = child.wait();
     result
+}
+
+fn slowest_text(l: &Latency) -> String {
+    l.slowest
+        .iter()
+        .map(|(at, d)| format!("+{at:.1} s: {}", ms(*d)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn ms(d: Duration) -> String {
@@ -835,6 +857,11 @@ pub fn print_report(
             )?,
             _ => writeln!(out, "  no alert was seen")?,
         }
+        writeln!(
+            out,
+            "  slowest probes (sent at +s after the first: latency): {}",
+            slowest_text(l)
+        )?;
     }
     if let Some(l) = &report.latency_bare {
         match (l.percentile(50.0), l.percentile(99.0), l.percentile(100.0)) {
@@ -850,6 +877,7 @@ pub fn print_report(
             )?,
             _ => writeln!(out, "  MQTT share: no probe reached the bare subscriber")?,
         }
+        writeln!(out, "  slowest (MQTT share): {}", slowest_text(l))?;
     }
     if !report.memory.is_empty() {
         writeln!(out)?;
