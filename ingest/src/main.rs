@@ -1,5 +1,6 @@
 //! The `weijian` command: run the ingestor, check a configuration, run the demo, drive a
-//! deployment with the simulated fleet, decode payloads for integrators.
+//! deployment with the simulated fleet, decode payloads for integrators, generate load and
+//! run the benchmark (`loadgen`, `bench`: see BENCHMARKS.md).
 //!
 //! Exit codes: 0 success, 1 failure at run time (or undecodable input for `decode`),
 //! 64 (EX_USAGE) invalid configuration or arguments.
@@ -93,6 +94,91 @@ enum Command {
         /// Input file, or - for standard input.
         #[arg(default_value = "-")]
         input: String,
+    },
+    /// Publish telemetry from simulated devices d0..d{N-1} (sites s0..) as fast as possible or
+    /// at a rate; reports what was sent and the achieved rate (a progress line every second).
+    /// The matching registry: `weijian bench --print-config --devices N`.
+    Loadgen {
+        /// Broker as host:port.
+        #[arg(long, default_value = "127.0.0.1:1883")]
+        broker: String,
+        /// Simulated devices d0..d{N-1} at sites s0..s{N-1}.
+        #[arg(long, default_value_t = 1000)]
+        devices: usize,
+        /// Messages per second (default: as fast as possible).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// MQTT QoS (0 or 1).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+        qos: u8,
+        /// Readings per message: 1 = a single JSON object; K > 1 = an array of K (HJ 212: K frames).
+        #[arg(long, default_value_t = 1)]
+        per_message: usize,
+        /// Payload format (hj212 needs a registry with MNs: `bench --print-config --hj212`).
+        #[arg(long, value_enum, default_value = "json")]
+        format: DecodeFormat,
+        /// Stop after this many seconds ...
+        #[arg(long)]
+        duration_secs: Option<f64>,
+        /// ... or after this many messages (default: 10 s if neither is given).
+        #[arg(long)]
+        count: Option<u64>,
+        #[arg(long, default_value = "weijian/v1")]
+        topic_prefix: String,
+        #[arg(long, default_value = "weijian-loadgen")]
+        client_id: String,
+        /// QoS 1 messages in flight.
+        #[arg(long, default_value_t = 1000)]
+        inflight: u16,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Benchmark: bare MQTT limit vs weijian end to end (side by side, one run, private
+    /// Mosquitto and an in-process ILP sink), alert latency at half rate, memory per device.
+    Bench {
+        /// Messages in each single-reading throughput run.
+        #[arg(long, default_value_t = 300_000)]
+        single_messages: u64,
+        /// Messages in each array throughput run.
+        #[arg(long, default_value_t = 10_000)]
+        array_messages: u64,
+        /// Readings per array message.
+        #[arg(long, default_value_t = 100)]
+        array_size: usize,
+        /// Devices the throughput and latency load is spread over.
+        #[arg(long, default_value_t = 1000)]
+        devices: usize,
+        /// Bare/weijian pairs per workload (the best run of each side is reported).
+        #[arg(long, default_value_t = 2)]
+        repeats: usize,
+        /// Length of the latency run.
+        #[arg(long, default_value_t = 20)]
+        latency_secs: u64,
+        /// Alert probes per second during the latency run.
+        #[arg(long, default_value_t = 10.0)]
+        probe_hz: f64,
+        /// Background rate of the latency run (default: half the measured single-reading rate).
+        #[arg(long)]
+        latency_rate: Option<f64>,
+        /// Device counts for the memory runs, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        memory_devices: Vec<usize>,
+        #[arg(long)]
+        skip_throughput: bool,
+        #[arg(long)]
+        skip_latency: bool,
+        #[arg(long)]
+        skip_memory: bool,
+        /// Print a weijian configuration for `--devices` benchmark devices (for `weijian run`
+        /// against `weijian loadgen`) and exit.
+        #[arg(long)]
+        print_config: bool,
+        /// With --print-config: the broker as host:port.
+        #[arg(long, default_value = "127.0.0.1:1883")]
+        broker: String,
+        /// With --print-config: give every device an HJ 212 MN (for `loadgen --format hj212`).
+        #[arg(long)]
+        hj212: bool,
     },
 }
 
@@ -203,6 +289,164 @@ fn main() -> ExitCode {
             })
         }
         Command::Decode { format, input } => decode(format, &input),
+        Command::Loadgen {
+            broker,
+            devices,
+            rate,
+            qos,
+            per_message,
+            format: payload_format,
+            duration_secs,
+            count,
+            topic_prefix,
+            client_id,
+            inflight,
+            seed,
+        } => {
+            logging::init(format, "warn");
+            let Some((host, port)) = host_port(&broker) else {
+                eprintln!("--broker {broker:?} is not host:port");
+                return ExitCode::from(EX_USAGE);
+            };
+            let duration = match (duration_secs, count) {
+                (None, None) => Some(std::time::Duration::from_secs(10)),
+                (d, _) => d.map(std::time::Duration::from_secs_f64),
+            };
+            let options = weijian::bench::loadgen::LoadgenOptions {
+                host,
+                port,
+                client_id,
+                topic_prefix,
+                devices: devices.max(1),
+                rate,
+                qos,
+                per_message: per_message.max(1),
+                format: match payload_format {
+                    DecodeFormat::Json => weijian::bench::payload::Format::Json,
+                    DecodeFormat::Hj212 => weijian::bench::payload::Format::Hj212,
+                },
+                duration,
+                count,
+                inflight,
+                seed,
+            };
+            runtime_then(|| async move { loadgen(options).await })
+        }
+        Command::Bench {
+            single_messages,
+            array_messages,
+            array_size,
+            devices,
+            repeats,
+            latency_secs,
+            probe_hz,
+            latency_rate,
+            memory_devices,
+            skip_throughput,
+            skip_latency,
+            skip_memory,
+            print_config,
+            broker,
+            hj212,
+        } => {
+            if print_config {
+                let Some((host, port)) = host_port(&broker) else {
+                    eprintln!("--broker {broker:?} is not host:port");
+                    return ExitCode::from(EX_USAGE);
+                };
+                let spool = PathBuf::from("./weijian-spool");
+                print!(
+                    "{}",
+                    weijian::bench::registry::config_text(&weijian::bench::registry::BenchConfig {
+                        broker_host: &host,
+                        broker_port: port,
+                        client_id: "weijian-ingest",
+                        topic_prefix: "weijian/v1",
+                        questdb_conf: "http::addr=127.0.0.1:9000;",
+                        table_prefix: "",
+                        spool_dir: &spool,
+                        http_listen: "127.0.0.1:9464",
+                        devices: devices.max(1),
+                        hj212,
+                    })
+                );
+                return ExitCode::SUCCESS;
+            }
+            logging::init(format, "error");
+            let options = weijian::bench::run::BenchOptions {
+                single_messages: single_messages.max(1),
+                array_messages: array_messages.max(1),
+                array_size: array_size.max(1),
+                devices: devices.max(1),
+                repeats: repeats.max(1),
+                latency_secs,
+                probe_hz,
+                latency_rate,
+                memory_devices,
+                throughput: !skip_throughput,
+                latency: !skip_latency,
+                memory: !skip_memory,
+            };
+            runtime_then(|| async move {
+                let mut out = std::io::stdout();
+                match weijian::bench::run::run(&options, &mut out).await {
+                    Ok(_) => ExitCode::SUCCESS,
+                    Err(error) => {
+                        eprintln!("bench failed: {error}");
+                        ExitCode::FAILURE
+                    }
+                }
+            })
+        }
+    }
+}
+
+fn host_port(broker: &str) -> Option<(String, u16)> {
+    broker
+        .rsplit_once(':')
+        .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h.to_string(), p)))
+}
+
+async fn loadgen(options: weijian::bench::loadgen::LoadgenOptions) -> ExitCode {
+    use weijian::bench::loadgen;
+    let cancel = CancellationToken::new();
+    on_signals(cancel.clone());
+    eprintln!(
+        "loadgen: {} devices -> {}:{} ({}), QoS {}, {} reading(s) per message, {}",
+        options.devices,
+        options.host,
+        options.port,
+        options.topic_prefix,
+        options.qos,
+        options.per_message,
+        match options.rate {
+            Some(r) => format!("{r} msg/s"),
+            None => "as fast as possible".to_string(),
+        }
+    );
+    match loadgen::run(&options, cancel, |s| {
+        eprintln!("{}", loadgen::progress_line(s))
+    })
+    .await
+    {
+        Ok(stats) => {
+            println!(
+                "sent {} messages ({} readings, {} bytes) in {:.2} s: {:.0} msg/s, {:.0} readings/s; {} written to the connection, {} acknowledged by the broker (QoS 1)",
+                stats.messages,
+                stats.readings,
+                stats.bytes,
+                stats.elapsed.as_secs_f64(),
+                stats.rate(),
+                stats.readings_rate(),
+                stats.written,
+                stats.acked
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("loadgen failed: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,0 +1,138 @@
+//! A minimal ILP-over-HTTP sink standing in for QuestDB in `weijian bench`: it answers
+//! `/settings` with 404 (so questdb-rs uses ILP protocol version 1), `/ping` with 204, `/exec`
+//! with `200 {"ddl":"OK"}`, and `/write` with 204 after reading the whole body and counting
+//! its lines per table. It stores nothing: the benchmark measures weijian up to the store's
+//! door, not QuestDB.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{any, get, post};
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+
+/// Counts of what the sink received.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub requests: AtomicU64,
+    pub lines: AtomicU64,
+    pub bytes: AtomicU64,
+    tables: Mutex<HashMap<String, u64>>,
+}
+
+impl Counts {
+    /// Lines received for `table` (the full, prefixed name).
+    pub fn table(&self, table: &str) -> u64 {
+        self.tables
+            .lock()
+            .map(|t| t.get(table).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    fn add(&self, body: &[u8]) {
+        let mut local: HashMap<&[u8], u64> = HashMap::new();
+        let mut lines = 0u64;
+        for line in body.split(|&b| b == b'\n') {
+            if line.is_empty() {
+                continue;
+            }
+            lines += 1;
+            let end = line
+                .iter()
+                .position(|&b| b == b',' || b == b' ')
+                .unwrap_or(line.len());
+            *local.entry(&line[..end]).or_default() += 1;
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.lines.fetch_add(lines, Ordering::Relaxed);
+        self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        if let Ok(mut tables) = self.tables.lock() {
+            for (name, n) in local {
+                *tables
+                    .entry(String::from_utf8_lossy(name).into_owned())
+                    .or_default() += n;
+            }
+        }
+    }
+}
+
+/// A running sink.
+#[derive(Debug)]
+pub struct IlpSink {
+    pub addr: SocketAddr,
+    pub counts: Arc<Counts>,
+    stop: CancellationToken,
+}
+
+impl IlpSink {
+    /// Serves on a free port of 127.0.0.1 (must be called inside a Tokio runtime).
+    ///
+    /// # Errors
+    /// The port cannot be bound.
+    pub async fn start() -> std::io::Result<IlpSink> {
+        let counts = Arc::new(Counts::default());
+        let app = Router::new()
+            .route("/ping", get(|| async { StatusCode::NO_CONTENT }))
+            .route(
+                "/exec",
+                any(|| async {
+                    (
+                        StatusCode::OK,
+                        [("content-type", "application/json")],
+                        "{\"ddl\":\"OK\"}",
+                    )
+                }),
+            )
+            .route("/write", post(write))
+            .route("/api/v2/write", post(write))
+            .layer(DefaultBodyLimit::disable())
+            .with_state(counts.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { token.cancelled().await })
+                .await;
+        });
+        Ok(IlpSink { addr, counts, stop })
+    }
+
+    /// The questdb-rs configuration string for this sink.
+    pub fn conf(&self) -> String {
+        format!("http::addr={};", self.addr)
+    }
+}
+
+impl Drop for IlpSink {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn write(State(counts): State<Arc<Counts>>, body: Bytes) -> StatusCode {
+    counts.add(&body);
+    StatusCode::NO_CONTENT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_counted_per_table() {
+        let c = Counts::default();
+        c.add(b"b_water_quality,site=s0 v=1 1\nb_water_quality,site=s1 v=2 2\nb_alerts x=1 3\n");
+        c.add(b"b_water_quality v=1 1");
+        assert_eq!(c.table("b_water_quality"), 3);
+        assert_eq!(c.table("b_alerts"), 1);
+        assert_eq!(c.lines.load(Ordering::Relaxed), 4);
+        assert_eq!(c.requests.load(Ordering::Relaxed), 2);
+    }
+}
