@@ -15,9 +15,9 @@ async fn the_demo_runs_the_fleet_through_the_pipeline_into_questdb() -> anyhow::
     let options = DemoOptions {
         questdb: db.conf_string(),
         http_listen: "127.0.0.1:0".into(),
-        backfill_hours: 2,
-        speedup: 600.0,
-        duration: Some(Duration::from_secs(15)),
+        backfill_hours: 3,
+        speedup: 900.0,
+        duration: Some(Duration::from_secs(16)),
         ..DemoOptions::default()
     };
     let mut out: Vec<u8> = Vec::new();
@@ -28,11 +28,12 @@ async fn the_demo_runs_the_fleet_through_the_pipeline_into_questdb() -> anyhow::
     assert!(summary.published_messages > 100, "{summary:?}");
     assert!(summary.readings > 500, "{summary:?}");
     assert!(summary.questdb_up, "{summary:?}\n{text}");
+    // Not `events`: bags, handovers and sterilization cycles follow working hours in China
+    // Standard Time, so a night-time run may have none.
     for table in [
         "water_quality",
         "waste_store_env",
         "autoclave_telemetry",
-        "events",
         "device_status",
     ] {
         assert!(db.count(table) > 0, "no rows in {table}");
@@ -47,7 +48,7 @@ async fn the_demo_runs_the_fleet_through_the_pipeline_into_questdb() -> anyhow::
         "{:?}",
         db.rejected_requests()
     );
-    // Two simulated hours of the demo scenario raise alerts, printed Chinese first.
+    // Three simulated hours of the demo scenario raise alerts, printed Chinese first.
     assert!(summary.alerts_fired > 0, "{summary:?}\n{text}");
     assert!(text.contains("告警 FIRING"), "{text}");
     assert!(db.count("alerts") > 0);
