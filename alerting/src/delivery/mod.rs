@@ -4,7 +4,8 @@
 //!   (`config/supervisors.example.toml`), validated against the sites' grid.
 //! - [`grid`]: tiers (社区 -> 街道 -> 区 -> 市) and cells; the subtree visibility rule.
 //! - [`engine`]: [`DeliveryEngine`]: routing, grouping, repeats, escalation, acknowledgement,
-//!   manual resolution, silences, snapshot/restore.
+//!   manual resolution, silences, snapshot/restore (the core in `engine.rs`; `engine/`
+//!   holds `escalation`, `acknowledge`, `silences` and `snapshot`).
 //! - [`notice`]: its outputs: [`Notice`]s for the outbox and [`DeliveryEvent`] lifecycle records.
 //! - [`silence`]: silences and maintenance windows.
 //! - `text` (private): bilingual notice text with what to do per rule family.
