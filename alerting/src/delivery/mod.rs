@@ -9,6 +9,7 @@
 //! - [`notice`]: its outputs: [`Notice`]s for the outbox and [`DeliveryEvent`] lifecycle records.
 //! - [`silence`]: silences and maintenance windows.
 //! - `text` (private): bilingual notice text with what to do per rule family.
+//! - `tests` (test builds): shared fixtures in `tests/mod.rs`, one file per concern.
 //!
 //! No I/O, no clock: every call takes `now`. The caller (the service) feeds it every rule-engine
 //! [`crate::AlertEvent`] and calls [`DeliveryEngine::tick`] periodically (every few seconds;
