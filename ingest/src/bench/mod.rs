@@ -10,7 +10,8 @@
 //!   is not QuestDB, so storage cost on the QuestDB side is not measured).
 //! - [`mosquitto`]: a private Mosquitto on a free port with a temporary configuration.
 //! - [`rss`]: resident memory from `/proc/<pid>/status`.
-//! - [`run`]: the `weijian bench` orchestration and its report table.
+//! - [`run`]: the `weijian bench` orchestration (`run.rs`) with its throughput, latency and
+//!   memory phases and its report table (`run/`).
 //!
 //! Measurements are made side by side in one run (bare, then weijian, on the same broker,
 //! the same machine load and the same publisher), so their *ratio* is meaningful even on a

@@ -1,0 +1,205 @@
+//! The report table printed at the end of `weijian bench`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use super::{BenchOptions, BenchReport, Latency};
+use crate::bench::rss;
+
+fn slowest_text(l: &Latency) -> String {
+    l.slowest
+        .iter()
+        .map(|(at, d)| format!("+{at:.1} s: {}", ms(*d)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
+
+/// Prints the report table.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub fn print_report(
+    options: &BenchOptions,
+    report: &BenchReport,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    writeln!(out)?;
+    writeln!(
+        out,
+        "weijian bench: {} cores visible; publisher, Mosquitto, consumer and sink share them.",
+        cores
+    )?;
+    writeln!(
+        out,
+        "On a shared machine absolute figures are noisy: compare the ratios, measured side by side."
+    )?;
+    writeln!(
+        out,
+        "A reading = one telemetry object (one water_quality row, 5 values). QoS 1, JSON, {} devices.",
+        options.devices
+    )?;
+    if !report.pairs.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Throughput: bare limit (ack at once, count) vs weijian end to end (spool fsync before ack, rules, ILP sink)")?;
+        writeln!(
+            out,
+            "  {:<16} {:>9} {:>12} {:>14} {:>12} {:>14} {:>7}  {:>9}  target",
+            "workload",
+            "messages",
+            "bare msg/s",
+            "bare rd/s",
+            "weijian msg/s",
+            "weijian rd/s",
+            "ratio",
+            "rejected"
+        )?;
+        for p in &report.pairs {
+            let ratio = p.weijian.msg_rate() / p.bare.msg_rate().max(1e-9);
+            let target = if p.per_message == 1 {
+                format!("ratio >= 90%: {}", verdict(ratio >= 0.9))
+            } else {
+                format!(
+                    ">= 300,000 rd/s: {}",
+                    verdict(p.weijian.readings_rate() >= 300_000.0)
+                )
+            };
+            writeln!(
+                out,
+                "  {:<16} {:>9} {:>12.0} {:>14.0} {:>12.0} {:>14.0} {:>6.1}%  {:>9}  {target}",
+                p.label,
+                p.weijian.messages,
+                p.bare.msg_rate(),
+                p.bare.readings_rate(),
+                p.weijian.msg_rate(),
+                p.weijian.readings_rate(),
+                ratio * 100.0,
+                p.weijian.rejected,
+            )?;
+        }
+        writeln!(out, "  CPU per message (user+system, all threads): bench process = publisher + consumer (+ sink); broker = Mosquitto")?;
+        for p in &report.pairs {
+            writeln!(
+                out,
+                "  {:<16} bare: process {:.1} us, broker {:.1} us   weijian: process {:.1} us, broker {:.1} us   (weijian's extra: {:.1} us/msg, {:.2} us/reading)",
+                p.label,
+                p.bare.cpu_us_per_message(),
+                p.bare.cpu_broker.as_secs_f64() * 1e6 / p.bare.messages.max(1) as f64,
+                p.weijian.cpu_us_per_message(),
+                p.weijian.cpu_broker.as_secs_f64() * 1e6 / p.weijian.messages.max(1) as f64,
+                p.weijian.cpu_us_per_message() - p.bare.cpu_us_per_message(),
+                (p.weijian.cpu_us_per_message() - p.bare.cpu_us_per_message())
+                    / p.per_message.max(1) as f64,
+            )?;
+        }
+        for p in &report.pairs {
+            writeln!(
+                out,
+                "  ({}: the publisher took {:.2} s (bare run) / {:.2} s (weijian run) until the broker acknowledged everything)",
+                p.label,
+                p.bare.publish_elapsed.as_secs_f64(),
+                p.weijian.publish_elapsed.as_secs_f64()
+            )?;
+        }
+    }
+    if let Some(l) = &report.latency {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Alert latency: publish -> G3 firing event, background {:.0} msg/s ({} sent), {} probes, {} alerts seen",
+            l.background_rate,
+            l.background_sent,
+            l.probes,
+            l.samples.len()
+        )?;
+        match (l.percentile(50.0), l.percentile(99.0), l.percentile(100.0)) {
+            (Some(p50), Some(p99), Some(max)) => writeln!(
+                out,
+                "  p50 {}  p99 {}  max {}   target p99 <= 50 ms: {}",
+                ms(p50),
+                ms(p99),
+                ms(max),
+                verdict(p99 <= Duration::from_millis(50))
+            )?,
+            _ => writeln!(out, "  no alert was seen")?,
+        }
+        writeln!(
+            out,
+            "  slowest probes (sent at +s after the first: latency): {}",
+            slowest_text(l)
+        )?;
+    }
+    if let Some(l) = &report.latency_bare {
+        match (l.percentile(50.0), l.percentile(99.0), l.percentile(100.0)) {
+            (Some(p50), Some(p99), Some(max)) => writeln!(
+                out,
+                "  MQTT share (same probes -> bare subscriber, background {:.0} msg/s, {} of {} seen): p50 {}  p99 {}  max {}",
+                l.background_rate,
+                l.samples.len(),
+                l.probes,
+                ms(p50),
+                ms(p99),
+                ms(max)
+            )?,
+            _ => writeln!(out, "  MQTT share: no probe reached the bare subscriber")?,
+        }
+        writeln!(out, "  slowest (MQTT share): {}", slowest_text(l))?;
+    }
+    if !report.memory.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Memory: `weijian run` in a child process, every device reported one reading"
+        )?;
+        writeln!(
+            out,
+            "  {:>8} {:>12} {:>12} {:>12} {:>16} {:>10}",
+            "devices", "RSS ready", "RSS after", "peak (HWM)", "(after-ready)/N", "ingest s"
+        )?;
+        for m in &report.memory {
+            let per = m.loaded.rss.saturating_sub(m.idle.rss) as f64 / m.devices.max(1) as f64;
+            writeln!(
+                out,
+                "  {:>8} {:>12} {:>12} {:>12} {:>14.0} B {:>10.1}",
+                m.devices,
+                rss::mib(m.idle.rss),
+                rss::mib(m.loaded.rss),
+                rss::mib(m.loaded.peak),
+                per,
+                m.seconds_to_ingest
+            )?;
+        }
+        if let (Some(a), Some(b)) = (report.memory.first(), report.memory.last()) {
+            if b.devices > a.devices {
+                let slope = b.loaded.rss.saturating_sub(a.loaded.rss) as f64
+                    / (b.devices - a.devices) as f64;
+                writeln!(
+                    out,
+                    "  marginal cost {} -> {} devices (registry + state): {:.0} B/device; target <= 1 KiB: {}; RSS at {}: {} (target < 200 MiB: {})",
+                    a.devices,
+                    b.devices,
+                    slope,
+                    verdict(slope <= 1024.0),
+                    b.devices,
+                    rss::mib(b.loaded.rss),
+                    verdict(b.loaded.rss < 200 << 20)
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
