@@ -24,7 +24,7 @@
 //! - [`telemetry`]: Prometheus metrics and logging set-up.
 //! - [`simulate`]: the simulated fleet (demo, `weijian simulate`).
 //! - [`demo`]: `weijian demo` (embedded broker + fleet + pipeline).
-//! - [`bench`]: `weijian loadgen` and `weijian bench` (load generator, bare-limit subscriber,
+//! - [`bench`](mod@bench): `weijian loadgen` and `weijian bench` (load generator, bare-limit subscriber,
 //!   ILP sink, private Mosquitto, side-by-side throughput, alert latency and memory).
 #![forbid(unsafe_code)]
 
