@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-/// The `weijian` binary built by this `cargo test` run (target/<profile>/weijian).
+/// The `weijian` binary built by this `cargo test` run (`target/<profile>/weijian`).
 ///
 /// # Errors
 /// It was not built (run `cargo test --workspace` or `cargo build --bin weijian` first).
