@@ -89,6 +89,12 @@ impl Drain {
     /// Runs until the spool is closed (after the source stopped) and everything durable was
     /// handled, or until shutdown while QuestDB is unavailable.
     pub async fn run(mut self, shutdown: CancellationToken) {
+        // Create the tables at start, so dashboards work before the first message; if QuestDB
+        // is down now, the first write tries again.
+        if self.probe().await.is_ok() {
+            self.health.questdb_up.store(true, Ordering::Relaxed);
+            self.metrics.questdb_up.set(1);
+        }
         let mut mode = Mode::Normal;
         let mut failures = 0u32;
         loop {

@@ -443,3 +443,33 @@ async fn a_broker_restart_keeps_our_session_and_loses_nothing() -> anyhow::Resul
     running.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_table_exists_after_start_before_any_message() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    let (running, _shutdown) = env.start(env.config(&water_registry(1))?).await?;
+    for table in weijian::sink::schema::tables() {
+        let name = env.table(table.name);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            // count() is 0 for a missing table too: ask for the table itself.
+            let exists = match env.store.as_double() {
+                Some(db) => db.tables().contains(&name),
+                None => env
+                    .store
+                    .exec(&format!("SELECT count() FROM '{name}'"))
+                    .is_ok(),
+            };
+            if exists {
+                break;
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "table {name} was not created at start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    running.stop().await;
+    Ok(())
+}
