@@ -24,11 +24,12 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("ilp_encode");
     group.throughput(Throughput::Elements(rows.len() as u64));
     let mut buf = Buffer::new(ProtocolVersion::V1);
+    let names = weijian::sink::schema::TableNames::new("");
     group.bench_function("water_quality_rows", |b| {
         b.iter(|| {
             buf.clear();
             for row in &rows {
-                row.encode(&mut buf, "").unwrap();
+                row.encode(&mut buf, &names).unwrap();
             }
             black_box(buf.len())
         })

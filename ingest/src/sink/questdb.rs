@@ -65,6 +65,7 @@ pub struct Written {
 #[derive(Debug)]
 pub struct QuestDbWriter {
     config: QuestDbConfig,
+    tables: super::schema::TableNames,
     sender: Option<Sender>,
     tables_ready: bool,
 }
@@ -72,6 +73,7 @@ pub struct QuestDbWriter {
 impl QuestDbWriter {
     pub fn new(config: QuestDbConfig) -> Self {
         Self {
+            tables: super::schema::TableNames::new(&config.table_prefix),
             config,
             sender: None,
             tables_ready: false,
@@ -177,7 +179,7 @@ impl QuestDbWriter {
         for row in rows {
             buf.set_marker()
                 .map_err(|e| WriteError::Rejected(e.msg().to_string()))?;
-            if let Err(e) = row.encode(&mut buf, &self.config.table_prefix) {
+            if let Err(e) = row.encode(&mut buf, &self.tables) {
                 // An unencodable row is a bug in row building; skip it loudly rather than block
                 // every other row behind it.
                 tracing::error!(table = row.table(), error = %e, "Dropped a row questdb-rs cannot encode.");

@@ -7,7 +7,7 @@
 use alerting::model::{DataFlag, DeviceKind, Id, Metric, Period, Stat, Timestamp};
 use questdb::ingress::{Buffer, TimestampMicros};
 
-use super::schema::{flag_column, readings_table_name};
+use super::schema::{flag_column, readings_table_name, TableNames};
 use crate::reject::Reason;
 
 /// One row for one table.
@@ -106,9 +106,8 @@ impl Row {
     /// # Errors
     /// What questdb-rs refuses (an invalid name or timestamp); the buffer is then left with a
     /// partial row, so callers set a marker first and rewind on error.
-    pub fn encode(&self, buf: &mut Buffer, prefix: &str) -> questdb::Result<()> {
-        let table = format!("{prefix}{}", self.table());
-        buf.table(table.as_str())?;
+    pub fn encode(&self, buf: &mut Buffer, tables: &TableNames) -> questdb::Result<()> {
+        buf.table(tables.get(self.table()))?;
         match self {
             Self::Reading(r) => {
                 buf.symbol("site", &*r.site)?
@@ -121,7 +120,7 @@ impl Row {
                 }
                 if r.kind == DeviceKind::WaterMonitor {
                     for (m, _, flag) in &r.values {
-                        buf.symbol(flag_column(*m).as_str(), flag.as_str())?;
+                        buf.symbol(flag_column(*m), flag.as_str())?;
                     }
                 }
                 buf.column_ts("received_at", TimestampMicros::new(r.received_at.0))?;
@@ -319,7 +318,7 @@ mod tests {
         let tables = tables();
         let mut buf = Buffer::new(ProtocolVersion::V1);
         for row in sample_rows() {
-            row.encode(&mut buf, "").unwrap();
+            row.encode(&mut buf, &TableNames::new("")).unwrap();
         }
         let text = std::str::from_utf8(buf.as_bytes()).unwrap();
         assert_eq!(text.lines().count(), 6);

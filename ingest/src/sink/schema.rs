@@ -87,9 +87,46 @@ pub const fn readings_table_name(kind: DeviceKind) -> &'static str {
     }
 }
 
-/// The flag column of a metric in a readings table.
-pub fn flag_column(metric: Metric) -> String {
-    format!("{}_flag", metric.name())
+/// The flag column of a metric in a readings table (a constant: the encoder uses it per value).
+pub const fn flag_column(metric: Metric) -> &'static str {
+    match metric {
+        Metric::TurbidityNtu => "turbidity_ntu_flag",
+        Metric::Ph => "ph_flag",
+        Metric::FreeChlorineMgL => "free_chlorine_mg_l_flag",
+        Metric::TotalChlorineMgL => "total_chlorine_mg_l_flag",
+        Metric::ChlorineDioxideMgL => "chlorine_dioxide_mg_l_flag",
+        Metric::OzoneMgL => "ozone_mg_l_flag",
+        Metric::TemperatureC => "temperature_c_flag",
+        Metric::ConductivityUsCm => "conductivity_us_cm_flag",
+        Metric::HumidityPct => "humidity_pct_flag",
+        Metric::DoorOpen => "door_open_flag",
+        Metric::UvLampOn => "uv_lamp_on_flag",
+        Metric::ChamberTempC => "chamber_temp_c_flag",
+        Metric::ChamberPressureKpa => "chamber_pressure_kpa_flag",
+        Metric::LoadTempC => "load_temp_c_flag",
+    }
+}
+
+/// Table names with the configured prefix, computed once (not per row).
+#[derive(Debug, Clone)]
+pub struct TableNames {
+    names: std::collections::HashMap<&'static str, String>,
+}
+
+impl TableNames {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            names: tables()
+                .into_iter()
+                .map(|t| (t.name, format!("{prefix}{}", t.name)))
+                .collect(),
+        }
+    }
+
+    /// The prefixed name of an (unprefixed) table name from [`tables`].
+    pub fn get<'a>(&'a self, table: &'a str) -> &'a str {
+        self.names.get(table).map_or(table, String::as_str)
+    }
 }
 
 fn readings_table(kind: DeviceKind) -> Table {
@@ -123,7 +160,7 @@ fn readings_table(kind: DeviceKind) -> Table {
         columns.push(col(m.name(), Double, "value (booleans as 0/1)"));
         if kind == DeviceKind::WaterMonitor {
             columns.push(col(
-                flag_column(m),
+                flag_column(m).to_string(),
                 Symbol,
                 "data flag (N = normal; M, C, D, B, F, T, S, P)",
             ));
@@ -246,5 +283,17 @@ mod tests {
         assert!(ddl.ends_with(
             "TIMESTAMP(ts) PARTITION BY DAY WAL DEDUP UPSERT KEYS(ts, device, period, stat);"
         ));
+    }
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::*;
+
+    #[test]
+    fn flag_columns_are_the_metric_name_with_a_flag_suffix() {
+        for m in Metric::ALL {
+            assert_eq!(flag_column(m), format!("{}_flag", m.name()));
+        }
     }
 }
