@@ -27,6 +27,8 @@ pub struct AlertStage {
     /// The last position covered by a saved snapshot.
     saved_up_to: Option<u64>,
     last_saved: Option<Instant>,
+    /// A snapshot being written on a blocking thread, with the position it covers.
+    in_flight: Option<(Option<u64>, tokio::task::JoinHandle<std::io::Result<()>>)>,
     last_tick: Option<Instant>,
     tick_interval: Duration,
     snapshot_interval: Duration,
@@ -77,6 +79,7 @@ impl AlertStage {
             fed_up_to: position,
             saved_up_to: position,
             last_saved: None,
+            in_flight: None,
             last_tick: None,
             tick_interval: config.alerts.tick_interval,
             snapshot_interval: config.alerts.snapshot_interval,
@@ -108,28 +111,59 @@ impl AlertStage {
 
     /// Saves the state when due (or when `force`), returning the spool position up to which
     /// rule state is durable: the drain commits no further than this.
-    pub fn save_if_due(&mut self, force: bool) -> Option<u64> {
+    ///
+    /// The snapshot is written (JSON, fsync, rename, fsync of the directory) on a blocking
+    /// thread, so a large state never stalls the drain; its position counts only once the
+    /// write has finished. With `force` (shutdown, a full spool) it waits for the write.
+    pub async fn save_if_due(&mut self, force: bool) -> Option<u64> {
+        let finished = self
+            .in_flight
+            .as_ref()
+            .is_some_and(|(_, handle)| force || handle.is_finished());
+        if finished {
+            if let Some((position, handle)) = self.in_flight.take() {
+                self.finish_save(position, handle.await);
+            }
+        }
         let due = force
             || self
                 .last_saved
                 .is_none_or(|t| t.elapsed() >= self.snapshot_interval);
-        if due && self.fed_up_to != self.saved_up_to {
+        if due && self.in_flight.is_none() && self.fed_up_to != self.saved_up_to {
+            let position = self.fed_up_to;
             let file = SnapshotFile {
                 version: 1,
-                position: self.fed_up_to,
+                position,
                 engine: self.engine.snapshot(),
             };
-            match write_snapshot(&self.snapshot_path, &file) {
-                Ok(()) => self.saved_up_to = self.fed_up_to,
-                Err(error) => {
-                    tracing::error!(path = %self.snapshot_path.display(), %error, "Cannot save the alert engine's state; the spool keeps the records until it can.")
-                }
+            let path = self.snapshot_path.clone();
+            let handle = tokio::task::spawn_blocking(move || write_snapshot(&path, &file));
+            if force {
+                self.finish_save(position, handle.await);
+            } else {
+                self.in_flight = Some((position, handle));
             }
             self.last_saved = Some(Instant::now());
         } else if due {
             self.last_saved = Some(Instant::now());
         }
         self.saved_up_to
+    }
+
+    fn finish_save(
+        &mut self,
+        position: Option<u64>,
+        result: Result<std::io::Result<()>, tokio::task::JoinError>,
+    ) {
+        match result {
+            Ok(Ok(())) => self.saved_up_to = position,
+            Ok(Err(error)) => {
+                tracing::error!(path = %self.snapshot_path.display(), %error, "Cannot save the alert engine's state; the spool keeps the records until it can.")
+            }
+            Err(error) => {
+                tracing::error!(%error, "The task saving the alert engine's state failed; the spool keeps the records until a save succeeds.")
+            }
+        }
     }
 
     /// Open alerts right now.

@@ -162,7 +162,8 @@ impl Drain {
                             // Commit on every pass, also after an empty batch: the rule
                             // snapshot may only now have caught up with what was written (a
                             // full spool brings no new records until something is committed).
-                            let rules_durable = self.alerts.save_if_due(self.reader.is_full());
+                            let rules_durable =
+                                self.alerts.save_if_due(self.reader.is_full()).await;
                             self.commit(self.written_up_to, rules_durable).await;
                         }
                         Err(alert_rows) => {
@@ -203,7 +204,7 @@ impl Drain {
             }
         }
         if mode == Mode::Normal && self.held_alerts.is_empty() {
-            let rules_durable = self.alerts.save_if_due(true);
+            let rules_durable = self.alerts.save_if_due(true).await;
             self.commit(self.last_read, rules_durable).await;
             tracing::info!("Drain stopped: everything durable was handled.");
         } else {
