@@ -32,20 +32,26 @@ pub enum RecordError {
 
 const HEADER: usize = 1 + 8 + 1 + 2;
 
+/// Serializes a message for the spool straight from its parts (the MQTT source uses this so a
+/// payload is copied once, into the record).
+pub fn encode_record(received_at: Timestamp, qos: u8, topic: &str, payload: &[u8]) -> Vec<u8> {
+    let topic = topic.as_bytes();
+    let topic_len = u16::try_from(topic.len()).unwrap_or(u16::MAX);
+    let topic = &topic[..usize::from(topic_len)];
+    let mut out = Vec::with_capacity(HEADER + topic.len() + payload.len());
+    out.push(1);
+    out.extend_from_slice(&received_at.0.to_le_bytes());
+    out.push(qos);
+    out.extend_from_slice(&topic_len.to_le_bytes());
+    out.extend_from_slice(topic);
+    out.extend_from_slice(payload);
+    out
+}
+
 impl Message {
     /// Serializes for the spool.
     pub fn encode(&self) -> Vec<u8> {
-        let topic = self.topic.as_bytes();
-        let topic_len = u16::try_from(topic.len()).unwrap_or(u16::MAX);
-        let topic = &topic[..usize::from(topic_len)];
-        let mut out = Vec::with_capacity(HEADER + topic.len() + self.payload.len());
-        out.push(1);
-        out.extend_from_slice(&self.received_at.0.to_le_bytes());
-        out.push(self.qos);
-        out.extend_from_slice(&topic_len.to_le_bytes());
-        out.extend_from_slice(topic);
-        out.extend_from_slice(&self.payload);
-        out
+        encode_record(self.received_at, self.qos, &self.topic, &self.payload)
     }
 
     /// Parses a spool record.

@@ -41,7 +41,7 @@ use crate::alerts::AlertStage;
 use crate::config::Config;
 use crate::drain::Drain;
 use crate::http::Readiness;
-use crate::message::Message;
+use crate::message::encode_record;
 use crate::sink::questdb::QuestDbWriter;
 use crate::source::mqtt::{self, AckToken, Backoff, MqttClient, MqttEventLoop, Polled};
 use crate::spool::{self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolWriter};
@@ -356,13 +356,7 @@ impl Source {
                     .received
                     .with_label_values(&[qos_label(inbound.qos)])
                     .inc();
-                let record = Message {
-                    received_at: now(),
-                    qos: inbound.qos,
-                    topic: inbound.topic,
-                    payload: inbound.payload.to_vec(),
-                }
-                .encode();
+                let record = encode_record(now(), inbound.qos, &inbound.topic, &inbound.payload);
                 let durable: Durable = Box::pin(self.spool.append(record));
                 self.metrics.pending_acks.inc();
                 if self.acks.send((durable, inbound.ack)).is_err() {
