@@ -8,7 +8,27 @@ use std::time::Duration;
 use weijian_tests::harness::{metric, wait_metric, water_registry, Env, Publisher};
 use weijian_tests::questdb_double::{Mode, Value};
 
-/// 2026-11-22T00:00:00Z in ms: timestamps near now so the 30-day window accepts them.
+/// One pH reading per message for readings `range`, alternating between devices d0 and d1,
+/// one second apart from `base` (ms).
+async fn publish_ph(
+    publisher: &mut Publisher,
+    range: std::ops::Range<i64>,
+    base: i64,
+    ph: f64,
+) -> anyhow::Result<()> {
+    for i in range {
+        let d = i % 2;
+        publisher
+            .publish(
+                &format!("weijian/v1/s{d}/d{d}/telemetry"),
+                format!(r#"{{"ts":{},"values":{{"ph":{ph}}}}}"#, base + i * 1000),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// An hour ago, in ms: timestamps in the recent past, inside the 30-day backfill window.
 fn base_ms() -> i64 {
     chrono::Utc::now().timestamp_millis() - 3_600_000
 }
@@ -362,15 +382,7 @@ async fn mqtt_3_1_1_is_selectable_and_delivers_the_same_rows() -> anyhow::Result
     let (running, _shutdown) = env.start(config).await?;
     let mut publisher = Publisher::connect(env.broker.host(), env.broker.port(), "gateway-311");
     let base = base_ms();
-    for i in 0..2_000i64 {
-        let d = i % 2;
-        publisher
-            .publish(
-                &format!("weijian/v1/s{d}/d{d}/telemetry"),
-                format!(r#"{{"ts":{},"values":{{"ph":7.4}}}}"#, base + i * 1000),
-            )
-            .await?;
-    }
+    publish_ph(&mut publisher, 0..2_000, base, 7.4).await?;
     publisher.flushed(Duration::from_secs(60)).await?;
     let n = env
         .store
@@ -395,15 +407,7 @@ async fn a_broker_restart_keeps_our_session_and_loses_nothing() -> anyhow::Resul
     let base = base_ms();
     let mut publisher =
         Publisher::connect(env.broker.host(), env.broker.port(), "gateway-restart-1");
-    for i in 0..1_000i64 {
-        let d = i % 2;
-        publisher
-            .publish(
-                &format!("weijian/v1/s{d}/d{d}/telemetry"),
-                format!(r#"{{"ts":{},"values":{{"ph":7.0}}}}"#, base + i * 1000),
-            )
-            .await?;
-    }
+    publish_ph(&mut publisher, 0..1_000, base, 7.0).await?;
     publisher.flushed(Duration::from_secs(30)).await?;
     drop(publisher);
     let table = env.table("water_quality");
@@ -416,15 +420,7 @@ async fn a_broker_restart_keeps_our_session_and_loses_nothing() -> anyhow::Resul
     env.broker.restart()?;
     let mut publisher =
         Publisher::connect(env.broker.host(), env.broker.port(), "gateway-restart-2");
-    for i in 1_000..2_000i64 {
-        let d = i % 2;
-        publisher
-            .publish(
-                &format!("weijian/v1/s{d}/d{d}/telemetry"),
-                format!(r#"{{"ts":{},"values":{{"ph":7.0}}}}"#, base + i * 1000),
-            )
-            .await?;
-    }
+    publish_ph(&mut publisher, 1_000..2_000, base, 7.0).await?;
     publisher.flushed(Duration::from_secs(60)).await?;
     let n = env
         .store
