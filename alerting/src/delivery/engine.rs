@@ -88,7 +88,12 @@ impl DeliveryEngine {
         }
     }
 
-    /// One open alert.
+    /// A recently closed alert (remembered for `RESOLVED_RETENTION_SECS`).
+    pub fn resolved_alert(&self, alert_id: &str) -> Option<&ResolvedAlert> {
+        self.st.resolved.get(alert_id)
+    }
+
+    /// An open alert.
     pub fn alert(&self, alert_id: &str) -> Option<&TrackedAlert> {
         self.st.alerts.get(alert_id)
     }

@@ -30,7 +30,63 @@ pub struct Config {
     pub limits: Limits,
     pub http: HttpConfig,
     pub alerts: AlertsConfig,
+    pub delivery: DeliverySettings,
     pub registry: Arc<Registry>,
+}
+
+/// Alert delivery: the supervisors (grid cells, channels, API tokens, deadlines) and how
+/// notices are sent.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// `None`: no supervisors file, so no delivery and no alert API.
+    pub supervisors: Option<alerting::delivery::DeliveryConfig>,
+    /// Where the supervisors came from (the file path).
+    pub supervisors_source: Option<String>,
+    /// Problems that do not stop weijian (a supervisor without channels), one line each.
+    pub warnings: Vec<String>,
+    /// Per notifier request.
+    pub http_timeout: Duration,
+    pub retry: crate::notify::Retry,
+    /// The outbox spool's size limit.
+    pub outbox_max_bytes: u64,
+    pub smtp: Option<SmtpConfig>,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            supervisors: None,
+            supervisors_source: None,
+            warnings: Vec::new(),
+            http_timeout: crate::notify::DEFAULT_TIMEOUT,
+            retry: crate::notify::Retry::default(),
+            outbox_max_bytes: 256 << 20,
+            smtp: None,
+        }
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTlsMode {
+    /// Plain connection upgraded with STARTTLS (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No TLS: only for a relay on the same host or network.
+    None,
+}
+
+/// `[delivery.smtp]`, validated.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTlsMode,
+    pub from: String,
+    pub username: Option<String>,
+    /// The environment variable with the password (read when sending, never stored).
+    pub password_env: Option<String>,
 }
 
 /// The rule engine's settings, with the rule pack loaded and compiled.

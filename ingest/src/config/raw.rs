@@ -24,6 +24,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub alerts: RawAlerts,
     #[serde(default)]
+    pub delivery: RawDelivery,
+    #[serde(default)]
     pub sites: Vec<Spanned<RawSite>>,
     #[serde(default)]
     pub devices: Vec<Spanned<RawDevice>>,
@@ -225,6 +227,63 @@ impl Default for RawAlerts {
     }
 }
 
+/// `[delivery]`: telling supervisors (the grid, channels, the outbox and the API).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDelivery {
+    /// The supervisors file (grid cells, channels, API token hashes, ack deadlines; see
+    /// config/supervisors.example.toml). Absent = no delivery and no alert API: alerts are
+    /// still stored and published on MQTT.
+    #[serde(default)]
+    pub supervisors_file: Option<Spanned<String>>,
+    /// Per notifier request (connect + send + answer).
+    #[serde(default = "default_notify_timeout_secs")]
+    pub http_timeout_secs: Spanned<u64>,
+    /// First retry delay of a failed delivery (doubles up to `retry_max_secs`; retried forever).
+    #[serde(default = "default_retry_initial_secs")]
+    pub retry_initial_secs: Spanned<u64>,
+    #[serde(default = "default_retry_max_secs")]
+    pub retry_max_secs: Spanned<u64>,
+    /// The outbox's size limit (notices wait here while a channel is down).
+    #[serde(default = "default_outbox_max_mib")]
+    pub outbox_max_mib: Spanned<u64>,
+    /// `[delivery.smtp]`: the mail server for `email` channels.
+    #[serde(default)]
+    pub smtp: Option<RawSmtp>,
+}
+
+impl Default for RawDelivery {
+    fn default() -> Self {
+        Self {
+            supervisors_file: None,
+            http_timeout_secs: default_notify_timeout_secs(),
+            retry_initial_secs: default_retry_initial_secs(),
+            retry_max_secs: default_retry_max_secs(),
+            outbox_max_mib: default_outbox_max_mib(),
+            smtp: None,
+        }
+    }
+}
+
+/// `[delivery.smtp]`: the SMTP server e-mail notices go through.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    pub host: Spanned<String>,
+    #[serde(default = "default_smtp_port")]
+    pub port: Spanned<u16>,
+    /// `starttls` (default), `tls` (implicit, port 465) or `none` (a local relay only).
+    #[serde(default = "default_smtp_tls")]
+    pub tls: Spanned<String>,
+    /// The sender, e.g. `"weijian 卫监 <alerts@example.org>"`.
+    pub from: Spanned<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The environment variable holding the SMTP password.
+    #[serde(default)]
+    pub password_env: Option<Spanned<String>>,
+}
+
 /// `[[sites]]`: a supervised site.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -395,6 +454,24 @@ fn default_tick_interval_secs() -> Spanned<u64> {
 }
 fn default_snapshot_interval_secs() -> Spanned<u64> {
     unspanned(10)
+}
+fn default_notify_timeout_secs() -> Spanned<u64> {
+    unspanned(10)
+}
+fn default_retry_initial_secs() -> Spanned<u64> {
+    unspanned(2)
+}
+fn default_retry_max_secs() -> Spanned<u64> {
+    unspanned(300)
+}
+fn default_outbox_max_mib() -> Spanned<u64> {
+    unspanned(256)
+}
+fn default_smtp_port() -> Spanned<u16> {
+    unspanned(587)
+}
+fn default_smtp_tls() -> Spanned<String> {
+    unspanned("starttls".to_owned())
 }
 fn default_true() -> bool {
     true

@@ -18,6 +18,41 @@ pub enum Row {
     Status(StatusRow),
     Quarantine(QuarantineRow),
     Alert(Box<alerting::AlertEvent>),
+    Action(Box<ActionRow>),
+    Audit(Box<AuditRow>),
+}
+
+/// A delivery lifecycle record or a supervisor's action on an alert (`alert_actions`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionRow {
+    pub ts: Timestamp,
+    pub alert_id: String,
+    pub action: &'static str,
+    pub rule: String,
+    pub level: u8,
+    pub site: String,
+    pub grid: alerting::model::GridPath,
+    /// The supervisor, or `system`.
+    pub actor: String,
+    pub tier: Option<&'static str>,
+    pub detail: String,
+}
+
+/// One API write or refused attempt (`audit`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    pub ts: Timestamp,
+    pub request_id: String,
+    /// `-` when authentication failed.
+    pub supervisor: String,
+    pub action: &'static str,
+    pub target: String,
+    pub status: u16,
+    pub outcome: &'static str,
+    pub method: String,
+    pub path: String,
+    pub remote: String,
+    pub detail: String,
 }
 
 /// A wide row of a readings table: the values one device reported at one time for one
@@ -98,6 +133,8 @@ impl Row {
             Self::Status(_) => "device_status",
             Self::Quarantine(_) => "quarantine",
             Self::Alert(_) => "alerts",
+            Self::Action(_) => "alert_actions",
+            Self::Audit(_) => "audit",
         }
     }
 
@@ -188,6 +225,34 @@ impl Row {
                     .column_str("summary_en", a.summary_en.as_str())?
                     .at(TimestampMicros::new(a.ts.0))
             }
+            Self::Action(a) => {
+                buf.symbol("alert_id", a.alert_id.as_str())?
+                    .symbol("action", a.action)?
+                    .symbol("rule", a.rule.as_str())?
+                    .symbol("site", a.site.as_str())?
+                    .symbol("district", a.grid.district.as_str())?
+                    .symbol("street", a.grid.street.as_str())?
+                    .symbol("community", a.grid.community.as_str())?
+                    .symbol("actor", a.actor.as_str())?;
+                if let Some(tier) = a.tier {
+                    buf.symbol("tier", tier)?;
+                }
+                buf.column_i64("level", i64::from(a.level))?
+                    .column_str("detail", a.detail.as_str())?
+                    .at(TimestampMicros::new(a.ts.0))
+            }
+            Self::Audit(a) => buf
+                .symbol("request_id", a.request_id.as_str())?
+                .symbol("supervisor", a.supervisor.as_str())?
+                .symbol("action", a.action)?
+                .symbol("outcome", a.outcome)?
+                .symbol("method", a.method.as_str())?
+                .column_str("target", a.target.as_str())?
+                .column_i64("status", i64::from(a.status))?
+                .column_str("path", a.path.as_str())?
+                .column_str("remote", a.remote.as_str())?
+                .column_str("detail", a.detail.as_str())?
+                .at(TimestampMicros::new(a.ts.0)),
         }
     }
 }
@@ -264,6 +329,36 @@ mod tests {
             detail: "bad \"quote\", comma".into(),
             payload: vec![0xff, 0x00],
         }));
+        let grid = alerting::model::GridPath {
+            district: "区".into(),
+            street: "街道".into(),
+            community: "社区".into(),
+        };
+        rows.push(Row::Action(Box::new(ActionRow {
+            ts: Timestamp(3),
+            alert_id: "W2/s/d/1".into(),
+            action: "escalated",
+            rule: "W2".into(),
+            level: 2,
+            site: "s".into(),
+            grid,
+            actor: "system".into(),
+            tier: Some("street"),
+            detail: "community -> street".into(),
+        })));
+        rows.push(Row::Audit(Box::new(AuditRow {
+            ts: Timestamp(4),
+            request_id: "r1-1".into(),
+            supervisor: "-".into(),
+            action: "denied",
+            target: String::new(),
+            status: 401,
+            outcome: "unauthorized",
+            method: "GET".into(),
+            path: "/api/v1/alerts".into(),
+            remote: "127.0.0.1:1".into(),
+            detail: "bad token".into(),
+        })));
         rows
     }
 
@@ -317,11 +412,12 @@ mod tests {
     fn schema_and_rows_agree() {
         let tables = tables();
         let mut buf = Buffer::new(ProtocolVersion::V1);
-        for row in sample_rows() {
+        let rows = sample_rows();
+        for row in &rows {
             row.encode(&mut buf, &TableNames::new("")).unwrap();
         }
         let text = std::str::from_utf8(buf.as_bytes()).unwrap();
-        assert_eq!(text.lines().count(), 6);
+        assert_eq!(text.lines().count(), rows.len());
         for line in text.lines() {
             let (table, cols) = names_and_kinds(line);
             let t = tables.iter().find(|t| t.name == table).unwrap();

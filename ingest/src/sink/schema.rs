@@ -257,6 +257,43 @@ pub fn tables() -> Vec<Table> {
         ],
         dedup_keys: vec!["ts", "alert_id", "kind", "level"],
     });
+    t.push(Table {
+        name: "alert_actions",
+        doc: "what delivery and supervisors did with an alert: escalated, acknowledged, acknowledgement_cleared, resolved_manually, silenced, silence_ended",
+        columns: vec![
+            col("ts", Timestamp, "when it happened"),
+            col("alert_id", Symbol, "the alert"),
+            col("action", Symbol, "escalated, acknowledged, acknowledgement_cleared, resolved_manually, silenced or silence_ended"),
+            col("rule", Symbol, "rule id, e.g. W2"),
+            col("level", Long, "the alert's level then: 1 = I red .. 4 = IV blue"),
+            col("site", Symbol, "site id"),
+            col("district", Symbol, "grid: district (区)"),
+            col("street", Symbol, "grid: street (街道)"),
+            col("community", Symbol, "grid: community (社区)"),
+            col("actor", Symbol, "the supervisor who acted, or system"),
+            col("tier", Symbol, "escalations: the tier it went to (community, street, district, city)"),
+            col("detail", Varchar, "note, reason, silence or escalation details"),
+        ],
+        dedup_keys: vec!["ts", "alert_id", "action"],
+    });
+    t.push(Table {
+        name: "audit",
+        doc: "every write through the alert API and every refused attempt (bad token, outside the caller's grid)",
+        columns: vec![
+            col("ts", Timestamp, "when the API received it"),
+            col("request_id", Symbol, "unique per request (returned to the client)"),
+            col("supervisor", Symbol, "the authenticated supervisor, or - when authentication failed"),
+            col("action", Symbol, "acknowledge, resolve, add_silence, expire_silence or denied"),
+            col("target", Varchar, "the alert or silence acted on"),
+            col("status", Long, "the HTTP status answered"),
+            col("outcome", Symbol, "ok, unauthorized, forbidden, not_found, conflict, invalid or error"),
+            col("method", Symbol, "HTTP method"),
+            col("path", Varchar, "request path"),
+            col("remote", Varchar, "client address"),
+            col("detail", Varchar, "note, reason, or why it was refused"),
+        ],
+        dedup_keys: vec!["ts", "request_id"],
+    });
     t
 }
 
