@@ -36,7 +36,7 @@
 //! - [`eval`]: the engine: the [`Engine`] and input routing (`eval/mod.rs`), binding rules to
 //!   sites (`eval/bind.rs`), observations to events (`eval/emit.rs`), rule kinds shared by
 //!   several inputs (`eval/conditions.rs`), readings (`eval/reading.rs`), ticks and
-//!   compositions (`eval/tick.rs`).
+//!   compositions (`eval/tick.rs`), manual resolution (`eval/close.rs`).
 //! - `machine` (private): the alert state machine (pending, firing, levels, resolve).
 //! - `text` (private): reasons, bilingual summaries and evidence of events.
 //! - [`state`]: per-device and per-site rule state and the snapshot types.
@@ -70,6 +70,11 @@
 //!   window feed W1-W5 and G2; non-N flags and maintenance drive W6. While a device is offline
 //!   (G1 firing, or its last will standing) its quality rules start no new alert; backfilled
 //!   data older than the offline timeout does not end G1.
+//! - **Manual resolution.** [`Engine::close_alert`] closes a pending or firing alert by id
+//!   (one `resolved` event, never another for that id). The rule starts over: evidence from
+//!   before the close is ignored, a breach after it opens a new alert (new id) that goes
+//!   through the pending duration again, and duration conditions (G1 offline, G2, W6) count
+//!   their duration again from the close.
 //! - **Compositions** (W5) are site-scoped (device [`SITE_SCOPE_DEVICE`]) and follow counts of
 //!   firing component alerts at the site, so their components may come from different devices.
 //! - **Cost.** A reading costs two hash lookups plus a scan of the site's few bound rules and

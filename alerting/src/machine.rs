@@ -63,16 +63,21 @@ pub(crate) fn step(
 ) -> Option<Transition> {
     // A closed tracker only remembers its start, so a new alert of the identity starts later
     // and gets a new id even when event time went backwards.
-    let floor = match slot.as_ref() {
+    // A manually closed one also ignores evidence from before the close, and the next alert
+    // starts no earlier than the close.
+    let (floor, closed_at) = match slot.as_ref() {
         Some(t) if t.phase == Phase::Closed => {
             if !matches!(obs, Obs::Breach { .. }) || !allow_new {
                 return None;
             }
-            let floor = t.started_at;
+            if t.closed_manually_at.is_some_and(|c| now < c) {
+                return None;
+            }
+            let floor = (t.started_at, t.closed_manually_at);
             *slot = None;
-            Some(floor)
+            (Some(floor.0), floor.1)
         }
-        _ => None,
+        _ => (None, None),
     };
     let Some(t) = slot.as_mut() else {
         let Obs::Breach { since, mag, .. } = obs else {
@@ -82,6 +87,9 @@ pub(crate) fn step(
             return None;
         }
         let mut started_at = since.min(now);
+        if let Some(c) = closed_at {
+            started_at = started_at.max(c);
+        }
         if let Some(f) = floor.filter(|f| started_at <= *f) {
             started_at = Timestamp(f.0.saturating_add(1));
         }
@@ -100,6 +108,7 @@ pub(crate) fn step(
             value: ev.value,
             limit: ev.limit,
             detail: ev.detail,
+            closed_manually_at: None,
         };
         let held = now.secs_since(started_at);
         let (kind, reason) = if held >= pending_secs {

@@ -87,6 +87,12 @@ pub struct Tracker {
     pub limit: Option<f64>,
     /// Free-text evidence (clock detail, flags, component rules).
     pub detail: Option<String>,
+    /// Closed only: set when a supervisor closed the alert manually
+    /// ([`crate::Engine::close_alert`]). Evidence older than this is ignored, the next alert
+    /// of the identity starts no earlier than this, and duration-based conditions (offline,
+    /// identical values, monitor status) count their duration again from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_manually_at: Option<Timestamp>,
 }
 
 /// The identical-value run of one metric (G2).

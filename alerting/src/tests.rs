@@ -1,6 +1,7 @@
 //! Crate-level tests: condition kinds, each rule on realistic series, restart safety, a normal
 //! day at every kind of water site, the loader's errors, properties and throughput.
 
+mod close_alert;
 mod conditions;
 mod config_errors;
 mod normal_day;
@@ -10,7 +11,7 @@ mod restart;
 mod rules;
 mod throughput;
 
-use crate::event::{AlertEvent, EventKind};
+use crate::event::{AlertEvent, EventKind, Evidence};
 use crate::input::Input;
 use crate::level::Level;
 use crate::model::{

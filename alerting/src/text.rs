@@ -137,6 +137,24 @@ pub(crate) fn beijing(ts: Timestamp) -> String {
         .map_or(local.clone(), |s| s.replace('T', " "))
 }
 
+/// The alert id of tracker `t`: `rule/site/device[/subject]/started_at_micros`.
+pub(crate) fn alert_id(rule_id: &str, site: &Site, device: &str, t: &Tracker) -> String {
+    let micros = t.started_at.as_micros();
+    match t.subject.label() {
+        Some(s) => format!("{rule_id}/{}/{device}/{s}/{micros}", site.id),
+        None => format!("{rule_id}/{}/{device}/{micros}", site.id),
+    }
+}
+
+/// What the "what" part of a summary describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum What {
+    /// The transition itself (what is wrong, or on resolve what is back).
+    Transition,
+    /// A manual close: the alert's last state, marked as resolved manually.
+    ClosedManually,
+}
+
 /// Builds the event for a transition of tracker `t`.
 pub(crate) fn make_event(
     rules: &[Rule],
@@ -146,6 +164,21 @@ pub(crate) fn make_event(
     kind: EventKind,
     now: Timestamp,
     reason: String,
+) -> AlertEvent {
+    build_event(rules, site, device, t, kind, now, reason, What::Transition)
+}
+
+/// Builds the event for tracker `t`, with the summary's "what" chosen by `what`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build_event(
+    rules: &[Rule],
+    site: &Site,
+    device: &str,
+    t: &Tracker,
+    kind: EventKind,
+    now: Timestamp,
+    reason: String,
+    what: What,
 ) -> AlertEvent {
     let fallback;
     let rule = match rules.get(t.rule) {
@@ -170,23 +203,7 @@ pub(crate) fn make_event(
         }
     };
     let subject = t.subject.label();
-    let alert_id = match &subject {
-        Some(s) => format!(
-            "{}/{}/{}/{}/{}",
-            rule.id,
-            site.id,
-            device,
-            s,
-            t.started_at.as_micros()
-        ),
-        None => format!(
-            "{}/{}/{}/{}",
-            rule.id,
-            site.id,
-            device,
-            t.started_at.as_micros()
-        ),
-    };
+    let alert_id = alert_id(&rule.id, site, device, t);
     let mut evidence = Vec::with_capacity(5);
     if let Some(m) = t.metric {
         evidence.push(Evidence::text("metric", m.name()));
@@ -201,7 +218,16 @@ pub(crate) fn make_event(
     if let Some(d) = &t.detail {
         evidence.push(Evidence::text("detail", d.clone()));
     }
-    let (what_zh, what_en) = what_text(rules, rule, t, kind);
+    let (what_zh, what_en) = match &what {
+        What::Transition => what_text(rules, rule, t, kind),
+        What::ClosedManually => {
+            let (zh, en) = what_text(rules, rule, t, EventKind::Firing);
+            (
+                format!("已人工解除（解除前：{zh}）"),
+                format!("resolved manually (before: {en})"),
+            )
+        }
+    };
     let (summary_zh, summary_en) = SummaryParts {
         kind,
         level: t.level,

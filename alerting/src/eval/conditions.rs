@@ -8,6 +8,7 @@ use crate::rule::{Condition, Magnitude, Rule};
 use crate::state::{DeviceState, Phase, Subject};
 
 use super::bind::{offline_timeout, BoundThreshold};
+use super::close::closed_manually_at;
 use super::emit::{breach, has, split};
 use super::{DeviceCtx, SiteCtx};
 
@@ -143,6 +144,11 @@ pub(super) fn status_rules(
     let detail = dev.state.abnormal_detail();
     let (bound, _, mut em) = split(cx, rules, out, now);
     for &(ri, min_secs) in &bound.status {
+        // After a manual close, the abnormal state counts again from the close.
+        let since = match closed_manually_at(&dev.state.trackers, ri, Subject::None) {
+            Some(c) => since.map(|t0| t0.max(c)),
+            None => since,
+        };
         let obs = match since {
             Some(t0) if now.secs_since(t0) > min_secs => breach(t0),
             Some(_) => Obs::Between,

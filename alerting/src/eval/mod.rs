@@ -7,7 +7,8 @@
 //!
 //! Layout: [`Engine`] and input routing here; `bind.rs` (rules bound to a site), `emit.rs`
 //! (observations to events), `conditions.rs` (rule kinds shared by several inputs),
-//! `reading.rs` (readings) and `tick.rs` (ticks).
+//! `reading.rs` (readings), `tick.rs` (ticks) and `close.rs` (manual resolution,
+//! [`Engine::close_alert`]).
 
 use std::collections::HashMap;
 
@@ -19,6 +20,7 @@ use crate::rule::{Rule, RulePack};
 use crate::state::{DeviceState, SiteState, Subject};
 
 mod bind;
+mod close;
 mod conditions;
 mod emit;
 mod reading;

@@ -7,6 +7,7 @@ use crate::model::Reading;
 use crate::rule::Condition;
 use crate::state::{metric_index, StuckRun, Subject};
 
+use super::close::closed_manually_at;
 use super::conditions::{fresh_data, is_inhibited, status_rules, threshold_obs};
 use super::emit::{breach, has, split};
 use super::Engine;
@@ -106,10 +107,14 @@ impl Engine {
                         continue;
                     }
                     let bits = r.value.to_bits();
+                    let subject = Subject::Metric(r.metric);
+                    let closed = closed_manually_at(&dev.state.trackers, ri, subject);
                     let obs = match dev.state.stuck.get_mut(mi) {
                         Some(Some(run)) if run.bits == bits => {
-                            if now.secs_since(run.since) >= *min_secs {
-                                breach(run.since)
+                            // After a manual close, the run counts again from the close.
+                            let since = closed.map_or(run.since, |c| run.since.max(c));
+                            if now.secs_since(since) >= *min_secs {
+                                breach(since)
                             } else {
                                 Obs::Between
                             }
@@ -125,7 +130,6 @@ impl Engine {
                         value: Some(r.value),
                         ..Ev::default()
                     };
-                    let subject = Subject::Metric(r.metric);
                     em.observe(&mut dev.state.trackers, &id, ri, subject, obs, ev);
                 }
                 // Quality thresholds, inhibited while the device is offline.

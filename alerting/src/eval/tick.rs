@@ -8,6 +8,7 @@ use crate::rule::Condition;
 use crate::state::Subject;
 
 use super::bind::{offline_timeout, pending_of};
+use super::close::closed_manually_at;
 use super::conditions::{compositions, is_inhibited, status_rules};
 use super::emit::{breach, split};
 use super::Engine;
@@ -33,11 +34,14 @@ impl Engine {
             let (bound, _, mut em) = split(cx, rules, out, now);
             for &(ri, f, min) in &bound.offline {
                 let timeout = offline_timeout(f, min, &dev.device);
-                let base = dev.state.last_seen.unwrap_or(watch);
+                let last = dev.state.last_seen.unwrap_or(watch);
+                // After a manual close, absence counts again from the close.
+                let base = closed_manually_at(&dev.state.trackers, ri, Subject::None)
+                    .map_or(last, |c| last.max(c));
                 if now.secs_since(base) >= timeout {
                     let ev = Ev {
                         detail: Some(format!(
-                            "no data since {base}; timeout {} min",
+                            "no data since {last}; timeout {} min",
                             timeout / 60
                         )),
                         ..Ev::default()
