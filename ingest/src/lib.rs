@@ -18,6 +18,8 @@
 //! - [`sink`]: the QuestDB schema, rows and their ILP encoding, the writer.
 //! - [`notify`]: alert notifiers (webhook, DingTalk, WeCom, MQTT payloads) and the retry policy
 //!   for the delivery outbox.
+//! - [`supervision`]: alert delivery in the service: the alert desk the API uses, journaled
+//!   supervisor requests, delivery in the drain, and the durable notice outbox.
 //! - [`drain`]: spool -> validate -> rules -> QuestDB -> commit, with a degraded mode.
 //! - [`pipeline`]: starting and stopping the tasks, and how they hand work over.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
@@ -43,6 +45,7 @@ pub mod simulate;
 pub mod sink;
 pub mod source;
 pub mod spool;
+pub mod supervision;
 pub mod telemetry;
 pub mod topic;
 pub mod validate;

@@ -15,8 +15,8 @@ use toml::Spanned;
 use super::raw::{self, RawConfig};
 use super::{
     AlertsConfig, Config, ConfigError, DeliverySettings, DeviceEntry, Env, Hj212Settings,
-    HttpConfig, Limits, MqttConfig, MqttProtocol, QuestDbConfig, Registry, SiteEntry,
-    SmtpConfig, SmtpTlsMode, SpoolSettings,
+    HttpConfig, Limits, MqttConfig, MqttProtocol, QuestDbConfig, Registry, SiteEntry, SmtpConfig,
+    SmtpTlsMode, SpoolSettings,
 };
 
 /// 1-based line of a byte offset.
@@ -177,7 +177,8 @@ impl Validator<'_> {
         }
         out.http_timeout = Duration::from_secs((*d.http_timeout_secs.get_ref()).max(1));
         out.retry.initial_delay = Duration::from_secs((*d.retry_initial_secs.get_ref()).max(1));
-        out.retry.max_delay = Duration::from_secs(*d.retry_max_secs.get_ref()).max(out.retry.initial_delay);
+        out.retry.max_delay =
+            Duration::from_secs(*d.retry_max_secs.get_ref()).max(out.retry.initial_delay);
         out.outbox_max_bytes = (*d.outbox_max_mib.get_ref()).max(1).saturating_mul(1 << 20);
         out.smtp = d.smtp.map(|s| self.smtp(s));
         let Some(path) = d.supervisors_file else {

@@ -41,13 +41,26 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    Acknowledge { alert_id: String, note: String },
-    Resolve { alert_id: String, reason: String },
-    AddSilence { silence: Silence },
-    ExpireSilence { silence_id: String },
+    Acknowledge {
+        alert_id: String,
+        note: String,
+    },
+    Resolve {
+        alert_id: String,
+        reason: String,
+    },
+    AddSilence {
+        silence: Silence,
+    },
+    ExpireSilence {
+        silence_id: String,
+    },
     /// Refused before it reached the engines (401 bad token, 403 outside the caller's
     /// subtree, ...): journaled for the audit trail only.
-    Denied { status: u16, reason: String },
+    Denied {
+        status: u16,
+        reason: String,
+    },
 }
 
 impl Action {
