@@ -67,8 +67,8 @@ pub enum NotifyError {
         target: String,
         reason: String,
     },
-    /// No notifier for this channel kind (e-mail is not implemented). Permanent.
-    #[error("no notifier for {channel} channels")]
+    /// No notifier for this channel kind (e-mail without an SMTP relay configured). Permanent.
+    #[error("no notifier for {channel} channels{}", unsupported_hint(channel))]
     Unsupported { channel: &'static str },
     /// Publishing to the MQTT broker failed (client queue full, disconnected). Transient.
     #[error("mqtt {topic}: publish failed: {reason}")]
@@ -104,6 +104,14 @@ impl NotifyError {
         Self::Unsupported {
             channel: kind.as_str(),
         }
+    }
+}
+
+/// What to do about an [`NotifyError::Unsupported`] channel kind.
+fn unsupported_hint(channel: &str) -> &'static str {
+    match channel {
+        "email" => ": e-mail needs [notify.smtp] in the configuration",
+        _ => "",
     }
 }
 

@@ -1,5 +1,5 @@
 //! Notifiers: the last step of alert delivery, sending one [`Notice`] to one recipient
-//! channel (webhook, DingTalk robot, WeCom robot, MQTT topic).
+//! channel (webhook, DingTalk robot, WeCom robot, MQTT topic, e-mail).
 //!
 //! The delivery core (`alerting::delivery`) decides who is told what and when; it produces
 //! [`Notice`]s. [`Delivery::fan_out`] splits a notice into one [`Delivery`] per distinct
@@ -17,17 +17,21 @@
 //! - [`mqtt`]: [`MqttNotifier`] for supervisor channels of kind `mqtt` (publishing through a
 //!   function the pipeline supplies) and [`mqtt::delivery_event_message`], the protocol.md
 //!   section 5 message for delivery lifecycle events (escalated, acknowledged, resolved).
+//! - [`email`]: [`EmailNotifier`], a plain-text e-mail (Chinese, then English) over SMTP
+//!   through the relay in [`SmtpSettings`] (`[notify.smtp]`), with a `Message-ID` derived
+//!   from [`Delivery::key`] and `X-Weijian-Notice-Id: <notice id>`.
 //! - [`retry`]: [`Retry`], exponential back-off with jitter for the outbox.
 //! - [`error`]: [`NotifyError`] and its transient/permanent split; URL and text masking.
 //! - [`render`]: the shared rendering (Beijing time, markdown, the webhook JSON).
 //!
-//! **E-mail is not implemented** (an SMTP client such as lettre is too heavy for now): a
-//! delivery to an `email` channel fails with the permanent [`NotifyError::Unsupported`], so
-//! configure another channel for anyone who must be reached.
+//! **E-mail needs an SMTP relay** (`[notify.smtp]` in the configuration). Without one no
+//! [`EmailNotifier`] is added to the [`Notifiers`], and a delivery to an `email` channel
+//! fails with the permanent [`NotifyError::Unsupported`]; configure the relay, or another
+//! channel for anyone who must be reached.
 //!
 //! # Blocking
 //!
-//! [`Notifier::send`] is **blocking** (ureq; at most the configured timeout, 10 s by default,
+//! [`Notifier::send`] is **blocking** (ureq, lettre's SMTP client; at most the configured timeout, 10 s by default,
 //! per request). Async callers run it on a blocking thread:
 //! `tokio::task::spawn_blocking(move || notifiers.send(&delivery))` with the notifiers in an
 //! `Arc`. Notifiers are `Send + Sync` and keep a connection pool, so build them once.
@@ -64,6 +68,7 @@
 //!   at about 20 messages a minute per group, which surfaces as a transient error).
 
 pub mod dingtalk;
+pub mod email;
 pub mod error;
 mod http;
 pub mod mqtt;
@@ -82,6 +87,7 @@ use alerting::Level;
 use serde::{Deserialize, Serialize};
 
 pub use dingtalk::DingTalkNotifier;
+pub use email::{EmailNotifier, SmtpSettings, SmtpTls};
 pub use error::NotifyError;
 pub use http::{HttpConfig, DEFAULT_TIMEOUT};
 pub use mqtt::MqttNotifier;
@@ -279,7 +285,7 @@ impl Notifiers {
     }
 
     /// Sends with the notifier for the delivery's channel kind ([`NotifyError::Unsupported`],
-    /// permanent, if there is none: e-mail).
+    /// permanent, if there is none: e-mail without `[notify.smtp]`).
     pub fn send(&self, delivery: &Delivery) -> Result<(), NotifyError> {
         let kind = delivery.channel.kind;
         let result = match self.by_kind.iter().find(|n| n.kind() == kind) {
@@ -299,7 +305,7 @@ impl Notifiers {
 pub fn check_channel(channel: &Channel, secrets: &dyn SecretSource) -> Result<(), NotifyError> {
     let name = channel.kind.as_str();
     match channel.kind {
-        ChannelKind::Email => return Err(NotifyError::unsupported(channel.kind)),
+        ChannelKind::Email => email::check_target(&channel.target)?,
         ChannelKind::Mqtt => {
             let probe = Delivery {
                 notice_id: String::new(),
@@ -355,5 +361,7 @@ pub fn check_channel(channel: &Channel, secrets: &dyn SecretSource) -> Result<()
     channel_secret(secrets, channel).map(|_| ())
 }
 
+#[cfg(test)]
+mod email_tests;
 #[cfg(test)]
 mod tests;

@@ -686,12 +686,13 @@ fn check_channel_catches_what_would_fail_permanently_at_send_time() {
         ),
         channel(ChannelKind::Webhook, "http://10.0.0.5:8080/hook", None),
         channel(ChannelKind::Mqtt, "weijian/v1/notices/jd-1", None),
+        channel(ChannelKind::Email, "a@b.cn", None),
     ];
     for c in &ok {
         assert!(check_channel(c, &s).is_ok(), "{c:?}");
     }
     let bad = [
-        channel(ChannelKind::Email, "a@b.cn", None),
+        channel(ChannelKind::Email, "a.b.cn", None),
         channel(ChannelKind::Webhook, "ftp://x/y", None),
         channel(
             ChannelKind::Dingtalk,
