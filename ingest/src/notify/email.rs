@@ -93,7 +93,7 @@ impl EmailNotifier {
     ///
     /// # Errors
     ///
-    /// A permanent [`NotifyError::InvalidTarget`] (target `[notify.smtp]`) when `from` is not
+    /// A permanent [`NotifyError::InvalidTarget`] (target `[delivery.smtp]`) when `from` is not
     /// a mailbox, `host` is empty, `username` and `password_env` are not set together, or the
     /// TLS parameters cannot be built. The password itself is only read at send time.
     pub fn new(
@@ -102,7 +102,7 @@ impl EmailNotifier {
     ) -> Result<Self, NotifyError> {
         let invalid = |reason: String| NotifyError::InvalidTarget {
             channel: CHANNEL,
-            target: "[notify.smtp]".to_owned(),
+            target: "[delivery.smtp]".to_owned(),
             reason,
         };
         let from: Mailbox = settings.from.parse().map_err(|e| {

@@ -599,7 +599,7 @@ fn a_bad_sender_or_half_configured_login_is_rejected_when_the_notifier_is_built(
             "{s:?}: {err:?}"
         );
         assert!(!err.is_transient());
-        assert!(err.to_string().contains("[notify.smtp]"), "{err}");
+        assert!(err.to_string().contains("[delivery.smtp]"), "{err}");
     }
     for tls in [SmtpTls::StartTls, SmtpTls::Tls] {
         let s = SmtpSettings {
@@ -619,7 +619,7 @@ fn email_without_smtp_configured_says_what_to_configure() {
     let err = notifiers.send(&delivery(TO)).unwrap_err();
     assert!(matches!(err, NotifyError::Unsupported { .. }));
     assert!(!err.is_transient());
-    assert!(err.to_string().contains("[notify.smtp]"), "{err}");
+    assert!(err.to_string().contains("[delivery.smtp]"), "{err}");
 }
 
 #[test]

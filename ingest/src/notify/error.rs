@@ -110,7 +110,7 @@ impl NotifyError {
 /// What to do about an [`NotifyError::Unsupported`] channel kind.
 fn unsupported_hint(channel: &str) -> &'static str {
     match channel {
-        "email" => ": e-mail needs [notify.smtp] in the configuration",
+        "email" => ": e-mail needs [delivery.smtp] in the configuration",
         _ => "",
     }
 }

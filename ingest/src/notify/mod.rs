@@ -18,13 +18,13 @@
 //!   function the pipeline supplies) and [`mqtt::delivery_event_message`], the protocol.md
 //!   section 5 message for delivery lifecycle events (escalated, acknowledged, resolved).
 //! - [`email`]: [`EmailNotifier`], a plain-text e-mail (Chinese, then English) over SMTP
-//!   through the relay in [`SmtpSettings`] (`[notify.smtp]`), with a `Message-ID` derived
+//!   through the relay in [`SmtpSettings`] (`[delivery.smtp]`), with a `Message-ID` derived
 //!   from [`Delivery::key`] and `X-Weijian-Notice-Id: <notice id>`.
 //! - [`retry`]: [`Retry`], exponential back-off with jitter for the outbox.
 //! - [`error`]: [`NotifyError`] and its transient/permanent split; URL and text masking.
 //! - [`render`]: the shared rendering (Beijing time, markdown, the webhook JSON).
 //!
-//! **E-mail needs an SMTP relay** (`[notify.smtp]` in the configuration). Without one no
+//! **E-mail needs an SMTP relay** (`[delivery.smtp]` in the configuration). Without one no
 //! [`EmailNotifier`] is added to the [`Notifiers`], and a delivery to an `email` channel
 //! fails with the permanent [`NotifyError::Unsupported`]; configure the relay, or another
 //! channel for anyone who must be reached.
@@ -285,7 +285,7 @@ impl Notifiers {
     }
 
     /// Sends with the notifier for the delivery's channel kind ([`NotifyError::Unsupported`],
-    /// permanent, if there is none: e-mail without `[notify.smtp]`).
+    /// permanent, if there is none: e-mail without `[delivery.smtp]`).
     pub fn send(&self, delivery: &Delivery) -> Result<(), NotifyError> {
         let kind = delivery.channel.kind;
         let result = match self.by_kind.iter().find(|n| n.kind() == kind) {
