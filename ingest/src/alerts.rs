@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::sink::rows::Row;
+use crate::supervision::{DeliveryStage, DeskSnapshot, Effects, Request};
 
 /// The engine with its persistence.
 #[derive(Debug)]
@@ -34,6 +35,11 @@ pub struct AlertStage {
     snapshot_interval: Duration,
     topic_prefix: String,
     publish: bool,
+    /// Alert delivery, when supervisors are configured.
+    delivery: Option<DeliveryStage>,
+    /// Delivery's timers changed its state since the last save (escalations, repeats):
+    /// saved even when no new record arrived.
+    delivery_dirty: bool,
 }
 
 /// The snapshot file.
@@ -43,24 +49,29 @@ struct SnapshotFile {
     /// The spool position the engine state includes.
     position: Option<u64>,
     engine: EngineSnapshot,
+    /// The delivery state at the same position (absent when delivery is off).
+    #[serde(default)]
+    delivery: Option<DeskSnapshot>,
 }
 
 impl AlertStage {
-    /// Builds the engine, restoring its state from `<spool dir>/alert-engine.json` if present.
-    pub fn open(config: &Config) -> AlertStage {
+    /// Builds the engine, restoring its state from `<spool dir>/alert-engine.json` if present;
+    /// also returns the delivery state saved with it, for [`crate::supervision::Desk::new`].
+    pub fn open(config: &Config) -> (AlertStage, Option<DeskSnapshot>) {
         let snapshot_path = config.spool.dir.join("alert-engine.json");
         let pack = config.alerts.pack.clone();
         let sites = config.registry.alerting_sites();
         let devices = config.registry.alerting_devices();
-        let (engine, position) = match read_snapshot(&snapshot_path) {
+        let (engine, position, desk) = match read_snapshot(&snapshot_path) {
             Ok(Some(file)) => {
                 tracing::info!(path = %snapshot_path.display(), position = ?file.position, "Restored the alert engine's state.");
                 (
                     Engine::restore(pack, sites, devices, file.engine),
                     file.position,
+                    file.delivery,
                 )
             }
-            Ok(None) => (Engine::new(pack, sites, devices), None),
+            Ok(None) => (Engine::new(pack, sites, devices), None, None),
             Err(error) => {
                 tracing::error!(path = %snapshot_path.display(), %error, "Cannot read the alert engine's snapshot; starting with fresh rule state.");
                 (
@@ -70,10 +81,11 @@ impl AlertStage {
                         config.registry.alerting_devices(),
                     ),
                     None,
+                    None,
                 )
             }
         };
-        AlertStage {
+        let stage = AlertStage {
             engine,
             snapshot_path,
             fed_up_to: position,
@@ -85,6 +97,39 @@ impl AlertStage {
             snapshot_interval: config.alerts.snapshot_interval,
             topic_prefix: config.mqtt.topic_prefix.clone(),
             publish: config.alerts.publish,
+            delivery: None,
+            delivery_dirty: false,
+        };
+        (stage, desk)
+    }
+
+    /// Turns delivery on: every event from now on also goes to `delivery`, whose state is
+    /// saved with the rule engine's.
+    pub fn attach_delivery(&mut self, delivery: DeliveryStage) {
+        self.delivery = Some(delivery);
+    }
+
+    /// Applies a journaled API request at spool `position` (skipped if the saved state already
+    /// has it, like readings). `None` when skipped.
+    pub fn apply_request(&mut self, position: u64, request: &Request) -> Option<Effects> {
+        if self.fed_up_to.is_some_and(|p| position <= p) {
+            return None;
+        }
+        self.fed_up_to = Some(position);
+        match &self.delivery {
+            Some(d) => Some(d.apply(request, &mut self.engine)),
+            None => {
+                tracing::warn!(request = %request.id, "An API request in the spool, but delivery is not configured now; ignored.");
+                None
+            }
+        }
+    }
+
+    /// Hands rule-engine events to delivery (nothing when delivery is off).
+    pub fn deliver(&self, events: &[AlertEvent], now: alerting::model::Timestamp) -> Effects {
+        match &self.delivery {
+            Some(d) => d.on_events(events, now),
+            None => Effects::default(),
         }
     }
 
@@ -97,16 +142,29 @@ impl AlertStage {
         inputs.iter().flat_map(|i| self.engine.process(i)).collect()
     }
 
-    /// Runs the timers when due (offline devices, pending durations, escalation by time).
-    pub fn tick_if_due(&mut self, now: alerting::model::Timestamp) -> Vec<AlertEvent> {
+    /// Runs the timers when due (offline devices, pending durations, escalation by time) and
+    /// then delivery's (groups, repeats, escalation up the grid, expiring silences).
+    pub fn tick_if_due(
+        &mut self,
+        now: alerting::model::Timestamp,
+    ) -> Option<(Vec<AlertEvent>, Effects)> {
         if self
             .last_tick
             .is_some_and(|t| t.elapsed() < self.tick_interval)
         {
-            return Vec::new();
+            return None;
         }
         self.last_tick = Some(Instant::now());
-        self.engine.process(&Input::Tick(now))
+        let events = self.engine.process(&Input::Tick(now));
+        let mut effects = self.deliver(&events, now);
+        if let Some(d) = &self.delivery {
+            let ticked = d.tick(now);
+            self.delivery_dirty |= !ticked.is_empty();
+            effects.deliveries.extend(ticked.deliveries);
+            effects.rows.extend(ticked.rows);
+            effects.messages.extend(ticked.messages);
+        }
+        Some((events, effects))
     }
 
     /// Saves the state when due (or when `force`), returning the spool position up to which
@@ -129,12 +187,17 @@ impl AlertStage {
             || self
                 .last_saved
                 .is_none_or(|t| t.elapsed() >= self.snapshot_interval);
-        if due && self.in_flight.is_none() && self.fed_up_to != self.saved_up_to {
+        if due
+            && self.in_flight.is_none()
+            && (self.fed_up_to != self.saved_up_to || self.delivery_dirty)
+        {
+            self.delivery_dirty = false;
             let position = self.fed_up_to;
             let file = SnapshotFile {
                 version: 1,
                 position,
                 engine: self.engine.snapshot(),
+                delivery: self.delivery.as_ref().map(|d| d.desk().snapshot()),
             };
             let path = self.snapshot_path.clone();
             let handle = tokio::task::spawn_blocking(move || write_snapshot(&path, &file));

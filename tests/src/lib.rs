@@ -5,11 +5,17 @@
 //!   fault injection; [`ilp`] is its line-protocol parser.
 //! * [`store`]: [`store::TestStore`], the same assertions against the double or a real QuestDB.
 //! * [`mosquitto`]: runs a real Mosquitto broker for a test.
+//! * [`grid`]: a small supervision grid with supervisors on local webhooks.
+//! * [`api_client`]: a client for the alert API.
+//! * [`receiver`]: a local webhook receiver (records notices, can play "down").
 #![forbid(unsafe_code)]
 
+pub mod api_client;
+pub mod grid;
 pub mod harness;
 pub mod ilp;
 pub mod mosquitto;
 pub mod process;
+pub mod receiver;
 pub mod questdb_double;
 pub mod store;

@@ -283,6 +283,13 @@ impl Validator<'_> {
                 ),
             );
         }
+        if s.username.is_some() != s.password_env.is_some() {
+            self.err(
+                &s.host,
+                "delivery.smtp",
+                "set username and password_env together (or neither, for a relay without login)",
+            );
+        }
         if let Some(env) = &s.password_env {
             if self.env.var(env.get_ref()).is_none() {
                 self.err(

@@ -127,6 +127,13 @@ pub struct DeskSnapshot {
     pub alerts: BTreeMap<String, AlertRecord>,
 }
 
+/// The hex SHA-256 of an API token, as configured in `token_sha256` (the same as
+/// `printf %s TOKEN | sha256sum`).
+pub fn token_sha256(token: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.trim().as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// What became of a submitted write.
 #[derive(Debug)]
 pub enum Submitted {
@@ -204,8 +211,7 @@ impl Desk {
     /// The supervisor whose API token this is (compared as hex SHA-256; tokens are never
     /// stored).
     pub fn authenticate(&self, token: &str) -> Option<Supervisor> {
-        let digest = ring::digest::digest(&ring::digest::SHA256, token.trim().as_bytes());
-        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = token_sha256(token);
         self.state()
             .engine
             .config()
