@@ -309,7 +309,11 @@ impl Drain {
 
     /// Appends deliveries to the outbox and waits until they are durable; retries while the
     /// outbox cannot take them (a full outbox holds the drain, and so the spool, back).
-    async fn to_outbox(&mut self, deliveries: Vec<crate::notify::Delivery>, shutdown: &CancellationToken) {
+    async fn to_outbox(
+        &mut self,
+        deliveries: Vec<crate::notify::Delivery>,
+        shutdown: &CancellationToken,
+    ) {
         let Some(outbox) = &self.outbox else { return };
         if deliveries.is_empty() {
             return;

@@ -640,6 +640,40 @@ fn check_config(path: &std::path::Path) -> ExitCode {
             devices.join(", ")
         );
     }
+    match (
+        &config.delivery.supervisors,
+        &config.delivery.supervisors_source,
+    ) {
+        (Some(d), Some(source)) => {
+            let t = &d.timing;
+            println!(
+                "  delivery    {} supervisors from {source}; ack deadlines I/II/III/IV {}/{}/{}/{} min, group window {} s{}",
+                d.supervisors.len(),
+                t.ack_deadline_mins.i,
+                t.ack_deadline_mins.ii,
+                t.ack_deadline_mins.iii,
+                t.ack_deadline_mins.iv,
+                t.group_window_secs,
+                if config.delivery.smtp.is_some() { ", e-mail on" } else { "" }
+            );
+            for s in &d.supervisors {
+                let channels: Vec<&str> = s.channels.iter().map(|c| c.kind.as_str()).collect();
+                println!(
+                    "    {:<20} {:<10} {}  [{}]",
+                    s.id,
+                    s.tier().as_str(),
+                    s.cell,
+                    channels.join(", ")
+                );
+            }
+            for w in &config.delivery.warnings {
+                println!("  warning: {w}");
+            }
+        }
+        _ => println!(
+            "  delivery    off (no [delivery] supervisors_file): nobody is notified, no alert API"
+        ),
+    }
     let failures = alerting::run_pack_tests(pack);
     if failures.is_empty() {
         println!("  rule tests  {} shipped test cases pass", pack.tests.len());

@@ -42,9 +42,9 @@ use crate::config::Config;
 use crate::drain::Drain;
 use crate::http::Readiness;
 use crate::message::encode_record;
+use crate::notify::{EmailNotifier, HttpConfig, MqttNotifier, Notifiers, NotifyError};
 use crate::sink::questdb::QuestDbWriter;
 use crate::source::mqtt::{self, AckToken, Backoff, MqttClient, MqttEventLoop, Polled};
-use crate::notify::{EmailNotifier, HttpConfig, MqttNotifier, Notifiers, NotifyError};
 use crate::spool::{self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolWriter};
 use crate::supervision::outbox::{self, OutboxMetrics, OutboxSender};
 use crate::supervision::{DeliveryStage, Desk};
@@ -286,14 +286,14 @@ pub async fn start_with_clock(
             )
             .await?;
             let notifiers = Arc::new(build_notifiers(&config, &client)?);
-            let sender = OutboxSender::new(
-                reader,
-                notifiers,
-                config.delivery.retry,
-                outbox_metrics,
-            );
+            let sender =
+                OutboxSender::new(reader, notifiers, config.delivery.retry, outbox_metrics);
             tracker.spawn(sender.run(shutdown.clone()));
-            tracing::info!(supervisors = supervisors.supervisors.len(), source = config.delivery.supervisors_source.as_deref().unwrap_or("-"), "Alert delivery is on.");
+            tracing::info!(
+                supervisors = supervisors.supervisors.len(),
+                source = config.delivery.supervisors_source.as_deref().unwrap_or("-"),
+                "Alert delivery is on."
+            );
             (Some(desk), Some(writer))
         }
         None => {

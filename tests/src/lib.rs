@@ -16,6 +16,6 @@ pub mod harness;
 pub mod ilp;
 pub mod mosquitto;
 pub mod process;
-pub mod receiver;
 pub mod questdb_double;
+pub mod receiver;
 pub mod store;

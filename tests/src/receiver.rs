@@ -46,7 +46,9 @@ async fn take(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let mut st = inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut st = inner
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if st.failing {
         st.refused += 1;
         return StatusCode::SERVICE_UNAVAILABLE;

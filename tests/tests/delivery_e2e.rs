@@ -179,9 +179,7 @@ async fn w2_reaches_the_community_escalates_to_the_street_stops_on_ack_and_resol
         ],
         "{rows:?}"
     );
-    assert!(rows
-        .iter()
-        .all(|r| r[0] == Value::Symbol(alert_id.clone())));
+    assert!(rows.iter().all(|r| r[0] == Value::Symbol(alert_id.clone())));
     let audit = env.table("audit");
     env.store
         .wait_for_count_async(&audit, 4, Duration::from_secs(20))

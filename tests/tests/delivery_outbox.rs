@@ -115,7 +115,9 @@ async fn ten_devices_of_one_site_going_offline_together_are_one_notice_per_recip
     publisher.flushed(Duration::from_secs(30)).await?;
 
     let main = hooks.wait_for("c0", 1, Duration::from_secs(30)).await?;
-    let deputy = hooks.wait_for("c0-deputy", 1, Duration::from_secs(30)).await?;
+    let deputy = hooks
+        .wait_for("c0-deputy", 1, Duration::from_secs(30))
+        .await?;
     // Nothing more follows for this burst.
     tokio::time::sleep(Duration::from_secs(7)).await;
     for (who, first) in [("c0", &main[0]), ("c0-deputy", &deputy[0])] {

@@ -67,6 +67,8 @@ fn the_readme_lists_every_metric() {
     m.alert_events.with_label_values(&["W2", "II", "firing"]);
     m.event_lag.with_label_values(&["telemetry"]);
     weijian::spool::SpoolMetrics::register(&registry).unwrap();
+    let outbox = weijian::supervision::outbox::OutboxMetrics::register(&registry).unwrap();
+    outbox.notices.with_label_values(&["webhook", "delivered"]);
     let metrics = section("## Metrics and health");
     let names: Vec<String> = registry
         .gather()

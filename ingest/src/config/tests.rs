@@ -214,3 +214,81 @@ fn utc_offsets_parse() {
     assert_eq!(parse_utc_offset("8"), None);
     assert_eq!(parse_utc_offset("+25:00"), None);
 }
+
+fn with_supervisors(supervisors: &str, extra: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("supervisors.toml");
+    std::fs::write(&path, supervisors).unwrap();
+    let text = format!(
+        "{MINIMAL}\n[delivery]\nsupervisors_file = \"{}\"\n{extra}",
+        path.display()
+    );
+    (dir, text)
+}
+
+const ONE_SUPERVISOR: &str = r#"
+[[supervisors]]
+id = "sq-c"
+name = "社区 协管员"
+cell = { district = "d", street = "s", community = "c" }
+token_sha256 = "e899b120ae4398e81faa49823aa8bb543632ec042223c781efc67dfd7cf73f8f"
+channels = [{ kind = "dingtalk", target = "https://oapi.dingtalk.com/robot/send?access_token=x", secret_env = "WJ_TEST_SECRET" }]
+"#;
+
+#[test]
+fn a_valid_supervisors_file_turns_delivery_on() {
+    let (_dir, text) = with_supervisors(ONE_SUPERVISOR, "");
+    let env: HashMap<String, String> = [("WJ_TEST_SECRET".to_owned(), "s".to_owned())].into();
+    let config = Config::parse(&text, "test.toml", &env).unwrap();
+    let supervisors = config.delivery.supervisors.unwrap();
+    assert_eq!(supervisors.supervisors.len(), 1);
+    assert_eq!(supervisors.supervisors[0].id, "sq-c");
+}
+
+#[test]
+fn a_channel_that_could_not_work_is_an_error_naming_the_supervisor_and_the_line() {
+    let (_dir, text) = with_supervisors(ONE_SUPERVISOR, "");
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].key, "delivery.supervisors_file");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("supervisors_file"))
+        .unwrap()
+        + 1;
+    assert_eq!(e[0].line, Some(line));
+    assert!(e[0].message.contains("sq-c"), "{}", e[0].message);
+    assert!(e[0].message.contains("WJ_TEST_SECRET"), "{}", e[0].message);
+}
+
+#[test]
+fn an_invalid_supervisors_file_reports_its_own_key_and_line() {
+    let broken = ONE_SUPERVISOR.replace("community = \"c\"", "community = \"nowhere\"");
+    let (_dir, text) = with_supervisors(&broken, "");
+    let e = errors(&text);
+    let all: Vec<String> = e.iter().map(ToString::to_string).collect();
+    assert!(
+        all.iter()
+            .any(|m| m.contains("supervisors.toml:") && m.contains("nowhere")),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn email_channels_need_smtp_and_smtp_settings_are_checked() {
+    let email = ONE_SUPERVISOR.replace(
+        r#"{ kind = "dingtalk", target = "https://oapi.dingtalk.com/robot/send?access_token=x", secret_env = "WJ_TEST_SECRET" }"#,
+        r#"{ kind = "email", target = "wang@example.org" }"#,
+    );
+    let (_dir, text) = with_supervisors(&email, "");
+    let e = errors(&text);
+    assert!(e[0].message.contains("[delivery.smtp]"), "{e:?}");
+    let (_dir, text) = with_supervisors(
+        &email,
+        "[delivery.smtp]\nhost = \"smtp.example.org\"\ntls = \"ssl\"\nfrom = \"nobody\"\nusername = \"u\"\n",
+    );
+    let keys: Vec<String> = errors(&text).into_iter().map(|e| e.key).collect();
+    for key in ["delivery.smtp.tls", "delivery.smtp.from", "delivery.smtp"] {
+        assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");
+    }
+}
