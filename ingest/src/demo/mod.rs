@@ -23,6 +23,9 @@ use crate::telemetry::metrics::total;
 
 /// The demo fleet's registry and defaults.
 pub const DEMO_CONFIG: &str = include_str!("../../../config/demo.toml");
+/// The demo's supervision grid: who hears about which site (MQTT channels on the embedded
+/// broker, API tokens `demo-<id>`).
+pub const DEMO_SUPERVISORS: &str = include_str!("../../../config/demo-supervisors.toml");
 
 /// What the user can choose.
 #[derive(Debug, Clone)]
@@ -64,6 +67,8 @@ pub enum DemoError {
     Broker(#[from] broker::BrokerError),
     #[error("the demo configuration is invalid: {0}")]
     Config(#[from] ConfigErrors),
+    #[error("the demo supervisors file is invalid: {0}")]
+    Supervisors(String),
     #[error("cannot create a spool directory: {0}")]
     SpoolDir(std::io::Error),
     #[error("{0}")]
@@ -78,6 +83,8 @@ pub struct DemoSummary {
     pub rejected: u64,
     pub alerts_fired: u64,
     pub alerts_resolved: u64,
+    /// Notices received by the demo's supervisors (on their MQTT channels).
+    pub notices: u64,
     pub questdb_up: bool,
 }
 
@@ -116,6 +123,23 @@ pub async fn run(
     }
     let registry = config.registry.clone();
     let prefix = config.mqtt.topic_prefix.clone();
+    let loaded = alerting::delivery::DeliveryConfig::from_toml(
+        DEMO_SUPERVISORS,
+        "config/demo-supervisors.toml",
+        &registry.alerting_sites(),
+    )
+    .map_err(|errors| {
+        DemoError::Supervisors(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    let supervisors = loaded.config.supervisors.len();
+    config.delivery.supervisors = Some(loaded.config);
+    config.delivery.supervisors_source = Some("config/demo-supervisors.toml".into());
 
     let mut say = |line: &str| {
         let _ = writeln!(out, "{line}");
@@ -150,8 +174,14 @@ pub async fn run(
         alerting::model::Timestamp(clock_source.load(Ordering::Relaxed))
     });
     let running = pipeline::start_with_clock(config, shutdown.clone(), clock).await?;
+    say(&format!(
+        "{supervisors} supervisors on the grid (config/demo-supervisors.toml) hear about alerts on MQTT {prefix}/notify/{{id}}; \
+         the alert API is on http://{addr}/api/v1 (token demo-<id>), e.g.\n  curl -s -H 'Authorization: Bearer demo-jd-binjiang' http://{addr}/api/v1/alerts",
+        addr = running.http_addr
+    ));
     say(&format!("metrics on http://{}/metrics; replaying the last {} h at {}x, then real time. Ctrl-C to stop.\n", running.http_addr, options.backfill_hours, options.speedup));
     let mut alerts = running.alert_events.subscribe();
+    let mut notices = notice_listener(port, &prefix, shutdown.child_token());
 
     let fleet = Fleet::new(&registry, &prefix, options.seed, options.scenario.clone());
     let fleet_cancel = shutdown.child_token();
@@ -209,6 +239,11 @@ pub async fn run(
                 Err(broadcast::error::RecvError::Lagged(n)) => { let _ = writeln!(out, "({n} alert events not shown: too many at once)"); }
                 Err(broadcast::error::RecvError::Closed) => break,
             },
+            Some(notice) = notices.recv() => {
+                summary.notices += 1;
+                if tty { let _ = write!(out, "\r\x1b[2K"); }
+                let _ = writeln!(out, "{}", notice_line(&notice));
+            },
             _ = status_every.tick() => {
                 let readings = running.metrics.readings.get();
                 let rate = (readings - last_readings) as f64 / last_status.elapsed().as_secs_f64().max(0.001);
@@ -236,12 +271,13 @@ pub async fn run(
     }
     let _ = writeln!(
         out,
-        "stopping: {} messages published, {} readings accepted, {} rejected (quarantined), {} alerts fired, {} resolved; QuestDB {}.",
+        "stopping: {} messages published, {} readings accepted, {} rejected (quarantined), {} alerts fired, {} resolved, {} notices to supervisors; QuestDB {}.",
         summary.published_messages,
         summary.readings,
         summary.rejected,
         summary.alerts_fired,
         summary.alerts_resolved,
+        summary.notices,
         if summary.questdb_up { "up" } else { "unavailable (readings stay in the spool)" }
     );
     stop(running, &shutdown).await;
@@ -293,6 +329,61 @@ pub fn alert_line(event: &AlertEvent, colour: bool) -> Option<String> {
         "{level} {tag} {:<3} {}\n{:>14} {}",
         event.rule, event.summary_zh, "", event.summary_en
     ))
+}
+
+/// Listens like the supervisors' apps would: every notice published to
+/// `{prefix}/notify/#` on the embedded broker, parsed.
+fn notice_listener(
+    port: u16,
+    prefix: &str,
+    cancel: CancellationToken,
+) -> tokio::sync::mpsc::UnboundedReceiver<serde_json::Value> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let options = simulate::mqtt_options("127.0.0.1", port, "weijian-demo-supervisors");
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 64);
+    let filter = format!("{prefix}/notify/#");
+    tokio::spawn(async move {
+        loop {
+            let polled = tokio::select! {
+                () = cancel.cancelled() => break,
+                polled = eventloop.poll() => polled,
+            };
+            match polled {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => {
+                    let _ = client.try_subscribe(&filter, rumqttc::QoS::AtLeastOnce);
+                }
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                    if let Ok(notice) = serde_json::from_slice(&p.payload) {
+                        if tx.send(notice).is_err() {
+                            break;
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    });
+    rx
+}
+
+/// One line per notice a supervisor receives: to whom, which tier, and the first line of the
+/// Chinese text.
+pub fn notice_line(notice: &serde_json::Value) -> String {
+    let to: Vec<&str> = notice["to"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|t| t["name"].as_str()).collect())
+        .unwrap_or_default();
+    let first = notice["text_zh"]
+        .as_str()
+        .and_then(|t| t.lines().next())
+        .unwrap_or_default();
+    format!(
+        "  → 通知 NOTICE {:<12} [{}] {}",
+        notice["kind"].as_str().unwrap_or("?"),
+        to.join("、"),
+        first
+    )
 }
 
 async fn reachable(http_base: &str) -> bool {
