@@ -54,7 +54,8 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Binds `listen` and serves until `shutdown` is cancelled.
+/// Binds `listen` and serves until `shutdown` is cancelled, with each request's remote
+/// address available as `ConnectInfo<SocketAddr>`.
 ///
 /// # Errors
 /// The address cannot be bound.
@@ -66,7 +67,9 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let handle = tokio::spawn(async move {
-        let result = axum::serve(listener, router)
+        // Connect info: handlers (the alert API's audit rows) read the client's address.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, service)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await;
         if let Err(error) = result {

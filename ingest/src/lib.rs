@@ -23,6 +23,8 @@
 //! - [`drain`]: spool -> validate -> rules -> QuestDB -> commit, with a degraded mode.
 //! - [`pipeline`]: starting and stopping the tasks, and how they hand work over.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
+//! - [`api`]: the supervisors' HTTP API under `/api/v1` (alerts, acknowledge, resolve,
+//!   silences, site status; OpenAPI document), over the alert desk.
 //! - [`telemetry`]: Prometheus metrics and logging set-up.
 //! - [`simulate`]: the simulated fleet (demo, `weijian simulate`).
 //! - [`demo`]: `weijian demo` (embedded broker + fleet + pipeline).
@@ -31,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod api;
 pub mod bench;
 pub mod config;
 pub mod decode;

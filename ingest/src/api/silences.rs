@@ -1,0 +1,164 @@
+//! `/api/v1/silences`: silences and maintenance windows of the caller's subtree (list in force,
+//! add one for a site or a device of it, lift one early).
+
+use std::sync::atomic::Ordering;
+
+use alerting::delivery::{Silence, SilenceScope};
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::alerts::MAX_TEXT_CHARS;
+use super::caller::Caller;
+use super::error::ApiError;
+use super::time;
+use super::view;
+use super::write::{self, bounded};
+use super::ApiState;
+use crate::supervision::Action;
+
+/// Longest caller-chosen silence id.
+const MAX_ID_CHARS: usize = 100;
+
+/// `GET /api/v1/silences`: in force now, on sites the caller may see.
+pub async fn list(State(state): State<ApiState>, caller: Caller) -> Json<Value> {
+    let now = state.desk.now();
+    let registry = state.desk.registry();
+    let silences = state.desk.read(|st| {
+        st.engine
+            .silences_visible_to(caller.id(), now)
+            .into_iter()
+            .map(|s| view::silence(registry, s, now))
+            .collect::<Vec<_>>()
+    });
+    Json(json!({ "silences": silences }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSilence {
+    id: Option<String>,
+    site: String,
+    device: Option<String>,
+    reason: String,
+    /// RFC 3339 or epoch milliseconds (string or number).
+    until: Value,
+}
+
+/// `POST /api/v1/silences`: 201 `{request_id, silence, events}`.
+pub async fn add(
+    State(state): State<ApiState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: NewSilence = write::body(&body, None)?;
+    bounded("reason", &b.reason, true, MAX_TEXT_CHARS)?;
+    let until = match &b.until {
+        Value::String(s) => time::parse(s),
+        Value::Number(n) => n
+            .as_i64()
+            .and_then(|ms| ms.checked_mul(1000))
+            .map(alerting::model::Timestamp)
+            .ok_or_else(|| format!("{n} is not whole epoch milliseconds")),
+        _ => Err("must be RFC 3339 text or epoch milliseconds".to_owned()),
+    }
+    .map_err(|e| ApiError::bad_body(format!("`until`: {e}")))?;
+    let site = b.site.trim().to_owned();
+    if site.is_empty() {
+        return Err(ApiError::bad_body(
+            "`site` is required and must not be empty",
+        ));
+    }
+    let id = match b.id {
+        Some(id) => checked_id(id)?,
+        None => format!(
+            "s-{}-{}",
+            state.desk.now().as_millis(),
+            state.next_silence.fetch_add(1, Ordering::Relaxed)
+        ),
+    };
+    let scope = match b.device.map(|d| d.trim().to_owned()) {
+        None => SilenceScope::Site { site },
+        Some(device) => {
+            // Only checked where the caller may look: elsewhere the engine refuses (403).
+            let visible = state.desk.read(|st| st.engine.can_see(caller.id(), &site));
+            let registered = state
+                .desk
+                .registry()
+                .device(&device)
+                .is_some_and(|d| *d.site == *site);
+            if visible && !registered {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_device",
+                    format!("device `{device}` is not registered at site {site}"),
+                ));
+            }
+            SilenceScope::Device { site, device }
+        }
+    };
+    let silence = Silence {
+        id,
+        scope,
+        by: caller.id().to_owned(),
+        reason: b.reason.trim().to_owned(),
+        until,
+    };
+    let body = view::silence(state.desk.registry(), &silence, state.desk.now());
+    let action = Action::AddSilence { silence };
+    Ok(match write::submit(&state, &caller, action).await {
+        Ok(done) => (
+            StatusCode::CREATED,
+            Json(json!({
+                "request_id": done.request_id,
+                "silence": body,
+                "events": view::events(&done.events),
+            })),
+        )
+            .into_response(),
+        Err(response) => response,
+    })
+}
+
+/// `DELETE /api/v1/silences/{id}`: lifts it now; 200 `{request_id, silence_id, events}`.
+pub async fn expire(
+    State(state): State<ApiState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::bad_parameter("id", e.body_text()))?;
+    let action = Action::ExpireSilence {
+        silence_id: id.clone(),
+    };
+    Ok(match write::submit(&state, &caller, action).await {
+        Ok(done) => Json(json!({
+            "request_id": done.request_id,
+            "silence_id": id,
+            "events": view::events(&done.events),
+        }))
+        .into_response(),
+        Err(response) => response,
+    })
+}
+
+/// A caller-chosen id: letters, digits, `.`, `_`, `-` (it appears in paths).
+fn checked_id(id: String) -> Result<String, ApiError> {
+    let ok = !id.is_empty()
+        && id.chars().count() <= MAX_ID_CHARS
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(id)
+    } else {
+        Err(ApiError::bad_body(format!(
+            "`id` `{id}` must be 1 to {MAX_ID_CHARS} letters, digits, `.`, `_` or `-` \
+             (or left out to have one generated)"
+        )))
+    }
+}

@@ -1,0 +1,96 @@
+//! Submitting a write (acknowledge, resolve, silences) to the desk and turning its outcome
+//! into a response: the engine's events, `202` when queued, the engine's refusal (audited by
+//! the drain), or `503` when the journal failed.
+
+use alerting::delivery::DeliveryEvent;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::caller::Caller;
+use super::error::ApiError;
+use super::ApiState;
+use crate::supervision::{Action, Submitted};
+
+/// A write the drain applied successfully.
+#[derive(Debug)]
+pub struct Done {
+    pub request_id: String,
+    pub events: Vec<DeliveryEvent>,
+}
+
+/// Journals `action` for `caller` and waits for the drain.
+///
+/// # Errors
+/// The response to give instead: `202` (durable, not applied yet), the engine's refusal
+/// (`403`/`404`/`409`/`422` with the request id) or `503` (not journaled).
+pub async fn submit(state: &ApiState, caller: &Caller, action: Action) -> Result<Done, Response> {
+    let o = &caller.origin;
+    let submitted = state
+        .desk
+        .submit(
+            Some(caller.id()),
+            o.remote.clone(),
+            &o.method,
+            &o.path,
+            action,
+        )
+        .await;
+    match submitted {
+        Ok(Submitted::Applied {
+            request_id,
+            result: Ok(events),
+        }) => Ok(Done { request_id, events }),
+        Ok(Submitted::Applied {
+            request_id,
+            result: Err(error),
+        }) => Err(ApiError::refused(&error, &request_id).into_response()),
+        Ok(Submitted::Queued { request_id }) => Err((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({
+                "request_id": request_id,
+                "state": "queued",
+                "message": "the request is durable and will be applied; it was not applied \
+                            within 10 s (the pipeline is busy). Check the alert or silence later.",
+            })),
+        )
+            .into_response()),
+        Err(error) => {
+            tracing::error!(%error, method = %o.method, path = %o.path, "Cannot journal an API write.");
+            Err(
+                ApiError::unavailable(format!("{error}; nothing was changed, try again later"))
+                    .into_response(),
+            )
+        }
+    }
+}
+
+/// Parses an optional JSON body (empty = `T::default()`-like via `empty`).
+///
+/// # Errors
+/// 400 naming what is wrong with the body.
+pub fn body<T: serde::de::DeserializeOwned>(bytes: &[u8], empty: Option<T>) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return empty.ok_or_else(|| ApiError::bad_body("a JSON object is required"));
+    }
+    serde_json::from_slice(bytes).map_err(ApiError::bad_body)
+}
+
+/// Checks a free-text field's length (in characters).
+///
+/// # Errors
+/// 400 naming the field.
+pub fn bounded(field: &str, text: &str, required: bool, max: usize) -> Result<(), ApiError> {
+    if required && text.trim().is_empty() {
+        return Err(ApiError::bad_body(format!(
+            "`{field}` is required and must not be empty"
+        )));
+    }
+    let n = text.chars().count();
+    if n > max {
+        return Err(ApiError::bad_body(format!(
+            "`{field}` is {n} characters long; at most {max} are allowed"
+        )));
+    }
+    Ok(())
+}
