@@ -162,7 +162,7 @@ impl Drain {
             }
             // Notices are durable in the outbox before anything that caused them is committed
             // (and before the state that produced them is saved).
-            self.to_outbox(std::mem::take(&mut effects.deliveries), &shutdown)
+            self.append_to_outbox(std::mem::take(&mut effects.deliveries), &shutdown)
                 .await;
             if self.outbox_lost {
                 break;
@@ -309,7 +309,7 @@ impl Drain {
 
     /// Appends deliveries to the outbox and waits until they are durable; retries while the
     /// outbox cannot take them (a full outbox holds the drain, and so the spool, back).
-    async fn to_outbox(
+    async fn append_to_outbox(
         &mut self,
         deliveries: Vec<crate::notify::Delivery>,
         shutdown: &CancellationToken,

@@ -304,8 +304,7 @@ pub async fn start_with_clock(
     };
     let mut http_router = crate::http::router(registry.clone(), health.clone());
     if let Some(desk) = &desk {
-        // API_MERGE http_router = http_router.merge(crate::api::router(desk.clone()));
-        let _ = desk;
+        http_router = http_router.merge(crate::api::router(desk.clone()));
     }
     let (http_addr, _http_task) =
         crate::http::serve(&config.http.listen, http_router, shutdown.clone())

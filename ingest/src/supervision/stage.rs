@@ -162,7 +162,7 @@ impl DeliveryStage {
                 &event.alert_id,
                 HistoryEntry {
                     ts: event.ts,
-                    change: event.kind.state().to_owned(),
+                    change: action_name(&event.kind).to_owned(),
                     level: alert.level.number(),
                     by: actor.iter().cloned().collect(),
                     detail: detail.clone(),

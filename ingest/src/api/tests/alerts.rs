@@ -80,9 +80,9 @@ async fn resolving_closes_the_alert_and_its_history_shows_the_manual_resolution(
     assert!(d.body["resolved_at_us"].is_i64(), "{d:?}");
     let history = d.body["history"].as_array().unwrap();
     assert!(
-        history
-            .iter()
-            .any(|e| e["by"][0] == "sq-shuichang" && e["detail"] == "冲洗管网后复测合格"),
+        history.iter().any(|e| e["change"] == "resolved_manually"
+            && e["by"][0] == "sq-shuichang"
+            && e["detail"] == "冲洗管网后复测合格"),
         "{history:?}"
     );
     assert!(ids(&h.get("/api/v1/alerts", SHUICHANG).await).is_empty());
