@@ -52,6 +52,9 @@ async fn the_demo_runs_the_fleet_through_the_pipeline_into_questdb() -> anyhow::
     assert!(summary.alerts_fired > 0, "{summary:?}\n{text}");
     assert!(text.contains("告警 FIRING"), "{text}");
     assert!(db.count("alerts") > 0);
+    // The demo's supervisors hear about them on their MQTT channels.
+    assert!(summary.notices > 0, "{summary:?}\n{text}");
+    assert!(text.contains("→ 通知 NOTICE new"), "{text}");
     Ok(())
 }
 
