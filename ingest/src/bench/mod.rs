@@ -8,6 +8,7 @@
 //! - [`bare`]: the bare limit: the same MQTT source as weijian, acking at once, counting.
 //! - [`sink`]: an in-process ILP-over-HTTP sink standing in for QuestDB (it counts lines; it
 //!   is not QuestDB, so storage cost on the QuestDB side is not measured).
+//! - [`webhook`]: a webhook receiver timing alert notices (publish -> notice received).
 //! - [`mosquitto`]: a private Mosquitto on a free port with a temporary configuration.
 //! - [`rss`]: resident memory from `/proc/<pid>/status`.
 //! - [`run`]: the `weijian bench` orchestration (`run.rs`) with its throughput, latency and
@@ -25,6 +26,7 @@ pub mod registry;
 pub mod rss;
 pub mod run;
 pub mod sink;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 

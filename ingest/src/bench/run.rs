@@ -377,6 +377,12 @@ mod tests {
         }
         let latency = report.latency.unwrap();
         assert!(!latency.samples.is_empty(), "{text}");
+        // Every alert seen was also delivered to the supervisor's webhook.
+        assert!(!latency.notices.is_empty(), "{text}");
+        assert!(
+            text.contains("notice received by a supervisor's webhook"),
+            "{text}"
+        );
         let bare = report.latency_bare.unwrap();
         assert!(!bare.samples.is_empty(), "{text}");
         assert!(

@@ -11,6 +11,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::{join_loadgen, spawn_loadgen, start_weijian, BenchOptions, Ctx, Phase};
 use crate::bench::bare::Bare;
 use crate::bench::loadgen::Publisher;
+use crate::bench::webhook::{supervisors_toml, WebhookSink};
 use crate::bench::{payload, registry, BenchError};
 
 /// Alert latency figures.
@@ -22,17 +23,31 @@ pub struct Latency {
     pub samples: Vec<Duration>,
     /// The slowest probes: (seconds after the first probe, latency), slowest first.
     pub slowest: Vec<(f64, Duration)>,
+    /// Publish -> the alert's notice received by a supervisor's webhook (weijian runs only:
+    /// rule engine, delivery, durable outbox, HTTP POST).
+    pub notices: Vec<Duration>,
+}
+
+impl Latency {
+    /// A percentile of the notice latencies.
+    pub fn notice_percentile(&self, p: f64) -> Option<Duration> {
+        percentile(&self.notices, p)
+    }
+}
+
+fn percentile(samples: &[Duration], p: f64) -> Option<Duration> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut s = samples.to_vec();
+    s.sort();
+    let idx = ((p / 100.0) * (s.len() as f64 - 1.0)).round() as usize;
+    s.get(idx.min(s.len() - 1)).copied()
 }
 
 impl Latency {
     pub fn percentile(&self, p: f64) -> Option<Duration> {
-        if self.samples.is_empty() {
-            return None;
-        }
-        let mut s = self.samples.clone();
-        s.sort();
-        let idx = ((p / 100.0) * (s.len() as f64 - 1.0)).round() as usize;
-        s.get(idx.min(s.len() - 1)).copied()
+        percentile(&self.samples, p)
     }
 }
 /// The consumer of a latency run.
@@ -51,7 +66,30 @@ pub(super) async fn latency_run(
 ) -> Result<Latency, BenchError> {
     let phase = Phase::new(ctx)?;
     let devices = options.devices.max(1);
-    let config = phase.config(ctx, devices, "127.0.0.1:0")?;
+    let mut config = phase.config(ctx, devices, "127.0.0.1:0")?;
+    // weijian runs also deliver every alert to a supervisor's webhook.
+    let webhook = if bare {
+        None
+    } else {
+        let sink = WebhookSink::start().await?;
+        let loaded = alerting::delivery::DeliveryConfig::from_toml(
+            &supervisors_toml(&sink.url()),
+            "bench supervisors",
+            &config.registry.alerting_sites(),
+        )
+        .map_err(|errors| {
+            BenchError::Config(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        config.delivery.supervisors = Some(loaded.config);
+        config.alerts.tick_interval = Duration::from_secs(1);
+        Some(sink)
+    };
     let probes = crate::bench::bare::Probes::default();
     let (sent_at, samples) = (probes.sent_at.clone(), probes.samples.clone());
     let consumer = if bare {
@@ -91,8 +129,12 @@ pub(super) async fn latency_run(
         ticker.tick().await;
         let device = registry::device_id(k);
         let topic = format!("{}/s{k}/{device}/telemetry", phase.topic_prefix);
+        let now = Instant::now();
+        if let Some(w) = &webhook {
+            w.probe_sent(&device, now);
+        }
         if let Ok(mut m) = sent_at.lock() {
-            m.insert(device, Instant::now());
+            m.insert(device, now);
         }
         probe
             .publish(topic, 1, payload::breaching_json(payload::wall_clock()))
@@ -104,9 +146,11 @@ pub(super) async fn latency_run(
         }
     }
     let sent = join_loadgen(handle).await?;
-    // The last alerts.
+    // The last alerts and notices.
     for _ in 0..100 {
-        if sent_at.lock().map(|m| m.is_empty()).unwrap_or(true) {
+        let alerts_done = sent_at.lock().map(|m| m.is_empty()).unwrap_or(true);
+        let notices_done = webhook.as_ref().is_none_or(|w| w.outstanding() == 0);
+        if alerts_done && notices_done {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -131,12 +175,16 @@ pub(super) async fn latency_run(
     slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
     slowest.truncate(4);
     let samples: Vec<Duration> = timed.into_iter().map(|(_, d)| d).collect();
+    let notices = webhook
+        .map(|w| w.samples().into_iter().map(|(_, d)| d).collect())
+        .unwrap_or_default();
     Ok(Latency {
         background_rate: sent.rate(),
         background_sent: sent.messages,
         probes: probes_wanted,
         samples,
         slowest,
+        notices,
     })
 }
 

@@ -142,6 +142,22 @@ pub fn print_report(
             "  slowest probes (sent at +s after the first: latency): {}",
             slowest_text(l)
         )?;
+        match (
+            l.notice_percentile(50.0),
+            l.notice_percentile(99.0),
+            l.notice_percentile(100.0),
+        ) {
+            (Some(p50), Some(p99), Some(max)) => writeln!(
+                out,
+                "  publish -> notice received by a supervisor's webhook ({} of {} probes; delivery, outbox fsync, HTTP POST): p50 {}  p99 {}  max {}",
+                l.notices.len(),
+                l.probes,
+                ms(p50),
+                ms(p99),
+                ms(max)
+            )?,
+            _ => writeln!(out, "  no notice reached the webhook")?,
+        }
     }
     if let Some(l) = &report.latency_bare {
         match (l.percentile(50.0), l.percentile(99.0), l.percentile(100.0)) {
