@@ -14,6 +14,9 @@ pub mod outbox;
 pub mod request;
 pub mod stage;
 
+#[cfg(test)]
+mod outbox_tests;
+
 pub use desk::{AlertRecord, Desk, DeskSnapshot, DeskState, HistoryEntry, SubmitError, Submitted};
 pub use request::{Action, Request, API_TOPIC};
 pub use stage::{DeliveryStage, Effects};
