@@ -7,6 +7,7 @@
 
 pub mod raw;
 mod registry;
+mod registry_file;
 mod validate;
 
 use std::collections::HashMap;

@@ -29,6 +29,8 @@ pub struct RawConfig {
     pub sites: Vec<Spanned<RawSite>>,
     #[serde(default)]
     pub devices: Vec<Spanned<RawDevice>>,
+    #[serde(default)]
+    pub registry: RawRegistry,
 }
 
 /// `[mqtt]`: the broker connection.
@@ -370,6 +372,19 @@ pub struct RawHj212 {
     /// Factor code -> catalogue metric, over the defaults (e.g. `"w99001" = "free_chlorine_mg_l"`).
     #[serde(default)]
     pub codes: BTreeMap<String, Spanned<String>>,
+}
+
+/// `[registry]`: sites and devices kept in JSON Lines files, for fleets too large for TOML
+/// (they add to any `[[sites]]` / `[[devices]]` of this file; ids stay unique across both).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegistry {
+    /// One site per line, the keys of a `[[sites]]` table as a JSON object.
+    #[serde(default)]
+    pub sites_file: Option<Spanned<String>>,
+    /// One device per line, the keys of a `[[devices]]` table as a JSON object.
+    #[serde(default)]
+    pub devices_file: Option<Spanned<String>>,
 }
 
 fn unspanned<T>(v: T) -> Spanned<T> {

@@ -1,5 +1,8 @@
 //! The site and device registry: who may publish what, where. Built once from the validated
 //! configuration and shared read-only (`Arc<Registry>`) by every stage.
+//!
+//! It is sized for 100,000+ devices: entries live in two vectors in configuration order, and
+//! the by-id indexes map an id (the same `Arc<str>` as the entry's, not a copy) to a position.
 
 use std::collections::HashMap;
 
@@ -21,7 +24,8 @@ pub struct DeviceEntry {
     pub site: Id,
     pub kind: DeviceKind,
     pub expected_interval_secs: u32,
-    pub hj212: Option<Hj212Settings>,
+    /// Boxed: most devices have none, and the settings are five times the size of the rest.
+    pub hj212: Option<Box<Hj212Settings>>,
 }
 
 /// How to read one device's HJ 212 frames.
@@ -37,53 +41,79 @@ pub struct Hj212Settings {
     pub codes: HashMap<String, Metric>,
 }
 
-/// Sites and devices by id.
+/// Sites and devices by id, in configuration order.
 #[derive(Debug, Default)]
 pub struct Registry {
-    sites: HashMap<Id, SiteEntry>,
-    devices: HashMap<Id, DeviceEntry>,
-    site_order: Vec<Id>,
-    device_order: Vec<Id>,
+    sites: Vec<SiteEntry>,
+    devices: Vec<DeviceEntry>,
+    site_index: HashMap<Id, u32>,
+    device_index: HashMap<Id, u32>,
 }
 
 impl Registry {
     pub fn new(sites: Vec<SiteEntry>, devices: Vec<DeviceEntry>) -> Self {
-        let site_order = sites.iter().map(|s| s.id.clone()).collect();
-        let device_order = devices.iter().map(|d| d.id.clone()).collect();
-        Self {
-            sites: sites.into_iter().map(|s| (s.id.clone(), s)).collect(),
-            devices: devices.into_iter().map(|d| (d.id.clone(), d)).collect(),
-            site_order,
-            device_order,
+        let mut registry = Self::default();
+        for s in sites {
+            registry.push_site(s);
         }
+        for d in devices {
+            registry.push_device(d);
+        }
+        registry.shrink_to_fit();
+        registry
+    }
+
+    /// Adds a site; a site with the same id replaces the earlier one in the index (validation
+    /// reports duplicates before a registry is used).
+    pub(super) fn push_site(&mut self, site: SiteEntry) {
+        let at = u32::try_from(self.sites.len()).unwrap_or(u32::MAX);
+        self.site_index.insert(site.id.clone(), at);
+        self.sites.push(site);
+    }
+
+    /// Adds a device (see [`Registry::push_site`] on duplicates).
+    pub(super) fn push_device(&mut self, device: DeviceEntry) {
+        let at = u32::try_from(self.devices.len()).unwrap_or(u32::MAX);
+        self.device_index.insert(device.id.clone(), at);
+        self.devices.push(device);
+    }
+
+    /// Releases the growth slack of the vectors and indexes once loading is done.
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.sites.shrink_to_fit();
+        self.devices.shrink_to_fit();
+        self.site_index.shrink_to_fit();
+        self.device_index.shrink_to_fit();
     }
 
     pub fn device(&self, id: &str) -> Option<&DeviceEntry> {
-        self.devices.get(id)
+        self.device_index
+            .get(id)
+            .and_then(|&i| self.devices.get(i as usize))
     }
 
     pub fn site(&self, id: &str) -> Option<&SiteEntry> {
-        self.sites.get(id)
+        self.site_index
+            .get(id)
+            .and_then(|&i| self.sites.get(i as usize))
     }
 
     /// Sites in configuration order.
     pub fn sites(&self) -> impl Iterator<Item = &SiteEntry> {
-        self.site_order.iter().filter_map(|id| self.sites.get(id))
+        self.sites.iter()
     }
 
     /// Devices in configuration order.
     pub fn devices(&self) -> impl Iterator<Item = &DeviceEntry> {
-        self.device_order
-            .iter()
-            .filter_map(|id| self.devices.get(id))
+        self.devices.iter()
     }
 
     pub fn site_count(&self) -> usize {
-        self.sites.len()
+        self.site_index.len()
     }
 
     pub fn device_count(&self) -> usize {
-        self.devices.len()
+        self.device_index.len()
     }
 
     /// The sites as the rule engine sees them.

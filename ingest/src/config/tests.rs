@@ -292,3 +292,152 @@ fn email_channels_need_smtp_and_smtp_settings_are_checked() {
         assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");
     }
 }
+
+/// Writes `sites` and `devices` (JSON Lines text) to a temporary directory and returns the
+/// `[registry]` section naming them.
+fn registry_files(dir: &tempfile::TempDir, sites: &str, devices: &str) -> (String, String) {
+    let s = dir.path().join("sites.jsonl");
+    let d = dir.path().join("devices.jsonl");
+    std::fs::write(&s, sites).unwrap();
+    std::fs::write(&d, devices).unwrap();
+    let d_name = d.display().to_string();
+    (
+        format!(
+            "[registry]\nsites_file = {:?}\ndevices_file = {:?}\n",
+            s.display().to_string(),
+            d_name
+        ),
+        d_name,
+    )
+}
+
+const SITES_JSONL: &str = r#"# sites of the test district
+{"id": "s1", "name": "site one", "kind": "water", "grid": {"district": "d", "street": "s", "community": "c"}, "water": {"point": "outlet", "disinfectant": "free_chlorine"}}
+
+{"id": "ws1", "name": "waste", "kind": "waste_store", "grid": {"district": "d", "street": "s", "community": "c"}, "waste_store": {"refrigerated": true, "max_temp_c": 8.0, "collection_windows": ["08:00-10:00"]}}
+{"id": "dn1", "name": "dental", "kind": "dental_sterilization", "grid": {"district": "d", "street": "s", "community": "c"}, "dental": {"sterilizer": "prevac"}}
+"#;
+
+#[test]
+fn a_registry_in_json_lines_files_loads_like_the_same_registry_in_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let devices = r#"{"id": "d1", "site": "s1", "kind": "water_monitor", "expected_interval_secs": 60, "hj212": {"mn": "MN1", "codes": {"w99001": "free_chlorine_mg_l"}}}
+{"id": "w1", "site": "ws1", "kind": "waste_store", "expected_interval_secs": 300}
+{"id": "a1", "site": "dn1", "kind": "autoclave", "expected_interval_secs": 30}
+"#;
+    let (section, _) = registry_files(&dir, SITES_JSONL, devices);
+    let from_files = parse(&section).unwrap();
+    let toml = format!(
+        "{MINIMAL}[devices.hj212]\nmn = \"MN1\"\ncodes = {{ \"w99001\" = \"free_chlorine_mg_l\" }}\n\n\
+         [[sites]]\nid = \"ws1\"\nname = \"waste\"\nkind = \"waste_store\"\n\
+         grid = {{ district = \"d\", street = \"s\", community = \"c\" }}\n\
+         waste_store = {{ refrigerated = true, max_temp_c = 8.0, collection_windows = [\"08:00-10:00\"] }}\n\n\
+         [[sites]]\nid = \"dn1\"\nname = \"dental\"\nkind = \"dental_sterilization\"\n\
+         grid = {{ district = \"d\", street = \"s\", community = \"c\" }}\ndental = {{ sterilizer = \"prevac\" }}\n\n\
+         [[devices]]\nid = \"w1\"\nsite = \"ws1\"\nkind = \"waste_store\"\nexpected_interval_secs = 300\n\n\
+         [[devices]]\nid = \"a1\"\nsite = \"dn1\"\nkind = \"autoclave\"\nexpected_interval_secs = 30\n"
+    );
+    let from_toml = parse(&toml).unwrap();
+    let (a, b) = (&from_files.registry, &from_toml.registry);
+    assert_eq!(a.site_count(), 3);
+    assert_eq!(a.device_count(), 3);
+    assert!(a.sites().eq(b.sites()));
+    assert!(a.devices().eq(b.devices()));
+    assert_eq!(
+        a.device("d1")
+            .unwrap()
+            .hj212
+            .as_ref()
+            .unwrap()
+            .utc_offset_secs,
+        8 * 3600
+    );
+}
+
+#[test]
+fn registry_file_errors_name_the_file_and_line_and_all_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let devices = "\
+{\"id\": \"d2\", \"site\": \"s1\", \"kind\": \"water_monitor\", \"expected_interval_secs\": 60}
+{\"id\": \"d3\", \"site\": \"nowhere\", \"kind\": \"water_monitor\", \"expected_interval_secs\": 60}
+{\"id\": \"d4\", \"site\": \"s1\", \"kind\": \"water_monitor\", \"expected_interval_secs\": 60, \"colour\": 1}
+{\"id\": \"d1\", \"site\": \"s1\", \"kind\": \"water_monitor\", \"expected_interval_secs\": 0}
+{\"id\": \"d5\", \"site\": \"ws1\", \"kind\": \"water_monitor\", \"expected_interval_secs\": 60}
+";
+    let (section, file) = registry_files(&dir, SITES_JSONL, devices);
+    // MINIMAL's TOML site s1 and device d1 collide with sites line 2 and devices line 4.
+    let err = parse(&format!("{MINIMAL}\n{section}")).unwrap_err();
+    let keys: Vec<&str> = err.errors.iter().map(|e| e.key.as_str()).collect();
+    let has = |key: &str, text: &str| {
+        err.errors
+            .iter()
+            .any(|e| e.key == key && e.message.contains(text))
+    };
+    let sites_file = file.replace("devices.jsonl", "sites.jsonl");
+    assert!(
+        has(
+            &format!("{sites_file}:2: site.id"),
+            "duplicate site id \"s1\""
+        ),
+        "{keys:?}"
+    );
+    assert!(
+        has(
+            &format!("{file}:2: device.site"),
+            "no site with id \"nowhere\""
+        ),
+        "{keys:?}"
+    );
+    assert!(
+        has(&format!("{file}:3: (syntax)"), "unknown field `colour`"),
+        "{keys:?}"
+    );
+    assert!(
+        has(
+            &format!("{file}:4: device.id"),
+            "duplicate device id \"d1\""
+        ),
+        "{keys:?}"
+    );
+    assert!(
+        has(
+            &format!("{file}:4: device.expected_interval_secs"),
+            "at least 1"
+        ),
+        "{keys:?}"
+    );
+    assert!(
+        has(
+            &format!("{file}:5: device.kind"),
+            "which is a waste_store site"
+        ),
+        "{keys:?}"
+    );
+    assert_eq!(err.errors.len(), 6, "{keys:?}");
+    let shown = err.to_string();
+    assert!(
+        shown.contains(&format!("{file}:3: (syntax): unknown field `colour`")),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_missing_registry_file_names_the_key_and_line() {
+    let e = errors("\n[registry]\ndevices_file = \"/nonexistent/devices.jsonl\"\n");
+    assert_eq!(e[0].key, "registry.devices_file");
+    assert_eq!(e[0].line, Some(3));
+    assert!(e[0].message.contains("cannot read"), "{}", e[0].message);
+}
+
+#[test]
+fn a_registry_file_lists_at_most_a_hundred_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let devices: String = (0..150)
+        .map(|i| format!("{{\"id\": \"x{i}\"}}\n"))
+        .collect();
+    let (section, file) = registry_files(&dir, "", &devices);
+    let e = errors(&section);
+    assert_eq!(e.len(), 101);
+    assert_eq!(e[100].key, file);
+    assert!(e[100].message.starts_with("50 more errors"), "{e:?}");
+}

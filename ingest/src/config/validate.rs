@@ -7,17 +7,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alerting::model::{
-    DentalSite, DeviceKind, Disinfectant, GridPath, Metric, SiteAttributes, SiteKind,
-    SterilizerType, WasteStoreSite, WaterPoint, WaterSite,
+    DentalSite, DeviceKind, Disinfectant, GridPath, Id, Metric, SiteAttributes, SterilizerType,
+    WasteStoreSite, WaterPoint, WaterSite,
 };
 use toml::Spanned;
 
 use super::raw::{self, RawConfig};
+use super::registry_file::{self, DeviceRow, LineError, SiteRow};
 use super::{
     AlertsConfig, Config, ConfigError, DeliverySettings, DeviceEntry, Env, Hj212Settings,
     HttpConfig, Limits, MqttConfig, MqttProtocol, QuestDbConfig, Registry, SiteEntry, SmtpConfig,
     SmtpTlsMode, SpoolSettings,
 };
+
+/// At most this many errors are listed per registry file (a wrong column in a 100,000-line
+/// file would otherwise print 100,000 lines).
+const MAX_FILE_ERRORS: usize = 100;
+
+/// What registry validation keeps while sites and devices come in (TOML tables first, then
+/// the files): the registry being built doubles as the index for duplicate and site checks.
+#[derive(Default)]
+struct RegistryState {
+    registry: Registry,
+    /// Ids of devices left out of the registry (unknown kind), still taken for duplicates.
+    unregistered_ids: HashSet<String>,
+    /// HJ 212 MN -> the device it is registered to.
+    mns: HashMap<String, String>,
+}
 
 /// 1-based line of a byte offset.
 pub(super) fn line_of(text: &str, offset: usize) -> usize {
@@ -84,7 +100,7 @@ impl Validator<'_> {
         let http = HttpConfig {
             listen: self.socket_addr(raw.http.listen, "http.listen"),
         };
-        let registry = self.registry(raw.sites, raw.devices);
+        let registry = self.registry(raw.sites, raw.devices, raw.registry);
         let alerts = self.alerts(raw.alerts);
         let delivery = self.delivery(raw.delivery, &registry);
         Config {
@@ -535,100 +551,185 @@ impl Validator<'_> {
         &mut self,
         sites: Vec<Spanned<raw::RawSite>>,
         devices: Vec<Spanned<raw::RawDevice>>,
+        files: raw::RawRegistry,
     ) -> Registry {
-        let mut site_entries: Vec<SiteEntry> = Vec::with_capacity(sites.len());
-        let mut site_kinds: HashMap<String, SiteKind> = HashMap::new();
+        let mut state = RegistryState::default();
         for (i, site) in sites.into_iter().enumerate() {
-            let key = format!("sites[{i}]");
-            let site = site.into_inner();
-            self.id(&site.id, &format!("{key}.id"));
-            if site_kinds.contains_key(site.id.get_ref()) {
-                self.err(
-                    &site.id,
-                    format!("{key}.id"),
-                    format!("duplicate site id {:?}", site.id.get_ref()),
-                );
-            }
-            let Some(attributes) = self.site_attributes(&site, &key) else {
-                continue;
-            };
-            site_kinds.insert(site.id.get_ref().clone(), attributes.kind());
-            site_entries.push(SiteEntry {
-                id: site.id.into_inner().into(),
-                name: site.name,
-                grid: GridPath {
-                    district: site.grid.district,
-                    street: site.grid.street,
-                    community: site.grid.community,
-                },
-                attributes,
+            self.site(site.into_inner(), &format!("sites[{i}]"), &mut state);
+        }
+        if let Some(path) = &files.sites_file {
+            self.registry_file::<SiteRow>(path, "registry.sites_file", |v, row| {
+                v.site(row.into(), "site", &mut state);
             });
         }
-        let mut device_entries = Vec::with_capacity(devices.len());
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut mns: HashMap<String, String> = HashMap::new();
         for (i, device) in devices.into_iter().enumerate() {
-            let key = format!("devices[{i}]");
-            let d = device.into_inner();
-            self.id(&d.id, &format!("{key}.id"));
-            if !seen.insert(d.id.get_ref().clone()) {
-                self.err(
-                    &d.id,
-                    format!("{key}.id"),
-                    format!("duplicate device id {:?}", d.id.get_ref()),
-                );
+            self.device(device.into_inner(), &format!("devices[{i}]"), &mut state);
+        }
+        if let Some(path) = &files.devices_file {
+            self.registry_file::<DeviceRow>(path, "registry.devices_file", |v, row| {
+                v.device(row.into(), "device", &mut state);
+            });
+        }
+        state.registry.shrink_to_fit();
+        state.registry
+    }
+
+    /// Reads a JSON Lines registry file row by row, handing each row to `row`; every error
+    /// found on a line (a parse error, or any the row's validation adds) names the file and
+    /// the line. At most [`MAX_FILE_ERRORS`] are listed, then how many more there were.
+    fn registry_file<T>(
+        &mut self,
+        path: &Spanned<String>,
+        key: &str,
+        mut row: impl FnMut(&mut Self, T),
+    ) where
+        T: for<'de> serde::Deserialize<'de>,
+    {
+        let name = path.get_ref().as_str();
+        let file = match std::fs::File::open(name) {
+            Ok(f) => f,
+            Err(error) => {
+                self.err(path, key, format!("cannot read {name:?}: {error}"));
+                return;
             }
-            let kind = match parse_device_kind(d.kind.get_ref()) {
-                Some(k) => k,
-                None => {
-                    self.err(
-                        &d.kind,
-                        format!("{key}.kind"),
-                        format!(
-                            "{:?} is not water_monitor, waste_store or autoclave",
-                            d.kind.get_ref()
-                        ),
-                    );
-                    continue;
-                }
-            };
-            match site_kinds.get(d.site.get_ref()) {
-                None => self.err(
-                    &d.site,
-                    format!("{key}.site"),
-                    format!("no site with id {:?} is configured", d.site.get_ref()),
-                ),
-                Some(sk) if sk.device_kind() != kind => self.err(
+        };
+        let (mut listed, mut more) = (0usize, 0usize);
+        let reader = std::io::BufReader::with_capacity(1 << 16, file);
+        registry_file::for_each_row::<T, _, _>(reader, |line, parsed| {
+            let before = self.errors.len();
+            match parsed {
+                Ok(r) => row(self, r),
+                Err(LineError::Parse { message, column }) => self.errors.push(ConfigError {
+                    line: None,
+                    key: "(syntax)".into(),
+                    message: format!("{message} (column {column})"),
+                }),
+                Err(LineError::Io(error)) => self.errors.push(ConfigError {
+                    line: None,
+                    key: "(file)".into(),
+                    message: format!("cannot read further: {error}"),
+                }),
+            }
+            let added = self.errors.len() - before;
+            if listed >= MAX_FILE_ERRORS {
+                self.errors.truncate(before);
+                more += added;
+                return;
+            }
+            listed += added;
+            for e in self.errors.iter_mut().skip(before) {
+                e.key = format!("{name}:{line}: {}", e.key);
+            }
+        });
+        if more > 0 {
+            self.errors.push(ConfigError {
+                line: None,
+                key: name.to_string(),
+                message: format!("{more} more errors in this file are not listed"),
+            });
+        }
+    }
+
+    fn site(&mut self, site: raw::RawSite, key: &str, state: &mut RegistryState) {
+        self.id(&site.id, &format!("{key}.id"));
+        if state.registry.site(site.id.get_ref()).is_some() {
+            self.err(
+                &site.id,
+                format!("{key}.id"),
+                format!("duplicate site id {:?}", site.id.get_ref()),
+            );
+        }
+        let Some(attributes) = self.site_attributes(&site, key) else {
+            return;
+        };
+        state.registry.push_site(SiteEntry {
+            id: site.id.into_inner().into(),
+            name: site.name,
+            grid: GridPath {
+                district: site.grid.district,
+                street: site.grid.street,
+                community: site.grid.community,
+            },
+            attributes,
+        });
+    }
+
+    fn device(&mut self, d: raw::RawDevice, key: &str, state: &mut RegistryState) {
+        self.id(&d.id, &format!("{key}.id"));
+        if state.registry.device(d.id.get_ref()).is_some()
+            || state.unregistered_ids.contains(d.id.get_ref())
+        {
+            self.err(
+                &d.id,
+                format!("{key}.id"),
+                format!("duplicate device id {:?}", d.id.get_ref()),
+            );
+        }
+        let kind = match parse_device_kind(d.kind.get_ref()) {
+            Some(k) => k,
+            None => {
+                self.err(
                     &d.kind,
                     format!("{key}.kind"),
                     format!(
-                        "a {kind} cannot report at site {:?}, which is a {} site",
-                        d.site.get_ref(),
-                        sk.as_str()
+                        "{:?} is not water_monitor, waste_store or autoclave",
+                        d.kind.get_ref()
                     ),
-                ),
-                Some(_) => {}
-            }
-            if *d.expected_interval_secs.get_ref() == 0 {
-                self.err(
-                    &d.expected_interval_secs,
-                    format!("{key}.expected_interval_secs"),
-                    "must be at least 1",
                 );
+                state.unregistered_ids.insert(d.id.into_inner());
+                return;
             }
-            let hj212 = d.hj212.map(|h| {
-                let h = h.into_inner();
-                self.hj212(h, kind, &format!("{key}.hj212"), d.id.get_ref(), &mut mns)
-            });
-            device_entries.push(DeviceEntry {
-                id: d.id.into_inner().into(),
-                site: d.site.into_inner().into(),
-                kind,
-                expected_interval_secs: d.expected_interval_secs.into_inner(),
-                hj212,
-            });
+        };
+        match state
+            .registry
+            .site(d.site.get_ref())
+            .map(|s| s.attributes.kind())
+        {
+            None => self.err(
+                &d.site,
+                format!("{key}.site"),
+                format!("no site with id {:?} is configured", d.site.get_ref()),
+            ),
+            Some(sk) if sk.device_kind() != kind => self.err(
+                &d.kind,
+                format!("{key}.kind"),
+                format!(
+                    "a {kind} cannot report at site {:?}, which is a {} site",
+                    d.site.get_ref(),
+                    sk.as_str()
+                ),
+            ),
+            Some(_) => {}
         }
-        Registry::new(site_entries, device_entries)
+        if *d.expected_interval_secs.get_ref() == 0 {
+            self.err(
+                &d.expected_interval_secs,
+                format!("{key}.expected_interval_secs"),
+                "must be at least 1",
+            );
+        }
+        let hj212 = d.hj212.map(|h| {
+            let h = h.into_inner();
+            Box::new(self.hj212(
+                h,
+                kind,
+                &format!("{key}.hj212"),
+                d.id.get_ref(),
+                &mut state.mns,
+            ))
+        });
+        // The device shares its site's id string (one allocation per site, not per device).
+        let site: Id = match state.registry.site(d.site.get_ref()) {
+            Some(s) => s.id.clone(),
+            None => d.site.into_inner().into(),
+        };
+        state.registry.push_device(DeviceEntry {
+            id: d.id.into_inner().into(),
+            site,
+            kind,
+            expected_interval_secs: d.expected_interval_secs.into_inner(),
+            hj212,
+        });
     }
 
     fn site_attributes(&mut self, site: &raw::RawSite, key: &str) -> Option<SiteAttributes> {

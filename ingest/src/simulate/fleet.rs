@@ -328,7 +328,8 @@ impl Fleet {
                     buffered_events: Vec::new(),
                     hj212: d
                         .hj212
-                        .clone()
+                        .as_deref()
+                        .cloned()
                         .filter(|_| d.kind == DeviceKind::WaterMonitor),
                     hj212_maintenance: false,
                     buffered_frames: Vec::new(),
