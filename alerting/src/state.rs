@@ -1,8 +1,8 @@
 //! Per-device and per-site rule state: the open or pending alert trackers and the small amount
 //! of history the rules need (last data time, last seq, flag and stuck-value tracking).
 //!
-//! State is bounded per device (fixed arrays indexed by metric plus one tracker per active
-//! alert), so 10,000 devices fit in a few megabytes. All of it is serde so it can be
+//! State is bounded per device (a sparse slot per reported metric plus one tracker per
+//! active alert), a few hundred bytes per device. All of it is serde so it can be
 //! snapshotted ([`crate::EngineSnapshot`]).
 
 use serde::{Deserialize, Serialize};
@@ -103,6 +103,97 @@ pub struct StuckRun {
     pub since: Timestamp,
 }
 
+/// One optional value per catalogue metric, stored sparsely: a device reports a handful of
+/// the catalogue's metrics, and a full array per device (two of them, 560 bytes) was most of
+/// the engine's memory per device at 100,000 devices. Indexed by [`metric_index`]; kept in
+/// index order, so equality and iteration follow the catalogue. Serialized as the full array
+/// (`[null, ..., value, ...]`, one entry per metric), the snapshot format of the fixed arrays
+/// it replaces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerMetric<T> {
+    slots: Vec<(u8, T)>,
+}
+
+impl<T> Default for PerMetric<T> {
+    fn default() -> Self {
+        Self { slots: Vec::new() }
+    }
+}
+
+impl<T: Copy> PerMetric<T> {
+    /// The value of metric index `i`, if set.
+    pub fn get(&self, i: usize) -> Option<T> {
+        let i = u8::try_from(i).ok()?;
+        self.slots
+            .binary_search_by_key(&i, |(k, _)| *k)
+            .ok()
+            .and_then(|at| self.slots.get(at))
+            .map(|(_, v)| *v)
+    }
+
+    /// Sets (`Some`) or clears (`None`) metric index `i`; indexes outside the catalogue are
+    /// ignored.
+    pub fn set(&mut self, i: usize, value: Option<T>) {
+        if i >= METRICS {
+            return;
+        }
+        let Ok(key) = u8::try_from(i) else {
+            return;
+        };
+        match (self.slots.binary_search_by_key(&key, |(k, _)| *k), value) {
+            (Ok(at), Some(v)) => {
+                if let Some(slot) = self.slots.get_mut(at) {
+                    slot.1 = v;
+                }
+            }
+            (Ok(at), None) => {
+                self.slots.remove(at);
+            }
+            (Err(at), Some(v)) => {
+                // Exact growth: set once per metric and device, and kept for the process life.
+                self.slots.reserve_exact(1);
+                self.slots.insert(at, (key, v));
+            }
+            (Err(_), None) => {}
+        }
+    }
+
+    /// The values that are set, in catalogue order.
+    pub fn values(&self) -> impl Iterator<Item = T> + '_ {
+        self.slots.iter().map(|(_, v)| *v)
+    }
+
+    fn to_array(&self) -> [Option<T>; METRICS] {
+        let mut a = [None; METRICS];
+        for (k, v) in &self.slots {
+            if let Some(slot) = a.get_mut(usize::from(*k)) {
+                *slot = Some(*v);
+            }
+        }
+        a
+    }
+}
+
+impl<T: Copy + Serialize> Serialize for PerMetric<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_array().serialize(serializer)
+    }
+}
+
+impl<'de, T: Copy + Deserialize<'de>> Deserialize<'de> for PerMetric<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let array = <[Option<T>; METRICS]>::deserialize(deserializer)?;
+        let mut slots = Vec::new();
+        for (i, v) in array.into_iter().enumerate() {
+            if let (Some(v), Ok(k)) = (v, u8::try_from(i)) {
+                slots.push((k, v));
+            }
+        }
+        slots.shrink_to_fit();
+        Ok(Self { slots })
+    }
+}
+
 /// Everything the engine remembers about one device.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceState {
@@ -116,9 +207,9 @@ pub struct DeviceState {
     /// Start of the current water maintenance window.
     pub maintenance_since: Option<Timestamp>,
     /// Per metric: since when its values carry a flag other than N.
-    pub flag_since: [Option<Timestamp>; METRICS],
+    pub flag_since: PerMetric<Timestamp>,
     /// Per metric: the current identical-value run.
-    pub stuck: [Option<StuckRun>; METRICS],
+    pub stuck: PerMetric<StuckRun>,
     /// Pending and open alerts of this device.
     pub trackers: Vec<Tracker>,
 }
@@ -127,10 +218,8 @@ impl DeviceState {
     /// Since when the monitor has not been in normal state (W6), if it is not.
     pub fn abnormal_since(&self) -> Option<Timestamp> {
         self.flag_since
-            .iter()
-            .flatten()
-            .chain(self.maintenance_since.iter())
-            .copied()
+            .values()
+            .chain(self.maintenance_since)
             .min()
     }
 
@@ -138,9 +227,9 @@ impl DeviceState {
     pub fn abnormal_detail(&self) -> String {
         let mut parts: Vec<String> = Metric::ALL
             .iter()
-            .zip(self.flag_since.iter())
-            .filter(|(_, f)| f.is_some())
-            .map(|(m, _)| format!("{m} flagged"))
+            .enumerate()
+            .filter(|(i, _)| self.flag_since.get(*i).is_some())
+            .map(|(_, m)| format!("{m} flagged"))
             .collect();
         if self.maintenance_since.is_some() {
             parts.push("maintenance".to_owned());
@@ -183,4 +272,32 @@ pub struct DeviceSnapshot {
 pub struct SiteSnapshot {
     pub site: String,
     pub trackers: Vec<Tracker>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_metric_slots_keep_catalogue_order_and_serialize_as_the_full_array() {
+        let mut p = PerMetric::<Timestamp>::default();
+        p.set(5, Some(Timestamp(50)));
+        p.set(1, Some(Timestamp(10)));
+        p.set(METRICS, Some(Timestamp(99)));
+        assert_eq!(p.get(1), Some(Timestamp(10)));
+        assert_eq!(p.get(2), None);
+        assert_eq!(p.get(METRICS), None);
+        assert_eq!(p.values().collect::<Vec<_>>(), [Timestamp(10), Timestamp(50)]);
+        let json = serde_json::to_string(&p).unwrap();
+        let mut array = [None; METRICS];
+        array[1] = Some(Timestamp(10));
+        array[5] = Some(Timestamp(50));
+        assert_eq!(json, serde_json::to_string(&array).unwrap());
+        let back: PerMetric<Timestamp> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+        p.set(5, None);
+        p.set(1, Some(Timestamp(11)));
+        assert_eq!(p.values().collect::<Vec<_>>(), [Timestamp(11)]);
+        assert_ne!(back, p);
+    }
 }

@@ -6,7 +6,7 @@ use crate::model::{Device, Metric, Site};
 use crate::rule::{Condition, LimitCase, Magnitude, Rule};
 
 /// A threshold rule bound to one site: metric and limits resolved from the site's attributes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct BoundThreshold {
     pub rule: usize,
     pub metric: Metric,
@@ -16,7 +16,7 @@ pub(crate) struct BoundThreshold {
 }
 
 /// The rules that apply at one site, by kind.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct SiteRules {
     pub thresholds: Vec<BoundThreshold>,
     pub offline: Vec<(usize, f64, i64)>,

@@ -11,6 +11,7 @@
 //! [`Engine::close_alert`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::event::AlertEvent;
 use crate::input::Input;
@@ -37,7 +38,9 @@ const DEFAULT_STALE_SECS: i64 = 15 * 60;
 #[derive(Debug, Clone)]
 pub(crate) struct SiteCtx {
     pub site: Site,
-    pub rules: SiteRules,
+    /// Shared by every site whose binding is the same (most sites of a city have one of a
+    /// few attribute combinations), so 100,000 sites do not hold 100,000 copies.
+    pub rules: Arc<SiteRules>,
     pub state: SiteState,
 }
 
@@ -47,6 +50,33 @@ pub(crate) struct DeviceCtx {
     pub state: DeviceState,
     /// Evidence older than this (seconds) is stale on ticks; the offline timeout.
     pub stale_secs: i64,
+}
+
+/// Distinct site bindings seen so far, by site attributes: a site whose binding equals an
+/// earlier one (same attributes, no rule naming the site) shares it. Bounded, so a registry
+/// of all-different sites costs a little time, not memory.
+#[derive(Debug, Default)]
+struct SharedBindings {
+    seen: Vec<(crate::model::SiteAttributes, Arc<SiteRules>)>,
+}
+
+impl SharedBindings {
+    const MAX: usize = 64;
+
+    fn get(&mut self, bound: SiteRules, site: &Site) -> Arc<SiteRules> {
+        if let Some((_, rules)) = self
+            .seen
+            .iter()
+            .find(|(a, r)| *a == site.attributes && **r == bound)
+        {
+            return rules.clone();
+        }
+        let rules = Arc::new(bound);
+        if self.seen.len() < Self::MAX {
+            self.seen.push((site.attributes.clone(), rules.clone()));
+        }
+        rules
+    }
 }
 
 /// The rule engine. Build it with [`Engine::new`] (or [`Engine::restore`]) and feed it
@@ -68,8 +98,9 @@ impl Engine {
         let rules = pack.rules;
         let n = rules.len();
         let mut site_map = HashMap::with_capacity(sites.len());
+        let mut shared = SharedBindings::default();
         for site in sites {
-            let bound = bind(&rules, &site);
+            let bound = shared.get(bind(&rules, &site), &site);
             site_map.insert(
                 site.id.clone(),
                 SiteCtx {

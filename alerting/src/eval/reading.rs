@@ -5,7 +5,7 @@ use crate::event::AlertEvent;
 use crate::machine::{Ev, Obs};
 use crate::model::Reading;
 use crate::rule::Condition;
-use crate::state::{metric_index, StuckRun, Subject};
+use crate::state::{metric_index, StuckRun, Subject, METRICS};
 
 use super::close::closed_manually_at;
 use super::conditions::{fresh_data, is_inhibited, status_rules, threshold_obs};
@@ -79,13 +79,12 @@ impl Engine {
                 // W6: flags.
                 let mi = metric_index(r.metric);
                 let st = &mut dev.state;
-                if let Some(slot) = st.flag_since.get_mut(mi) {
-                    *slot = if r.flag.is_normal() {
-                        None
-                    } else {
-                        slot.or(Some(now))
-                    };
-                }
+                let since = if r.flag.is_normal() {
+                    None
+                } else {
+                    st.flag_since.get(mi).or(Some(now))
+                };
+                st.flag_since.set(mi, since);
                 status_rules(cx, dev, rules, now, out);
 
                 // Values during a maintenance window are never quality evidence, even if the
@@ -107,10 +106,13 @@ impl Engine {
                         continue;
                     }
                     let bits = r.value.to_bits();
+                    if mi >= METRICS {
+                        continue;
+                    }
                     let subject = Subject::Metric(r.metric);
                     let closed = closed_manually_at(&dev.state.trackers, ri, subject);
-                    let obs = match dev.state.stuck.get_mut(mi) {
-                        Some(Some(run)) if run.bits == bits => {
+                    let obs = match dev.state.stuck.get(mi) {
+                        Some(run) if run.bits == bits => {
                             // After a manual close, the run counts again from the close.
                             let since = closed.map_or(run.since, |c| run.since.max(c));
                             if now.secs_since(since) >= *min_secs {
@@ -119,11 +121,10 @@ impl Engine {
                                 Obs::Between
                             }
                         }
-                        Some(slot) => {
-                            *slot = Some(StuckRun { bits, since: now });
+                        _ => {
+                            dev.state.stuck.set(mi, Some(StuckRun { bits, since: now }));
                             Obs::Clear
                         }
-                        None => continue,
                     };
                     let ev = Ev {
                         metric: Some(r.metric),
