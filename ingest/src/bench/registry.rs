@@ -3,7 +3,7 @@
 //! complete weijian configuration around them (`weijian bench --print-config`).
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The HJ 212 MN of benchmark device `i`.
 pub fn mn(i: usize) -> String {
@@ -42,6 +42,44 @@ pub fn water_registry(devices: usize, hj212: bool) -> String {
     toml
 }
 
+/// Writes the same fleet as [`water_registry`] as two JSON Lines files, `sites.jsonl` and
+/// `devices.jsonl` in `dir` (the `[registry] sites_file` / `devices_file` form, which loads
+/// 100,000 devices without a TOML document tree); returns their paths.
+///
+/// # Errors
+/// A file cannot be written.
+pub fn write_registry_files(
+    dir: &Path,
+    devices: usize,
+    hj212: bool,
+) -> std::io::Result<(PathBuf, PathBuf)> {
+    use std::io::Write as _;
+    let sites_path = dir.join("sites.jsonl");
+    let devices_path = dir.join("devices.jsonl");
+    let mut sites = std::io::BufWriter::new(std::fs::File::create(&sites_path)?);
+    let mut devs = std::io::BufWriter::new(std::fs::File::create(&devices_path)?);
+    for i in 0..devices {
+        writeln!(
+            sites,
+            "{{\"id\":\"s{i}\",\"name\":\"bench water site {i}\",\"kind\":\"water\",\
+             \"grid\":{{\"district\":\"bench\",\"street\":\"st{}\",\"community\":\"c{i}\"}},\
+             \"water\":{{\"point\":\"outlet\",\"disinfectant\":\"free_chlorine\"}}}}",
+            i / 100
+        )?;
+        write!(
+            devs,
+            "{{\"id\":\"d{i}\",\"site\":\"s{i}\",\"kind\":\"water_monitor\",\"expected_interval_secs\":60"
+        )?;
+        if hj212 {
+            write!(devs, ",\"hj212\":{{\"mn\":\"{}\"}}", mn(i))?;
+        }
+        writeln!(devs, "}}")?;
+    }
+    sites.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    devs.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok((sites_path, devices_path))
+}
+
 /// Everything a benchmark configuration varies.
 #[derive(Debug, Clone)]
 pub struct BenchConfig<'a> {
@@ -63,12 +101,32 @@ pub struct BenchConfig<'a> {
 /// A complete weijian configuration (TOML text). Production defaults everywhere except the
 /// session expiry (60 s, so a stopped phase's session does not linger) and the prefixes.
 pub fn config_text(c: &BenchConfig<'_>) -> String {
+    let mut text = settings_text(c);
+    text.push_str(&water_registry(c.devices, c.hj212));
+    text
+}
+
+/// The same configuration with the registry in files written by [`write_registry_files`]
+/// (`[registry] sites_file`, `devices_file`) instead of `[[sites]]`/`[[devices]]` tables.
+pub fn config_text_with_files(c: &BenchConfig<'_>, sites: &Path, devices: &Path) -> String {
+    let mut text = settings_text(c);
+    let _ = write!(
+        text,
+        "[registry]\nsites_file = \"{}\"\ndevices_file = \"{}\"\n",
+        sites.display(),
+        devices.display()
+    );
+    text
+}
+
+/// Everything but the registry.
+fn settings_text(c: &BenchConfig<'_>) -> String {
     format!(
         "# weijian benchmark configuration ({devices} water monitors d0..d{last} at sites s0..s{last})\n\
          [mqtt]\nhost = \"{host}\"\nport = {port}\nclient_id = \"{client}\"\ninflight = 1000\n\
          session_expiry_secs = 60\ntopic_prefix = \"{topic}\"\n\n\
          [questdb]\nconf = \"{conf}\"\ntable_prefix = \"{table}\"\n\n\
-         [spool]\ndir = \"{spool}\"\n\n[http]\nlisten = \"{http}\"\n\n{registry}",
+         [spool]\ndir = \"{spool}\"\n\n[http]\nlisten = \"{http}\"\n\n",
         devices = c.devices,
         last = c.devices.saturating_sub(1),
         host = c.broker_host,
@@ -79,7 +137,6 @@ pub fn config_text(c: &BenchConfig<'_>) -> String {
         table = c.table_prefix,
         spool = c.spool_dir.display(),
         http = c.http_listen,
-        registry = water_registry(c.devices, c.hj212),
     )
 }
 
@@ -119,6 +176,14 @@ mod tests {
             let d = config.registry.device("d249").unwrap();
             assert_eq!(&*d.site, "s249");
             assert_eq!(config.mqtt.topic_prefix, "bench1/v1");
+            // The same fleet from JSON Lines files.
+            let files = crate::bench::TempDir::new("bench-registry-test").unwrap();
+            let (s, d) = write_registry_files(files.path(), 250, hj212).unwrap();
+            let text = config_text_with_files(&c, &s, &d);
+            let from_files =
+                crate::config::Config::parse(&text, "bench", &crate::config::ProcessEnv).unwrap();
+            assert!(from_files.registry.sites().eq(config.registry.sites()));
+            assert!(from_files.registry.devices().eq(config.registry.devices()));
         }
     }
 }

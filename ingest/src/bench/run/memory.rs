@@ -1,5 +1,6 @@
-//! Memory: `weijian run` in a child process with N registered devices; its RSS once ready
-//! and after every device has reported one reading.
+//! Memory: `weijian run` in a child process with N registered devices (registry in JSON Lines
+//! files, `[registry] sites_file` / `devices_file`); its RSS once ready and after every device
+//! has reported one reading.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,7 +21,13 @@ pub(super) async fn memory_run(ctx: &mut Ctx, devices: usize) -> Result<Memory, 
     let phase = Phase::new(ctx)?;
     let http = format!("127.0.0.1:{}", free_port()?);
     let conf = ctx.sink.conf();
-    let text = registry::config_text(&phase.bench_config(ctx, devices, &http, &conf));
+    // The registry in JSON Lines files: the form meant for fleets of this size.
+    let (sites, devs) = registry::write_registry_files(phase.spool.path(), devices, false)?;
+    let text = registry::config_text_with_files(
+        &phase.bench_config(ctx, devices, &http, &conf),
+        &sites,
+        &devs,
+    );
     let config_path = phase.spool.path().join("bench.toml");
     std::fs::write(&config_path, text)?;
     let log = std::fs::File::create(phase.spool.path().join("weijian.log"))?;
