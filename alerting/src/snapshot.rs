@@ -45,9 +45,9 @@ impl Engine {
     /// Builds an engine for `pack`, `sites` and `devices` and adopts `snapshot`'s state.
     /// State of devices or sites no longer configured, and trackers of rules no longer in
     /// the pack or no longer applying to the site, are dropped (logged at debug level).
-    pub fn restore(
+    pub fn restore<S: Into<std::sync::Arc<Site>>>(
         pack: RulePack,
-        sites: Vec<Site>,
+        sites: Vec<S>,
         devices: Vec<Device>,
         snapshot: EngineSnapshot,
     ) -> Engine {

@@ -60,7 +60,7 @@ impl AlertStage {
     pub fn open(config: &Config) -> (AlertStage, Option<DeskSnapshot>) {
         let snapshot_path = config.spool.dir.join("alert-engine.json");
         let pack = config.alerts.pack.clone();
-        let sites = config.registry.alerting_sites();
+        let sites = config.registry.shared_sites();
         let devices = config.registry.alerting_devices();
         let (engine, position, desk) = match read_snapshot(&snapshot_path) {
             Ok(Some(file)) => {
@@ -77,7 +77,7 @@ impl AlertStage {
                 (
                     Engine::new(
                         config.alerts.pack.clone(),
-                        config.registry.alerting_sites(),
+                        config.registry.shared_sites(),
                         config.registry.alerting_devices(),
                     ),
                     None,

@@ -37,7 +37,8 @@ const DEFAULT_STALE_SECS: i64 = 15 * 60;
 
 #[derive(Debug, Clone)]
 pub(crate) struct SiteCtx {
-    pub site: Site,
+    /// Shared with the caller's registry (no copy of names and grid paths per site).
+    pub site: Arc<Site>,
     /// Shared by every site whose binding is the same (most sites of a city have one of a
     /// few attribute combinations), so 100,000 sites do not hold 100,000 copies.
     pub rules: Arc<SiteRules>,
@@ -94,12 +95,16 @@ pub struct Engine {
 impl Engine {
     /// Builds an engine with empty state. Devices whose site is unknown are kept but no rule
     /// applies to them; a rule applies to a site when its `site_kind` and `when` match.
-    pub fn new(pack: RulePack, sites: Vec<Site>, devices: Vec<Device>) -> Engine {
+    ///
+    /// `sites` may be owned [`Site`]s or `Arc<Site>`s shared with the caller (a registry of
+    /// 100,000 sites then exists once).
+    pub fn new<S: Into<Arc<Site>>>(pack: RulePack, sites: Vec<S>, devices: Vec<Device>) -> Engine {
         let rules = pack.rules;
         let n = rules.len();
         let mut site_map = HashMap::with_capacity(sites.len());
         let mut shared = SharedBindings::default();
         for site in sites {
+            let site: Arc<Site> = site.into();
             let bound = shared.get(bind(&rules, &site), &site);
             site_map.insert(
                 site.id.clone(),

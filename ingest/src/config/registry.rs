@@ -5,17 +5,13 @@
 //! the by-id indexes map an id (the same `Arc<str>` as the entry's, not a copy) to a position.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use alerting::model::{Device, DeviceKind, GridPath, Id, Metric, Site, SiteAttributes};
+use alerting::model::{Device, DeviceKind, Id, Metric, Site};
 
-/// A configured site.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SiteEntry {
-    pub id: Id,
-    pub name: String,
-    pub grid: GridPath,
-    pub attributes: SiteAttributes,
-}
+/// A configured site: the rule engine's [`Site`], held once behind an `Arc` and shared with
+/// the engine (`Engine::new` takes the same `Arc`s), so names and grid paths are not copied.
+pub type SiteEntry = Site;
 
 /// A configured device.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +40,7 @@ pub struct Hj212Settings {
 /// Sites and devices by id, in configuration order.
 #[derive(Debug, Default)]
 pub struct Registry {
-    sites: Vec<SiteEntry>,
+    sites: Vec<Arc<SiteEntry>>,
     devices: Vec<DeviceEntry>,
     site_index: HashMap<Id, u32>,
     device_index: HashMap<Id, u32>,
@@ -68,7 +64,7 @@ impl Registry {
     pub(super) fn push_site(&mut self, site: SiteEntry) {
         let at = u32::try_from(self.sites.len()).unwrap_or(u32::MAX);
         self.site_index.insert(site.id.clone(), at);
-        self.sites.push(site);
+        self.sites.push(Arc::new(site));
     }
 
     /// Adds a device (see [`Registry::push_site`] on duplicates).
@@ -96,11 +92,12 @@ impl Registry {
         self.site_index
             .get(id)
             .and_then(|&i| self.sites.get(i as usize))
+            .map(|s| &**s)
     }
 
     /// Sites in configuration order.
     pub fn sites(&self) -> impl Iterator<Item = &SiteEntry> {
-        self.sites.iter()
+        self.sites.iter().map(|s| &**s)
     }
 
     /// Devices in configuration order.
@@ -116,16 +113,15 @@ impl Registry {
         self.device_index.len()
     }
 
-    /// The sites as the rule engine sees them.
+    /// The sites as the rule engine sees them: the registry's own, shared (give these to
+    /// `Engine::new`, so 100,000 sites are held once).
+    pub fn shared_sites(&self) -> Vec<Arc<Site>> {
+        self.sites.clone()
+    }
+
+    /// Owned copies of the sites, for code that needs `&[Site]`.
     pub fn alerting_sites(&self) -> Vec<Site> {
-        self.sites()
-            .map(|s| Site {
-                id: s.id.clone(),
-                name: s.name.clone(),
-                grid: s.grid.clone(),
-                attributes: s.attributes.clone(),
-            })
-            .collect()
+        self.sites().cloned().collect()
     }
 
     /// The devices as the rule engine sees them.
