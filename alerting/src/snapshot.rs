@@ -5,7 +5,7 @@
 use crate::eval::Engine;
 use crate::model::{Device, Site};
 use crate::rule::RulePack;
-use crate::state::{DeviceSnapshot, EngineSnapshot, Phase, SiteSnapshot, Tracker};
+use crate::state::{add_firing, DeviceSnapshot, EngineSnapshot, Phase, SiteSnapshot, Tracker};
 
 /// Current snapshot format.
 pub const SNAPSHOT_FORMAT: u32 = 1;
@@ -72,9 +72,7 @@ impl Engine {
             let mut state = ds.state;
             state.trackers = resolve(&engine.rules, &cx.site, state.trackers);
             for t in state.trackers.iter().filter(|t| t.phase == Phase::Firing) {
-                if let Some(c) = cx.state.firing.get_mut(t.rule) {
-                    *c += 1;
-                }
+                add_firing(&mut cx.state.firing, t.rule, engine.rules.len(), 1);
             }
             dev.state = state;
         }
@@ -84,9 +82,7 @@ impl Engine {
             };
             let trackers = resolve(&engine.rules, &cx.site, ss.trackers);
             for t in trackers.iter().filter(|t| t.phase == Phase::Firing) {
-                if let Some(c) = cx.state.firing.get_mut(t.rule) {
-                    *c += 1;
-                }
+                add_firing(&mut cx.state.firing, t.rule, engine.rules.len(), 1);
             }
             cx.state.trackers = trackers;
         }

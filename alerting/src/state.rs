@@ -241,9 +241,26 @@ impl DeviceState {
 /// State of one site: site-scoped trackers (compositions) and counts of firing alerts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SiteState {
-    /// Per rule index: how many alerts of that rule are firing at this site.
+    /// Per rule index: how many alerts of that rule are firing at this site. Grown on the
+    /// first firing alert ([`add_firing`]); a missing entry is 0, so the many sites that
+    /// never fire hold no counts.
     pub firing: Vec<u32>,
     pub trackers: Vec<Tracker>,
+}
+
+/// Adds `delta` (+1 or -1; anything else is ignored) to the firing count of rule index
+/// `rule` of a pack of `rules` rules, growing `firing` on the first increment.
+pub fn add_firing(firing: &mut Vec<u32>, rule: usize, rules: usize, delta: i8) {
+    if delta == 1 && rule < rules && firing.len() <= rule {
+        firing.resize(rule + 1, 0);
+    }
+    if let Some(c) = firing.get_mut(rule) {
+        match delta {
+            1 => *c = c.saturating_add(1),
+            -1 => *c = c.saturating_sub(1),
+            _ => {}
+        }
+    }
 }
 
 /// A restart snapshot of the engine (JSON-able). Restoring it keeps pending durations and

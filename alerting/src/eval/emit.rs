@@ -117,22 +117,13 @@ impl Emit<'_> {
         reason: String,
         delta: i8,
     ) {
-        apply_delta(self.firing, t.rule, delta);
+        crate::state::add_firing(self.firing, t.rule, self.rules.len(), delta);
         self.out.push(make_event(
             self.rules, self.site, device, t, kind, self.now, reason,
         ));
     }
 }
 
-fn apply_delta(firing: &mut [u32], rule: usize, delta: i8) {
-    if let Some(c) = firing.get_mut(rule) {
-        match delta {
-            1 => *c = c.saturating_add(1),
-            -1 => *c = c.saturating_sub(1),
-            _ => {}
-        }
-    }
-}
 
 /// A breach observation starting at `since`.
 pub(super) const fn breach(since: Timestamp) -> Obs {

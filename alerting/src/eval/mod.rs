@@ -100,7 +100,6 @@ impl Engine {
     /// 100,000 sites then exists once).
     pub fn new<S: Into<Arc<Site>>>(pack: RulePack, sites: Vec<S>, devices: Vec<Device>) -> Engine {
         let rules = pack.rules;
-        let n = rules.len();
         let mut site_map = HashMap::with_capacity(sites.len());
         let mut shared = SharedBindings::default();
         for site in sites {
@@ -112,7 +111,7 @@ impl Engine {
                     site,
                     rules: bound,
                     state: SiteState {
-                        firing: vec![0; n],
+                        firing: Vec::new(),
                         trackers: Vec::new(),
                     },
                 },
