@@ -17,8 +17,8 @@ impl Engine {
         let mut devices: Vec<DeviceSnapshot> = self
             .devices
             .iter()
-            .map(|(id, d)| DeviceSnapshot {
-                device: id.to_string(),
+            .map(|d| DeviceSnapshot {
+                device: d.device.id.to_string(),
                 state: d.state.clone(),
             })
             .collect();

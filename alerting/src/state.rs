@@ -217,10 +217,7 @@ pub struct DeviceState {
 impl DeviceState {
     /// Since when the monitor has not been in normal state (W6), if it is not.
     pub fn abnormal_since(&self) -> Option<Timestamp> {
-        self.flag_since
-            .values()
-            .chain(self.maintenance_since)
-            .min()
+        self.flag_since.values().chain(self.maintenance_since).min()
     }
 
     /// Which metrics carry a non-N flag, and whether maintenance is on, as text.
@@ -304,7 +301,10 @@ mod tests {
         assert_eq!(p.get(1), Some(Timestamp(10)));
         assert_eq!(p.get(2), None);
         assert_eq!(p.get(METRICS), None);
-        assert_eq!(p.values().collect::<Vec<_>>(), [Timestamp(10), Timestamp(50)]);
+        assert_eq!(
+            p.values().collect::<Vec<_>>(),
+            [Timestamp(10), Timestamp(50)]
+        );
         let json = serde_json::to_string(&p).unwrap();
         let mut array = [None; METRICS];
         array[1] = Some(Timestamp(10));

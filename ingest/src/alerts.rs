@@ -310,12 +310,13 @@ fn read_snapshot(path: &Path) -> std::io::Result<Option<SnapshotFile>> {
 fn write_snapshot(path: &Path, file: &SnapshotFile) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("json.tmp");
-    let bytes = serde_json::to_vec(file)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
+        // Streamed: at 100,000 devices the JSON is ~30 MB, and a buffer that size (grown by
+        // doubling) was the largest allocation of the process.
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
+        serde_json::to_writer(&mut w, file).map_err(std::io::Error::other)?;
+        w.flush()?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     }
     std::fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent() {

@@ -124,7 +124,6 @@ impl Emit<'_> {
     }
 }
 
-
 /// A breach observation starting at `since`.
 pub(super) const fn breach(since: Timestamp) -> Obs {
     Obs::Breach {

@@ -53,6 +53,55 @@ pub(crate) struct DeviceCtx {
     pub stale_secs: i64,
 }
 
+/// The engine's devices in one vector sorted by id (the deterministic order of ticks, so a
+/// tick needs no sorting), with an index by id: at 100,000 devices this is ~50 bytes per
+/// device less than a map holding the contexts, and a tick allocates nothing.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DeviceTable {
+    list: Vec<DeviceCtx>,
+    index: HashMap<Id, u32>,
+}
+
+impl DeviceTable {
+    /// When an id is registered twice, the later registration wins (as a map insert would).
+    fn new(mut list: Vec<DeviceCtx>) -> DeviceTable {
+        list.reverse();
+        list.sort_by(|a, b| a.device.id.cmp(&b.device.id));
+        list.dedup_by(|later, earlier| later.device.id == earlier.device.id);
+        list.shrink_to_fit();
+        let index = list
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.device.id.clone(), u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        DeviceTable { list, index }
+    }
+
+    pub(crate) fn get_mut(&mut self, id: &str) -> Option<&mut DeviceCtx> {
+        let i = *self.index.get(id)?;
+        self.list.get_mut(i as usize)
+    }
+
+    /// The device at position `i` of the id order.
+    pub(crate) fn at_mut(&mut self, i: usize) -> Option<&mut DeviceCtx> {
+        self.list.get_mut(i)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Devices in id order.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, DeviceCtx> {
+        self.list.iter()
+    }
+
+    /// Devices in id order, mutably.
+    pub(crate) fn values_mut(&mut self) -> std::slice::IterMut<'_, DeviceCtx> {
+        self.list.iter_mut()
+    }
+}
+
 /// Distinct site bindings seen so far, by site attributes: a site whose binding equals an
 /// earlier one (same attributes, no rule naming the site) shares it. Bounded, so a registry
 /// of all-different sites costs a little time, not memory.
@@ -87,7 +136,7 @@ pub struct Engine {
     pub(crate) pack_name: String,
     pub(crate) rules: Vec<Rule>,
     pub(crate) sites: HashMap<Id, SiteCtx>,
-    pub(crate) devices: HashMap<Id, DeviceCtx>,
+    pub(crate) devices: DeviceTable,
     /// Latest tick time.
     pub(crate) clock: Option<Timestamp>,
 }
@@ -117,7 +166,7 @@ impl Engine {
                 },
             );
         }
-        let mut device_map = HashMap::with_capacity(devices.len());
+        let mut device_list = Vec::with_capacity(devices.len());
         for device in devices {
             let stale_secs = site_map
                 .get(&device.site)
@@ -129,20 +178,17 @@ impl Engine {
                         .max()
                 })
                 .unwrap_or(DEFAULT_STALE_SECS);
-            device_map.insert(
-                device.id.clone(),
-                DeviceCtx {
-                    device,
-                    state: DeviceState::default(),
-                    stale_secs,
-                },
-            );
+            device_list.push(DeviceCtx {
+                device,
+                state: DeviceState::default(),
+                stale_secs,
+            });
         }
         Engine {
             pack_name: format!("{}@{}", pack.name, pack.version),
             rules,
             sites: site_map,
-            devices: device_map,
+            devices: DeviceTable::new(device_list),
             clock: None,
         }
     }
@@ -155,7 +201,7 @@ impl Engine {
     /// Number of pending or open alerts (all devices and sites).
     pub fn active_alerts(&self) -> usize {
         self.devices
-            .values()
+            .iter()
             .map(|d| open_count(&d.state.trackers))
             .sum::<usize>()
             + self

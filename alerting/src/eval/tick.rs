@@ -17,14 +17,12 @@ impl Engine {
     pub(super) fn tick(&mut self, now: Timestamp, out: &mut Vec<AlertEvent>) {
         self.clock = self.clock.max(Some(now));
         let rules = &self.rules;
-        // Deterministic order: sort device ids (ticks are rare; readings never sort).
-        let mut ids: Vec<&Id> = self.devices.keys().collect();
-        ids.sort();
-        let ids: Vec<Id> = ids.into_iter().cloned().collect();
-        for id in ids {
-            let Some(dev) = self.devices.get_mut(&id) else {
+        // Deterministic order: the device table is sorted by id.
+        for i in 0..self.devices.len() {
+            let Some(dev) = self.devices.at_mut(i) else {
                 continue;
             };
+            let id = dev.device.id.clone();
             let Some(cx) = self.sites.get_mut(&dev.device.site) else {
                 continue;
             };
