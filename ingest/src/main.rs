@@ -135,6 +135,8 @@ enum Command {
     },
     /// Benchmark: bare MQTT limit vs weijian end to end (side by side, one run, private
     /// Mosquitto and an in-process ILP sink), alert latency at half rate, memory per device.
+    /// With WEIJIAN_TEST_QUESTDB=http::addr=HOST:9000; the throughput workloads also run
+    /// against that real QuestDB (tables under a prefix unique to the run).
     Bench {
         /// Messages in each single-reading throughput run.
         #[arg(long, default_value_t = 300_000)]
@@ -386,6 +388,8 @@ fn main() -> ExitCode {
                 throughput: !skip_throughput,
                 latency: !skip_latency,
                 memory: !skip_memory,
+                // A real QuestDB, named like the end-to-end tests name one.
+                questdb: weijian::bench::questdb::from_env(),
             };
             runtime_then(|| async move {
                 let mut out = std::io::stdout();

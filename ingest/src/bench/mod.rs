@@ -10,6 +10,7 @@
 //!   is not QuestDB, so storage cost on the QuestDB side is not measured).
 //! - [`webhook`]: a webhook receiver timing alert notices (publish -> notice received).
 //! - [`mosquitto`]: a private Mosquitto on a free port with a temporary configuration.
+//! - [`questdb`]: a real QuestDB named by `WEIJIAN_TEST_QUESTDB`, for the optional real-store runs.
 //! - [`rss`]: resident memory from `/proc/<pid>/status`.
 //! - [`run`]: the `weijian bench` orchestration (`run.rs`) with its throughput, latency and
 //!   memory phases and its report table (`run/`).
@@ -22,6 +23,7 @@ pub mod bare;
 pub mod loadgen;
 pub mod mosquitto;
 pub mod payload;
+pub mod questdb;
 pub mod registry;
 pub mod rss;
 pub mod run;

@@ -49,8 +49,8 @@ pub use latency::Latency;
 use memory::memory_run;
 pub use memory::Memory;
 pub use report::print_report;
-use throughput::{bare_run, weijian_run};
-pub use throughput::{Pair, Throughput};
+use throughput::{bare_run, weijian_questdb_run, weijian_run};
+pub use throughput::{Pair, QuestDbRun, Throughput};
 
 /// What to run and how big.
 #[derive(Debug, Clone)]
@@ -74,6 +74,9 @@ pub struct BenchOptions {
     pub throughput: bool,
     pub latency: bool,
     pub memory: bool,
+    /// A real QuestDB (questdb-rs configuration string, from `WEIJIAN_TEST_QUESTDB`): the
+    /// throughput workloads are also run against it. `None`: skipped.
+    pub questdb: Option<String>,
 }
 
 impl Default for BenchOptions {
@@ -91,6 +94,7 @@ impl Default for BenchOptions {
             throughput: true,
             latency: true,
             memory: true,
+            questdb: None,
         }
     }
 }
@@ -102,6 +106,10 @@ pub struct BenchReport {
     /// The same probes to the bare subscriber (publish -> arrival) under the same load.
     pub latency_bare: Option<Latency>,
     pub memory: Vec<Memory>,
+    /// The real QuestDB used (configuration string, secrets hidden), if any.
+    pub questdb_target: Option<String>,
+    /// weijian end to end against it, per throughput workload.
+    pub questdb: Vec<QuestDbRun>,
 }
 
 struct Ctx {
@@ -149,7 +157,7 @@ pub async fn run(options: &BenchOptions, out: &mut dyn Write) -> Result<BenchRep
                 options.array_messages,
             ),
         ];
-        for (label, per_message, messages) in workloads {
+        for (label, per_message, messages) in workloads.iter().cloned() {
             let mut pair = Pair {
                 label: label.clone(),
                 per_message,
@@ -179,6 +187,45 @@ pub async fn run(options: &BenchOptions, out: &mut dyn Write) -> Result<BenchRep
                 }
             }
             report.pairs.push(pair);
+        }
+        if let Some(conf) = &options.questdb {
+            let questdb = super::questdb::RealQuestDb::new(conf)?;
+            eprintln!(
+                "bench: real QuestDB at {} ({})",
+                questdb.http_base,
+                questdb.display()
+            );
+            report.questdb_target = Some(questdb.display());
+            for (label, per_message, messages) in &workloads {
+                let mut best: Option<QuestDbRun> = None;
+                for r in 0..options.repeats.max(1) {
+                    eprintln!(
+                        "bench: {label}: weijian end to end, real QuestDB (run {})",
+                        r + 1
+                    );
+                    let q = weijian_questdb_run(
+                        &mut ctx,
+                        &questdb,
+                        label,
+                        options.devices,
+                        *per_message,
+                        *messages,
+                    )
+                    .await?;
+                    eprintln!(
+                        "bench: {label}: weijian -> QuestDB {:.0} readings/s (table {})",
+                        q.weijian.readings_rate(),
+                        q.table
+                    );
+                    if best
+                        .as_ref()
+                        .is_none_or(|b| q.weijian.msg_rate() > b.weijian.msg_rate())
+                    {
+                        best = Some(q);
+                    }
+                }
+                report.questdb.extend(best);
+            }
         }
     }
     if options.latency {
@@ -235,6 +282,21 @@ impl Phase {
     ) -> Result<crate::config::Config, BenchError> {
         let conf = ctx.sink.conf();
         registry::parse(&self.bench_config(ctx, devices, http, &conf))
+    }
+
+    /// The same configuration writing to another store under another table prefix (the
+    /// real-QuestDB runs).
+    fn config_for(
+        &self,
+        ctx: &Ctx,
+        devices: usize,
+        http: &str,
+        questdb_conf: &str,
+        table_prefix: &str,
+    ) -> Result<crate::config::Config, BenchError> {
+        let mut c = self.bench_config(ctx, devices, http, questdb_conf);
+        c.table_prefix = table_prefix;
+        registry::parse(&c)
     }
 
     fn bench_config<'a>(
@@ -345,6 +407,36 @@ async fn start_weijian(
 mod tests {
     use super::*;
 
+    /// The real-QuestDB run, pointed at the in-process sink (which answers `count()` like
+    /// QuestDB): unique tables, rows acknowledged and counted. Skipped without Mosquitto.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_real_questdb_run_writes_under_a_unique_prefix_and_counts_its_rows() {
+        if super::super::mosquitto::find_binary().is_err() {
+            eprintln!("mosquitto not installed: skipped");
+            return;
+        }
+        let mut ctx = Ctx {
+            broker: Mosquitto::start().unwrap(),
+            sink: IlpSink::start().await.unwrap(),
+            phase: 0,
+        };
+        let questdb = super::super::questdb::RealQuestDb::new(&ctx.sink.conf()).unwrap();
+        let a = weijian_questdb_run(&mut ctx, &questdb, "single", 20, 1, 200)
+            .await
+            .unwrap();
+        let b = weijian_questdb_run(&mut ctx, &questdb, "arrays", 20, 10, 20)
+            .await
+            .unwrap();
+        assert_ne!(a.table, b.table);
+        assert!(a.table.starts_with("wjb") && a.table.ends_with("water_quality"));
+        for run in [&a, &b] {
+            assert_eq!(run.weijian.readings, 200);
+            assert_eq!(run.weijian.rejected, 0);
+            assert!(run.visible_after.is_some(), "{run:?}");
+            assert_eq!(ctx.sink.counts.table(&run.table), 200);
+        }
+    }
+
     /// A tiny end-to-end run (throughput and latency; the memory run needs the weijian binary).
     /// Skipped when Mosquitto is not installed.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,6 +458,7 @@ mod tests {
             throughput: true,
             latency: true,
             memory: false,
+            questdb: None,
         };
         let mut out = Vec::new();
         let report = run(&options, &mut out).await.unwrap();

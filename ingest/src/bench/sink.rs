@@ -1,6 +1,6 @@
 //! A minimal ILP-over-HTTP sink standing in for QuestDB in `weijian bench`: it answers
 //! `/settings` with 404 (so questdb-rs uses ILP protocol version 1), `/ping` with 204, `/exec`
-//! with `200 {"ddl":"OK"}`, and `/write` with 204 after reading the whole body and counting
+//! with `200 {"ddl":"OK"}` (or, for `SELECT count() FROM "t"`, the lines counted for `t`), and `/write` with 204 after reading the whole body and counting
 //! its lines per table. It stores nothing: the benchmark measures weijian up to the store's
 //! door, not QuestDB.
 
@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{any, get, post};
 use axum::Router;
@@ -78,16 +78,7 @@ impl IlpSink {
         let counts = Arc::new(Counts::default());
         let app = Router::new()
             .route("/ping", get(|| async { StatusCode::NO_CONTENT }))
-            .route(
-                "/exec",
-                any(|| async {
-                    (
-                        StatusCode::OK,
-                        [("content-type", "application/json")],
-                        "{\"ddl\":\"OK\"}",
-                    )
-                }),
-            )
+            .route("/exec", any(exec))
             .route("/write", post(write))
             .route("/api/v2/write", post(write))
             .layer(DefaultBodyLimit::disable())
@@ -116,6 +107,65 @@ impl Drop for IlpSink {
     }
 }
 
+/// `/exec`: `SELECT count() FROM "table"` is answered from the counts (as QuestDB would,
+/// so `weijian bench` can run its real-QuestDB path against the sink); anything else (DDL)
+/// with `{"ddl":"OK"}`.
+async fn exec(
+    State(counts): State<Arc<Counts>>,
+    RawQuery(query): RawQuery,
+) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+    let json = [("content-type", "application/json")];
+    let sql = query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("query="))
+        .map(percent_decode)
+        .unwrap_or_default();
+    match sql
+        .strip_prefix("SELECT count() FROM \"")
+        .and_then(|rest| rest.split_once('"'))
+    {
+        Some((table, _)) => (
+            StatusCode::OK,
+            json,
+            format!(
+                "{{\"columns\":[{{\"name\":\"count\",\"type\":\"LONG\"}}],\"dataset\":[[{}]],\"count\":1}}",
+                counts.table(table)
+            ),
+        ),
+        None => (StatusCode::OK, json, "{\"ddl\":\"OK\"}".to_string()),
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding (`+` and `%XX`).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 async fn write(State(counts): State<Arc<Counts>>, body: Bytes) -> StatusCode {
     counts.add(&body);
     StatusCode::NO_CONTENT
@@ -134,5 +184,9 @@ mod tests {
         assert_eq!(c.table("b_alerts"), 1);
         assert_eq!(c.lines.load(Ordering::Relaxed), 4);
         assert_eq!(c.requests.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            percent_decode("SELECT+count()%20FROM+%22b_t%22"),
+            "SELECT count() FROM \"b_t\""
+        );
     }
 }

@@ -26,6 +26,70 @@ fn verdict(ok: bool) -> &'static str {
     }
 }
 
+/// The real-QuestDB part: its runs, or one line saying why there are none.
+fn print_questdb(
+    options: &BenchOptions,
+    report: &BenchReport,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    writeln!(out)?;
+    let Some(target) = &report.questdb_target else {
+        return match (&options.questdb, options.throughput) {
+            (None, _) => writeln!(
+                out,
+                "Real QuestDB: skipped; set {}=http::addr=HOST:9000; to also run the throughput workloads against it.",
+                crate::bench::questdb::ENV_VAR
+            ),
+            (Some(_), false) => writeln!(
+                out,
+                "Real QuestDB: skipped; it runs with the throughput part (drop --skip-throughput)."
+            ),
+            (Some(_), true) => writeln!(out, "Real QuestDB: no run completed."),
+        };
+    };
+    writeln!(
+        out,
+        "Real QuestDB ({target}): weijian end to end, timed until QuestDB acknowledged every row (ILP over HTTP)"
+    )?;
+    writeln!(
+        out,
+        "  {:<16} {:>9} {:>13} {:>14} {:>14} {:>16}  table",
+        "workload",
+        "messages",
+        "weijian msg/s",
+        "weijian rd/s",
+        "ratio to bare",
+        "count() ok after"
+    )?;
+    for q in &report.questdb {
+        let bare = report
+            .pairs
+            .iter()
+            .find(|p| p.label == q.label)
+            .map(|p| p.bare.msg_rate());
+        let ratio = bare.map_or_else(
+            || "-".to_string(),
+            |b| format!("{:.1}%", q.weijian.msg_rate() / b.max(1e-9) * 100.0),
+        );
+        let visible = q.visible_after.map_or_else(
+            || "not seen".to_string(),
+            |d| format!("{:.2} s", d.as_secs_f64()),
+        );
+        writeln!(
+            out,
+            "  {:<16} {:>9} {:>13.0} {:>14.0} {:>14} {:>16}  {}",
+            q.label,
+            q.weijian.messages,
+            q.weijian.msg_rate(),
+            q.weijian.readings_rate(),
+            ratio,
+            visible,
+            q.table
+        )?;
+    }
+    Ok(())
+}
+
 /// Prints the report table.
 ///
 /// # Errors
@@ -116,6 +180,7 @@ pub fn print_report(
             )?;
         }
     }
+    print_questdb(options, report, out)?;
     if let Some(l) = &report.latency {
         writeln!(out)?;
         writeln!(

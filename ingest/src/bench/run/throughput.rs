@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::{join_loadgen, spawn_loadgen, start_weijian, wait_for, Ctx, Phase};
 use crate::bench::bare::Bare;
 use crate::bench::mosquitto::Mosquitto;
+use crate::bench::questdb::RealQuestDb;
 use crate::bench::rss;
 use crate::bench::BenchError;
 
@@ -145,5 +146,95 @@ pub(super) async fn weijian_run(
         rejected,
         cpu_self: cpu1.0.saturating_sub(cpu0.0),
         cpu_broker: cpu1.1.saturating_sub(cpu0.1),
+    })
+}
+
+/// weijian end to end against a real QuestDB (`WEIJIAN_TEST_QUESTDB`).
+#[derive(Debug, Clone)]
+pub struct QuestDbRun {
+    pub label: String,
+    pub per_message: usize,
+    /// Timed until QuestDB acknowledged every reading row (weijian's `rows_written` metric:
+    /// ILP over HTTP confirms each write).
+    pub weijian: Throughput,
+    /// The table written (unique to the run).
+    pub table: String,
+    /// Publishing start -> `SELECT count()` sees every row (WAL applied); `None` if it did
+    /// not within a minute or could not be asked.
+    pub visible_after: Option<Duration>,
+}
+
+pub(super) async fn weijian_questdb_run(
+    ctx: &mut Ctx,
+    questdb: &RealQuestDb,
+    label: &str,
+    devices: usize,
+    per_message: usize,
+    messages: u64,
+) -> Result<QuestDbRun, BenchError> {
+    let phase = Phase::new(ctx)?;
+    let prefix = crate::bench::questdb::unique_table_prefix(phase.n);
+    let config = phase.config_for(ctx, devices, "127.0.0.1:0", &questdb.conf, &prefix)?;
+    let table = format!(
+        "{prefix}{}",
+        crate::sink::schema::readings_table_name(alerting::model::DeviceKind::WaterMonitor)
+    );
+    let unprefixed =
+        crate::sink::schema::readings_table_name(alerting::model::DeviceKind::WaterMonitor);
+    let (running, _shutdown) = start_weijian(config).await?;
+    let mut lg = phase.loadgen(ctx, devices, per_message);
+    lg.count = Some(messages);
+    let target = messages * per_message as u64;
+    let cpu0 = cpu_now(&ctx.broker);
+    let start = Instant::now();
+    let handle = spawn_loadgen(lg);
+    let written = running.metrics.rows_written.clone();
+    let done = wait_for(
+        "rows acknowledged by QuestDB",
+        Duration::from_secs(600),
+        || written.with_label_values(&[unprefixed]).get(),
+        target,
+    )
+    .await?;
+    let sent = join_loadgen(handle).await?;
+    let cpu1 = cpu_now(&ctx.broker);
+    let rejected = rejected(&running);
+    running.stop().await;
+    // Rows are acknowledged once in QuestDB's WAL; count() sees them once applied.
+    let mut visible_after = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let (q, t) = (questdb.clone(), table.clone());
+        let n = match tokio::task::spawn_blocking(move || q.count(&t)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(error)) => {
+                eprintln!("bench:   cannot count the rows of {table} in QuestDB: {error}");
+                break;
+            }
+            Err(error) => {
+                eprintln!("bench:   the count query task failed: {error}");
+                break;
+            }
+        };
+        if n >= target {
+            visible_after = Some(start.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(QuestDbRun {
+        label: label.to_string(),
+        per_message,
+        weijian: Throughput {
+            messages,
+            readings: target,
+            elapsed: done - start,
+            publish_elapsed: sent.elapsed,
+            rejected,
+            cpu_self: cpu1.0.saturating_sub(cpu0.0),
+            cpu_broker: cpu1.1.saturating_sub(cpu0.1),
+        },
+        table,
+        visible_after,
     })
 }
