@@ -83,3 +83,11 @@ fn the_readme_lists_every_metric() {
         );
     }
 }
+
+#[test]
+fn the_readme_documents_registry_files() {
+    let config = section("## Configuration reference");
+    for key in ["registry.sites_file", "registry.devices_file", "JSON Lines"] {
+        assert!(config.contains(key), "README configuration lacks {key}");
+    }
+}
