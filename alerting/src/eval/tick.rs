@@ -3,7 +3,7 @@
 
 use crate::event::{AlertEvent, SITE_SCOPE_DEVICE};
 use crate::machine::{tick_step, Ev};
-use crate::model::{Id, Timestamp};
+use crate::model::Timestamp;
 use crate::rule::Condition;
 use crate::state::Subject;
 
@@ -23,7 +23,7 @@ impl Engine {
                 continue;
             };
             let id = dev.device.id.clone();
-            let Some(cx) = self.sites.get_mut(&dev.device.site) else {
+            let Some(cx) = self.sites.at_mut(dev.site) else {
                 continue;
             };
             let st = &mut dev.state;
@@ -78,17 +78,14 @@ impl Engine {
             }
         }
         // Compositions at every site (cheap: counters), plus escalation of site trackers.
-        let mut site_ids: Vec<Id> = self.sites.keys().cloned().collect();
-        site_ids.sort();
-        for sid in site_ids {
-            if let Some(cx) = self.sites.get_mut(&sid) {
-                compositions(cx, rules, now, out);
-                let (_, trackers, mut em) = split(cx, rules, out, now);
-                for t in trackers.iter_mut() {
-                    if let Some(rule) = rules.get(t.rule) {
-                        if let Some((kind, reason, delta)) = tick_step(rule, 0, t, now, true) {
-                            em.transition(SITE_SCOPE_DEVICE, t, kind, reason, delta);
-                        }
+        // In id order: the site table is sorted by id.
+        for cx in self.sites.values_mut() {
+            compositions(cx, rules, now, out);
+            let (_, trackers, mut em) = split(cx, rules, out, now);
+            for t in trackers.iter_mut() {
+                if let Some(rule) = rules.get(t.rule) {
+                    if let Some((kind, reason, delta)) = tick_step(rule, 0, t, now, true) {
+                        em.transition(SITE_SCOPE_DEVICE, t, kind, reason, delta);
                     }
                 }
             }
