@@ -287,11 +287,11 @@ impl Engine {
                 |cx, dev, rules, clock, out| {
                     fresh_data(cx, dev, rules, clock, *ts, out);
                     let st = &mut dev.state;
-                    st.last_seen = st.last_seen.max(Some(*ts));
+                    st.set_last_seen(st.last_seen().max(Some(*ts)));
                     if *active {
-                        st.maintenance_since = st.maintenance_since.or(Some(*ts));
+                        st.set_maintenance_since(st.maintenance_since().or(Some(*ts)));
                     } else {
-                        st.maintenance_since = None;
+                        st.set_maintenance_since(None);
                     }
                     status_rules(cx, dev, rules, *ts, out);
                 },
@@ -303,7 +303,8 @@ impl Engine {
                 device,
                 *ts,
                 |_, dev, _, _, _| {
-                    dev.state.connection_lost = if *online { None } else { Some(*ts) };
+                    dev.state
+                        .set_connection_lost(if *online { None } else { Some(*ts) });
                 },
                 &mut out,
             ),

@@ -27,12 +27,13 @@ impl Engine {
                 continue;
             };
             let st = &mut dev.state;
-            let watch = *st.watch_since.get_or_insert(now);
+            let watch = st.watch_since().unwrap_or(now);
+            st.set_watch_since(Some(watch));
             // G1: absence.
             let (bound, _, mut em) = split(cx, rules, out, now);
             for &(ri, f, min) in &bound.offline {
                 let timeout = offline_timeout(f, min, &dev.device);
-                let last = dev.state.last_seen.unwrap_or(watch);
+                let last = dev.state.last_seen().unwrap_or(watch);
                 // After a manual close, absence counts again from the close.
                 let base = closed_manually_at(&dev.state.trackers, ri, Subject::None)
                     .map_or(last, |c| last.max(c));
