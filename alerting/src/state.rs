@@ -502,4 +502,34 @@ mod tests {
         assert_eq!(p.values().collect::<Vec<_>>(), [Timestamp(11)]);
         assert_ne!(back, p);
     }
+
+    #[test]
+    fn device_state_serializes_as_the_struct_of_options_it_was() {
+        let mut st = DeviceState::default();
+        assert_eq!(
+            serde_json::to_string(&st).unwrap(),
+            format!(
+                "{{\"last_seen\":null,\"watch_since\":null,\"last_seq\":null,\"connection_lost\":null,\"maintenance_since\":null,\"flag_since\":{},\"stuck\":{},\"trackers\":[]}}",
+                serde_json::to_string(&[None::<Timestamp>; METRICS]).unwrap(),
+                serde_json::to_string(&[None::<StuckRun>; METRICS]).unwrap(),
+            )
+        );
+        st.set_last_seen(Some(Timestamp(-5)));
+        st.set_last_seq(Some(0));
+        st.set_maintenance_since(Some(Timestamp(7)));
+        st.stuck.set(
+            3,
+            Some(StuckRun {
+                bits: 1,
+                since: Timestamp(2),
+            }),
+        );
+        let json = serde_json::to_string(&st).unwrap();
+        assert!(json.starts_with("{\"last_seen\":-5,\"watch_since\":null,\"last_seq\":0,"));
+        let back: DeviceState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, st);
+        assert_eq!(back.last_seq(), Some(0));
+        assert_eq!(back.watch_since(), None);
+        assert_eq!(back.maintenance_since(), Some(Timestamp(7)));
+    }
 }
