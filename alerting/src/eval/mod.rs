@@ -3,7 +3,8 @@
 //!
 //! Deterministic on event time: the same inputs in the same order give the same events. Cost
 //! per reading is O(rules of the site): one hash lookup by device (its site is a position), no
-//! history scans. Ticks walk every device once (absence, pending maturing, escalation by persistence).
+//! history scans. Ticks walk every device once (absence, pending maturing, escalation by
+//! persistence).
 //!
 //! Layout: [`Engine`] and input routing here; `bind.rs` (rules bound to a site), `emit.rs`
 //! (observations to events), `conditions.rs` (rule kinds shared by several inputs),
