@@ -77,13 +77,14 @@
 //!   their duration again from the close.
 //! - **Compositions** (W5) are site-scoped (device [`SITE_SCOPE_DEVICE`]) and follow counts of
 //!   firing component alerts at the site, so their components may come from different devices.
-//! - **Cost.** A reading costs two hash lookups plus a scan of the site's few bound rules and
+//! - **Cost.** A reading costs one hash lookup plus a scan of the site's few bound rules and
 //!   the device's open trackers; a tick walks every device once.
 #![forbid(unsafe_code)]
 
 pub mod delivery;
 pub mod eval;
 pub mod event;
+pub mod index;
 pub mod input;
 pub mod level;
 pub(crate) mod machine;

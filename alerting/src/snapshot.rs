@@ -26,9 +26,9 @@ impl Engine {
         let mut sites: Vec<SiteSnapshot> = self
             .sites
             .iter()
-            .filter(|(_, s)| !s.state.trackers.is_empty())
-            .map(|(id, s)| SiteSnapshot {
-                site: id.to_string(),
+            .filter(|s| !s.state.trackers.is_empty())
+            .map(|s| SiteSnapshot {
+                site: s.site.id.to_string(),
                 trackers: s.state.trackers.clone(),
             })
             .collect();
@@ -66,7 +66,7 @@ impl Engine {
                 tracing::debug!(device = %ds.device, "snapshot state of a removed device dropped");
                 continue;
             };
-            let Some(cx) = engine.sites.get_mut(&dev.device.site) else {
+            let Some(cx) = engine.sites.at_mut(dev.site) else {
                 continue;
             };
             let mut state = ds.state;

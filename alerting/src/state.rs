@@ -105,70 +105,92 @@ pub struct StuckRun {
 
 /// One optional value per catalogue metric, stored sparsely: a device reports a handful of
 /// the catalogue's metrics, and a full array per device (two of them, 560 bytes) was most of
-/// the engine's memory per device at 100,000 devices. Indexed by [`metric_index`]; kept in
-/// index order, so equality and iteration follow the catalogue. Serialized as the full array
-/// (`[null, ..., value, ...]`, one entry per metric), the snapshot format of the fixed arrays
-/// it replaces.
+/// the engine's memory per device at 100,000 devices. A bit mask says which metrics are set
+/// and a boxed slice holds their values in catalogue order (16 bytes per set value, no key
+/// stored beside it); equality and iteration follow the catalogue. Serialized as the full
+/// array (`[null, ..., value, ...]`, one entry per metric), the snapshot format of the fixed
+/// arrays it replaces.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PerMetric<T> {
-    slots: Vec<(u8, T)>,
+    /// Bit `i` set: metric index `i` has a value.
+    set: u16,
+    values: Box<[T]>,
 }
+
+// Every metric index has a bit in the mask.
+const _: () = assert!(METRICS <= 16);
 
 impl<T> Default for PerMetric<T> {
     fn default() -> Self {
-        Self { slots: Vec::new() }
+        Self {
+            set: 0,
+            values: Box::default(),
+        }
     }
 }
 
 impl<T: Copy> PerMetric<T> {
+    /// Bit of metric index `i`, or `None` outside the catalogue.
+    fn bit(i: usize) -> Option<u16> {
+        (i < METRICS).then(|| 1u16 << i)
+    }
+
+    /// Position in `values` of metric index `i` (set or not): how many lower indexes are set.
+    fn position(&self, bit: u16) -> usize {
+        (self.set & (bit - 1)).count_ones() as usize
+    }
+
     /// The value of metric index `i`, if set.
     pub fn get(&self, i: usize) -> Option<T> {
-        let i = u8::try_from(i).ok()?;
-        self.slots
-            .binary_search_by_key(&i, |(k, _)| *k)
-            .ok()
-            .and_then(|at| self.slots.get(at))
-            .map(|(_, v)| *v)
+        let bit = Self::bit(i)?;
+        if self.set & bit == 0 {
+            return None;
+        }
+        self.values.get(self.position(bit)).copied()
     }
 
     /// Sets (`Some`) or clears (`None`) metric index `i`; indexes outside the catalogue are
     /// ignored.
     pub fn set(&mut self, i: usize, value: Option<T>) {
-        if i >= METRICS {
-            return;
-        }
-        let Ok(key) = u8::try_from(i) else {
+        let Some(bit) = Self::bit(i) else {
             return;
         };
-        match (self.slots.binary_search_by_key(&key, |(k, _)| *k), value) {
-            (Ok(at), Some(v)) => {
-                if let Some(slot) = self.slots.get_mut(at) {
-                    slot.1 = v;
+        let at = self.position(bit);
+        match (self.set & bit != 0, value) {
+            (true, Some(v)) => {
+                if let Some(slot) = self.values.get_mut(at) {
+                    *slot = v;
                 }
             }
-            (Ok(at), None) => {
-                self.slots.remove(at);
+            (true, None) => {
+                let mut values = std::mem::take(&mut self.values).into_vec();
+                if at < values.len() {
+                    values.remove(at);
+                }
+                self.values = values.into_boxed_slice();
+                self.set &= !bit;
             }
-            (Err(at), Some(v)) => {
-                // Exact growth: set once per metric and device, and kept for the process life.
-                self.slots.reserve_exact(1);
-                self.slots.insert(at, (key, v));
+            (false, Some(v)) => {
+                // Exact size: set once per metric and device, and kept for the process life.
+                let mut values = Vec::with_capacity(self.values.len() + 1);
+                values.extend_from_slice(&self.values);
+                values.insert(at.min(values.len()), v);
+                self.values = values.into_boxed_slice();
+                self.set |= bit;
             }
-            (Err(_), None) => {}
+            (false, None) => {}
         }
     }
 
     /// The values that are set, in catalogue order.
     pub fn values(&self) -> impl Iterator<Item = T> + '_ {
-        self.slots.iter().map(|(_, v)| *v)
+        self.values.iter().copied()
     }
 
     fn to_array(&self) -> [Option<T>; METRICS] {
         let mut a = [None; METRICS];
-        for (k, v) in &self.slots {
-            if let Some(slot) = a.get_mut(usize::from(*k)) {
-                *slot = Some(*v);
-            }
+        for (i, slot) in a.iter_mut().enumerate() {
+            *slot = self.get(i);
         }
         a
     }
@@ -183,29 +205,58 @@ impl<T: Copy + Serialize> Serialize for PerMetric<T> {
 impl<'de, T: Copy + Deserialize<'de>> Deserialize<'de> for PerMetric<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let array = <[Option<T>; METRICS]>::deserialize(deserializer)?;
-        let mut slots = Vec::new();
+        let mut set = 0u16;
+        let mut values = Vec::new();
         for (i, v) in array.into_iter().enumerate() {
-            if let (Some(v), Ok(k)) = (v, u8::try_from(i)) {
-                slots.push((k, v));
+            if let Some(v) = v {
+                set |= 1u16 << i;
+                values.push(v);
             }
         }
-        slots.shrink_to_fit();
-        Ok(Self { slots })
+        Ok(Self {
+            set,
+            values: values.into_boxed_slice(),
+        })
+    }
+}
+
+/// An optional timestamp in 8 bytes instead of 16: `i64::MIN` (290,000 years BC, an instant
+/// validation never lets through) stands for none.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct OptTs(i64);
+
+impl OptTs {
+    const NONE: OptTs = OptTs(i64::MIN);
+
+    fn get(self) -> Option<Timestamp> {
+        (self != Self::NONE).then_some(Timestamp(self.0))
+    }
+
+    fn from(t: Option<Timestamp>) -> OptTs {
+        t.map_or(Self::NONE, |t| OptTs(t.0))
+    }
+}
+
+impl std::fmt::Debug for OptTs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
     }
 }
 
 /// Everything the engine remembers about one device.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Held for every registered device, so it is kept small: the optional timestamps are
+/// 8 bytes each (see [`OptTs`]) behind accessors. Serialized as the plain struct of options
+/// it was (`{"last_seen": null, ...}`), so snapshots are unchanged.
+#[derive(Clone, PartialEq)]
 pub struct DeviceState {
-    /// Event time of the latest data (readings, maintenance events).
-    pub last_seen: Option<Timestamp>,
-    /// First tick after the device was registered: the absence baseline if it never reports.
-    pub watch_since: Option<Timestamp>,
-    pub last_seq: Option<u64>,
-    /// Set by a last-will Status, cleared by a birth Status.
-    pub connection_lost: Option<Timestamp>,
-    /// Start of the current water maintenance window.
-    pub maintenance_since: Option<Timestamp>,
+    last_seen: OptTs,
+    watch_since: OptTs,
+    connection_lost: OptTs,
+    maintenance_since: OptTs,
+    /// Meaningful when `has_seq`.
+    last_seq: u64,
+    has_seq: bool,
     /// Per metric: since when its values carry a flag other than N.
     pub flag_since: PerMetric<Timestamp>,
     /// Per metric: the current identical-value run.
@@ -214,10 +265,69 @@ pub struct DeviceState {
     pub trackers: Vec<Tracker>,
 }
 
+impl Default for DeviceState {
+    fn default() -> Self {
+        Self {
+            last_seen: OptTs::NONE,
+            watch_since: OptTs::NONE,
+            connection_lost: OptTs::NONE,
+            maintenance_since: OptTs::NONE,
+            last_seq: 0,
+            has_seq: false,
+            flag_since: PerMetric::default(),
+            stuck: PerMetric::default(),
+            trackers: Vec::new(),
+        }
+    }
+}
+
 impl DeviceState {
+    /// Event time of the latest data (readings, maintenance events).
+    pub fn last_seen(&self) -> Option<Timestamp> {
+        self.last_seen.get()
+    }
+    pub fn set_last_seen(&mut self, t: Option<Timestamp>) {
+        self.last_seen = OptTs::from(t);
+    }
+
+    /// First tick after the device was registered: the absence baseline if it never reports.
+    pub fn watch_since(&self) -> Option<Timestamp> {
+        self.watch_since.get()
+    }
+    pub fn set_watch_since(&mut self, t: Option<Timestamp>) {
+        self.watch_since = OptTs::from(t);
+    }
+
+    pub fn last_seq(&self) -> Option<u64> {
+        self.has_seq.then_some(self.last_seq)
+    }
+    pub fn set_last_seq(&mut self, seq: Option<u64>) {
+        self.has_seq = seq.is_some();
+        self.last_seq = seq.unwrap_or_default();
+    }
+
+    /// Set by a last-will Status, cleared by a birth Status.
+    pub fn connection_lost(&self) -> Option<Timestamp> {
+        self.connection_lost.get()
+    }
+    pub fn set_connection_lost(&mut self, t: Option<Timestamp>) {
+        self.connection_lost = OptTs::from(t);
+    }
+
+    /// Start of the current water maintenance window.
+    pub fn maintenance_since(&self) -> Option<Timestamp> {
+        self.maintenance_since.get()
+    }
+    pub fn set_maintenance_since(&mut self, t: Option<Timestamp>) {
+        self.maintenance_since = OptTs::from(t);
+    }
+
     /// Since when the monitor has not been in normal state (W6), if it is not.
     pub fn abnormal_since(&self) -> Option<Timestamp> {
-        self.flag_since.values().chain(self.maintenance_since).min()
+        self.flag_since
+            .values()
+            .chain(self.maintenance_since())
+            .min()
     }
 
     /// Which metrics carry a non-N flag, and whether maintenance is on, as text.
@@ -228,10 +338,85 @@ impl DeviceState {
             .filter(|(i, _)| self.flag_since.get(*i).is_some())
             .map(|(_, m)| format!("{m} flagged"))
             .collect();
-        if self.maintenance_since.is_some() {
+        if self.maintenance_since().is_some() {
             parts.push("maintenance".to_owned());
         }
         parts.join(", ")
+    }
+}
+
+impl std::fmt::Debug for DeviceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceState")
+            .field("last_seen", &self.last_seen())
+            .field("watch_since", &self.watch_since())
+            .field("last_seq", &self.last_seq())
+            .field("connection_lost", &self.connection_lost())
+            .field("maintenance_since", &self.maintenance_since())
+            .field("flag_since", &self.flag_since)
+            .field("stuck", &self.stuck)
+            .field("trackers", &self.trackers)
+            .finish()
+    }
+}
+
+/// The serialized form of [`DeviceState`] (field names and order of the snapshot format).
+#[derive(Serialize)]
+struct DeviceStateOut<'a> {
+    last_seen: Option<Timestamp>,
+    watch_since: Option<Timestamp>,
+    last_seq: Option<u64>,
+    connection_lost: Option<Timestamp>,
+    maintenance_since: Option<Timestamp>,
+    flag_since: &'a PerMetric<Timestamp>,
+    stuck: &'a PerMetric<StuckRun>,
+    trackers: &'a [Tracker],
+}
+
+/// [`DeviceStateOut`], read back.
+#[derive(Deserialize)]
+struct DeviceStateIn {
+    last_seen: Option<Timestamp>,
+    watch_since: Option<Timestamp>,
+    last_seq: Option<u64>,
+    connection_lost: Option<Timestamp>,
+    maintenance_since: Option<Timestamp>,
+    flag_since: PerMetric<Timestamp>,
+    stuck: PerMetric<StuckRun>,
+    trackers: Vec<Tracker>,
+}
+
+impl Serialize for DeviceState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeviceStateOut {
+            last_seen: self.last_seen(),
+            watch_since: self.watch_since(),
+            last_seq: self.last_seq(),
+            connection_lost: self.connection_lost(),
+            maintenance_since: self.maintenance_since(),
+            flag_since: &self.flag_since,
+            stuck: &self.stuck,
+            trackers: &self.trackers,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let r = DeviceStateIn::deserialize(deserializer)?;
+        let mut st = DeviceState {
+            flag_since: r.flag_since,
+            stuck: r.stuck,
+            trackers: r.trackers,
+            ..DeviceState::default()
+        };
+        st.set_last_seen(r.last_seen);
+        st.set_watch_since(r.watch_since);
+        st.set_last_seq(r.last_seq);
+        st.set_connection_lost(r.connection_lost);
+        st.set_maintenance_since(r.maintenance_since);
+        Ok(st)
     }
 }
 
@@ -316,5 +501,35 @@ mod tests {
         p.set(1, Some(Timestamp(11)));
         assert_eq!(p.values().collect::<Vec<_>>(), [Timestamp(11)]);
         assert_ne!(back, p);
+    }
+
+    #[test]
+    fn device_state_serializes_as_the_struct_of_options_it_was() {
+        let mut st = DeviceState::default();
+        assert_eq!(
+            serde_json::to_string(&st).unwrap(),
+            format!(
+                "{{\"last_seen\":null,\"watch_since\":null,\"last_seq\":null,\"connection_lost\":null,\"maintenance_since\":null,\"flag_since\":{},\"stuck\":{},\"trackers\":[]}}",
+                serde_json::to_string(&[None::<Timestamp>; METRICS]).unwrap(),
+                serde_json::to_string(&[None::<StuckRun>; METRICS]).unwrap(),
+            )
+        );
+        st.set_last_seen(Some(Timestamp(-5)));
+        st.set_last_seq(Some(0));
+        st.set_maintenance_since(Some(Timestamp(7)));
+        st.stuck.set(
+            3,
+            Some(StuckRun {
+                bits: 1,
+                since: Timestamp(2),
+            }),
+        );
+        let json = serde_json::to_string(&st).unwrap();
+        assert!(json.starts_with("{\"last_seen\":-5,\"watch_since\":null,\"last_seq\":0,"));
+        let back: DeviceState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, st);
+        assert_eq!(back.last_seq(), Some(0));
+        assert_eq!(back.watch_since(), None);
+        assert_eq!(back.maintenance_since(), Some(Timestamp(7)));
     }
 }

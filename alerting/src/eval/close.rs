@@ -54,7 +54,7 @@ impl Engine {
     ) -> Option<AlertEvent> {
         let rules = &self.rules;
         for dev in self.devices.values_mut() {
-            let Some(cx) = self.sites.get_mut(&dev.device.site) else {
+            let Some(cx) = self.sites.at_mut(dev.site) else {
                 continue;
             };
             let device = dev.device.id.to_string();

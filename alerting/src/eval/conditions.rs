@@ -76,7 +76,7 @@ pub(super) fn threshold_obs(
 /// Whether the device is offline (last will standing, or G1 firing): its quality rules
 /// start no new alerts.
 pub(super) fn is_inhibited(rules: &[Rule], st: &DeviceState) -> bool {
-    st.connection_lost.is_some()
+    st.connection_lost().is_some()
         || st.trackers.iter().any(|t| {
             t.phase == Phase::Firing
                 && matches!(

@@ -26,13 +26,13 @@ impl Engine {
                 let id = dev.device.id.clone();
                 fresh_data(cx, dev, rules, clock, now, out);
                 let st = &mut dev.state;
-                st.last_seen = st.last_seen.max(Some(now));
+                st.set_last_seen(st.last_seen().max(Some(now)));
 
                 // G4: seq restart or gap; a sane reading clears the clock subject. (Readings
                 // of one message share a seq, so an equal seq is in order.)
                 let seq_obs = r.seq.map(|seq| {
-                    let last = st.last_seq;
-                    st.last_seq = Some(seq);
+                    let last = st.last_seq();
+                    st.set_last_seq(Some(seq));
                     match last {
                         Some(last) if seq < last => (
                             breach(now),
@@ -89,7 +89,7 @@ impl Engine {
 
                 // Values during a maintenance window are never quality evidence, even if the
                 // source forgot to flag them M.
-                if !r.is_quality_evidence() || dev.state.maintenance_since.is_some() {
+                if !r.is_quality_evidence() || dev.state.maintenance_since().is_some() {
                     return;
                 }
                 let (bound, _, mut em) = split(cx, rules, out, now);

@@ -3,7 +3,7 @@
 
 use crate::event::{AlertEvent, SITE_SCOPE_DEVICE};
 use crate::machine::{tick_step, Ev};
-use crate::model::{Id, Timestamp};
+use crate::model::Timestamp;
 use crate::rule::Condition;
 use crate::state::Subject;
 
@@ -23,16 +23,17 @@ impl Engine {
                 continue;
             };
             let id = dev.device.id.clone();
-            let Some(cx) = self.sites.get_mut(&dev.device.site) else {
+            let Some(cx) = self.sites.at_mut(dev.site) else {
                 continue;
             };
             let st = &mut dev.state;
-            let watch = *st.watch_since.get_or_insert(now);
+            let watch = st.watch_since().unwrap_or(now);
+            st.set_watch_since(Some(watch));
             // G1: absence.
             let (bound, _, mut em) = split(cx, rules, out, now);
             for &(ri, f, min) in &bound.offline {
                 let timeout = offline_timeout(f, min, &dev.device);
-                let last = dev.state.last_seen.unwrap_or(watch);
+                let last = dev.state.last_seen().unwrap_or(watch);
                 // After a manual close, absence counts again from the close.
                 let base = closed_manually_at(&dev.state.trackers, ri, Subject::None)
                     .map_or(last, |c| last.max(c));
@@ -78,17 +79,14 @@ impl Engine {
             }
         }
         // Compositions at every site (cheap: counters), plus escalation of site trackers.
-        let mut site_ids: Vec<Id> = self.sites.keys().cloned().collect();
-        site_ids.sort();
-        for sid in site_ids {
-            if let Some(cx) = self.sites.get_mut(&sid) {
-                compositions(cx, rules, now, out);
-                let (_, trackers, mut em) = split(cx, rules, out, now);
-                for t in trackers.iter_mut() {
-                    if let Some(rule) = rules.get(t.rule) {
-                        if let Some((kind, reason, delta)) = tick_step(rule, 0, t, now, true) {
-                            em.transition(SITE_SCOPE_DEVICE, t, kind, reason, delta);
-                        }
+        // In id order: the site table is sorted by id.
+        for cx in self.sites.values_mut() {
+            compositions(cx, rules, now, out);
+            let (_, trackers, mut em) = split(cx, rules, out, now);
+            for t in trackers.iter_mut() {
+                if let Some(rule) = rules.get(t.rule) {
+                    if let Some((kind, reason, delta)) = tick_step(rule, 0, t, now, true) {
+                        em.transition(SITE_SCOPE_DEVICE, t, kind, reason, delta);
                     }
                 }
             }

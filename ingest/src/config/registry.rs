@@ -2,11 +2,12 @@
 //! configuration and shared read-only (`Arc<Registry>`) by every stage.
 //!
 //! It is sized for 100,000+ devices: entries live in two vectors in configuration order, and
-//! the by-id indexes map an id (the same `Arc<str>` as the entry's, not a copy) to a position.
+//! the by-id indexes ([`IdIndex`]) hold only positions (the ids are read from the vectors).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use alerting::index::IdIndex;
 use alerting::model::{Device, DeviceKind, Id, Metric, Site};
 
 /// A configured site: the rule engine's [`Site`], held once behind an `Arc` and shared with
@@ -42,8 +43,8 @@ pub struct Hj212Settings {
 pub struct Registry {
     sites: Vec<Arc<SiteEntry>>,
     devices: Vec<DeviceEntry>,
-    site_index: HashMap<Id, u32>,
-    device_index: HashMap<Id, u32>,
+    site_index: IdIndex,
+    device_index: IdIndex,
 }
 
 impl Registry {
@@ -63,35 +64,42 @@ impl Registry {
     /// reports duplicates before a registry is used).
     pub(super) fn push_site(&mut self, site: SiteEntry) {
         let at = u32::try_from(self.sites.len()).unwrap_or(u32::MAX);
-        self.site_index.insert(site.id.clone(), at);
         self.sites.push(Arc::new(site));
+        let sites = &self.sites;
+        if let Some(id) = sites.get(at as usize).map(|s| &*s.id) {
+            self.site_index.insert(id, at, |p| site_id(sites, p));
+        }
     }
 
     /// Adds a device (see [`Registry::push_site`] on duplicates).
     pub(super) fn push_device(&mut self, device: DeviceEntry) {
         let at = u32::try_from(self.devices.len()).unwrap_or(u32::MAX);
-        self.device_index.insert(device.id.clone(), at);
         self.devices.push(device);
+        let devices = &self.devices;
+        if let Some(id) = devices.get(at as usize).map(|d| &*d.id) {
+            self.device_index.insert(id, at, |p| device_id(devices, p));
+        }
     }
 
     /// Releases the growth slack of the vectors and indexes once loading is done.
     pub(super) fn shrink_to_fit(&mut self) {
         self.sites.shrink_to_fit();
         self.devices.shrink_to_fit();
-        self.site_index.shrink_to_fit();
-        self.device_index.shrink_to_fit();
+        let (sites, devices) = (&self.sites, &self.devices);
+        self.site_index.shrink_to_fit(|p| site_id(sites, p));
+        self.device_index.shrink_to_fit(|p| device_id(devices, p));
     }
 
     pub fn device(&self, id: &str) -> Option<&DeviceEntry> {
         self.device_index
-            .get(id)
-            .and_then(|&i| self.devices.get(i as usize))
+            .get(id, |p| device_id(&self.devices, p))
+            .and_then(|i| self.devices.get(i as usize))
     }
 
     pub fn site(&self, id: &str) -> Option<&SiteEntry> {
         self.site_index
-            .get(id)
-            .and_then(|&i| self.sites.get(i as usize))
+            .get(id, |p| site_id(&self.sites, p))
+            .and_then(|i| self.sites.get(i as usize))
             .map(|s| &**s)
     }
 
@@ -135,4 +143,14 @@ impl Registry {
             })
             .collect()
     }
+}
+
+/// The id of the site at position `p` (the key of the site index).
+fn site_id(sites: &[Arc<SiteEntry>], p: u32) -> Option<&str> {
+    sites.get(p as usize).map(|s| &*s.id)
+}
+
+/// The id of the device at position `p` (the key of the device index).
+fn device_id(devices: &[DeviceEntry], p: u32) -> Option<&str> {
+    devices.get(p as usize).map(|d| &*d.id)
 }
