@@ -428,13 +428,18 @@ async fn a_broker_restart_keeps_our_session_and_loses_nothing() -> anyhow::Resul
         .await?;
     if n != 2_000 {
         // Diagnose: which (ts, device) pairs are there more than once?
-        let rows = env.store.rows(&table, &["ts", "device", "period", "stat"])?;
+        let rows = env
+            .store
+            .rows(&table, &["ts", "device", "period", "stat"])?;
         let mut seen = std::collections::HashMap::new();
         for r in &rows {
             *seen.entry(format!("{r:?}")).or_insert(0usize) += 1;
         }
         let dups: Vec<_> = seen.iter().filter(|(_, c)| **c > 1).take(5).collect();
-        panic!("{n} rows, expected 2000; repeated keys: {dups:?}; first rows: {:?}", &rows[..3.min(rows.len())]);
+        panic!(
+            "{n} rows, expected 2000; repeated keys: {dups:?}; first rows: {:?}",
+            &rows[..3.min(rows.len())]
+        );
     }
     assert!(
         metric(&running, "weijian_mqtt_connection_errors_total") >= 1.0,
