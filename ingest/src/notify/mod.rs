@@ -362,6 +362,4 @@ pub fn check_channel(channel: &Channel, secrets: &dyn SecretSource) -> Result<()
 }
 
 #[cfg(test)]
-mod email_tests;
-#[cfg(test)]
 mod tests;

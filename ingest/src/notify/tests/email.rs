@@ -14,7 +14,7 @@ use alerting::model::{GridPath, Timestamp};
 use alerting::Level;
 use base64::Engine as _;
 
-use super::*;
+use super::super::*;
 
 const T0: Timestamp = Timestamp(1_795_305_600_000_000); // 2026-11-22T00:00:00Z
 const TO: &str = "zhang@example.org";

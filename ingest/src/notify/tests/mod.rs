@@ -1,6 +1,9 @@
 //! Notifier tests against in-process HTTP receivers (axum on 127.0.0.1:0): bodies, headers,
 //! the DingTalk signature as the receiver checks it, errcode and status handling, timeouts,
-//! refused connections, masking of secrets; and the fan-out and MQTT payloads.
+//! refused connections, masking of secrets; and the fan-out and MQTT payloads. E-mail (against
+//! an in-process SMTP receiver) is in `email.rs`.
+
+mod email;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
