@@ -15,6 +15,7 @@ pub mod request;
 pub mod stage;
 
 #[cfg(test)]
+#[path = "tests/outbox.rs"]
 mod outbox_tests;
 
 pub use desk::{AlertRecord, Desk, DeskSnapshot, DeskState, HistoryEntry, SubmitError, Submitted};

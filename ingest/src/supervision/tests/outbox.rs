@@ -13,8 +13,8 @@ use alerting::Level;
 use prometheus::Registry;
 use tokio_util::sync::CancellationToken;
 
-use super::outbox::{self, OutboxMetrics, OutboxSender};
 use crate::notify::{Addressee, Content, Delivery, Notifier, Notifiers, NotifyError, Retry};
+use crate::supervision::outbox::{self, OutboxMetrics, OutboxSender};
 
 /// Answers per target from a script (then `Ok`), and records what it accepted.
 #[derive(Default)]
