@@ -160,9 +160,7 @@ impl AlertStage {
         if let Some(d) = &self.delivery {
             let ticked = d.tick(now);
             self.delivery_dirty |= !ticked.is_empty();
-            effects.deliveries.extend(ticked.deliveries);
-            effects.rows.extend(ticked.rows);
-            effects.messages.extend(ticked.messages);
+            effects.extend(ticked);
         }
         Some((events, effects))
     }

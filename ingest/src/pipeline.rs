@@ -86,21 +86,8 @@ pub fn build_notifiers(config: &Config, client: &MqttClient) -> Result<Notifiers
         move |topic: &str, payload: Vec<u8>| publisher.try_publish(topic, payload),
     ))));
     if let Some(smtp) = &config.delivery.smtp {
-        let settings = crate::notify::SmtpSettings {
-            host: smtp.host.clone(),
-            port: smtp.port,
-            tls: match smtp.tls {
-                crate::config::SmtpTlsMode::StartTls => crate::notify::SmtpTls::StartTls,
-                crate::config::SmtpTlsMode::Tls => crate::notify::SmtpTls::Tls,
-                crate::config::SmtpTlsMode::None => crate::notify::SmtpTls::None,
-            },
-            from: smtp.from.clone(),
-            username: smtp.username.clone(),
-            password_env: smtp.password_env.clone(),
-            timeout: config.delivery.http_timeout,
-        };
         notifiers = notifiers.with(Arc::new(EmailNotifier::new(
-            settings,
+            smtp.clone(),
             Arc::new(crate::notify::EnvSecrets),
         )?));
     }

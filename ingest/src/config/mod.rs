@@ -50,7 +50,8 @@ pub struct DeliverySettings {
     pub retry: crate::notify::Retry,
     /// The outbox spool's size limit.
     pub outbox_max_bytes: u64,
-    pub smtp: Option<SmtpConfig>,
+    /// `[delivery.smtp]`, validated (the e-mail notifier's settings; timeout = `http_timeout`).
+    pub smtp: Option<crate::notify::SmtpSettings>,
 }
 
 impl Default for DeliverySettings {
@@ -65,29 +66,6 @@ impl Default for DeliverySettings {
             smtp: None,
         }
     }
-}
-
-/// How the SMTP connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpTlsMode {
-    /// Plain connection upgraded with STARTTLS (port 587).
-    StartTls,
-    /// TLS from the first byte (port 465).
-    Tls,
-    /// No TLS: only for a relay on the same host or network.
-    None,
-}
-
-/// `[delivery.smtp]`, validated.
-#[derive(Debug, Clone)]
-pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
-    pub tls: SmtpTlsMode,
-    pub from: String,
-    pub username: Option<String>,
-    /// The environment variable with the password (read when sending, never stored).
-    pub password_env: Option<String>,
 }
 
 /// The rule engine's settings, with the rule pack loaded and compiled.

@@ -29,6 +29,14 @@ pub struct Effects {
 }
 
 impl Effects {
+    /// Appends `other`'s effects after these.
+    pub fn extend(&mut self, other: Effects) {
+        self.deliveries.extend(other.deliveries);
+        self.rows.extend(other.rows);
+        self.messages.extend(other.messages);
+        self.rule_events.extend(other.rule_events);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.deliveries.is_empty()
             && self.rows.is_empty()

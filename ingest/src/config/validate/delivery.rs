@@ -8,8 +8,9 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::super::raw;
-use super::super::{DeliverySettings, Registry, SmtpConfig, SmtpTlsMode};
+use super::super::{DeliverySettings, Registry};
 use super::Validator;
+use crate::notify::{SmtpSettings, SmtpTls};
 
 impl Validator<'_> {
     pub(super) fn delivery(
@@ -43,7 +44,8 @@ impl Validator<'_> {
         out.retry.max_delay =
             Duration::from_secs(*d.retry_max_secs.get_ref()).max(out.retry.initial_delay);
         out.outbox_max_bytes = (*d.outbox_max_mib.get_ref()).max(1).saturating_mul(1 << 20);
-        out.smtp = d.smtp.map(|s| self.smtp(s));
+        let timeout = out.http_timeout;
+        out.smtp = d.smtp.map(|s| self.smtp(s, timeout));
         let Some(path) = d.supervisors_file else {
             return out;
         };
@@ -119,18 +121,18 @@ impl Validator<'_> {
         out
     }
 
-    fn smtp(&mut self, s: raw::RawSmtp) -> SmtpConfig {
+    fn smtp(&mut self, s: raw::RawSmtp, timeout: Duration) -> SmtpSettings {
         let tls = match s.tls.get_ref().as_str() {
-            "starttls" => SmtpTlsMode::StartTls,
-            "tls" => SmtpTlsMode::Tls,
-            "none" => SmtpTlsMode::None,
+            "starttls" => SmtpTls::StartTls,
+            "tls" => SmtpTls::Tls,
+            "none" => SmtpTls::None,
             other => {
                 self.err(
                     &s.tls,
                     "delivery.smtp.tls",
                     format!("{other:?} is not one of starttls, tls, none"),
                 );
-                SmtpTlsMode::StartTls
+                SmtpTls::StartTls
             }
         };
         if s.host.get_ref().trim().is_empty() {
@@ -162,13 +164,14 @@ impl Validator<'_> {
                 );
             }
         }
-        SmtpConfig {
+        SmtpSettings {
             host: s.host.into_inner(),
             port: s.port.into_inner(),
             tls,
             from: s.from.into_inner(),
             username: s.username,
             password_env: s.password_env.map(Spanned::into_inner),
+            timeout,
         }
     }
 }
