@@ -42,6 +42,12 @@ pub struct AlertStage {
     delivery_dirty: bool,
 }
 
+/// A rule state captured for saving ([`AlertStage::prepare_save`]).
+#[derive(Debug)]
+pub struct PreparedSave {
+    file: SnapshotFile,
+}
+
 /// The snapshot file.
 #[derive(Debug, Serialize, Deserialize)]
 struct SnapshotFile {
@@ -166,49 +172,83 @@ impl AlertStage {
     }
 
     /// Saves the state when due (or when `force`), returning the spool position up to which
-    /// rule state is durable: the drain commits no further than this.
+    /// rule state is durable: the drain commits no further than this. Only for moments when
+    /// every alert row the state has produced is stored (see [`AlertStage::prepare_save`]).
     ///
     /// The snapshot is written (JSON, fsync, rename, fsync of the directory) on a blocking
     /// thread, so a large state never stalls the drain; its position counts only once the
     /// write has finished. With `force` (shutdown, a full spool) it waits for the write.
     pub async fn save_if_due(&mut self, force: bool) -> Option<u64> {
+        self.reap_save(force).await;
+        if self.in_flight.is_some() {
+            return self.saved_up_to;
+        }
+        if let Some(prepared) = self.prepare_save(force) {
+            self.save_prepared(prepared, force).await;
+        }
+        self.saved_up_to
+    }
+
+    /// Captures the state to save, when a save is due (or `force`) and the state changed
+    /// since the last one. The drain captures it when it sends a batch to the store, the
+    /// moment every alert row the state has produced is in that batch or already stored, and
+    /// writes it with [`AlertStage::save_prepared`] once the store accepted the batch: a
+    /// saved state never covers alert rows that could still be lost.
+    pub fn prepare_save(&mut self, force: bool) -> Option<PreparedSave> {
+        let due = force
+            || self
+                .last_saved
+                .is_none_or(|t| t.elapsed() >= self.snapshot_interval);
+        if !due {
+            return None;
+        }
+        self.last_saved = Some(Instant::now());
+        if self.fed_up_to == self.saved_up_to && !self.delivery_dirty {
+            return None;
+        }
+        self.delivery_dirty = false;
+        Some(PreparedSave {
+            file: SnapshotFile {
+                version: 1,
+                position: self.fed_up_to,
+                engine: self.engine.snapshot(),
+                delivery: self.delivery.as_ref().map(|d| d.desk().snapshot()),
+            },
+        })
+    }
+
+    /// Writes a captured state (after the save before it has finished); with `wait`, waits
+    /// for the write.
+    pub async fn save_prepared(&mut self, prepared: PreparedSave, wait: bool) {
+        self.reap_save(true).await;
+        let position = prepared.file.position;
+        let path = self.snapshot_path.clone();
+        let file = prepared.file;
+        let handle = tokio::task::spawn_blocking(move || write_snapshot(&path, &file));
+        if wait {
+            self.finish_save(position, handle.await);
+        } else {
+            self.in_flight = Some((position, handle));
+        }
+    }
+
+    /// The spool position up to which rule state is durable, after taking a finished save.
+    pub async fn durable_up_to(&mut self) -> Option<u64> {
+        self.reap_save(false).await;
+        self.saved_up_to
+    }
+
+    /// Takes the save in progress if it has finished (or, with `wait`, waits for it).
+    async fn reap_save(&mut self, wait: bool) {
         let finished = self
             .in_flight
             .as_ref()
-            .is_some_and(|(_, handle)| force || handle.is_finished());
+            .is_some_and(|(_, handle)| wait || handle.is_finished());
         if finished {
             if let Some((position, handle)) = self.in_flight.take() {
                 self.finish_save(position, handle.await);
             }
         }
-        let due = force
-            || self
-                .last_saved
-                .is_none_or(|t| t.elapsed() >= self.snapshot_interval);
-        if due
-            && self.in_flight.is_none()
-            && (self.fed_up_to != self.saved_up_to || self.delivery_dirty)
-        {
-            self.delivery_dirty = false;
-            let position = self.fed_up_to;
-            let file = SnapshotFile {
-                version: 1,
-                position,
-                engine: self.engine.snapshot(),
-                delivery: self.delivery.as_ref().map(|d| d.desk().snapshot()),
-            };
-            let path = self.snapshot_path.clone();
-            let handle = tokio::task::spawn_blocking(move || write_snapshot(&path, &file));
-            if force {
-                self.finish_save(position, handle.await);
-            } else {
-                self.in_flight = Some((position, handle));
-            }
-            self.last_saved = Some(Instant::now());
-        } else if due {
-            self.last_saved = Some(Instant::now());
-        }
-        self.saved_up_to
     }
 
     fn finish_save(

@@ -39,7 +39,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::alerts::AlertStage;
 use crate::config::Config;
-use crate::drain::Drain;
+use crate::drain::{Drain, DrainParts};
 use crate::http::Readiness;
 use crate::message::encode_record;
 use crate::notify::{EmailNotifier, HttpConfig, MqttNotifier, Notifiers, NotifyError};
@@ -302,35 +302,26 @@ pub async fn start_with_clock(
             })?;
     tracing::info!(%http_addr, "Serving /metrics, /healthz, /readyz{}.", if desk.is_some() { " and the alert API under /api/v1" } else { "" });
 
-    let drain = Drain {
+    let questdb = config.questdb.clone();
+    let drain = Drain::new(DrainParts {
         clock,
-        alerts: alert_stage,
-        outbox,
-        outbox_lost: false,
-        alert_events: alert_events.clone(),
-        committed: None,
-        held_alerts: Vec::new(),
-        last_read: None,
-        written_up_to: None,
-        outage_logged: false,
-        seen_up_to: None,
         reader: spool_reader,
-        writer: Some(QuestDbWriter::new(config.questdb.clone())),
-        questdb: config.questdb.clone(),
+        new_store: Arc::new(move || Box::new(QuestDbWriter::new(questdb.clone()))),
         validator: Validator::new(
             config.registry.clone(),
             config.limits,
             &config.mqtt.topic_prefix,
         ),
+        alerts: alert_stage,
+        alert_events: alert_events.clone(),
         client: client.clone(),
         metrics: metrics.clone(),
         health: health.clone(),
-        // Records per read; `write` splits the rows of a batch into requests of batch_max_rows.
-        batch_max_records: config.questdb.batch_max_rows.min(1_000),
+        outbox,
         batch_max_rows: config.questdb.batch_max_rows,
         flush_interval: config.questdb.flush_interval,
-        retry: Backoff::new(Duration::from_millis(100), config.questdb.retry_max),
-    };
+        retry_max: config.questdb.retry_max,
+    });
     tracker.spawn(drain.run(shutdown.clone()));
 
     Ok(Running {

@@ -3,7 +3,9 @@
 //! - [`schema`]: tables, columns, dedup keys, DDL.
 //! - [`rows`]: rows and their ILP encoding.
 //! - [`questdb`]: the writer (DDL at start, batched flushes over ILP/HTTP, retry).
+//! - [`store`]: the [`store::Store`] seam the drain writes through (QuestDB, or fakes in tests).
 
 pub mod questdb;
 pub mod rows;
 pub mod schema;
+pub mod store;

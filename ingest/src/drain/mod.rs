@@ -1,10 +1,16 @@
-//! The drain task: spool -> decode and validate -> rule engine -> QuestDB -> spool commit.
+//! The drain task: spool -> decode and validate -> rule engine -> batched store writes ->
+//! spool commit.
+//!
+//! Rules run as soon as a record is durable; store writes are batched apart from that
+//! (`batch.rs`): a batch is sent when it reaches `batch_max_rows` rows or its oldest row has
+//! waited `flush_interval`, on the blocking pool, while the drain goes on validating the next
+//! records (at most one write in flight; the drain waits for it only when two batches' worth
+//! of rows are waiting). The spool is committed after a write, up to the records it
+//! completed, and never past the saved rule state.
 //!
 //! Two modes, so that alerting never depends on the store:
 //!
-//! - **Normal**: each batch of spooled messages is validated, fed to the rule engine, and its
-//!   rows (readings, events, quarantine, alerts) are written in one QuestDB request; then the
-//!   spool is committed up to the batch (and no further than the saved rule state).
+//! - **Normal**: as above.
 //! - **Degraded** (entered on a failed write): the drain keeps reading *ahead* for the rule
 //!   engine, so alerts still fire and are published while QuestDB is down; data rows are not
 //!   kept (they stay in the spool), alert rows are held in memory. Every back-off interval it
@@ -13,26 +19,38 @@
 //!   outage held back. The engine skips records it has already seen, so nothing is evaluated
 //!   twice. Rule snapshots are saved only in Normal mode, after a successful write, so a crash
 //!   in Degraded mode replays (and re-emits, with the same alert ids) what was held in memory.
+//!
+//! Layout: the loop and the modes here; `batch.rs` (pending rows, writing a batch);
+//! `tests.rs` (the drain against an in-memory store, under paused time).
+
+mod batch;
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alerting::{AlertEvent, Input};
 use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::alerts::{self, AlertStage};
+use crate::alerts::{self, AlertStage, PreparedSave};
 use crate::message::Message;
 use crate::pipeline::Health;
-use crate::sink::questdb::{QuestDbWriter, WriteError};
+use crate::sink::questdb::WriteError;
 use crate::sink::rows::Row;
+use crate::sink::store::{Store, StoreFactory};
 use crate::source::mqtt::{Backoff, MqttClient};
-use crate::spool::{Position, SpoolError, SpoolReader};
+use crate::spool::{Position, Record, SpoolError, SpoolReader};
 use crate::supervision::outbox::OutboxWriter;
 use crate::supervision::{Effects, Request, API_TOPIC};
 use crate::telemetry::metrics::Metrics;
 use crate::validate::{Processed, Validator};
+
+use batch::{alert_rows, write_all, Failure, Pending, Summary};
 
 /// At most this many alert rows wait in memory while QuestDB is down; beyond it the oldest are
 /// dropped from memory (they are re-emitted after a restart, since rule snapshots stop while
@@ -45,14 +63,34 @@ enum Mode {
     Degraded { next_probe: Instant },
 }
 
+/// A batch being written on the blocking pool; its rows complete the spool up to `up_to`.
+struct InFlight {
+    up_to: Option<u64>,
+    /// The rule state captured when the batch was sent, saved once the batch is stored.
+    save: Option<PreparedSave>,
+    /// The batch, shared with the task: if the task dies, its alert rows are held from here.
+    rows: Arc<Vec<Row>>,
+    handle: JoinHandle<Attempt>,
+}
+
+/// What a write task hands back: the store (for the next write) and how the batch went.
+type Attempt = (Box<dyn Store>, Result<Summary, Failure>);
+
+/// What woke the drain up.
+enum Woke {
+    Records(Result<Vec<Record>, SpoolError>),
+    Written(Result<Attempt, tokio::task::JoinError>),
+}
+
 /// Everything the drain needs.
 pub struct Drain {
     /// The rule engine's timer clock.
     pub(crate) clock: crate::pipeline::Clock,
     pub(crate) reader: SpoolReader,
     /// `None` only while a write runs on the blocking pool (or after that task died).
-    pub(crate) writer: Option<QuestDbWriter>,
-    pub(crate) questdb: crate::config::QuestDbConfig,
+    pub(crate) store: Option<Box<dyn Store>>,
+    /// Makes a new store if a write task died with the last one.
+    pub(crate) new_store: StoreFactory,
     pub(crate) validator: Validator,
     pub(crate) alerts: AlertStage,
     pub(crate) alert_events: broadcast::Sender<AlertEvent>,
@@ -60,8 +98,9 @@ pub struct Drain {
     pub(crate) metrics: Metrics,
     pub(crate) health: Arc<Health>,
     pub(crate) batch_max_records: usize,
-    /// Rows per QuestDB request.
+    /// Rows per store request.
     pub(crate) batch_max_rows: usize,
+    /// The longest a row waits for its batch to fill.
     pub(crate) flush_interval: Duration,
     pub(crate) retry: Backoff,
     /// The last committed spool position.
@@ -70,7 +109,7 @@ pub struct Drain {
     pub(crate) held_alerts: Vec<Row>,
     /// The last spool position read.
     pub(crate) last_read: Option<u64>,
-    /// The last spool position whose rows QuestDB accepted (Normal mode).
+    /// The last spool position whose rows the store accepted (Normal mode).
     pub(crate) written_up_to: Option<u64>,
     /// Whether the current QuestDB outage was already logged.
     pub(crate) outage_logged: bool,
@@ -81,18 +120,88 @@ pub struct Drain {
     /// Notices could not be made durable before shutdown: nothing more is committed, so
     /// the next start re-creates them from the spool.
     pub(crate) outbox_lost: bool,
+    /// Rows waiting for their batch (Normal mode).
+    pending: Pending,
+    /// The batch being written, if any.
+    in_flight: Option<InFlight>,
 }
 
 impl std::fmt::Debug for Drain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Drain")
             .field("committed", &self.committed)
+            .field("pending_rows", &self.pending.len())
             .field("held_alerts", &self.held_alerts.len())
             .finish_non_exhaustive()
     }
 }
 
+/// What the drain is built from (see [`Drain::new`]).
+pub(crate) struct DrainParts {
+    pub clock: crate::pipeline::Clock,
+    pub reader: SpoolReader,
+    pub new_store: StoreFactory,
+    pub validator: Validator,
+    pub alerts: AlertStage,
+    pub alert_events: broadcast::Sender<AlertEvent>,
+    pub client: MqttClient,
+    pub metrics: Metrics,
+    pub health: Arc<Health>,
+    pub outbox: Option<OutboxWriter>,
+    pub batch_max_rows: usize,
+    pub flush_interval: Duration,
+    pub retry_max: Duration,
+}
+
 impl Drain {
+    /// Assembles a drain that reads from `reader` and writes through `new_store`'s stores.
+    pub(crate) fn new(parts: DrainParts) -> Drain {
+        let DrainParts {
+            clock,
+            reader,
+            new_store,
+            validator,
+            alerts,
+            alert_events,
+            client,
+            metrics,
+            health,
+            outbox,
+            batch_max_rows,
+            flush_interval,
+            retry_max,
+        } = parts;
+        let batch_max_rows = batch_max_rows.max(1);
+        Drain {
+            clock,
+            reader,
+            store: Some(new_store()),
+            new_store,
+            validator,
+            alerts,
+            alert_events,
+            client,
+            metrics,
+            health,
+            // Records per read: rules see each record as soon as it is durable; rows gather
+            // in `pending` until their batch is due.
+            batch_max_records: batch_max_rows.min(1_000),
+            batch_max_rows,
+            flush_interval,
+            retry: Backoff::new(Duration::from_millis(100), retry_max),
+            committed: None,
+            held_alerts: Vec::new(),
+            last_read: None,
+            written_up_to: None,
+            outage_logged: false,
+            seen_up_to: None,
+            outbox,
+            outbox_lost: false,
+            pending: Pending::default(),
+            in_flight: None,
+        }
+    }
+
     /// Runs until the spool is closed (after the source stopped) and everything durable was
     /// handled, or until shutdown while QuestDB is unavailable.
     pub async fn run(mut self, shutdown: CancellationToken) {
@@ -111,16 +220,31 @@ impl Drain {
             if shutdown.is_cancelled() && matches!(mode, Mode::Degraded { .. }) {
                 break;
             }
-            let batch = match self
-                .reader
-                .next_batch(self.batch_max_records, self.flush_interval)
-                .await
-            {
-                Ok(b) => b,
-                Err(SpoolError::Closed) => break,
-                Err(error) => {
+            let wait = self.read_wait();
+            let max_records = self.batch_max_records;
+            let woke = match self.in_flight.as_mut() {
+                Some(flight) => tokio::select! {
+                    joined = &mut flight.handle => Woke::Written(joined),
+                    batch = self.reader.next_batch(max_records, wait) => Woke::Records(batch),
+                },
+                None => Woke::Records(self.reader.next_batch(max_records, wait).await),
+            };
+            let batch = match woke {
+                Woke::Written(joined) => {
+                    if let Some(flight) = self.in_flight.take() {
+                        self.finish_write(flight, joined, &mut mode, &mut failures)
+                            .await;
+                    }
+                    Vec::new()
+                }
+                Woke::Records(Ok(batch)) => batch,
+                Woke::Records(Err(SpoolError::Closed)) => break,
+                Woke::Records(Err(error)) => {
                     tracing::error!(%error, "Cannot read the spool; retrying.");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = shutdown.cancelled(), if matches!(mode, Mode::Degraded { .. }) => {}
+                    }
                     continue;
                 }
             };
@@ -171,36 +295,26 @@ impl Drain {
             match mode {
                 Mode::Normal => {
                     rows.append(&mut self.held_alerts);
-                    match self.write(rows).await {
-                        Ok(()) => {
-                            if failures > 0 {
-                                tracing::info!(failures, "QuestDB accepts writes again.");
-                                failures = 0;
-                            }
-                            if last.is_some() {
-                                self.written_up_to = last;
-                            }
-                            // Commit on every pass, also after an empty batch: the rule
-                            // snapshot may only now have caught up with what was written (a
-                            // full spool brings no new records until something is committed).
-                            let rules_durable =
-                                self.alerts.save_if_due(self.reader.is_full()).await;
-                            self.commit(self.written_up_to, rules_durable).await;
-                        }
-                        Err(alert_rows) => {
-                            failures += 1;
-                            self.hold(alert_rows);
-                            let delay = self.retry.next_delay();
-                            mode = Mode::Degraded {
-                                next_probe: Instant::now() + delay,
-                            };
-                        }
+                    self.pending.add(rows, last, Instant::now());
+                    self.send_if_due(&mut mode, &mut failures).await;
+                    // Commit on every pass, also after an empty batch: the rule snapshot may
+                    // only now have caught up with what was written (a full spool brings no
+                    // new records until something is committed).
+                    if mode == Mode::Normal {
+                        // With nothing unwritten, the state can be saved as it is (timers
+                        // may have changed it while no record arrived).
+                        let rules_durable = if self.in_flight.is_none() && self.pending.is_empty() {
+                            self.alerts.save_if_due(self.reader.is_full()).await
+                        } else {
+                            self.alerts.durable_up_to().await
+                        };
+                        self.commit(self.written_up_to, rules_durable).await;
                     }
                 }
                 Mode::Degraded { next_probe } if Instant::now() >= next_probe => {
                     let held = std::mem::take(&mut self.held_alerts);
                     let result = match self.probe().await {
-                        Ok(()) => self.write(held).await,
+                        Ok(()) => self.write_now(held).await,
                         Err(()) => Err(held),
                     };
                     match result {
@@ -224,6 +338,9 @@ impl Drain {
                 Mode::Degraded { .. } => {}
             }
         }
+        if mode == Mode::Normal && !self.outbox_lost {
+            self.flush_all(&mut mode, &mut failures).await;
+        }
         if let Some(outbox) = self.outbox.take() {
             outbox.shutdown().await;
         }
@@ -231,13 +348,141 @@ impl Drain {
             tracing::warn!("Drain stopped with notices not written to the outbox; the spool keeps their causes for the next start.");
         } else if mode == Mode::Normal && self.held_alerts.is_empty() {
             let rules_durable = self.alerts.save_if_due(true).await;
-            self.commit(self.last_read, rules_durable).await;
+            self.commit(self.written_up_to, rules_durable).await;
             tracing::info!("Drain stopped: everything durable was handled.");
         } else {
             tracing::warn!(
                 held_alert_rows = self.held_alerts.len(),
                 "Drain stopped while QuestDB was unavailable: the spool keeps the readings, and held alerts are re-evaluated at the next start."
             );
+        }
+    }
+
+    /// How long the next read may wait for records: until the pending batch is due, or one
+    /// flush interval when nothing is pending (ticks and snapshots are checked every pass).
+    fn read_wait(&self) -> Duration {
+        match self.pending.deadline(self.flush_interval) {
+            Some(deadline) if self.in_flight.is_none() => {
+                deadline.saturating_duration_since(Instant::now())
+            }
+            _ => self.flush_interval,
+        }
+    }
+
+    /// Sends the pending batch when it is due and no write is running; waits for the running
+    /// write first when two batches' worth of rows are waiting (bounded memory).
+    async fn send_if_due(&mut self, mode: &mut Mode, failures: &mut u32) {
+        if self.in_flight.is_some() && self.pending.len() >= 2 * self.batch_max_rows {
+            self.await_in_flight(mode, failures).await;
+            if *mode != Mode::Normal {
+                return;
+            }
+        }
+        if self.in_flight.is_none()
+            && self
+                .pending
+                .is_due(Instant::now(), self.flush_interval, self.batch_max_rows)
+        {
+            self.start_write().await;
+        }
+    }
+
+    /// Writes everything pending and waits for it (shutdown).
+    async fn flush_all(&mut self, mode: &mut Mode, failures: &mut u32) {
+        self.await_in_flight(mode, failures).await;
+        if *mode == Mode::Normal && !self.pending.is_empty() {
+            self.start_write().await;
+            self.await_in_flight(mode, failures).await;
+        }
+    }
+
+    /// Starts writing the pending batch on the blocking pool, capturing the rule state when
+    /// a save is due (every alert row it produced is in this batch or already stored). A
+    /// batch without rows (records that produce none) completes its position at once.
+    async fn start_write(&mut self) {
+        let (rows, up_to) = self.pending.take();
+        if rows.is_empty() {
+            if up_to.is_some() {
+                self.written_up_to = up_to;
+            }
+            return;
+        }
+        let save = self.alerts.prepare_save(self.reader.is_full());
+        let mut store = self.take_store();
+        let max_rows = self.batch_max_rows;
+        let rows = Arc::new(rows);
+        let batch = rows.clone();
+        let handle = tokio::task::spawn_blocking(move || {
+            let result = write_all(store.as_mut(), &batch, max_rows);
+            (store, result)
+        });
+        self.in_flight = Some(InFlight {
+            up_to,
+            save,
+            rows,
+            handle,
+        });
+    }
+
+    async fn await_in_flight(&mut self, mode: &mut Mode, failures: &mut u32) {
+        if let Some(mut flight) = self.in_flight.take() {
+            let joined = (&mut flight.handle).await;
+            self.finish_write(flight, joined, mode, failures).await;
+        }
+    }
+
+    /// Takes a finished write: on success the spool may be committed up to its position and
+    /// the rule state captured with it is saved; on failure the drain turns Degraded (data
+    /// rows stay in the spool, alert rows are held, the captured state is dropped).
+    async fn finish_write(
+        &mut self,
+        flight: InFlight,
+        joined: Result<Attempt, tokio::task::JoinError>,
+        mode: &mut Mode,
+        failures: &mut u32,
+    ) {
+        let InFlight {
+            up_to, save, rows, ..
+        } = flight;
+        let result = match joined {
+            Ok((store, result)) => {
+                self.store = Some(store);
+                result
+            }
+            Err(error) => {
+                tracing::error!(%error, "The QuestDB write task failed; a new writer takes over.");
+                Err(Failure {
+                    error: WriteError::Unavailable(error.to_string()),
+                    unwritten_alerts: alert_rows(&rows),
+                })
+            }
+        };
+        match result {
+            Ok(summary) => {
+                self.written(&summary);
+                if *failures > 0 {
+                    tracing::info!(failures = *failures, "QuestDB accepts writes again.");
+                    *failures = 0;
+                }
+                if up_to.is_some() {
+                    self.written_up_to = up_to;
+                }
+                if let Some(save) = save {
+                    self.alerts.save_prepared(save, self.reader.is_full()).await;
+                }
+            }
+            Err(failure) => {
+                *failures += 1;
+                self.write_failed(&failure.error);
+                self.hold(failure.unwritten_alerts);
+                // Rows read meanwhile: data stays in the spool (re-read after the rewind),
+                // alert rows exist only here.
+                let pending_alerts = self.pending.take_alert_rows();
+                self.hold(pending_alerts);
+                *mode = Mode::Degraded {
+                    next_probe: Instant::now() + self.retry.next_delay(),
+                };
+            }
         }
     }
 
@@ -399,24 +644,22 @@ impl Drain {
         }
     }
 
-    /// The writer, or a new one if the last write task died with it.
-    fn take_writer(&mut self) -> QuestDbWriter {
-        self.writer
-            .take()
-            .unwrap_or_else(|| QuestDbWriter::new(self.questdb.clone()))
+    /// The store, or a new one if the last write task died with it.
+    fn take_store(&mut self) -> Box<dyn Store> {
+        self.store.take().unwrap_or_else(|| (self.new_store)())
     }
 
     /// Asks QuestDB whether it is back (a real request, also when nothing is waiting).
     async fn probe(&mut self) -> Result<(), ()> {
-        let mut writer = self.take_writer();
+        let mut store = self.take_store();
         match tokio::task::spawn_blocking(move || {
-            let result = writer.probe();
-            (writer, result)
+            let result = store.probe();
+            (store, result)
         })
         .await
         {
-            Ok((writer, result)) => {
-                self.writer = Some(writer);
+            Ok((store, result)) => {
+                self.store = Some(store);
                 result.map_err(|error| tracing::debug!(%error, "QuestDB is still unavailable."))
             }
             Err(error) => {
@@ -426,88 +669,78 @@ impl Drain {
         }
     }
 
-    /// Writes rows in requests of at most `batch_max_rows` rows (a batch of spool records can
-    /// hold far more: arrays of 10,000 readings). On failure the alert rows not yet written are
-    /// handed back to be held (data rows stay in the spool; chunks already written are
-    /// rewritten later and deduplicated).
-    async fn write(&mut self, mut rows: Vec<Row>) -> Result<(), Vec<Row>> {
-        let max = self.batch_max_rows.max(1);
-        while rows.len() > max {
-            let rest = rows.split_off(max);
-            if let Err(mut held) = self.write_once(rows).await {
-                held.extend(alert_rows(rest));
-                return Err(held);
-            }
-            rows = rest;
-        }
-        self.write_once(rows).await
-    }
-
-    /// One write request.
-    async fn write_once(&mut self, rows: Vec<Row>) -> Result<(), Vec<Row>> {
+    /// Writes `rows` and waits (Degraded mode: the held alert rows). On failure hands back
+    /// the alert rows not written.
+    async fn write_now(&mut self, rows: Vec<Row>) -> Result<(), Vec<Row>> {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut writer = self.take_writer();
+        let mut store = self.take_store();
+        let max_rows = self.batch_max_rows;
         let rows = Arc::new(rows);
         let batch = rows.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let result = writer.write(&batch);
-            (writer, result)
+            let result = write_all(store.as_mut(), &batch, max_rows);
+            (store, result)
         })
         .await;
-        let result = match joined {
-            Ok((writer, result)) => {
-                self.writer = Some(writer);
-                result
+        match joined {
+            Ok((store, result)) => {
+                self.store = Some(store);
+                match result {
+                    Ok(summary) => {
+                        self.written(&summary);
+                        Ok(())
+                    }
+                    Err(failure) => {
+                        self.write_failed(&failure.error);
+                        Err(failure.unwritten_alerts)
+                    }
+                }
             }
             Err(error) => {
                 tracing::error!(%error, "The QuestDB write task failed; a new writer takes over.");
-                Err(WriteError::Unavailable(error.to_string()))
-            }
-        };
-        let rows = Arc::try_unwrap(rows).unwrap_or_else(|shared| (*shared).clone());
-        match result {
-            Ok(written) => {
-                self.health.questdb_up.store(true, Ordering::Relaxed);
-                self.metrics.questdb_up.set(1);
-                self.metrics
-                    .flush_duration
-                    .observe(written.duration.as_secs_f64());
-                for row in &rows {
-                    self.metrics
-                        .rows_written
-                        .with_label_values(&[row.table()])
-                        .inc();
-                }
-                self.outage_logged = false;
-                Ok(())
-            }
-            Err(error) => {
-                self.health.questdb_up.store(false, Ordering::Relaxed);
-                if !self.outage_logged {
-                    self.outage_logged = true;
-                    if error.is_transient() {
-                        tracing::warn!(%error, "QuestDB write failed; readings wait in the spool and alerts keep running.");
-                    } else {
-                        tracing::error!(%error, "QuestDB refused rows; they wait in the spool (operator action may be needed).");
-                    }
-                }
-                self.metrics.questdb_up.set(0);
-                let kind = if error.is_transient() {
-                    "unavailable"
-                } else {
-                    "rejected"
-                };
-                self.metrics.write_errors.with_label_values(&[kind]).inc();
-                Err(alert_rows(rows))
+                self.write_failed(&WriteError::Unavailable(error.to_string()));
+                Err(alert_rows(&rows))
             }
         }
     }
-}
 
-fn alert_rows(rows: Vec<Row>) -> Vec<Row> {
-    rows.into_iter()
-        .filter(|r| matches!(r, Row::Alert(_) | Row::Action(_) | Row::Audit(_)))
-        .collect()
+    /// Health and metrics after a successful batch.
+    fn written(&mut self, summary: &Summary) {
+        self.health.questdb_up.store(true, Ordering::Relaxed);
+        self.metrics.questdb_up.set(1);
+        if summary.requests > 0 {
+            self.metrics
+                .flush_duration
+                .observe(summary.duration.as_secs_f64() / f64::from(summary.requests));
+        }
+        for (table, n) in &summary.per_table {
+            self.metrics
+                .rows_written
+                .with_label_values(&[table])
+                .inc_by(*n);
+        }
+        self.outage_logged = false;
+    }
+
+    /// Health, metrics and the log after a failed write.
+    fn write_failed(&mut self, error: &WriteError) {
+        self.health.questdb_up.store(false, Ordering::Relaxed);
+        if !self.outage_logged {
+            self.outage_logged = true;
+            if error.is_transient() {
+                tracing::warn!(%error, "QuestDB write failed; readings wait in the spool and alerts keep running.");
+            } else {
+                tracing::error!(%error, "QuestDB refused rows; they wait in the spool (operator action may be needed).");
+            }
+        }
+        self.metrics.questdb_up.set(0);
+        let kind = if error.is_transient() {
+            "unavailable"
+        } else {
+            "rejected"
+        };
+        self.metrics.write_errors.with_label_values(&[kind]).inc();
+    }
 }

@@ -1,0 +1,139 @@
+//! The drain's write side: rows waiting for their store request ([`Pending`]), and writing a
+//! batch on the blocking pool ([`write_all`]) while the drain goes on validating.
+//!
+//! A batch is sent when it holds `batch_max_rows` rows or when its oldest row has waited
+//! `flush_interval`, so a steady trickle of messages costs the store one request (one WAL
+//! transaction per table) per interval, not one per fsync group.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::sink::questdb::WriteError;
+use crate::sink::rows::Row;
+use crate::sink::store::Store;
+
+/// Rows not yet sent, and the spool position they complete.
+#[derive(Debug, Default)]
+pub(super) struct Pending {
+    rows: Vec<Row>,
+    /// Every record up to this spool position has its rows here (or in an earlier write).
+    up_to: Option<u64>,
+    /// When the oldest row or position not yet sent arrived.
+    since: Option<Instant>,
+}
+
+impl Pending {
+    /// Adds the rows of records up to `up_to` (`None`: no new record, e.g. alert rows of a
+    /// timer).
+    pub(super) fn add(&mut self, rows: Vec<Row>, up_to: Option<u64>, now: Instant) {
+        if rows.is_empty() && up_to.is_none_or(|p| self.up_to.is_some_and(|u| u >= p)) {
+            return;
+        }
+        self.since.get_or_insert(now);
+        if self.rows.is_empty() {
+            self.rows = rows;
+        } else {
+            self.rows.extend(rows);
+        }
+        if up_to.is_some() {
+            self.up_to = up_to;
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.since.is_none()
+    }
+
+    /// When the batch must be sent even if it is not full.
+    pub(super) fn deadline(&self, flush_interval: Duration) -> Option<Instant> {
+        self.since.map(|s| s + flush_interval)
+    }
+
+    /// Whether the batch should be sent now: full, or its oldest row has waited long enough.
+    pub(super) fn is_due(&self, now: Instant, flush_interval: Duration, max_rows: usize) -> bool {
+        self.rows.len() >= max_rows || self.deadline(flush_interval).is_some_and(|d| now >= d)
+    }
+
+    /// Empties the buffer: its rows and the position they complete.
+    pub(super) fn take(&mut self) -> (Vec<Row>, Option<u64>) {
+        self.since = None;
+        (std::mem::take(&mut self.rows), self.up_to)
+    }
+
+    /// Drops the data rows (they stay in the spool and are re-read after an outage) and
+    /// returns the rows that exist only in memory (alerts, actions, audit).
+    pub(super) fn take_alert_rows(&mut self) -> Vec<Row> {
+        self.since = None;
+        self.up_to = None;
+        std::mem::take(&mut self.rows)
+            .into_iter()
+            .filter(is_alert_row)
+            .collect()
+    }
+}
+
+/// What one successful batch did, for metrics.
+#[derive(Debug, Default)]
+pub(super) struct Summary {
+    pub requests: u32,
+    pub duration: Duration,
+    /// Rows per table name (unprefixed), in first-seen order.
+    pub per_table: Vec<(&'static str, u64)>,
+}
+
+/// A batch that failed: the error, and the in-memory rows (alerts, actions, audit) that were
+/// not written and must be held.
+#[derive(Debug)]
+pub(super) struct Failure {
+    pub error: WriteError,
+    pub unwritten_alerts: Vec<Row>,
+}
+
+/// Writes `rows` in requests of at most `max_rows` rows. On failure the chunks already
+/// written stay written (a retry rewrites them and the store deduplicates).
+pub(super) fn write_all(
+    store: &mut dyn Store,
+    rows: &[Row],
+    max_rows: usize,
+) -> Result<Summary, Failure> {
+    let mut summary = Summary::default();
+    let max_rows = max_rows.max(1);
+    for (i, chunk) in rows.chunks(max_rows).enumerate() {
+        match store.write(chunk) {
+            Ok(written) => {
+                summary.requests += 1;
+                summary.duration += written.duration;
+            }
+            Err(error) => {
+                let rest = rows.get(i * max_rows..).unwrap_or_default();
+                return Err(Failure {
+                    error,
+                    unwritten_alerts: alert_rows(rest),
+                });
+            }
+        }
+    }
+    for row in rows {
+        let table = row.table();
+        match summary.per_table.iter_mut().find(|(t, _)| *t == table) {
+            Some((_, n)) => *n += 1,
+            None => summary.per_table.push((table, 1)),
+        }
+    }
+    Ok(summary)
+}
+
+/// Rows that exist only in memory until written (the spool cannot recreate them).
+fn is_alert_row(row: &Row) -> bool {
+    matches!(row, Row::Alert(_) | Row::Action(_) | Row::Audit(_))
+}
+
+/// Copies of the in-memory rows among `rows`.
+pub(super) fn alert_rows(rows: &[Row]) -> Vec<Row> {
+    rows.iter().filter(|r| is_alert_row(r)).cloned().collect()
+}
