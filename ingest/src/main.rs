@@ -165,8 +165,16 @@ enum Command {
         /// Device counts for the memory runs, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
         memory_devices: Vec<usize>,
+        /// Messages per second of the steady-load run.
+        #[arg(long, default_value_t = 1000.0)]
+        steady_rate: f64,
+        /// Length of the steady-load run, seconds.
+        #[arg(long, default_value_t = 20)]
+        steady_secs: u64,
         #[arg(long)]
         skip_throughput: bool,
+        #[arg(long)]
+        skip_steady: bool,
         #[arg(long)]
         skip_latency: bool,
         #[arg(long)]
@@ -344,7 +352,10 @@ fn main() -> ExitCode {
             probe_hz,
             latency_rate,
             memory_devices,
+            steady_rate,
+            steady_secs,
             skip_throughput,
+            skip_steady,
             skip_latency,
             skip_memory,
             print_config,
@@ -385,7 +396,10 @@ fn main() -> ExitCode {
                 probe_hz,
                 latency_rate,
                 memory_devices,
+                steady_rate: steady_rate.max(1.0),
+                steady_secs: steady_secs.max(1),
                 throughput: !skip_throughput,
+                steady: !skip_steady,
                 latency: !skip_latency,
                 memory: !skip_memory,
                 // A real QuestDB, named like the end-to-end tests name one.

@@ -25,9 +25,11 @@
 //! - `memory`: [`Memory`], `weijian run` in a child process;
 //! - `report`: [`print_report`], the table.
 
+mod child;
 mod latency;
 mod memory;
 mod report;
+mod steady;
 mod throughput;
 
 use std::io::Write;
@@ -48,6 +50,8 @@ use latency::latency_run;
 pub use latency::Latency;
 use memory::memory_run;
 pub use memory::Memory;
+use steady::steady_run;
+pub use steady::Steady;
 pub use report::print_report;
 use throughput::{bare_run, weijian_questdb_run, weijian_run};
 pub use throughput::{Pair, QuestDbRun, Throughput};
@@ -71,7 +75,11 @@ pub struct BenchOptions {
     pub latency_rate: Option<f64>,
     /// Registered (and reporting) devices for each memory measurement.
     pub memory_devices: Vec<usize>,
+    /// Steady load: messages/s and seconds (`weijian run` in a child process).
+    pub steady_rate: f64,
+    pub steady_secs: u64,
     pub throughput: bool,
+    pub steady: bool,
     pub latency: bool,
     pub memory: bool,
     /// A real QuestDB (questdb-rs configuration string, from `WEIJIAN_TEST_QUESTDB`): the
@@ -91,7 +99,10 @@ impl Default for BenchOptions {
             probe_hz: 10.0,
             latency_rate: None,
             memory_devices: vec![1_000, 10_000, 100_000],
+            steady_rate: 1_000.0,
+            steady_secs: 20,
             throughput: true,
+            steady: true,
             latency: true,
             memory: true,
             questdb: None,
@@ -106,6 +117,8 @@ pub struct BenchReport {
     /// The same probes to the bare subscriber (publish -> arrival) under the same load.
     pub latency_bare: Option<Latency>,
     pub memory: Vec<Memory>,
+    /// Steady load: weijian's CPU and store requests at a fixed rate.
+    pub steady: Option<Steady>,
     /// The real QuestDB used (configuration string, secrets hidden), if any.
     pub questdb_target: Option<String>,
     /// weijian end to end against it, per throughput workload.
@@ -227,6 +240,19 @@ pub async fn run(options: &BenchOptions, out: &mut dyn Write) -> Result<BenchRep
                 report.questdb.extend(best);
             }
         }
+    }
+    if options.steady {
+        eprintln!(
+            "bench: steady load at {:.0} msg/s for {} s (weijian run in a child process)",
+            options.steady_rate, options.steady_secs
+        );
+        let s = steady_run(&mut ctx, options.steady_rate, options.steady_secs).await?;
+        eprintln!(
+            "bench: steady load: {:.1} us CPU per message, {} store requests",
+            s.cpu_us_per_message(),
+            s.requests
+        );
+        report.steady = Some(s);
     }
     if options.latency {
         let rate = options
@@ -455,7 +481,10 @@ mod tests {
             probe_hz: 10.0,
             latency_rate: Some(500.0),
             memory_devices: vec![],
+            steady_rate: 1_000.0,
+            steady_secs: 1,
             throughput: true,
+            steady: false,
             latency: true,
             memory: false,
             questdb: None,

@@ -23,12 +23,23 @@ pub struct Counts {
     pub lines: AtomicU64,
     pub bytes: AtomicU64,
     tables: Mutex<HashMap<String, u64>>,
+    /// Requests that carried at least one line of each table (one WAL transaction per table
+    /// and request in QuestDB).
+    table_requests: Mutex<HashMap<String, u64>>,
 }
 
 impl Counts {
     /// Lines received for `table` (the full, prefixed name).
     pub fn table(&self, table: &str) -> u64 {
         self.tables
+            .lock()
+            .map(|t| t.get(table).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// Requests that carried lines of `table` (the full, prefixed name).
+    pub fn requests_for(&self, table: &str) -> u64 {
+        self.table_requests
             .lock()
             .map(|t| t.get(table).copied().unwrap_or(0))
             .unwrap_or(0)
@@ -51,6 +62,13 @@ impl Counts {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.lines.fetch_add(lines, Ordering::Relaxed);
         self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        if let Ok(mut requests) = self.table_requests.lock() {
+            for name in local.keys() {
+                *requests
+                    .entry(String::from_utf8_lossy(name).into_owned())
+                    .or_default() += 1;
+            }
+        }
         if let Ok(mut tables) = self.tables.lock() {
             for (name, n) in local {
                 *tables

@@ -22,6 +22,13 @@ use validate::{line_of, Validator};
 
 use raw::RawConfig;
 
+/// The longest a row waits for its QuestDB batch (`questdb.flush_interval_ms`). 500 ms: at a
+/// steady trickle each table gets two WAL transactions a second, a few hundred rows each,
+/// so QuestDB's commit work stays small next to the queries it answers, while a reading is
+/// still on the dashboards within about a second. Rules do not wait for it: they run as soon
+/// as a message is durable in the spool.
+pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 500;
+
 /// The validated configuration. Only [`Config::parse`] builds one.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -430,7 +430,7 @@ fn default_batch_max_rows() -> Spanned<usize> {
     unspanned(10_000)
 }
 fn default_flush_interval_ms() -> Spanned<u64> {
-    unspanned(250)
+    unspanned(super::DEFAULT_FLUSH_INTERVAL_MS)
 }
 fn default_retry_max_ms() -> Spanned<u64> {
     unspanned(10_000)

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use super::{BenchOptions, BenchReport, Latency};
+use super::{BenchOptions, BenchReport, Latency, Steady};
 use crate::bench::rss;
 
 fn slowest_text(l: &Latency) -> String {
@@ -88,6 +88,33 @@ fn print_questdb(
         )?;
     }
     Ok(())
+}
+
+/// The steady-load part: weijian's CPU and its store requests at a city's trickle.
+fn print_steady(s: &Steady, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Steady load: `weijian run` (child process) at {:.0} msg/s for {:.1} s, {} messages, flush_interval {} ms",
+        s.rate, s.seconds, s.messages, s.flush_interval_ms
+    )?;
+    writeln!(
+        out,
+        "  weijian CPU: {:.1} % of a core, {:.1} us per message   target <= 5 % (50 us/msg): {}",
+        s.cpu_share() * 100.0,
+        s.cpu_us_per_message(),
+        verdict(s.cpu_us_per_message() <= 50.0)
+    )?;
+    writeln!(
+        out,
+        "  store requests: {} ({:.1}/s), {} with readings, {:.0} rows each   target <= {} per table (one per flush interval): {}",
+        s.requests,
+        s.requests_per_sec(),
+        s.readings_requests,
+        s.messages as f64 / s.readings_requests.max(1) as f64,
+        s.request_budget(),
+        verdict(s.readings_requests <= s.request_budget())
+    )
 }
 
 /// Prints the report table.
@@ -181,6 +208,9 @@ pub fn print_report(
         }
     }
     print_questdb(options, report, out)?;
+    if let Some(s) = &report.steady {
+        print_steady(s, out)?;
+    }
     if let Some(l) = &report.latency {
         writeln!(out)?;
         writeln!(
