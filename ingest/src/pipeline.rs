@@ -198,6 +198,9 @@ pub async fn start_with_clock(
     spool_config.segment_bytes = config.spool.segment_bytes;
     spool_config.group_commit_delay_ms =
         u64::try_from(config.spool.group_commit_delay.as_millis()).unwrap_or(u64::MAX);
+    spool_config.group_commit_interval_ms =
+        u64::try_from(config.spool.group_commit_interval.as_millis()).unwrap_or(u64::MAX);
+    spool_config.group_commit_records = config.spool.group_commit_records;
     let (spool_writer, spool_reader, recovery) = spool::open(spool_config, spool_metrics).await?;
     if recovery.is_clean() {
         tracing::info!(dir = %config.spool.dir.display(), "Spool opened.");

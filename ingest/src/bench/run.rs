@@ -50,9 +50,9 @@ use latency::latency_run;
 pub use latency::Latency;
 use memory::memory_run;
 pub use memory::Memory;
+pub use report::print_report;
 use steady::steady_run;
 pub use steady::Steady;
-pub use report::print_report;
 use throughput::{bare_run, weijian_questdb_run, weijian_run};
 pub use throughput::{Pair, QuestDbRun, Throughput};
 

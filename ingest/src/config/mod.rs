@@ -127,6 +127,8 @@ pub struct SpoolSettings {
     pub max_bytes: u64,
     pub segment_bytes: u64,
     pub group_commit_delay: Duration,
+    pub group_commit_interval: Duration,
+    pub group_commit_records: usize,
 }
 
 #[derive(Debug, Clone, Copy)]

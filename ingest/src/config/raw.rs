@@ -143,6 +143,10 @@ pub struct RawSpool {
     pub segment_bytes: Spanned<u64>,
     #[serde(default = "default_group_commit_delay_ms")]
     pub group_commit_delay_ms: Spanned<u64>,
+    #[serde(default = "default_group_commit_interval_ms")]
+    pub group_commit_interval_ms: Spanned<u64>,
+    #[serde(default = "default_group_commit_records")]
+    pub group_commit_records: Spanned<usize>,
 }
 
 impl Default for RawSpool {
@@ -152,6 +156,8 @@ impl Default for RawSpool {
             max_bytes: default_spool_max_bytes(),
             segment_bytes: default_segment_bytes(),
             group_commit_delay_ms: default_group_commit_delay_ms(),
+            group_commit_interval_ms: default_group_commit_interval_ms(),
+            group_commit_records: default_group_commit_records(),
         }
     }
 }
@@ -448,6 +454,12 @@ fn default_group_commit_delay_ms() -> Spanned<u64> {
     // 0: fsync as soon as the previous fsync ends; appends arriving meanwhile share the next
     // one. A fixed delay measured slower with small ack windows (spool_bench).
     unspanned(0)
+}
+fn default_group_commit_interval_ms() -> Spanned<u64> {
+    unspanned(crate::spool::DEFAULT_GROUP_COMMIT_INTERVAL_MS)
+}
+fn default_group_commit_records() -> Spanned<usize> {
+    unspanned(crate::spool::DEFAULT_GROUP_COMMIT_RECORDS)
 }
 fn default_max_payload_bytes() -> Spanned<usize> {
     unspanned(256 * 1024)

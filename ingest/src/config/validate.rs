@@ -346,11 +346,21 @@ impl Validator<'_> {
         if s.dir.get_ref().trim().is_empty() {
             self.err(&s.dir, "spool.dir", "must not be empty");
         }
+        let records = *s.group_commit_records.get_ref();
+        if records == 0 {
+            self.err(
+                &s.group_commit_records,
+                "spool.group_commit_records",
+                "must be at least 1 (appends waiting that start an fsync at once)",
+            );
+        }
         SpoolSettings {
             dir: PathBuf::from(s.dir.into_inner()),
             max_bytes: max,
             segment_bytes: seg,
             group_commit_delay: Duration::from_millis(s.group_commit_delay_ms.into_inner()),
+            group_commit_interval: Duration::from_millis(s.group_commit_interval_ms.into_inner()),
+            group_commit_records: records,
         }
     }
 

@@ -14,6 +14,9 @@ fn config(dir: &Path, segment_bytes: u64, max_bytes: u64) -> SpoolConfig {
         segment_bytes,
         max_bytes,
         group_commit_delay_ms: 0,
+        // Most tests want every append written at once; the interval has tests of its own.
+        group_commit_interval_ms: 0,
+        group_commit_records: DEFAULT_GROUP_COMMIT_RECORDS,
     }
 }
 
@@ -369,6 +372,51 @@ async fn concurrent_appends_share_fsyncs_and_resolve_in_call_order() {
         stats.group_commits
     );
     assert_eq!(datas(&drain(&mut reader).await), payloads(0..500));
+}
+
+#[tokio::test]
+async fn a_trickle_shares_fsyncs_an_interval_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), 1 << 20, 4 << 20);
+    cfg.group_commit_interval_ms = 20;
+    let (writer, mut reader, _) = open_spool(cfg).await;
+    let started = std::time::Instant::now();
+    let mut handles = Vec::new();
+    // One append every 2 ms: 10 per interval.
+    for i in 0..100 {
+        handles.push(tokio::spawn(writer.append(payload(i))));
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    for (i, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.await.unwrap().unwrap().seq(), i as u64);
+    }
+    let elapsed = started.elapsed();
+    let fsyncs = writer.stats().group_commits;
+    // At most one fsync per interval (plus the first, which does not wait).
+    let most = elapsed.as_millis() as u64 / 20 + 2;
+    assert!(fsyncs <= most, "{fsyncs} fsyncs in {elapsed:?}");
+    assert!(fsyncs < 50, "{fsyncs} fsyncs for 100 appends 2 ms apart");
+    assert_eq!(datas(&drain(&mut reader).await), payloads(0..100));
+}
+
+#[tokio::test]
+async fn enough_waiting_appends_are_written_without_waiting_for_the_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), 1 << 20, 4 << 20);
+    cfg.group_commit_interval_ms = 60_000;
+    cfg.group_commit_records = 8;
+    let (writer, _reader, _) = open_spool(cfg).await;
+    let started = std::time::Instant::now();
+    // After a quiet spell the first append is written at once ...
+    writer.append(payload(0)).await.unwrap();
+    // ... and within the interval, 8 waiting appends start the next fsync at once.
+    append_all(&writer, 1..9).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(writer.stats().group_commits, 2);
 }
 
 #[tokio::test]

@@ -99,7 +99,7 @@ impl SpoolWriter {
             });
         }
         let (tx, rx) = oneshot::channel();
-        {
+        let wake = {
             let mut st = shared.lock();
             if let Some(reason) = &st.failed {
                 return Err(SpoolError::Failed(reason.clone()));
@@ -114,8 +114,16 @@ impl SpoolWriter {
                 appended_at_ms: now_ms(),
                 done: tx,
             });
+            // The writer sleeps until the first append, or until the group-commit interval
+            // ends: waking it for every append of a trickle would only put it back to sleep.
+            let n = st.pending.len();
+            n == 1
+                || n >= shared.config.group_commit_records.max(1)
+                || st.pending_bytes >= MAX_BATCH_BYTES
+        };
+        if wake {
+            shared.wake_writer.notify_one();
         }
-        shared.wake_writer.notify_one();
         Ok(rx)
     }
 
@@ -168,6 +176,7 @@ pub(crate) fn spawn(
                 shared,
                 active,
                 next_seq,
+                last_fsync_start: None,
             }
             .run();
             let _ = done.send(true);
@@ -180,6 +189,8 @@ struct WriterThread {
     shared: Arc<Shared>,
     active: Option<Active>,
     next_seq: u64,
+    /// When the last batch started (the group-commit interval counts from it).
+    last_fsync_start: Option<Instant>,
 }
 
 impl WriterThread {
@@ -216,6 +227,8 @@ impl WriterThread {
         let shared = Arc::clone(&self.shared);
         let cfg = &shared.config;
         let delay = Duration::from_millis(cfg.group_commit_delay_ms);
+        let interval = Duration::from_millis(cfg.group_commit_interval_ms);
+        let enough = cfg.group_commit_records.max(1);
         let mut st = shared.lock();
         loop {
             let Some(oldest) = st.pending.front().map(|p| p.enqueued_at) else {
@@ -227,11 +240,14 @@ impl WriterThread {
                 continue;
             };
             let now = Instant::now();
-            let deadline = oldest + delay;
+            let deadline = match self.last_fsync_start {
+                Some(last) => (oldest + delay).max(last + interval),
+                None => oldest + delay,
+            };
             if now < deadline
                 && !st.writers_closed
                 && st.pending_bytes < MAX_BATCH_BYTES
-                && st.pending.len() < MAX_BATCH_RECORDS
+                && st.pending.len() < enough.min(MAX_BATCH_RECORDS)
             {
                 st = shared.wait_timeout(st, deadline - now);
                 continue;
@@ -310,6 +326,7 @@ impl WriterThread {
         let shared = Arc::clone(&self.shared);
         let cfg = &shared.config;
         let started = Instant::now();
+        self.last_fsync_start = Some(started);
         let mut buf = Vec::with_capacity(batch.iter().map(|p| p.data.len() + 32).sum());
         let mut touched: Vec<(u64, SegMeta)> = Vec::new();
         let mut added_bytes = 0u64;

@@ -8,6 +8,9 @@ use super::{Ctx, Phase};
 use crate::bench::rss;
 use crate::bench::{free_port, registry, BenchError};
 
+/// Names another `weijian` executable to run as the child (default: this one).
+pub const RUN_EXE_VAR: &str = "WEIJIAN_BENCH_RUN_EXE";
+
 /// A running `weijian run`, killed when dropped.
 #[derive(Debug)]
 pub(super) struct Child {
@@ -25,7 +28,11 @@ impl Drop for Child {
 impl Child {
     /// Starts `weijian run` with `devices` registered devices (registry in JSON Lines files)
     /// and waits until `/readyz` answers 200.
-    pub(super) async fn start(ctx: &Ctx, phase: &Phase, devices: usize) -> Result<Child, BenchError> {
+    pub(super) async fn start(
+        ctx: &Ctx,
+        phase: &Phase,
+        devices: usize,
+    ) -> Result<Child, BenchError> {
         let http = format!("127.0.0.1:{}", free_port()?);
         let conf = ctx.sink.conf();
         let (sites, devs) = registry::write_registry_files(phase.spool.path(), devices, false)?;
@@ -37,7 +44,11 @@ impl Child {
         let config_path = phase.spool.path().join("bench.toml");
         std::fs::write(&config_path, text)?;
         let log = std::fs::File::create(phase.spool.path().join("weijian.log"))?;
-        let exe = std::env::current_exe()?;
+        // Another build can be measured in the same harness (before/after comparisons).
+        let exe = match std::env::var_os(RUN_EXE_VAR) {
+            Some(path) => path.into(),
+            None => std::env::current_exe()?,
+        };
         let child = Command::new(exe)
             .arg("run")
             .arg("--config")

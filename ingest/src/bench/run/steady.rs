@@ -52,7 +52,11 @@ impl Steady {
 }
 
 /// Runs the steady load with the production defaults (`questdb.flush_interval_ms` included).
-pub(super) async fn steady_run(ctx: &mut Ctx, rate: f64, seconds: u64) -> Result<Steady, BenchError> {
+pub(super) async fn steady_run(
+    ctx: &mut Ctx,
+    rate: f64,
+    seconds: u64,
+) -> Result<Steady, BenchError> {
     let phase = Phase::new(ctx)?;
     let child = Child::start(ctx, &phase, DEVICES).await?;
     // Let start-up settle (tables created, subscription made).
