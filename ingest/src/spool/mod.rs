@@ -13,7 +13,7 @@
 //! - Appends are group-committed: a dedicated OS thread (never a tokio worker) writes all queued
 //!   records with one `write` and one fsync: everything queued while the previous fsync ran
 //!   shares the next one, and `group_commit_delay_ms` (default 0) can hold a batch open longer.
-//!   Two fsyncs start at least `group_commit_interval_ms` apart (default 10) unless
+//!   Two fsyncs start at least `group_commit_interval_ms` apart (default 20) unless
 //!   `group_commit_records` appends are waiting: a trickle shares fsyncs, a burst never waits.
 //! - Total size is bounded by `max_bytes`. When the next record would exceed it, appends wait
 //!   (asynchronously) until the reader commits and whole segments are deleted. That wait is the
@@ -138,7 +138,7 @@ pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 /// Raise it to trade latency for fewer fsyncs on devices where fsync is expensive per call.
 pub const DEFAULT_GROUP_COMMIT_DELAY_MS: u64 = 0;
 /// Default least time between the starts of two fsyncs (see [`SpoolConfig`]).
-pub const DEFAULT_GROUP_COMMIT_INTERVAL_MS: u64 = 10;
+pub const DEFAULT_GROUP_COMMIT_INTERVAL_MS: u64 = 20;
 /// Default number of waiting appends that starts an fsync at once (see [`SpoolConfig`]).
 pub const DEFAULT_GROUP_COMMIT_RECORDS: usize = 64;
 /// Smallest accepted `segment_bytes`.
@@ -168,10 +168,11 @@ pub struct SpoolConfig {
     /// previous fsync has finished, which batches everything that arrived meanwhile).
     pub group_commit_delay_ms: u64,
     #[serde(default = "default_group_commit_interval_ms")]
-    /// The least time between the starts of two fsyncs (default 10 ms). At a steady trickle
-    /// appends wait up to this long to share one fsync (at 1,000 messages/s: ~10 per fsync
-    /// instead of 1, the cost that dominates a trickle); after a quiet spell the first append
-    /// is written at once. Under load fsyncs take longer than this anyway and it adds nothing.
+    /// The least time between the starts of two fsyncs (default 20 ms). At a steady trickle
+    /// appends wait up to this long to share one fsync (at 1,000 messages/s: ~20 per fsync
+    /// instead of 1: fsyncs and the thread wake-ups around them were most of the CPU a
+    /// trickle costs); after a quiet spell the first append is written at once. Under load,
+    /// `group_commit_records` cuts the wait short.
     pub group_commit_interval_ms: u64,
     #[serde(default = "default_group_commit_records")]
     /// This many waiting appends start an fsync at once, whatever the interval (default 64),
