@@ -1,0 +1,148 @@
+//! Ledger semantics: idempotency, bags leaving at handover, late `bag_in`s inside the grace,
+//! bags handed over twice, bounded memory.
+
+use super::*;
+use crate::waste::{BagIn, Category, Handover};
+
+fn t(min: i64) -> Timestamp {
+    Timestamp::from_secs(1_795_305_600 + min * 60)
+}
+
+fn bag(id: &str, kg: f64, min: i64) -> BagIn {
+    BagIn {
+        site: "s".into(),
+        device: "d".into(),
+        ts: t(min),
+        bag_id: id.into(),
+        category: Category::Infectious,
+        weight_kg: kg,
+        department: Some("内科".into()),
+    }
+}
+
+fn handover(manifest: &str, ids: &[&str], kg: f64, min: i64) -> Handover {
+    Handover {
+        site: "s".into(),
+        device: "d".into(),
+        ts: t(min),
+        manifest_id: manifest.into(),
+        bag_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+        weight_kg: kg,
+        carrier: "C1".into(),
+    }
+}
+
+#[test]
+fn the_same_bag_in_twice_is_one_bag() {
+    let mut l = Ledger::default();
+    assert_eq!(l.bag_in(&bag("b1", 2.0, 0)), BagOutcome::Added);
+    assert_eq!(l.bag_in(&bag("b1", 2.0, 0)), BagOutcome::Duplicate);
+    let s = l.summary();
+    assert_eq!((s.bags, s.kg), (1, 2.0));
+}
+
+#[test]
+fn a_handover_removes_its_bags_and_reconciles_weights() {
+    let mut l = Ledger::default();
+    l.bag_in(&bag("b1", 2.0, 0));
+    l.bag_in(&bag("b2", 3.0, 10));
+    l.bag_in(&bag("b3", 1.0, 20));
+    let HandoverOutcome::Judged(j) = l.handover(&handover("M1", &["b1", "b2"], 4.5, 60), 600)
+    else {
+        panic!("judged at once");
+    };
+    assert_eq!(j.intake_kg(), 5.0);
+    assert!((j.shortfall_pct().unwrap() - 10.0).abs() < 1e-9);
+    assert!(!j.is_break());
+    let s = l.summary();
+    assert_eq!(s.bags, 1);
+    assert_eq!(s.oldest_bag.unwrap().bag_id, "b3");
+    assert_eq!(s.last_handover.unwrap().manifest_id, "M1");
+    // Redelivered handover and redelivered bag_in after it: nothing changes.
+    assert_eq!(
+        l.handover(&handover("M1", &["b1", "b2"], 4.5, 60), 600),
+        HandoverOutcome::Duplicate
+    );
+    assert_eq!(l.bag_in(&bag("b1", 2.0, 0)), BagOutcome::Duplicate);
+    assert_eq!(l.bag_count(), 1);
+}
+
+#[test]
+fn a_bag_in_arriving_inside_the_grace_reconciles_the_handover() {
+    let mut l = Ledger::default();
+    l.bag_in(&bag("b1", 2.0, 0));
+    assert_eq!(
+        l.handover(&handover("M1", &["b1", "b2"], 5.0, 60), 600),
+        HandoverOutcome::Pending
+    );
+    assert!(l.expire(t(65)).is_empty());
+    let BagOutcome::Reconciled(Some(j)) = l.bag_in(&bag("b2", 3.0, 61)) else {
+        panic!("reconciled");
+    };
+    assert!(!j.is_break());
+    assert_eq!(j.shortfall_pct(), Some(0.0));
+    assert_eq!(l.bag_count(), 0, "the late bag never enters the inventory");
+    assert!(l.expire(t(100)).is_empty());
+}
+
+#[test]
+fn an_unknown_bag_is_judged_when_the_grace_expires_and_a_later_bag_in_stays_out() {
+    let mut l = Ledger::default();
+    l.bag_in(&bag("b1", 2.0, 0));
+    assert_eq!(
+        l.handover(&handover("M1", &["b1", "bX"], 5.0, 60), 600),
+        HandoverOutcome::Pending
+    );
+    let judged = l.expire(t(70));
+    assert_eq!(judged.len(), 1);
+    assert_eq!(judged[0].missing, ["bX"]);
+    assert_eq!(
+        judged[0].shortfall_pct(),
+        None,
+        "M2 not judged with unknown bags"
+    );
+    assert_eq!(l.bag_in(&bag("bX", 3.0, 2)), BagOutcome::Duplicate);
+    assert_eq!(l.bag_count(), 0);
+}
+
+#[test]
+fn a_bag_handed_over_under_two_manifests_is_a_break() {
+    let mut l = Ledger::default();
+    l.bag_in(&bag("b1", 2.0, 0));
+    l.handover(&handover("M1", &["b1"], 2.0, 60), 600);
+    let HandoverOutcome::Judged(j) = l.handover(&handover("M2", &["b1"], 2.0, 120), 600) else {
+        panic!("judged at once");
+    };
+    assert_eq!(j.twice, [("b1".to_owned(), "M1".to_owned())]);
+    assert!(j.is_break());
+}
+
+#[test]
+fn handed_over_ids_are_forgotten_after_a_week_and_older_events_ignored() {
+    let mut l = Ledger::default();
+    l.bag_in(&bag("b1", 2.0, 0));
+    l.handover(&handover("M1", &["b1"], 2.0, 60), 600);
+    let week = 7 * 24 * 60;
+    l.bag_in(&bag("b2", 2.0, week + 100));
+    l.handover(&handover("M2", &["b2"], 2.0, week + 120), 600);
+    assert_eq!(l.handed.len(), 1, "b1 forgotten");
+    assert_eq!(l.bag_in(&bag("b1", 2.0, 0)), BagOutcome::TooOld);
+    assert_eq!(
+        l.handover(&handover("M1", &["b1"], 2.0, 60), 600),
+        HandoverOutcome::TooOld
+    );
+    assert_eq!(l.bag_count(), 0);
+}
+
+#[test]
+fn the_ledger_survives_a_json_round_trip() {
+    let mut l = Ledger::default();
+    l.watch(t(0));
+    l.bag_in(&bag("b1", 2.0, 0));
+    l.bag_in(&bag("b2", 2.5, 5));
+    l.handover(&handover("M1", &["b1", "bX"], 2.0, 60), 600);
+    l.disinfection(t(70));
+    let json = serde_json::to_string(&l).unwrap();
+    let back: Ledger = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, l);
+}
