@@ -276,7 +276,7 @@ impl Ledger {
         if let Some(pi) = self
             .pending
             .iter()
-            .position(|p| p.missing.iter().any(|m| *m == b.bag_id))
+            .position(|p| p.missing.contains(&b.bag_id))
         {
             let Some(p) = self.pending.get_mut(pi) else {
                 return BagOutcome::Duplicate;
