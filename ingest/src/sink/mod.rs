@@ -7,3 +7,4 @@
 pub mod questdb;
 pub mod rows;
 pub mod schema;
+pub mod waste;
