@@ -255,6 +255,17 @@ impl Engine {
         cx.state.waste.as_ref().map(|w| w.ledger.summary())
     }
 
+    /// The ledger summaries of every waste store the engine has seen, by site id.
+    pub fn waste_summaries(&self) -> Vec<(String, LedgerSummary)> {
+        self.sites
+            .iter()
+            .filter_map(|cx| {
+                let w = cx.state.waste.as_ref()?;
+                Some((cx.site.id.to_string(), w.ledger.summary()))
+            })
+            .collect()
+    }
+
     /// The waste state of `site` (ledger, doors, temperatures), for tests and tools.
     pub fn waste_state(&self, site: &str) -> Option<&WasteState> {
         let cx = self.sites.at(self.sites.position(site))?;
