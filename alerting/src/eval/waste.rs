@@ -336,22 +336,25 @@ fn store_rules(
                 }
             }
             WasteRule::Pickup { max_secs } => {
-                let oldest = w.ledger.oldest().map(|(_, b)| b.ts);
+                let oldest = w.ledger.oldest().map(|b| b.ts);
                 let last = w.ledger.last_handover();
                 let since = oldest.map(|o| o.max(last.map_or(o, |l| l.ts)));
-                let (kg, n) = w
-                    .ledger
-                    .bags()
-                    .fold((0.0, 0), |(kg, n), (_, b)| (kg + b.weight_kg, n + 1));
-                let last_text = last.map_or_else(
-                    || "no handover recorded".to_owned(),
-                    |l| format!("last handover {} at {}", l.manifest_id, l.ts),
-                );
-                let ev = |secs: i64| Ev {
-                    value: Some(hours(secs)),
-                    limit: Some(hours(*max_secs)),
-                    detail: Some(format!("{n} bags, {kg:.2} kg in store; {last_text}")),
-                    ..Ev::default()
+                // Evidence only when it is used (a breach, or a clear of an open alert).
+                let ev = |secs: i64| {
+                    let kg: f64 = w.ledger.bags().iter().map(|b| b.weight_kg).sum();
+                    let last_text = last.map_or_else(
+                        || "no handover recorded".to_owned(),
+                        |l| format!("last handover {} at {}", l.manifest_id, l.ts),
+                    );
+                    Ev {
+                        value: Some(hours(secs)),
+                        limit: Some(hours(*max_secs)),
+                        detail: Some(format!(
+                            "{} bags, {kg:.2} kg in store; {last_text}",
+                            w.ledger.bag_count()
+                        )),
+                        ..Ev::default()
+                    }
                 };
                 match since {
                     Some(s) if now.secs_since(s) >= *max_secs => em.observe(
@@ -426,32 +429,34 @@ fn storage(
     now: Timestamp,
 ) {
     let oldest = w.ledger.oldest();
-    let age = oldest.map_or(0, |(_, b)| now.secs_since(b.ts));
+    let age = oldest.map_or(0, |b| now.secs_since(b.ts));
     let limit = Some(hours(pre_secs));
     match oldest {
-        Some((_, bag)) if age >= pre_secs => {
+        Some(bag) if age >= pre_secs => {
             let level = levels
                 .iter()
                 .filter(|(s, _)| age >= *s)
                 .map(|(_, l)| *l)
                 .fold(rule.level, Level::max);
-            let mut old: Vec<(&str, &crate::waste::ledger::Bag)> = w
+            // Bags are kept oldest first.
+            let old: Vec<&crate::waste::ledger::Bag> = w
                 .ledger
                 .bags()
-                .filter(|(_, b)| now.secs_since(b.ts) >= pre_secs)
+                .iter()
+                .take_while(|b| now.secs_since(b.ts) >= pre_secs)
                 .collect();
-            old.sort_by_key(|(id, b)| (b.ts, *id));
-            let kg: f64 = old.iter().map(|(_, b)| b.weight_kg).sum();
+            let kg: f64 = old.iter().map(|b| b.weight_kg).sum();
             let list: Vec<String> = old
                 .iter()
                 .take(EVIDENCE_BAGS)
-                .map(|(id, b)| {
+                .map(|b| {
                     format!(
-                        "{id} ({}, {:.2} kg, {}in {}, {:.1} h)",
+                        "{} ({}, {:.2} kg, {}in {}, {:.1} h)",
+                        b.id,
                         b.category,
                         b.weight_kg,
-                        b.department
-                            .as_deref()
+                        w.ledger
+                            .department(b)
                             .map_or_else(String::new, |d| format!("{d}, ")),
                         b.ts,
                         hours(now.secs_since(b.ts))
@@ -486,7 +491,7 @@ fn storage(
         _ if has(trackers, ri, Subject::None) => {
             let detail = oldest.map_or_else(
                 || "store empty".to_owned(),
-                |(id, b)| format!("oldest bag {id} in since {}", b.ts),
+                |b| format!("oldest bag {} in since {}", b.id, b.ts),
             );
             let ev = Ev {
                 value: Some(hours(age)),

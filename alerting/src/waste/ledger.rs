@@ -38,15 +38,59 @@ pub const HANDED_MAX: usize = 20_000;
 /// are long firing by then).
 pub const BAGS_MAX: usize = 100_000;
 
-/// One bag in the store, as weighed in.
+/// Departments remembered per store (Default); bags of further departments keep none.
+pub const DEPARTMENTS_MAX: usize = 1_024;
+
+/// One bag in the store, as weighed in. 48 bytes plus its id: the ledger of 10,000 stores
+/// holding 200 bags each is the benchmark (`examples/waste_bench.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "BagRepr", into = "BagRepr")]
 pub struct Bag {
-    pub category: Category,
-    pub weight_kg: f64,
+    pub id: Box<str>,
+    /// [`id_hash`] of the id: lookups compare it first.
+    hash: u64,
     /// Intake time (the `bag_in` event time).
     pub ts: Timestamp,
+    pub weight_kg: f64,
+    pub category: Category,
+    /// Index into the ledger's departments ([`Ledger::department`]).
+    department: Option<u16>,
+}
+
+/// The stored form of a [`Bag`] (the hash is derived again on load).
+#[derive(Serialize, Deserialize)]
+struct BagRepr {
+    id: Box<str>,
+    ts: Timestamp,
+    weight_kg: f64,
+    category: Category,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub department: Option<Box<str>>,
+    department: Option<u16>,
+}
+
+impl From<BagRepr> for Bag {
+    fn from(r: BagRepr) -> Bag {
+        Bag {
+            hash: id_hash(&r.id),
+            id: r.id,
+            ts: r.ts,
+            weight_kg: r.weight_kg,
+            category: r.category,
+            department: r.department,
+        }
+    }
+}
+
+impl From<Bag> for BagRepr {
+    fn from(b: Bag) -> BagRepr {
+        BagRepr {
+            id: b.id,
+            ts: b.ts,
+            weight_kg: b.weight_kg,
+            category: b.category,
+            department: b.department,
+        }
+    }
 }
 
 /// A handed-over bag remembered by the hash of its id.
@@ -187,8 +231,11 @@ pub struct LedgerSummary {
 /// The ledger of one store.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ledger {
-    /// Bags in store by id.
-    bags: BTreeMap<Box<str>, Bag>,
+    /// Bags in store, by intake time (then id): the oldest first.
+    bags: Vec<Bag>,
+    /// Department names, interned (bags hold an index).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    departments: Vec<Box<str>>,
     /// Recently handed-over bags by id hash.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     handed: BTreeMap<u64, HandedBag>,
@@ -230,9 +277,9 @@ impl Ledger {
         self.watch_since
     }
 
-    /// Bags in store, by id.
-    pub fn bags(&self) -> impl Iterator<Item = (&str, &Bag)> {
-        self.bags.iter().map(|(k, v)| (&**k, v))
+    /// Bags in store, oldest first.
+    pub fn bags(&self) -> &[Bag] {
+        &self.bags
     }
 
     pub fn bag_count(&self) -> usize {
@@ -240,8 +287,40 @@ impl Ledger {
     }
 
     /// The oldest bag in store (earliest intake; ties by id).
-    pub fn oldest(&self) -> Option<(&str, &Bag)> {
-        self.bags().min_by_key(|(id, b)| (b.ts, *id))
+    pub fn oldest(&self) -> Option<&Bag> {
+        self.bags.first()
+    }
+
+    /// The department of a bag of this ledger.
+    pub fn department(&self, bag: &Bag) -> Option<&str> {
+        bag.department
+            .and_then(|d| self.departments.get(usize::from(d)))
+            .map(|d| &**d)
+    }
+
+    /// Position of the bag `id` in store.
+    fn find(&self, id: &str) -> Option<usize> {
+        let hash = id_hash(id);
+        self.bags
+            .iter()
+            .position(|b| b.hash == hash && &*b.id == id)
+    }
+
+    /// Removes bag `id` from the store.
+    fn take(&mut self, id: &str) -> Option<Bag> {
+        self.find(id).map(|i| self.bags.remove(i))
+    }
+
+    fn intern(&mut self, department: Option<&str>) -> Option<u16> {
+        let d = department?;
+        if let Some(i) = self.departments.iter().position(|x| &**x == d) {
+            return u16::try_from(i).ok();
+        }
+        if self.departments.len() >= DEPARTMENTS_MAX {
+            return None;
+        }
+        self.departments.push(d.into());
+        u16::try_from(self.departments.len() - 1).ok()
     }
 
     /// The latest handover.
@@ -269,7 +348,7 @@ impl Ledger {
 
     /// Records a `bag_in`.
     pub fn bag_in(&mut self, b: &BagIn) -> BagOutcome {
-        if self.bags.contains_key(b.bag_id.as_str()) {
+        if self.find(&b.bag_id).is_some() {
             return BagOutcome::Duplicate;
         }
         // A handover waiting for this bag: reconcile it (the bag is already gone).
@@ -303,15 +382,20 @@ impl Ledger {
         if self.bags.len() >= BAGS_MAX {
             return BagOutcome::Full;
         }
-        self.bags.insert(
-            b.bag_id.as_str().into(),
-            Bag {
-                category: b.category,
-                weight_kg: b.weight_kg,
-                ts: b.ts,
-                department: b.department.as_deref().map(Into::into),
-            },
-        );
+        let department = self.intern(b.department.as_deref());
+        let bag = Bag {
+            id: b.bag_id.as_str().into(),
+            hash: id_hash(&b.bag_id),
+            ts: b.ts,
+            weight_kg: b.weight_kg,
+            category: b.category,
+            department,
+        };
+        // Bags mostly arrive in time order: the insert is usually a push.
+        let at = self
+            .bags
+            .partition_point(|x| (x.ts, &*x.id) <= (bag.ts, &*bag.id));
+        self.bags.insert(at, bag);
         BagOutcome::Added
     }
 
@@ -351,7 +435,7 @@ impl Ledger {
         let mut twice = Vec::new();
         for id in ids {
             let hash = id_hash(id);
-            if let Some(bag) = self.bags.remove(id) {
+            if let Some(bag) = self.take(id) {
                 known.push(HandedOver {
                     bag_id: id.to_owned(),
                     category: bag.category,
@@ -455,7 +539,7 @@ impl Ledger {
             })
             .collect();
         let mut kg = 0.0;
-        for bag in self.bags.values() {
+        for bag in &self.bags {
             kg += bag.weight_kg;
             if let Some(t) = by_category.iter_mut().find(|t| t.category == bag.category) {
                 t.bags += 1;
@@ -466,8 +550,8 @@ impl Ledger {
             bags: self.bags.len(),
             kg,
             by_category,
-            oldest_bag: self.oldest().map(|(id, b)| OldestBag {
-                bag_id: id.to_owned(),
+            oldest_bag: self.oldest().map(|b| OldestBag {
+                bag_id: b.id.to_string(),
                 category: b.category,
                 weight_kg: b.weight_kg,
                 since: b.ts,
