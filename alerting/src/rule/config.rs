@@ -185,7 +185,9 @@ pub struct RawTestSite {
 }
 
 /// One input line of a pack test. Exactly one of: a reading (`metric` + `value`), `tick`,
-/// `maintenance`, `online`, `sensor_fault` (+ `metric`, `value`), `clock_fault`.
+/// `maintenance`, `online`, `sensor_fault` (+ `metric`, `value`), `clock_fault`, or at waste
+/// stores `bag_in = "<bag id>"` (+ `weight_kg`, `category`), `handover = "<manifest id>"`
+/// (+ `bag_ids`, `weight_kg`), `disinfection = "<method>"`.
 /// Either `at_min`, or a series `from_min`..=`to_min` every `every_min` minutes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
