@@ -503,3 +503,80 @@ async fn a_redelivered_batch_counts_once_and_raises_no_false_m2_or_m3() -> anyho
     s.stop_notices.cancel();
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supervisors_api_shows_a_waste_store_ledger_in_its_site_status() -> anyhow::Result<()> {
+    use weijian_tests::api_client::ApiClient;
+    use weijian_tests::grid::{config_with_delivery, supervisors_toml, token};
+    use weijian_tests::receiver::Receiver;
+
+    let env = Env::new()?;
+    let hooks = Receiver::start().await?;
+    let start_ms = (chrono::Utc::now().timestamp_millis() - 3_600_000) / 60_000 * 60_000;
+    let text = config_with_delivery(
+        &env,
+        // The grid's two water sites (communities c0, c1) and the store (c0).
+        &format!(
+            "{}\n{}",
+            weijian_tests::grid::registry(0),
+            registry(start_ms, "")
+        ),
+        &supervisors_toml(&hooks, "group_window_secs = 0"),
+        "",
+    )?;
+    let config = weijian::config::Config::parse(&text, "test", &weijian::config::ProcessEnv)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (running, _shutdown) = env.start(config).await?;
+    let api = ApiClient::new(running.http_addr);
+    let (status, body) = api.get("/api/v1/sites/w0/status", &token("sq-c0"))?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["waste"]["bags"], 0, "{body}");
+
+    let mut publisher = Publisher::connect(env.broker.host(), env.broker.port(), "gw-w0");
+    let ts = |m: i64| start_ms + m * 60_000;
+    let objects = [
+        format!(r#"{{"ts":{},{}}}"#, ts(0), bag("a", 1.5)),
+        format!(
+            r#"{{"ts":{},"type":"bag_in","bag_id":"b","category":"sharps","weight_kg":0.5}}"#,
+            ts(1)
+        ),
+        format!(r#"{{"ts":{},{}}}"#, ts(30), handover("MF-1", &["a"], 1.5)),
+        format!(r#"{{"ts":{},"type":"disinfection","method":"uv"}}"#, ts(40)),
+    ];
+    publisher
+        .publish(EVENTS, format!("[{}]", objects.join(",")))
+        .await?;
+    publisher.flushed(Duration::from_secs(30)).await?;
+    env.store
+        .wait_for_count_async(&env.table("events"), 4, Duration::from_secs(30))
+        .await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let waste = loop {
+        let (_, body) = api.get("/api/v1/sites/w0/status", &token("sq-c0"))?;
+        if body["waste"]["last_disinfection"].is_string() || tokio::time::Instant::now() > deadline
+        {
+            break body["waste"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(waste["bags"], 1, "{waste}");
+    assert_eq!(waste["kg"], 0.5, "{waste}");
+    assert_eq!(waste["oldest_bag"]["bag_id"], "b", "{waste}");
+    assert_eq!(waste["last_handover"]["manifest_id"], "MF-1", "{waste}");
+    assert_eq!(waste["last_handover"]["carrier"], "HZ-MW-01", "{waste}");
+    let sharps = waste["by_category"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["category"] == "sharps").cloned())
+        .unwrap_or_default();
+    assert_eq!(
+        (sharps["bags"].clone(), sharps["kg"].clone()),
+        (1.into(), 0.5.into())
+    );
+    let (status, _) = api.get("/api/v1/sites/w0/status", &token("sq-c1"))?;
+    assert_eq!(
+        status, 403,
+        "another community's supervisor does not see the store"
+    );
+    running.stop().await;
+    Ok(())
+}
