@@ -146,3 +146,90 @@ fn the_ledger_survives_a_json_round_trip() {
     let back: Ledger = serde_json::from_str(&json).unwrap();
     assert_eq!(back, l);
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// An event of a small store: a bag in, a handover of some bags, a disinfection.
+    #[derive(Debug, Clone)]
+    enum Ev {
+        In(u8, u8),
+        Out(u8, Vec<u8>, u8),
+        Disinfect(u8),
+    }
+
+    fn arb_ev() -> impl Strategy<Value = Ev> {
+        prop_oneof![
+            (0u8..12, 0u8..200).prop_map(|(b, m)| Ev::In(b, m)),
+            (0u8..4, proptest::collection::vec(0u8..14, 0..5), 0u8..200)
+                .prop_map(|(m, ids, at)| Ev::Out(m, ids, at)),
+            (0u8..200).prop_map(Ev::Disinfect),
+        ]
+    }
+
+    fn apply(l: &mut Ledger, e: &Ev) -> Vec<Judgement> {
+        let mut judged = Vec::new();
+        match e {
+            Ev::In(b, m) => {
+                if let BagOutcome::Reconciled(Some(j)) =
+                    l.bag_in(&bag(&format!("b{b}"), 1.0 + f64::from(*b), i64::from(*m)))
+                {
+                    judged.push(j);
+                }
+            }
+            Ev::Out(m, ids, at) => {
+                let ids: Vec<String> = ids.iter().map(|b| format!("b{b}")).collect();
+                let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+                if let HandoverOutcome::Judged(j) =
+                    l.handover(&handover(&format!("M{m}"), &refs, 3.0, i64::from(*at)), 600)
+                {
+                    judged.push(j);
+                }
+            }
+            Ev::Disinfect(at) => l.disinfection(t(i64::from(*at))),
+        }
+        judged.extend(l.expire(t(1_000)));
+        judged
+    }
+
+    proptest! {
+        /// Redelivery: every event sent twice in a row leaves the same ledger and the same
+        /// judgements as every event once (no bag counted twice, no handover judged twice).
+        #[test]
+        fn every_event_twice_is_the_same_as_once(events in proptest::collection::vec(arb_ev(), 0..40)) {
+            let mut once = Ledger::default();
+            let mut twice = Ledger::default();
+            let mut judged_once = Vec::new();
+            let mut judged_twice = Vec::new();
+            for e in &events {
+                judged_once.extend(apply(&mut once, e));
+                judged_twice.extend(apply(&mut twice, e));
+                judged_twice.extend(apply(&mut twice, e));
+            }
+            prop_assert_eq!(&once, &twice);
+            prop_assert_eq!(judged_once, judged_twice);
+        }
+
+        /// A bag is in the store or was handed over, never both; the summary adds up; the
+        /// ledger round-trips through JSON.
+        #[test]
+        fn bags_in_store_are_never_handed_over_and_the_summary_adds_up(events in proptest::collection::vec(arb_ev(), 0..40)) {
+            let mut l = Ledger::default();
+            for e in &events {
+                apply(&mut l, e);
+            }
+            for b in l.bags() {
+                prop_assert!(!l.handed.contains_key(&id_hash(&b.id)), "{} both in store and handed over", b.id);
+            }
+            let s = l.summary();
+            prop_assert_eq!(s.bags, l.bag_count());
+            prop_assert_eq!(s.by_category.iter().map(|c| c.bags).sum::<usize>(), s.bags);
+            let times: Vec<Timestamp> = l.bags().iter().map(|b| b.ts).collect();
+            prop_assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+            let back: Ledger = serde_json::from_str(&serde_json::to_string(&l).unwrap()).unwrap();
+            prop_assert_eq!(back, l);
+        }
+    }
+}
