@@ -324,6 +324,8 @@ fn store_rules(
                 for j in judged {
                     let obs = if j.is_break() {
                         breach(j.record.ts)
+                    } else if j.bags.is_empty() {
+                        continue; // an empty manifest proves nothing about the ledger
                     } else {
                         Obs::Clear
                     };

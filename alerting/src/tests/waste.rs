@@ -356,3 +356,41 @@ fn a_door_opened_at_night_and_a_warm_store_alert_the_device_that_reported() {
         m5.summary_en
     );
 }
+
+#[test]
+fn an_unknown_bag_fires_m3_once_and_only_a_real_reconciled_handover_resolves_it() {
+    let mut e = store_engine();
+    let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let mut events = run(
+        &mut e,
+        [
+            bag("b1", 0.0, 2.0, Category::Infectious),
+            handover("MF-1", 10.0, &ids(&["b1", "ghost"]), 3.0),
+            Input::Tick(at(15.0)),
+            Input::Tick(at(21.0)),
+            // Redelivered: no second judgement.
+            handover("MF-1", 10.0, &ids(&["b1", "ghost"]), 3.0),
+            Input::Tick(at(40.0)),
+            // An empty manifest proves nothing.
+            handover("MF-2", 50.0, &[], 0.0),
+            bag("b2", 60.0, 1.0, Category::Sharps),
+            handover("MF-3", 70.0, &ids(&["b2"]), 1.0),
+        ],
+    );
+    events.retain(|x| x.rule.starts_with('M'));
+    assert_eq!(
+        brief(&events),
+        vec![
+            ("M3".into(), Level::III, EventKind::Firing, 21.0),
+            ("M3".into(), Level::III, EventKind::Resolved, 70.0),
+        ]
+    );
+    assert!(
+        events[0]
+            .summary_en
+            .contains("bags never weighed in: ghost"),
+        "{}",
+        events[0].summary_en
+    );
+    assert_eq!(events[0].started_at, at(10.0), "since the handover");
+}
