@@ -273,7 +273,8 @@ async fn every_m_rule_fires_at_its_level_and_resolves_in_alerts_and_on_mqtt() ->
     // A handover naming a bag that never came in: M3 after the 10-minute grace, on a tick.
     s.events(&[(120.0, handover("MF-2", &["bX"], 1.0))]).await?;
     s.clock(131.0).await;
-    // The door opened outside the collection window (M5), the store warm for 40 min (M6).
+    s.wait_m_rows(2).await?; // M2, M3: the tick at 131 ran
+                             // The door opened outside the collection window (M5), the store warm for 40 min (M6).
     s.telemetry(&[
         (300.0, r#""door_open":true"#.into()),
         (305.0, r#""door_open":false"#.into()),
@@ -293,9 +294,13 @@ async fn every_m_rule_fires_at_its_level_and_resolves_in_alerts_and_on_mqtt() ->
     s.telemetry(&warm).await?;
     // Nobody collects "old" and nobody disinfects: M1 IV at 36 h, II at 48 h; M7 at 48 h;
     // M4 48 h after the last handover.
+    // Each clock step waits for its alerts, so a slow tick cannot stamp them later.
     s.clock(2160.0).await;
+    s.wait_m_rows(7).await?;
     s.clock(2880.0).await;
+    s.wait_m_rows(9).await?;
     s.clock(3000.0).await;
+    s.wait_m_rows(10).await?;
     // The pickup of "old" (reconciled) and a disinfection resolve everything.
     s.events(&[(3010.0, handover("MF-3", &["old"], 2.0))])
         .await?;
@@ -437,8 +442,9 @@ async fn a_restart_with_a_47_hour_old_bag_reaches_ii_at_48_h_once() -> anyhow::R
     let running = s.start().await?;
     s.clock(47.5 * 60.0).await;
     s.clock(48.0 * 60.0).await;
+    s.wait_m_rows(2).await?;
     s.clock(48.5 * 60.0).await;
-    let rows = s.wait_m_rows(2).await?;
+    let rows = s.wait_m_rows(3).await?; // and M7, 48 h after the disinfection at minute 1
     let m1: Vec<_> = rows.iter().filter(|r| r.0 == "M1").cloned().collect();
     assert_eq!(
         m1,
