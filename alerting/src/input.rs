@@ -5,8 +5,8 @@
 
 use crate::model::{Id, Metric, Reading, Timestamp};
 
-/// One input to [`crate::Engine::process`]. Non-exhaustive: waste-store and sterilizer
-/// events (bag_in, handover, cycle_start, ...) will join as variants.
+/// One input to [`crate::Engine::process`]. Non-exhaustive: sterilizer events
+/// (cycle_start, ...) will join as variants.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Input {
@@ -45,6 +45,12 @@ pub enum Input {
         ts: Timestamp,
         detail: String,
     },
+    /// A medical-waste `bag_in` (rules M1-M4 through the store's ledger).
+    BagIn(crate::waste::BagIn),
+    /// A medical-waste `handover` to the disposal company (M2, M3, M4).
+    Handover(crate::waste::Handover),
+    /// A waste-store `disinfection` record (M7).
+    Disinfection(crate::waste::Disinfection),
     /// Timer: advances event time for absence (G1), pending durations that mature without new
     /// samples, and escalation by persistence. The caller sends one every minute or so.
     Tick(Timestamp),
@@ -60,6 +66,9 @@ impl Input {
             | Self::SensorFault { ts, .. }
             | Self::ClockFault { ts, .. }
             | Self::Tick(ts) => *ts,
+            Self::BagIn(b) => b.ts,
+            Self::Handover(h) => h.ts,
+            Self::Disinfection(d) => d.ts,
         }
     }
 }

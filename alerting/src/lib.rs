@@ -42,6 +42,8 @@
 //! - [`state`]: per-device and per-site rule state and the snapshot types.
 //! - [`snapshot`]: restart safety (snapshot and restore).
 //! - [`pack_tests`]: rule tests shipped with a pack, and their runner.
+//! - [`waste`]: medical-waste stores: the bag ledger (`waste/ledger.rs`), collection windows
+//!   and the conditions of M1-M7 (compiled in `rule/waste.rs`, evaluated in `eval/waste.rs`).
 //! - [`delivery`]: who hears about alerts: supervisors per grid cell, grouping, repeats,
 //!   escalation up the grid, acknowledgement, silences (pure; notifiers live elsewhere).
 //!
@@ -94,6 +96,7 @@ pub mod rule;
 pub mod snapshot;
 pub mod state;
 pub(crate) mod text;
+pub mod waste;
 
 pub use eval::Engine;
 pub use event::{AlertEvent, EventKind, Evidence, EvidenceValue, SITE_SCOPE_DEVICE};

@@ -8,11 +8,12 @@ use crate::input::Input;
 use crate::level::Level;
 use crate::model::{
     DataFlag, Device, DeviceKind, Disinfectant, GridPath, Id, Period, Reading, Site,
-    SiteAttributes, SiteKind, Stat, Timestamp, WaterPoint, WaterSite,
+    SiteAttributes, SiteKind, Stat, Timestamp, WasteStoreSite, WaterPoint, WaterSite,
 };
 use crate::rule::config::{RawTest, RawTestInput};
 use crate::rule::error::Errors;
 use crate::rule::RulePack;
+use crate::waste::{BagIn, Category, Disinfection, Handover};
 use crate::Engine;
 
 /// Base time of every pack test: 2026-11-22T00:00:00Z. `at_min` counts from here.
@@ -139,12 +140,17 @@ pub(crate) fn compile_test(
             disinfectant: raw.site.disinfectant.unwrap_or(Disinfectant::FreeChlorine),
             small_supply: raw.site.small_supply.unwrap_or(false),
         }),
+        SiteKind::WasteStore => SiteAttributes::WasteStore(WasteStoreSite {
+            refrigerated: raw.site.max_temp_c.is_some(),
+            max_temp_c: raw.site.max_temp_c,
+            collection_windows: raw.site.collection_windows.clone().unwrap_or_default(),
+        }),
         other => {
             errs.at(
                 at.clone(),
                 &format!("{path}.site.kind"),
                 format!(
-                    "pack tests support water sites only for now, not {}",
+                    "pack tests support water and waste_store sites only for now, not {}",
                     other.as_str()
                 ),
             );
@@ -164,7 +170,7 @@ pub(crate) fn compile_test(
     let device = Device {
         id: TEST_DEVICE.into(),
         site: TEST_SITE.into(),
-        kind: DeviceKind::WaterMonitor,
+        kind: raw.site.kind.device_kind(),
         expected_interval_secs: raw.interval_secs.unwrap_or(60),
     };
     for id in raw
@@ -212,7 +218,7 @@ pub(crate) fn compile_test(
             }
         };
         for (k, ts) in times.into_iter().enumerate() {
-            match input_of(i, ts, k as u64) {
+            match input_of(i, ts, k as u64, device.kind) {
                 Ok(input) => timed.push((ts.0, input)),
                 Err(msg) => {
                     errs.at(line.clone(), &ip, msg);
@@ -257,9 +263,12 @@ fn times_of(i: &RawTestInput) -> Result<Vec<Timestamp>, String> {
     }
 }
 
-fn input_of(i: &RawTestInput, ts: Timestamp, k: u64) -> Result<Input, String> {
+fn input_of(i: &RawTestInput, ts: Timestamp, k: u64, kind: DeviceKind) -> Result<Input, String> {
     let site: Id = TEST_SITE.into();
     let device: Id = TEST_DEVICE.into();
+    if let Some(input) = waste_input(i, ts, k, &site, &device)? {
+        return Ok(input);
+    }
     let kinds = [
         i.value.is_some() && i.sensor_fault.is_none(),
         i.tick.is_some(),
@@ -311,8 +320,8 @@ fn input_of(i: &RawTestInput, ts: Timestamp, k: u64) -> Result<Input, String> {
             value,
         });
     }
-    if !metric.belongs_to(DeviceKind::WaterMonitor) {
-        return Err(format!("{metric} is not a water-monitor metric"));
+    if !metric.belongs_to(kind) {
+        return Err(format!("{metric} is not a {kind} metric"));
     }
     Ok(Input::Reading(Reading {
         site,
@@ -324,5 +333,86 @@ fn input_of(i: &RawTestInput, ts: Timestamp, k: u64) -> Result<Input, String> {
         period: Period::Instant,
         stat: Stat::Value,
         seq: i.seq.map(|s| s + k),
+    }))
+}
+
+/// A waste-store event line (`bag_in`, `handover` or `disinfection`), or `None` for other
+/// lines. In a series (`from_min`..`to_min`) the k-th `bag_in` gets the id `<bag_in>-<k>`.
+fn waste_input(
+    i: &RawTestInput,
+    ts: Timestamp,
+    k: u64,
+    site: &Id,
+    device: &Id,
+) -> Result<Option<Input>, String> {
+    let given = [
+        i.bag_in.is_some(),
+        i.handover.is_some(),
+        i.disinfection.is_some(),
+    ];
+    match given.iter().filter(|b| **b).count() {
+        0 => return Ok(None),
+        1 => {}
+        _ => return Err("give one of bag_in, handover, disinfection per input".to_owned()),
+    }
+    let others = i.metric.is_some()
+        || i.value.is_some()
+        || i.tick.is_some()
+        || i.maintenance.is_some()
+        || i.online.is_some()
+        || i.sensor_fault.is_some()
+        || i.clock_fault.is_some();
+    if others {
+        return Err("a waste event line takes no metric, value, tick or other input".to_owned());
+    }
+    let series = i.from_min.is_some();
+    if let Some(bag) = &i.bag_in {
+        let weight_kg = i
+            .weight_kg
+            .ok_or_else(|| "bag_in needs weight_kg".to_owned())?;
+        return Ok(Some(Input::BagIn(BagIn {
+            site: site.clone(),
+            device: device.clone(),
+            ts,
+            bag_id: if series {
+                format!("{bag}-{k}")
+            } else {
+                bag.clone()
+            },
+            category: i.category.unwrap_or(Category::Infectious),
+            weight_kg,
+            department: None,
+        })));
+    }
+    if let Some(manifest) = &i.handover {
+        let weight_kg = i
+            .weight_kg
+            .ok_or_else(|| "handover needs weight_kg".to_owned())?;
+        let bag_ids = i
+            .bag_ids
+            .clone()
+            .ok_or_else(|| "handover needs bag_ids".to_owned())?;
+        return Ok(Some(Input::Handover(Handover {
+            site: site.clone(),
+            device: device.clone(),
+            ts,
+            manifest_id: if series {
+                format!("{manifest}-{k}")
+            } else {
+                manifest.clone()
+            },
+            bag_ids,
+            weight_kg,
+            carrier: "test-carrier".to_owned(),
+        })));
+    }
+    Ok(i.disinfection.as_ref().map(|method| {
+        Input::Disinfection(Disinfection {
+            site: site.clone(),
+            device: device.clone(),
+            ts,
+            method: method.clone(),
+            duration_min: None,
+        })
     }))
 }

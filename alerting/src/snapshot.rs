@@ -26,10 +26,11 @@ impl Engine {
         let mut sites: Vec<SiteSnapshot> = self
             .sites
             .iter()
-            .filter(|s| !s.state.trackers.is_empty())
+            .filter(|s| !s.state.trackers.is_empty() || s.state.waste.is_some())
             .map(|s| SiteSnapshot {
                 site: s.site.id.to_string(),
                 trackers: s.state.trackers.clone(),
+                waste: s.state.waste.as_deref().cloned(),
             })
             .collect();
         sites.sort_by(|a, b| a.site.cmp(&b.site));
@@ -85,6 +86,7 @@ impl Engine {
                 add_firing(&mut cx.state.firing, t.rule, engine.rules.len(), 1);
             }
             cx.state.trackers = trackers;
+            cx.state.waste = ss.waste.map(Box::new);
         }
         engine
     }

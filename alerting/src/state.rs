@@ -428,6 +428,9 @@ pub struct SiteState {
     /// never fire hold no counts.
     pub firing: Vec<u32>,
     pub trackers: Vec<Tracker>,
+    /// Waste stores only: the bag ledger, door and temperature runs (created at the first
+    /// waste input or tick; boxed so other sites pay one pointer).
+    pub waste: Option<Box<crate::waste::WasteState>>,
 }
 
 /// Adds `delta` (+1 or -1; anything else is ignored) to the firing count of rule index
@@ -471,6 +474,9 @@ pub struct DeviceSnapshot {
 pub struct SiteSnapshot {
     pub site: String,
     pub trackers: Vec<Tracker>,
+    /// Waste stores: the ledger and door/temperature runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waste: Option<crate::waste::WasteState>,
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod props;
 mod restart;
 mod rules;
 mod throughput;
+mod waste;
 
 use crate::event::{AlertEvent, EventKind, Evidence};
 use crate::input::Input;

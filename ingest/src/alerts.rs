@@ -112,6 +112,11 @@ impl AlertStage {
     /// Turns delivery on: every event from now on also goes to `delivery`, whose state is
     /// saved with the rule engine's.
     pub fn attach_delivery(&mut self, delivery: DeliveryStage) {
+        // The supervisors' API shows the restored ledgers at once, not after each store's
+        // next event.
+        for (site, summary) in self.engine.waste_summaries() {
+            delivery.desk().waste().set(&site, summary);
+        }
         self.delivery = Some(delivery);
     }
 
@@ -145,7 +150,31 @@ impl AlertStage {
             return Vec::new();
         }
         self.fed_up_to = Some(position);
-        inputs.iter().flat_map(|i| self.engine.process(i)).collect()
+        let events = inputs.iter().flat_map(|i| self.engine.process(i)).collect();
+        self.publish_waste(inputs.iter().filter_map(|i| match i {
+            Input::BagIn(b) => Some(&*b.site),
+            Input::Handover(h) => Some(&*h.site),
+            Input::Disinfection(d) => Some(&*d.site),
+            _ => None,
+        }));
+        events
+    }
+
+    /// Publishes the ledger summaries of these waste stores to the supervisors' API.
+    fn publish_waste<'s>(&self, sites: impl Iterator<Item = &'s str>) {
+        let Some(d) = &self.delivery else {
+            return;
+        };
+        let mut done: Vec<&str> = Vec::new();
+        for site in sites {
+            if done.contains(&site) {
+                continue;
+            }
+            done.push(site);
+            if let Some(summary) = self.engine.waste_summary(site) {
+                d.desk().waste().set(site, summary);
+            }
+        }
     }
 
     /// Runs the timers when due (offline devices, pending durations, escalation by time) and
@@ -162,6 +191,10 @@ impl AlertStage {
         }
         self.last_tick = Some(Instant::now());
         let events = self.engine.process(&Input::Tick(now));
+        if let Some(d) = &self.delivery {
+            let pending = d.desk().waste().with_pending();
+            self.publish_waste(pending.iter().map(String::as_str));
+        }
         let mut effects = self.deliver(&events, now);
         if let Some(d) = &self.delivery {
             let ticked = d.tick(now);

@@ -27,6 +27,7 @@ mod conditions;
 mod emit;
 mod reading;
 mod tick;
+mod waste;
 
 use bind::{bind, offline_timeout, SiteRules};
 use conditions::{compositions, fresh_data, status_rules};
@@ -222,6 +223,7 @@ impl Engine {
                 state: SiteState {
                     firing: Vec::new(),
                     trackers: Vec::new(),
+                    waste: None,
                 },
             });
         }
@@ -278,8 +280,17 @@ impl Engine {
     pub fn process(&mut self, input: &Input) -> Vec<AlertEvent> {
         let mut out = Vec::new();
         match input {
-            Input::Tick(now) => self.tick(*now, &mut out),
-            Input::Reading(r) => self.reading(r, &mut out),
+            Input::Tick(now) => {
+                self.tick(*now, &mut out);
+                self.waste_tick(*now, &mut out);
+            }
+            Input::Reading(r) => {
+                self.reading(r, &mut out);
+                self.waste_reading(r, &mut out);
+            }
+            Input::BagIn(_) | Input::Handover(_) | Input::Disinfection(_) => {
+                self.waste_event(input, &mut out)
+            }
             Input::Maintenance {
                 device, ts, active, ..
             } => self.with_device(

@@ -149,7 +149,7 @@ pub(super) fn compile_rule(
             }
             continue;
         }
-        if kind != RawKind::Threshold {
+        if kind != RawKind::Threshold && kind != RawKind::WasteReconcile {
             errs.at(
                 Some(e.span()),
                 &ep,
@@ -317,6 +317,16 @@ pub(super) fn compile_rule(
             }
             Condition::AllOf { rules: idx }
         }
+        waste if super::waste::is_waste(waste) => super::waste::condition(
+            raw,
+            waste,
+            path,
+            at.clone(),
+            &mut escalate_after,
+            &mut magnitude,
+            errs,
+            &mut notes,
+        ),
         other => {
             unused.key(&raw.metric, "metric", errs);
             unused.key(&raw.metric_from, "metric_from", errs);

@@ -164,6 +164,8 @@ pub enum Condition {
     AllOf {
         rules: Vec<usize>,
     },
+    /// Medical-waste rules M1-M7 (`waste/`).
+    Waste(crate::waste::WasteRule),
 }
 
 /// Durations for the sites a selector matches (per-site overrides).

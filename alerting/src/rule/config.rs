@@ -61,6 +61,20 @@ pub enum RawKind {
     MonitorStatus,
     /// Other rules firing together at one site (W5).
     AllOf,
+    /// M1: age of the oldest bag in a waste store (`waste/`).
+    WasteStorage,
+    /// M2: handover weight against the sum of its bags at intake.
+    WasteReconcile,
+    /// M3: a handed-over bag that never came in, or one handed over twice.
+    WasteLedger,
+    /// M4: bags present and no handover for a duration.
+    WastePickup,
+    /// M5: store door open too long or outside the collection windows.
+    WasteDoor,
+    /// M6: store temperature above the site's `max_temp_c` for a duration.
+    WasteTemperature,
+    /// M7: no disinfection for a duration.
+    WasteDisinfection,
 }
 
 /// Where the metric of a threshold rule comes from when it is not fixed.
@@ -164,10 +178,16 @@ pub struct RawTestSite {
     pub point: Option<WaterPoint>,
     pub disinfectant: Option<Disinfectant>,
     pub small_supply: Option<bool>,
+    /// Waste stores: `max_temp_c` (M6 applies only when given).
+    pub max_temp_c: Option<f64>,
+    /// Waste stores: local `HH:MM-HH:MM` windows (M5).
+    pub collection_windows: Option<Vec<String>>,
 }
 
 /// One input line of a pack test. Exactly one of: a reading (`metric` + `value`), `tick`,
-/// `maintenance`, `online`, `sensor_fault` (+ `metric`, `value`), `clock_fault`.
+/// `maintenance`, `online`, `sensor_fault` (+ `metric`, `value`), `clock_fault`, or at waste
+/// stores `bag_in = "<bag id>"` (+ `weight_kg`, `category`), `handover = "<manifest id>"`
+/// (+ `bag_ids`, `weight_kg`), `disinfection = "<method>"`.
 /// Either `at_min`, or a series `from_min`..=`to_min` every `every_min` minutes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -185,6 +205,15 @@ pub struct RawTestInput {
     pub online: Option<bool>,
     pub sensor_fault: Option<bool>,
     pub clock_fault: Option<String>,
+    /// Waste stores: a `bag_in` of this bag id (with `category`, `weight_kg`).
+    pub bag_in: Option<String>,
+    pub category: Option<crate::waste::Category>,
+    pub weight_kg: Option<f64>,
+    /// Waste stores: a `handover` under this manifest (with `bag_ids`, `weight_kg`).
+    pub handover: Option<String>,
+    pub bag_ids: Option<Vec<String>>,
+    /// Waste stores: a `disinfection` with this method.
+    pub disinfection: Option<String>,
 }
 
 /// One expected transition of a pack test.

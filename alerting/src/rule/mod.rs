@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 mod load;
 mod numbers;
+mod waste;
 
 pub use compiled::{
     Condition, Confidence, DurationOverride, LimitCase, Magnitude, MagnitudeEscalation, MetricSel,

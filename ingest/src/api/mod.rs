@@ -15,7 +15,7 @@
 //! - `view`: the JSON shapes of alerts, silences, levels and delivery events;
 //! - `filter`: the query of `GET /api/v1/alerts`;
 //! - `write`: submitting a write and turning its outcome into a response;
-//! - `alerts`, `silences`, `sites`: the handlers;
+//! - `alerts`, `silences`, `sites`: the handlers (`waste`: a waste store's ledger in its status);
 //! - `openapi.json`: the OpenAPI 3.1 document served at `/api/v1/openapi.json`.
 //!
 //! Alert ids contain `/`: clients percent-encode them in paths (`%2F`); [`axum::extract::Path`]
@@ -29,6 +29,7 @@ mod silences;
 mod sites;
 mod time;
 mod view;
+mod waste;
 mod write;
 
 #[cfg(test)]

@@ -47,7 +47,18 @@ pub async fn status(
             .then(|| site(st, registry, entry, now, true))
     });
     match found {
-        Some(body) => Ok(Json(body)),
+        Some(mut body) => {
+            if let (Some(m), alerting::model::SiteAttributes::WasteStore(_)) =
+                (body.as_object_mut(), &entry.attributes)
+            {
+                let ledger = state.desk.waste().get(&id);
+                m.insert(
+                    "waste".to_owned(),
+                    super::waste::ledger(ledger.as_ref(), now),
+                );
+            }
+            Ok(Json(body))
+        }
         None => Err(caller.forbid(&state.desk, &format!("site {id}")).await),
     }
 }

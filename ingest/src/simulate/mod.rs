@@ -80,6 +80,8 @@ pub mod water;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod waste_tests;
 
 pub use fleet::{rfc3339_cst, Fleet, Incident, IncidentKind, Outbound, OutboundKind};
 pub use publish::{mqtt_options, run_publisher, spawn_client, Pace, PublishStats, SimulateError};

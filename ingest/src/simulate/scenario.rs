@@ -12,7 +12,8 @@ pub struct Scenario {
     /// an hour), per device per simulated hour.
     pub fault_rate: f64,
     /// Limit breaches (water residual low/high, turbidity high; waste door left open,
-    /// refrigeration failure, short handover weight, missed pickup), per device per hour.
+    /// refrigeration failure, short handover weight, missed pickup, a bag left over by the
+    /// pickups, a handed-over bag never weighed in, no disinfection), per device per hour.
     pub breach_rate: f64,
     /// Outages (the device stops publishing, then comes back), per device per simulated hour.
     pub offline_rate: f64,

@@ -74,6 +74,16 @@ pub(super) struct WasteSim {
     /// The next handover weighs short (M2) / is skipped (M1/M4).
     short_handover: bool,
     skip_handover: bool,
+    /// The next handover leaves its oldest bag behind (M1), until it is released.
+    leave_next: bool,
+    /// A bag left behind by the pickups: (id, weight, picked up again after this time).
+    held: Option<(String, f64, Timestamp)>,
+    /// The next handover names a bag that was never weighed in (M3).
+    unknown_bag: bool,
+    /// No disinfection is recorded until then (M7).
+    no_disinfection_until: Option<Timestamp>,
+    /// When the last ledger fault was injected.
+    last_ledger_fault: Option<Timestamp>,
     breach: Option<Breach>,
     fault: Option<SensorFault>,
 }
@@ -123,6 +133,11 @@ impl WasteSim {
             uv_day: None,
             short_handover: false,
             skip_handover: false,
+            leave_next: false,
+            held: None,
+            unknown_bag: false,
+            no_disinfection_until: None,
+            last_ledger_fault: None,
             breach: None,
             fault: None,
         }
@@ -206,6 +221,19 @@ impl WasteSim {
     }
 
     fn handover(&mut self, t: &mut Tick<'_>) {
+        // A left-over bag goes with the first pickup after its release.
+        if let Some((id, w, release)) = self.held.take() {
+            if t.now >= release {
+                self.store.insert(0, (id, w));
+            } else {
+                self.held = Some((id, w, release));
+            }
+        }
+        if self.leave_next && self.held.is_none() && self.store.len() > 1 {
+            self.leave_next = false;
+            let (id, w) = self.store.remove(0);
+            self.held = Some((id, w, t.now.plus_secs(t.int(48, 56) * 3600)));
+        }
         if self.store.is_empty() {
             return;
         }
@@ -216,8 +244,13 @@ impl WasteSim {
         } else {
             1.0 + (0.004 * t.gauss()).clamp(-0.009, 0.009)
         };
-        let weight = (sum * factor * 100.0).round() / 100.0;
-        let bag_ids: Vec<String> = self.store.drain(..).map(|(id, _)| id).collect();
+        let mut weight = (sum * factor * 100.0).round() / 100.0;
+        let mut bag_ids: Vec<String> = self.store.drain(..).map(|(id, _)| id).collect();
+        if self.unknown_bag {
+            self.unknown_bag = false;
+            bag_ids.push(format!("YF-UNREG-{}-{}", self.site_tag, self.bag_counter));
+            weight = ((weight + t.uniform(0.5, 2.0)) * 100.0).round() / 100.0;
+        }
         t.emit(event(
             "handover",
             json!({"manifest_id": format!("{}{:04}{:05}", local_date(t.now), self.site_tag,
@@ -250,18 +283,78 @@ impl WasteSim {
                 level,
             });
         } else if !self.ledger {
-        } else if roll < 0.85 && !self.short_handover {
-            self.short_handover = true;
-            t.incident(
-                IncidentKind::Breach,
-                "next handover will weigh 4-14 % less than its bags".into(),
-            );
-        } else if !self.skip_handover {
-            self.skip_handover = true;
-            t.incident(
-                IncidentKind::Breach,
-                "next pickup missed: bags stay in the store another day".into(),
-            );
+        } else {
+            self.start_ledger_breach(t);
+        }
+    }
+
+    /// One of the ledger faults (M1-M4, M7), each family equally likely; at most one pending
+    /// at a time and one a simulated day, so that pickups and disinfections still happen on
+    /// most days (without this, faults re-rolled every few minutes kept every pickup missed).
+    fn start_ledger_breach(&mut self, t: &mut Tick<'_>) {
+        let pending = self.short_handover
+            || self.skip_handover
+            || self.leave_next
+            || self.unknown_bag
+            || self.no_disinfection_until.is_some_and(|u| t.now < u);
+        if pending
+            || self
+                .last_ledger_fault
+                .is_some_and(|at| t.now.secs_since(at) < 86_400)
+        {
+            return;
+        }
+        self.last_ledger_fault = Some(t.now);
+        match t.int(0, 4) {
+            0 if !self.short_handover => {
+                self.short_handover = true;
+                t.incident(
+                    IncidentKind::Breach,
+                    "next handover will weigh 4-14 % less than its bags".into(),
+                );
+            }
+            1 if !self.skip_handover => {
+                self.skip_handover = true;
+                t.incident(
+                    IncidentKind::Breach,
+                    "next pickup missed: bags stay in the store another day".into(),
+                );
+            }
+            2 if !self.leave_next && self.held.is_none() => {
+                self.leave_next = true;
+                t.incident(
+                    IncidentKind::Breach,
+                    "next pickup leaves its oldest bag behind for about two days".into(),
+                );
+            }
+            3 if !self.unknown_bag => {
+                self.unknown_bag = true;
+                t.incident(
+                    IncidentKind::Breach,
+                    "next handover names a bag that was never weighed in".into(),
+                );
+            }
+            4 if self.no_disinfection_until.is_none() => {
+                let hours = t.int(50, 60);
+                self.no_disinfection_until = Some(t.now.plus_secs(hours * 3600));
+                t.incident(
+                    IncidentKind::Breach,
+                    format!("no disinfection recorded for {hours} h"),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether disinfections are recorded at `now` (not during a no-disinfection fault).
+    fn disinfects(&mut self, now: Timestamp) -> bool {
+        match self.no_disinfection_until {
+            Some(until) if now < until => false,
+            Some(_) => {
+                self.no_disinfection_until = None;
+                true
+            }
+            None => true,
         }
     }
 
@@ -296,10 +389,12 @@ impl WasteSim {
             if o.handover.is_some_and(|h| h <= t.now) && o.bags.is_empty() {
                 o.handover = None;
                 self.handover(t);
-                t.emit(event(
-                    "disinfection",
-                    json!({"method": "spray", "duration_min": 10}),
-                ));
+                if self.disinfects(t.now) {
+                    t.emit(event(
+                        "disinfection",
+                        json!({"method": "spray", "duration_min": 10}),
+                    ));
+                }
             }
             if t.now < o.close || !o.bags.is_empty() {
                 self.opening = Some(o);
@@ -317,7 +412,7 @@ impl WasteSim {
         if let Some(until) = self.uv_until {
             if t.now >= until {
                 self.uv_until = None;
-                if self.ledger {
+                if self.ledger && self.disinfects(t.now) {
                     t.emit(event(
                         "disinfection",
                         json!({"method": "uv", "duration_min": 60}),

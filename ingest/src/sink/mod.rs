@@ -9,3 +9,4 @@ pub mod questdb;
 pub mod rows;
 pub mod schema;
 pub mod store;
+pub mod waste;

@@ -20,6 +20,8 @@ pub enum Row {
     Alert(Box<alerting::AlertEvent>),
     Action(Box<ActionRow>),
     Audit(Box<AuditRow>),
+    /// Medical-waste traceability (`waste_bags`).
+    WasteBag(Box<super::waste::WasteBagRow>),
 }
 
 /// A delivery lifecycle record or a supervisor's action on an alert (`alert_actions`).
@@ -135,6 +137,7 @@ impl Row {
             Self::Alert(_) => "alerts",
             Self::Action(_) => "alert_actions",
             Self::Audit(_) => "audit",
+            Self::WasteBag(_) => "waste_bags",
         }
     }
 
@@ -253,6 +256,7 @@ impl Row {
                 .column_str("remote", a.remote.as_str())?
                 .column_str("detail", a.detail.as_str())?
                 .at(TimestampMicros::new(a.ts.0)),
+            Self::WasteBag(w) => super::waste::encode(w, buf),
         }
     }
 }
@@ -359,6 +363,26 @@ mod tests {
             remote: "127.0.0.1:1".into(),
             detail: "bad token".into(),
         })));
+        for stage in [
+            super::super::waste::Stage::In,
+            super::super::waste::Stage::HandedOver,
+        ] {
+            let handed = stage == super::super::waste::Stage::HandedOver;
+            rows.push(Row::WasteBag(Box::new(super::super::waste::WasteBagRow {
+                ts: Timestamp(1),
+                site: "s".into(),
+                device: "d".into(),
+                bag_id: "B-1".into(),
+                stage,
+                category: (!handed).then_some("sharps"),
+                department: (!handed).then(|| "内科".into()),
+                weight_kg: (!handed).then_some(1.25),
+                manifest_id: handed.then(|| "MF-1".into()),
+                carrier: handed.then(|| "C1".into()),
+                manifest_weight_kg: handed.then_some(10.5),
+                manifest_bags: handed.then_some(8),
+            })));
+        }
         rows
     }
 

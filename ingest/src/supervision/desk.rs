@@ -165,6 +165,8 @@ struct Inner {
     registry: Arc<Registry>,
     run: i64,
     next: AtomicU64,
+    /// Waste stores' ledger summaries (published by the alert stage).
+    waste: super::WasteBoard,
 }
 
 impl std::fmt::Debug for Desk {
@@ -204,6 +206,7 @@ impl Desk {
                 registry,
                 run,
                 next: AtomicU64::new(1),
+                waste: super::WasteBoard::default(),
             }),
         }
     }
@@ -232,6 +235,11 @@ impl Desk {
     /// The sites and devices.
     pub fn registry(&self) -> &Registry {
         &self.inner.registry
+    }
+
+    /// The waste stores' ledger summaries.
+    pub fn waste(&self) -> &super::WasteBoard {
+        &self.inner.waste
     }
 
     /// Journals a write and waits for the drain to apply it.

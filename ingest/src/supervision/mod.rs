@@ -13,6 +13,7 @@ pub mod desk;
 pub mod outbox;
 pub mod request;
 pub mod stage;
+pub mod waste_board;
 
 #[cfg(test)]
 #[path = "tests/outbox.rs"]
@@ -21,3 +22,4 @@ mod outbox_tests;
 pub use desk::{AlertRecord, Desk, DeskSnapshot, DeskState, HistoryEntry, SubmitError, Submitted};
 pub use request::{Action, Request, API_TOPIC};
 pub use stage::{DeliveryStage, Effects};
+pub use waste_board::WasteBoard;

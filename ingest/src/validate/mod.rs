@@ -354,7 +354,9 @@ impl Validator {
             return;
         }
         let (site, dev) = (device.site.clone(), device.id.clone());
-        // Waste and dental events are stored; their rules (M1-M7, S1-S6) are not built yet.
+        // Waste events feed the store's ledger (M1-M7) and the traceability table; dental
+        // events are stored (their rules, S1-S6, are not built yet).
+        let waste = waste::waste_event(&site, &dev, &event);
         if let json::EventKind::Maintenance { active, reason } = &event.kind {
             self.in_maintenance.insert(dev.clone(), *active);
             out.inputs.push(Input::Maintenance {
@@ -374,6 +376,10 @@ impl Validator {
             reference: event.reference,
             data: event.raw,
         }));
+        if let Some((input, rows)) = waste {
+            out.inputs.push(input);
+            out.rows.extend(rows);
+        }
     }
 }
 
@@ -403,6 +409,7 @@ impl Quarantine<'_> {
 }
 
 mod hj212;
+mod waste;
 
 #[cfg(test)]
 mod tests;

@@ -255,3 +255,66 @@ fn reading_flag(p: &Processed) -> DataFlag {
         })
         .unwrap()
 }
+
+#[test]
+fn waste_events_feed_the_ledger_and_the_traceability_table() {
+    let mut v = validator();
+    let p = v.process(&msg(
+        "weijian/v1/s2/ws1/event",
+        format!(
+            r#"[{{"ts":{NOW_MS},"type":"bag_in","bag_id":"B-1","category":"sharps","weight_kg":1.5,"department":"口腔科"}},
+                {{"ts":{NOW_MS},"type":"handover","manifest_id":"MF-7","bag_ids":["B-1","B-2","B-1"],"weight_kg":3.1,"carrier":"C9"}},
+                {{"ts":{NOW_MS},"type":"disinfection","method":"uv","duration_min":60}}]"#
+        )
+        .as_bytes(),
+    ));
+    assert!(p.rejected.is_empty());
+    let Input::BagIn(b) = &p.inputs[0] else {
+        panic!("{:?}", p.inputs)
+    };
+    assert_eq!(
+        (
+            b.bag_id.as_str(),
+            b.category.as_str(),
+            b.weight_kg,
+            b.department.as_deref()
+        ),
+        ("B-1", "sharps", 1.5, Some("口腔科"))
+    );
+    let Input::Handover(h) = &p.inputs[1] else {
+        panic!("{:?}", p.inputs)
+    };
+    assert_eq!(
+        (h.manifest_id.as_str(), h.bag_ids.len(), h.carrier.as_str()),
+        ("MF-7", 2, "C9")
+    );
+    assert!(
+        matches!(&p.inputs[2], Input::Disinfection(d) if d.method == "uv" && d.duration_min == Some(60.0))
+    );
+    let bags: Vec<(&str, &str, Option<&str>)> = p
+        .rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::WasteBag(w) => Some((
+                w.bag_id.as_str(),
+                w.stage.as_str(),
+                w.manifest_id.as_deref(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        bags,
+        [
+            ("B-1", "in", None),
+            ("B-1", "handed_over", Some("MF-7")),
+            ("B-2", "handed_over", Some("MF-7"))
+        ]
+    );
+    // Every event is still stored as it came, first.
+    assert_eq!(
+        p.rows.iter().filter(|r| matches!(r, Row::Event(_))).count(),
+        3
+    );
+    assert!(matches!(p.rows[0], Row::Event(_)));
+}

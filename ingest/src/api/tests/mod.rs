@@ -76,6 +76,19 @@ id = "wm-west-1"
 site = "wp-west"
 kind = "water_monitor"
 expected_interval_secs = 60
+
+[[sites]]
+id = "ws-west"
+name = "学府社区卫生服务站 医废暂存间"
+kind = "waste_store"
+grid = { district = "示范区", street = "西城街道", community = "学府社区" }
+waste_store = { refrigerated = false, collection_windows = ["08:00-10:00"] }
+
+[[devices]]
+id = "wd-west-1"
+site = "ws-west"
+kind = "waste_store"
+expected_interval_secs = 300
 "#;
 
 /// (id, cell as TOML, token).

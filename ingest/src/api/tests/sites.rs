@@ -77,3 +77,86 @@ async fn site_status_outside_the_subtree_is_403_audited_and_unknown_is_404() {
     assert_eq!((rows[0].action, rows[0].status), ("denied", 403));
     assert_eq!(rows[0].path, "/api/v1/sites/wp-west/status");
 }
+
+#[tokio::test]
+async fn a_waste_store_status_shows_its_ledger() {
+    use alerting::model::Timestamp;
+    use alerting::waste::{BagIn, Category, Handover, Ledger};
+    let h = Harness::new().await;
+    let empty = h.get("/api/v1/sites/ws-west/status", XUEFU).await;
+    assert_eq!(empty.status, StatusCode::OK, "{empty:?}");
+    assert_eq!(empty.body["kind"], "waste_store");
+    assert_eq!(empty.body["waste"]["bags"], 0);
+    assert_eq!(empty.body["waste"]["oldest_bag"], Value::Null);
+    let water = h.get("/api/v1/sites/wp-west/status", XUEFU).await;
+    assert!(
+        water.body.get("waste").is_none(),
+        "only waste stores have a ledger"
+    );
+
+    // The ledger as the alert stage publishes it: three bags in, one handed over.
+    let at = |hours_ago: i64| Timestamp(h.now().0 - hours_ago * 3_600_000_000);
+    let mut ledger = Ledger::default();
+    for (id, category, kg, hours_ago) in [
+        ("B1", Category::Infectious, 2.5, 30),
+        ("B2", Category::Sharps, 0.75, 20),
+        ("B3", Category::Infectious, 1.5, 10),
+    ] {
+        ledger.bag_in(&BagIn {
+            site: "ws-west".into(),
+            device: "wd-west-1".into(),
+            ts: at(hours_ago),
+            bag_id: id.into(),
+            category,
+            weight_kg: kg,
+            department: None,
+        });
+    }
+    ledger.handover(
+        &Handover {
+            site: "ws-west".into(),
+            device: "wd-west-1".into(),
+            ts: at(6),
+            manifest_id: "MF-88".into(),
+            bag_ids: vec!["B1".into()],
+            weight_kg: 2.48,
+            carrier: "HZ-MW-01".into(),
+        },
+        600,
+    );
+    ledger.disinfection(at(3));
+    h.desk.waste().set("ws-west", ledger.summary());
+
+    let s = h.get("/api/v1/sites/ws-west/status", XUEFU).await;
+    let w = &s.body["waste"];
+    assert_eq!(
+        (w["bags"].clone(), w["kg"].clone()),
+        (json!(2), json!(2.25)),
+        "{w}"
+    );
+    let infectious = w["by_category"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["category"] == "infectious")
+        .unwrap();
+    assert_eq!(
+        (infectious["bags"].clone(), infectious["kg"].clone()),
+        (json!(1), json!(1.5))
+    );
+    assert_eq!(w["oldest_bag"]["bag_id"], "B2");
+    assert_eq!(w["oldest_bag"]["age_hours"], 20.0);
+    assert_eq!(w["last_handover"]["manifest_id"], "MF-88");
+    assert_eq!(w["last_handover"]["hours_ago"], 6.0);
+    assert_eq!(w["hours_since_disinfection"], 3.0);
+    assert!(
+        w["last_disinfection"].as_str().unwrap().ends_with("+08:00"),
+        "{w}"
+    );
+    let other = h.get("/api/v1/sites/ws-west/status", SHUICHANG).await;
+    assert_eq!(
+        other.status,
+        StatusCode::FORBIDDEN,
+        "outside the caller's grid"
+    );
+}
