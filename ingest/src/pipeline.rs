@@ -94,6 +94,10 @@ pub fn build_notifiers(config: &Config, client: &MqttClient) -> Result<Notifiers
     Ok(notifiers)
 }
 
+/// The window of unacknowledged messages assumed for an MQTT 3.1.1 broker (Mosquitto's default
+/// `max_inflight_messages`), which the client cannot learn.
+const MQTT311_ASSUMED_WINDOW: usize = 20;
+
 /// How long shutdown waits for acks and the last writes.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -200,7 +204,14 @@ pub async fn start_with_clock(
         u64::try_from(config.spool.group_commit_delay.as_millis()).unwrap_or(u64::MAX);
     spool_config.group_commit_interval_ms =
         u64::try_from(config.spool.group_commit_interval.as_millis()).unwrap_or(u64::MAX);
-    spool_config.group_commit_records = config.spool.group_commit_records;
+    // Below half the window of unacknowledged messages, or a full window would wait for the
+    // interval: MQTT 5's receive maximum, or with MQTT 3.1.1 the broker's own setting, which
+    // weijian cannot see (Mosquitto's default, 20, is assumed).
+    let window = match config.mqtt.protocol {
+        crate::config::MqttProtocol::V5 => usize::from(config.mqtt.inflight),
+        crate::config::MqttProtocol::V311 => MQTT311_ASSUMED_WINDOW,
+    };
+    spool_config.group_commit_records = config.spool.group_commit_records.min((window / 2).max(1));
     let (spool_writer, spool_reader, recovery) = spool::open(spool_config, spool_metrics).await?;
     if recovery.is_clean() {
         tracing::info!(dir = %config.spool.dir.display(), "Spool opened.");

@@ -140,7 +140,7 @@ pub const DEFAULT_GROUP_COMMIT_DELAY_MS: u64 = 0;
 /// Default least time between the starts of two fsyncs (see [`SpoolConfig`]).
 pub const DEFAULT_GROUP_COMMIT_INTERVAL_MS: u64 = 20;
 /// Default number of waiting appends that starts an fsync at once (see [`SpoolConfig`]).
-pub const DEFAULT_GROUP_COMMIT_RECORDS: usize = 64;
+pub const DEFAULT_GROUP_COMMIT_RECORDS: usize = 32;
 /// Smallest accepted `segment_bytes`.
 pub const MIN_SEGMENT_BYTES: u64 = 256;
 
@@ -175,8 +175,9 @@ pub struct SpoolConfig {
     /// `group_commit_records` cuts the wait short.
     pub group_commit_interval_ms: u64,
     #[serde(default = "default_group_commit_records")]
-    /// This many waiting appends start an fsync at once, whatever the interval (default 64),
-    /// so that a small window of unacknowledged messages (MQTT 3.1.1) or a burst never waits.
+    /// This many waiting appends start an fsync at once, whatever the interval (default 32),
+    /// so that a burst never waits. It must stay below the broker's window of unacknowledged
+    /// messages (the pipeline caps it at half of it), or every group would wait the interval.
     pub group_commit_records: usize,
 }
 
