@@ -4,6 +4,7 @@
 //! clock in the same UTC microseconds), so evaluation is deterministic and replayable.
 
 use crate::model::{Id, Metric, Reading, Timestamp};
+use crate::sterilization::SterilizerEvent;
 
 /// One input to [`crate::Engine::process`]. Non-exhaustive: waste-store and sterilizer
 /// events (bag_in, handover, cycle_start, ...) will join as variants.
@@ -48,6 +49,8 @@ pub enum Input {
     /// Timer: advances event time for absence (G1), pending durations that mature without new
     /// samples, and escalation by persistence. The caller sends one every minute or so.
     Tick(Timestamp),
+    /// A dental sterilizer event: cycle start and end, Bowie-Dick sheet, BI result (S1-S6).
+    Sterilizer(SterilizerEvent),
 }
 
 impl Input {
@@ -60,6 +63,7 @@ impl Input {
             | Self::SensorFault { ts, .. }
             | Self::ClockFault { ts, .. }
             | Self::Tick(ts) => *ts,
+            Self::Sterilizer(e) => e.ts,
         }
     }
 }

@@ -42,6 +42,8 @@
 //! - [`state`]: per-device and per-site rule state and the snapshot types.
 //! - [`snapshot`]: restart safety (snapshot and restore).
 //! - [`pack_tests`]: rule tests shipped with a pack, and their runner.
+//! - [`sterilization`]: dental steam sterilizers (S1-S6): saturated steam, the per-cycle
+//!   verdict, Bowie-Dick and BI bookkeeping; the engine side is `eval/sterilization.rs`.
 //! - [`delivery`]: who hears about alerts: supervisors per grid cell, grouping, repeats,
 //!   escalation up the grid, acknowledgement, silences (pure; notifiers live elsewhere).
 //!
@@ -93,6 +95,7 @@ pub mod pack_tests;
 pub mod rule;
 pub mod snapshot;
 pub mod state;
+pub mod sterilization;
 pub(crate) mod text;
 
 pub use eval::Engine;

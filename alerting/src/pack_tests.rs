@@ -139,12 +139,21 @@ pub(crate) fn compile_test(
             disinfectant: raw.site.disinfectant.unwrap_or(Disinfectant::FreeChlorine),
             small_supply: raw.site.small_supply.unwrap_or(false),
         }),
+        SiteKind::DentalSterilization => {
+            SiteAttributes::DentalSterilization(crate::model::DentalSite {
+                sterilizer: raw
+                    .site
+                    .sterilizer
+                    .unwrap_or(crate::model::SterilizerType::Prevac),
+                bi_interval_days: raw.site.bi_interval_days.unwrap_or(7),
+            })
+        }
         other => {
             errs.at(
                 at.clone(),
                 &format!("{path}.site.kind"),
                 format!(
-                    "pack tests support water sites only for now, not {}",
+                    "pack tests support water and dental_sterilization sites only for now, not {}",
                     other.as_str()
                 ),
             );
@@ -161,10 +170,11 @@ pub(crate) fn compile_test(
         },
         attributes,
     };
+    let kind = raw.site.kind.device_kind();
     let device = Device {
         id: TEST_DEVICE.into(),
         site: TEST_SITE.into(),
-        kind: DeviceKind::WaterMonitor,
+        kind,
         expected_interval_secs: raw.interval_secs.unwrap_or(60),
     };
     for id in raw
@@ -212,7 +222,7 @@ pub(crate) fn compile_test(
             }
         };
         for (k, ts) in times.into_iter().enumerate() {
-            match input_of(i, ts, k as u64) {
+            match input_of(i, ts, k as u64, kind) {
                 Ok(input) => timed.push((ts.0, input)),
                 Err(msg) => {
                     errs.at(line.clone(), &ip, msg);
@@ -257,9 +267,12 @@ fn times_of(i: &RawTestInput) -> Result<Vec<Timestamp>, String> {
     }
 }
 
-fn input_of(i: &RawTestInput, ts: Timestamp, k: u64) -> Result<Input, String> {
+fn input_of(i: &RawTestInput, ts: Timestamp, k: u64, kind: DeviceKind) -> Result<Input, String> {
     let site: Id = TEST_SITE.into();
     let device: Id = TEST_DEVICE.into();
+    if let Some(event) = sterilizer_input(i, ts)? {
+        return Ok(Input::Sterilizer(event));
+    }
     let kinds = [
         i.value.is_some() && i.sensor_fault.is_none(),
         i.tick.is_some(),
@@ -311,8 +324,8 @@ fn input_of(i: &RawTestInput, ts: Timestamp, k: u64) -> Result<Input, String> {
             value,
         });
     }
-    if !metric.belongs_to(DeviceKind::WaterMonitor) {
-        return Err(format!("{metric} is not a water-monitor metric"));
+    if !metric.belongs_to(kind) {
+        return Err(format!("{metric} is not a {kind} metric"));
     }
     Ok(Input::Reading(Reading {
         site,
@@ -324,5 +337,78 @@ fn input_of(i: &RawTestInput, ts: Timestamp, k: u64) -> Result<Input, String> {
         period: Period::Instant,
         stat: Stat::Value,
         seq: i.seq.map(|s| s + k),
+    }))
+}
+
+/// A sterilizer event input (`cycle_start`, `cycle_end`, `bd_result`, `bi_result`), or
+/// `None` when the line is not one.
+fn sterilizer_input(
+    i: &RawTestInput,
+    ts: Timestamp,
+) -> Result<Option<crate::sterilization::SterilizerEvent>, String> {
+    use crate::sterilization::{DeviceVerdict, Program, SterilizerEvent, SterilizerEventKind};
+    let given = [
+        i.cycle_start.is_some(),
+        i.cycle_end.is_some(),
+        i.bd_result.is_some(),
+        i.bi_result.is_some(),
+    ];
+    match given.iter().filter(|b| **b).count() {
+        0 => return Ok(None),
+        1 => {}
+        _ => return Err("give one of cycle_start, cycle_end, bd_result, bi_result".to_owned()),
+    }
+    if i.metric.is_some() || i.value.is_some() || i.tick.is_some() {
+        return Err("a sterilizer event takes no metric, value or tick".to_owned());
+    }
+    let result = |allowed: &[&str]| -> Result<String, String> {
+        match &i.result {
+            Some(r) if allowed.contains(&r.as_str()) => Ok(r.clone()),
+            _ => Err(format!("give result = one of {allowed:?}")),
+        }
+    };
+    let kind = if let Some(id) = &i.cycle_start {
+        let program = i
+            .program
+            .as_deref()
+            .and_then(Program::parse)
+            .ok_or("cycle_start needs program = a protocol.md program name")?;
+        SterilizerEventKind::CycleStart {
+            cycle_id: id.clone(),
+            program,
+            implant_load: i.implant_load.unwrap_or(false),
+        }
+    } else if let Some(id) = &i.cycle_end {
+        let device_verdict = i
+            .verdict
+            .as_deref()
+            .and_then(DeviceVerdict::parse)
+            .ok_or("cycle_end needs verdict = pass | fail | aborted")?;
+        SterilizerEventKind::CycleEnd {
+            cycle_id: id.clone(),
+            device_verdict,
+        }
+    } else if let Some(id) = &i.bd_result {
+        SterilizerEventKind::BdResult {
+            cycle_id: id.clone(),
+            pass: result(&["pass", "fail"])? == "pass",
+        }
+    } else if let Some(bi) = &i.bi_result {
+        SterilizerEventKind::BiResult {
+            bi_id: bi.clone(),
+            cycle_id: i
+                .cycle
+                .clone()
+                .ok_or("bi_result needs cycle = the cycle id")?,
+            positive: result(&["negative", "positive"])? == "positive",
+        }
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(SterilizerEvent {
+        site: TEST_SITE.into(),
+        device: TEST_DEVICE.into(),
+        ts,
+        kind,
     }))
 }

@@ -103,6 +103,7 @@ pub(crate) fn what_text(
             format!("监测仪长时间处于非正常状态（数据标记非 N 或维护未结束：{detail}）"),
             format!("monitor not in normal state (flag not N or maintenance not ended: {detail})"),
         ),
+        Condition::Sterilization(check) => crate::eval::sterilization_what(*check, t, resolved),
         Condition::AllOf { rules: parts } => {
             let names: Vec<String> = parts
                 .iter()

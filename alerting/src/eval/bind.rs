@@ -25,6 +25,8 @@ pub(crate) struct SiteRules {
     pub clock: Vec<usize>,
     pub status: Vec<(usize, i64)>,
     pub all_of: Vec<usize>,
+    /// S1-S6 (dental sterilizer) rules with their check.
+    pub sterilization: Vec<(usize, crate::sterilization::SterilCheck)>,
     /// Clear duration (seconds) of every rule at this site, by rule index.
     pub clear_secs: Vec<i64>,
 }
@@ -70,6 +72,7 @@ pub(super) fn bind(rules: &[Rule], site: &Site) -> SiteRules {
             Condition::Clock => b.clock.push(i),
             Condition::MonitorStatus { min_secs } => b.status.push((i, *min_secs)),
             Condition::AllOf { .. } => b.all_of.push(i),
+            Condition::Sterilization(c) => b.sterilization.push((i, *c)),
         }
     }
     b

@@ -164,6 +164,8 @@ pub enum Condition {
     AllOf {
         rules: Vec<usize>,
     },
+    /// S1-S6: dental sterilizer checks (`crate::sterilization`).
+    Sterilization(crate::sterilization::SterilCheck),
 }
 
 /// Durations for the sites a selector matches (per-site overrides).
@@ -234,6 +236,8 @@ pub struct RulePack {
     pub origin: String,
     pub rules: Vec<Rule>,
     pub tests: Vec<PackTest>,
+    /// The `[sterilization]` section: cycle-verdict parameters (none: no verdicts).
+    pub sterilization: Option<crate::sterilization::SterilParams>,
 }
 
 impl RulePack {
@@ -247,6 +251,7 @@ impl RulePack {
             origin: "(none)".into(),
             rules: Vec::new(),
             tests: Vec::new(),
+            sterilization: None,
         }
     }
 
