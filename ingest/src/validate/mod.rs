@@ -354,7 +354,11 @@ impl Validator {
             return;
         }
         let (site, dev) = (device.site.clone(), device.id.clone());
-        // Waste and dental events are stored; their rules (M1-M7, S1-S6) are not built yet.
+        // Waste events are stored; their rules (M1-M7) are not built yet. Autoclave events
+        // feed S1-S6.
+        if let Some(input) = sterilizer::input(&site, &dev, &event) {
+            out.inputs.push(input);
+        }
         if let json::EventKind::Maintenance { active, reason } = &event.kind {
             self.in_maintenance.insert(dev.clone(), *active);
             out.inputs.push(Input::Maintenance {
@@ -403,6 +407,7 @@ impl Quarantine<'_> {
 }
 
 mod hj212;
+mod sterilizer;
 
 #[cfg(test)]
 mod tests;
