@@ -227,6 +227,22 @@ impl AlertStage {
         }
     }
 
+    /// `sterilization_cycles` rows of the cycles the engine finished (or linked a Bowie-Dick
+    /// or BI result to) since the last call. Like alert rows they are re-produced when the
+    /// spool is re-read after a restart, with the same identity.
+    pub fn take_cycle_rows(&mut self) -> Vec<Row> {
+        self.engine
+            .take_cycle_records()
+            .into_iter()
+            .map(|r| Row::Cycle(Box::new(r)))
+            .collect()
+    }
+
+    /// The engine, for read-only views (sterilizer status).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// Open alerts right now.
     pub fn open_alerts(&self) -> usize {
         self.engine.active_alerts()

@@ -294,6 +294,7 @@ pub fn tables() -> Vec<Table> {
         ],
         dedup_keys: vec!["ts", "request_id"],
     });
+    t.push(super::cycles::table());
     t
 }
 
