@@ -40,6 +40,8 @@ pub struct AlertStage {
     /// Delivery's timers changed its state since the last save (escalations, repeats):
     /// saved even when no new record arrived.
     delivery_dirty: bool,
+    /// Sterilizers whose status changed since it was last handed to the desk (API).
+    sterilizers_dirty: std::collections::BTreeSet<String>,
 }
 
 /// The snapshot file.
@@ -99,6 +101,7 @@ impl AlertStage {
             publish: config.alerts.publish,
             delivery: None,
             delivery_dirty: false,
+            sterilizers_dirty: std::collections::BTreeSet::new(),
         };
         (stage, desk)
     }
@@ -106,6 +109,12 @@ impl AlertStage {
     /// Turns delivery on: every event from now on also goes to `delivery`, whose state is
     /// saved with the rule engine's.
     pub fn attach_delivery(&mut self, delivery: DeliveryStage) {
+        // The API's sterilizer view starts from the restored rule state.
+        for device in self.engine.sterilizers() {
+            if let Some(status) = self.engine.sterilizer_status(device) {
+                delivery.desk().set_sterilizer(status);
+            }
+        }
         self.delivery = Some(delivery);
     }
 
@@ -139,6 +148,11 @@ impl AlertStage {
             return Vec::new();
         }
         self.fed_up_to = Some(position);
+        for input in inputs {
+            if let Input::Sterilizer(e) = input {
+                self.sterilizers_dirty.insert(e.device.to_string());
+            }
+        }
         inputs.iter().flat_map(|i| self.engine.process(i)).collect()
     }
 
@@ -230,9 +244,21 @@ impl AlertStage {
     /// `sterilization_cycles` rows of the cycles the engine finished (or linked a Bowie-Dick
     /// or BI result to) since the last call. Like alert rows they are re-produced when the
     /// spool is re-read after a restart, with the same identity.
+    /// Also hands the changed sterilizers' status to the desk (the API's view).
     pub fn take_cycle_rows(&mut self) -> Vec<Row> {
-        self.engine
-            .take_cycle_records()
+        let records = self.engine.take_cycle_records();
+        for r in &records {
+            self.sterilizers_dirty.insert(r.device.clone());
+        }
+        let dirty = std::mem::take(&mut self.sterilizers_dirty);
+        if let Some(d) = &self.delivery {
+            for device in dirty {
+                if let Some(status) = self.engine.sterilizer_status(&device) {
+                    d.desk().set_sterilizer(status);
+                }
+            }
+        }
+        records
             .into_iter()
             .map(|r| Row::Cycle(Box::new(r)))
             .collect()

@@ -43,6 +43,9 @@ fn morning_ms() -> i64 {
     midnight - DAY + 9 * 3_600_000
 }
 
+/// An S-rule row of `alerts`: (rule, kind, level, device, evidence).
+type SAlert = (String, String, i64, String, String);
+
 struct Clinic {
     env: Env,
     text: String,
@@ -189,7 +192,7 @@ impl Clinic {
     }
 
     /// S-rule rows of `alerts`: (rule, kind, level, device, evidence).
-    fn s_alerts(&self) -> anyhow::Result<Vec<(String, String, i64, String, String)>> {
+    fn s_alerts(&self) -> anyhow::Result<Vec<SAlert>> {
         let table = self.env.table("alerts");
         if self.env.store.count(&table)? == 0 {
             return Ok(Vec::new());
@@ -252,7 +255,7 @@ fn num(v: &Value) -> f64 {
     }
 }
 
-fn firing(alerts: &[(String, String, i64, String, String)]) -> Vec<(&str, i64, &str)> {
+fn firing(alerts: &[SAlert]) -> Vec<(&str, i64, &str)> {
     alerts
         .iter()
         .filter(|a| a.1 == "firing")

@@ -50,11 +50,10 @@ impl Engine {
         std::mem::take(&mut self.steril.outbox)
     }
 
-    /// The sterilizer status of `device` at `now` (API and site status), if it is a
-    /// sterilizer the engine has seen.
-    pub fn sterilizer_status(&self, device: &str, now: Timestamp) -> Option<SterilizerStatus> {
+    /// The sterilizer status of `device` (API and site status), if it is a sterilizer the
+    /// engine has seen.
+    pub fn sterilizer_status(&self, device: &str) -> Option<SterilizerStatus> {
         let st = self.steril.states.get(device)?;
-        let today = cst_day(now);
         Some(SterilizerStatus {
             device: device.to_owned(),
             open_cycle: st
@@ -63,7 +62,7 @@ impl Engine {
                 .map(|c| (c.cycle_id.clone(), c.program, c.started_at)),
             cycles: st.recent.iter().cloned().collect(),
             last_bowie_dick: st.last_bd.clone(),
-            bowie_dick_ok_today: st.bd.as_ref().is_some_and(|b| b.day == today && b.passed()),
+            bowie_dick: st.bd.clone(),
             last_bi: st.last_bi.clone(),
             recall: st.recall.clone(),
             unverified: st.unverified.clone(),

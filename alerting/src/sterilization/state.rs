@@ -168,11 +168,29 @@ pub struct SterilizerStatus {
     /// Finished cycles kept in memory (newest last).
     pub cycles: Vec<CycleRecord>,
     pub last_bowie_dick: Option<BdReading>,
-    /// Whether a passing Bowie-Dick (cycle and sheet) is on record for the CST day of `now`.
-    pub bowie_dick_ok_today: bool,
+    /// The latest Bowie-Dick test cycle (its CST day, cycle and sheet results).
+    pub bowie_dick: Option<BdDay>,
     pub last_bi: Option<BiReading>,
     /// The recall after a positive BI, while open.
     pub recall: Option<Recall>,
     /// Load cycles not yet covered by a negative BI.
     pub unverified: Unverified,
+}
+
+impl SterilizerStatus {
+    /// Whether a passing Bowie-Dick test (cycle and sheet) is on record for the China
+    /// Standard Time day of `now`.
+    pub fn bowie_dick_ok(&self, now: Timestamp) -> bool {
+        self.bowie_dick
+            .as_ref()
+            .is_some_and(|b| b.day == super::cst_day(now) && b.passed())
+    }
+
+    /// The finished cycles that started on the China Standard Time day of `now`.
+    pub fn cycles_on_day_of(&self, now: Timestamp) -> impl Iterator<Item = &CycleRecord> {
+        let day = super::cst_day(now);
+        self.cycles
+            .iter()
+            .filter(move |c| super::cst_day(c.started_at) == day)
+    }
 }

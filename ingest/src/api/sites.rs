@@ -47,7 +47,16 @@ pub async fn status(
             .then(|| site(st, registry, entry, now, true))
     });
     match found {
-        Some(body) => Ok(Json(body)),
+        Some(mut body) => {
+            // Dental clinics: their sterilizers (today's cycles, B-D, BI, recall).
+            if entry.attributes.kind() == alerting::model::SiteKind::DentalSterilization {
+                if let Some(m) = body.as_object_mut() {
+                    let sterilizers = super::sterilizers::of_site(&state.desk, entry, now);
+                    m.insert("sterilizers".to_owned(), sterilizers);
+                }
+            }
+            Ok(Json(body))
+        }
         None => Err(caller.forbid(&state.desk, &format!("site {id}")).await),
     }
 }
