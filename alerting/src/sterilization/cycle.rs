@@ -232,6 +232,14 @@ pub struct Sample {
     pub value: f64,
 }
 
+/// The samples of one instant, judged together.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Instant {
+    pub ts: Timestamp,
+    pub temp: Option<f64>,
+    pub pressure: Option<f64>,
+}
+
 /// Statistics of one run of temperatures at or above the set temperature.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Run {
@@ -273,6 +281,9 @@ pub struct CycleRun {
     pub bi: Option<(String, bool)>,
     /// Samples not yet folded, sorted by time.
     buffer: Vec<Sample>,
+    /// The instant being folded (its samples so far).
+    #[serde(default)]
+    instant: Option<Instant>,
     /// Samples at or before this time were folded; older arrivals are late.
     folded_to: Option<Timestamp>,
     late: u32,
@@ -296,6 +307,7 @@ impl CycleRun {
             bd_pass: None,
             bi: None,
             buffer: Vec::new(),
+            instant: None,
             folded_to: None,
             late: 0,
             samples: 0,
@@ -339,58 +351,77 @@ impl CycleRun {
         for s in std::mem::take(&mut self.buffer) {
             self.fold(s, params);
         }
+        self.close_instant(params);
     }
 
+    /// Folds one sample into the instant it belongs to; a new time closes the previous
+    /// instant. Temperature and pressure of one instant are judged together, so a device that
+    /// sends both in one object is compared at the same moment (not a fresh pressure with a
+    /// 2-second-old temperature during a fast pressure change).
     fn fold(&mut self, s: Sample, params: &SterilParams) {
         self.folded_to = Some(self.folded_to.map_or(s.ts, |f| f.max(s.ts)));
         self.samples = self.samples.saturating_add(1);
-        let set = params.program(self.program).map(|p| p.set_c);
+        if self.instant.as_ref().is_some_and(|i| i.ts != s.ts) {
+            self.close_instant(params);
+        }
+        let i = self.instant.get_or_insert(Instant {
+            ts: s.ts,
+            temp: None,
+            pressure: None,
+        });
         match s.series {
-            Series::Pressure => {
-                self.last_p = Some((s.ts, s.value));
-                if let (Some(run), Some((tt, tv))) = (self.run.as_mut(), self.last_t) {
-                    if (s.ts.0 - tt.0).abs() <= params.pair_secs * Timestamp::MICROS_PER_SEC {
-                        pair(run, tv, s.value);
-                    }
+            Series::Temp => i.temp = Some(s.value),
+            Series::Pressure => i.pressure = Some(s.value),
+        }
+    }
+
+    /// Judges the open instant: its pressure becomes the latest, then its temperature is
+    /// checked against the set temperature and the latest pressure (this instant's, or an
+    /// older one at most `pair_secs` old).
+    fn close_instant(&mut self, params: &SterilParams) {
+        let Some(i) = self.instant.take() else {
+            return;
+        };
+        if let Some(p) = i.pressure {
+            self.last_p = Some((i.ts, p));
+        }
+        let Some(t) = i.temp else {
+            return;
+        };
+        self.max_t = Some(self.max_t.map_or(t, |m| m.max(t)));
+        let prev_t = self.last_t.replace((i.ts, t));
+        let Some(set) = params.program(self.program).map(|p| p.set_c) else {
+            return;
+        };
+        if t < set {
+            self.close_run();
+            return;
+        }
+        let run = self.run.get_or_insert(Run {
+            start: i.ts,
+            last: i.ts,
+            min_t: t,
+            max_t: t,
+            worst_dev: None,
+            pairs: 0,
+            max_gap_us: 0,
+        });
+        if let Some((pt, _)) = prev_t.filter(|_| run.start < i.ts) {
+            run.max_gap_us = run.max_gap_us.max(i.ts.0 - pt.0);
+        }
+        run.last = i.ts;
+        run.min_t = run.min_t.min(t);
+        run.max_t = run.max_t.max(t);
+        match self.last_p {
+            Some((pt, pv)) => {
+                let age = i.ts.0 - pt.0;
+                run.max_gap_us = run.max_gap_us.max(age);
+                if age <= params.pair_secs * Timestamp::MICROS_PER_SEC {
+                    pair(run, t, pv);
                 }
             }
-            Series::Temp => {
-                self.max_t = Some(self.max_t.map_or(s.value, |m| m.max(s.value)));
-                let prev_t = self.last_t.replace((s.ts, s.value));
-                let Some(set) = set else {
-                    return;
-                };
-                if s.value < set {
-                    self.close_run();
-                    return;
-                }
-                let run = self.run.get_or_insert(Run {
-                    start: s.ts,
-                    last: s.ts,
-                    min_t: s.value,
-                    max_t: s.value,
-                    worst_dev: None,
-                    pairs: 0,
-                    max_gap_us: 0,
-                });
-                if let Some((pt, _)) = prev_t.filter(|_| run.start < s.ts) {
-                    run.max_gap_us = run.max_gap_us.max(s.ts.0 - pt.0);
-                }
-                run.last = s.ts;
-                run.min_t = run.min_t.min(s.value);
-                run.max_t = run.max_t.max(s.value);
-                match self.last_p {
-                    Some((pt, pv)) => {
-                        let age = s.ts.0 - pt.0;
-                        run.max_gap_us = run.max_gap_us.max(age);
-                        if age <= params.pair_secs * Timestamp::MICROS_PER_SEC {
-                            pair(run, s.value, pv);
-                        }
-                    }
-                    // No pressure yet: the hold so far is unpaired.
-                    None => run.max_gap_us = run.max_gap_us.max(s.ts.0 - run.start.0),
-                }
-            }
+            // No pressure yet: the hold so far is unpaired.
+            None => run.max_gap_us = run.max_gap_us.max(i.ts.0 - run.start.0),
         }
     }
 
