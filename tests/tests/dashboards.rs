@@ -684,7 +684,12 @@ fn dashboards_match_the_schema_the_metrics_and_the_provisioning() {
         "provisioning must define the QuestDB and Prometheus data sources: {datasources:?}"
     );
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-    for expected in ["alerts.json", "operations.json", "water-quality.json"] {
+    for expected in [
+        "alerts.json",
+        "operations.json",
+        "sterilizers.json",
+        "water-quality.json",
+    ] {
         assert!(names.contains(&expected), "{expected} missing: {names:?}");
     }
     let problems = check_all(
