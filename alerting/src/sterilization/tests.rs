@@ -433,3 +433,32 @@ fn china_standard_time_days_start_at_16_utc() {
     );
     assert_ne!(cst_day(at(15 * 3600)), cst_day(at(16 * 3600)));
 }
+
+#[test]
+fn a_broken_sterilization_section_is_reported_with_every_problem_and_its_line() {
+    let good = crate::DEFAULT_PACK_TOML;
+    let bad = good
+        .replacen("program = \"prevac_132\"", "program = \"prevac_999\"", 1)
+        .replacen(
+            "max_gap_secs = { value = 10, default = true,",
+            "max_gap_secs = { value = 10,",
+            1,
+        );
+    let errs = RulePack::from_toml_str(&bad, "bad.toml").unwrap_err();
+    let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|e| e.contains("sterilization.program[1].program")
+                && e.contains("unknown program \"prevac_999\"")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|e| e.contains("sterilization.max_gap_secs")
+            && e.contains("say where the number comes from")),
+        "{text:?}"
+    );
+    assert!(errs.iter().all(|e| e.line.is_some()), "{text:?}");
+    // Every number of the section states its provenance in the compiled pack.
+    let p = params();
+    assert!(p.numbers.len() >= 8 + 2 * 5, "{}", p.numbers.len());
+}
