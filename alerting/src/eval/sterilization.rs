@@ -290,8 +290,8 @@ impl Ctx<'_> {
                 );
                 if let Some(b) = self.st.bd.as_mut().filter(|b| b.cycle_id == *cycle_id) {
                     b.sheet_pass = Some(*pass);
+                    self.bd_maybe_passed();
                 }
-                self.bd_maybe_passed();
             }
             SterilizerEventKind::BiResult {
                 bi_id,
@@ -389,24 +389,24 @@ impl Ctx<'_> {
         if c.ended.is_some() || c.overdue_reported {
             return;
         }
-        let limits: Vec<(usize, i64)> = self
+        let started = c.started_at;
+        let age = self.now.secs_since(started);
+        let over = |check: &SterilCheck| matches!(check, SterilCheck::Aborted { max_secs } if age >= *max_secs);
+        // Checked on every sample: no allocation unless a limit has passed.
+        if !self.cx.rules.sterilization.iter().any(|(_, c)| over(c)) {
+            return;
+        }
+        let over: Vec<(usize, i64)> = self
             .cx
             .rules
             .sterilization
             .iter()
-            .filter_map(|(ri, check)| match check {
+            .filter(|(_, c)| over(c))
+            .filter_map(|(ri, c)| match c {
                 SterilCheck::Aborted { max_secs } => Some((*ri, *max_secs)),
                 _ => None,
             })
             .collect();
-        let started = c.started_at;
-        let over: Vec<(usize, i64)> = limits
-            .into_iter()
-            .filter(|(_, max)| self.now.secs_since(started) >= *max)
-            .collect();
-        if over.is_empty() {
-            return;
-        }
         c.overdue_reported = true;
         let subject = Subject::Cycle(CycleTag::new(&c.cycle_id));
         let text = format!(
@@ -464,7 +464,8 @@ impl Ctx<'_> {
         );
     }
 
-    /// A passing Bowie-Dick (cycle and sheet) today resolves today's S3 alerts.
+    /// Called when the latest Bowie-Dick test just got its cycle verdict or its sheet: once
+    /// both passed, the open S3 alerts resolve.
     fn bd_maybe_passed(&mut self) {
         if let Some(b) = self.st.bd.as_ref().filter(|b| b.passed()) {
             let detail = format!("Bowie-Dick cycle {} passed (cycle and sheet)", b.cycle_id);
@@ -489,8 +490,8 @@ impl Ctx<'_> {
                 record.verdict == Verdict::Pass
                     && record.device_verdict == Some(DeviceVerdict::Pass),
             );
+            self.bd_maybe_passed();
         }
-        self.bd_maybe_passed();
         let since = record.ended_at.unwrap_or(record.started_at);
         let aborted = record.device_verdict == Some(DeviceVerdict::Aborted);
         if aborted {
