@@ -22,10 +22,18 @@ fn p_sat(t: f64) -> f64 {
 /// Sites: `<id>` prevac or gravity with its BI interval; one autoclave `<id>-ac` each.
 fn registry(sites: &[(&str, &str, u32)]) -> String {
     let mut toml = String::from("[alerts]\ntick_interval_secs = 1\nsnapshot_interval_secs = 1\n\n");
+    toml.push_str(&dental_sites(sites));
+    toml
+}
+
+/// The `[[sites]]` and `[[devices]]` of [`registry`], in community `c0` of the grid of
+/// `weijian_tests::grid`.
+fn dental_sites(sites: &[(&str, &str, u32)]) -> String {
+    let mut toml = String::new();
     for (id, kind, bi_days) in sites {
         toml.push_str(&format!(
             "[[sites]]\nid = \"{id}\"\nname = \"口腔诊所 {id}\"\nkind = \"dental_sterilization\"\n\
-             grid = {{ district = \"d\", street = \"st\", community = \"c\" }}\n\
+             grid = {{ district = \"d\", street = \"st\", community = \"c0\" }}\n\
              dental = {{ sterilizer = \"{kind}\", bi_interval_days = {bi_days} }}\n\n\
              [[devices]]\nid = \"{id}-ac\"\nsite = \"{id}\"\nkind = \"autoclave\"\nexpected_interval_secs = 60\n\n"
         ));
@@ -60,6 +68,31 @@ impl Clinic {
     fn new(sites: &[(&str, &str, u32)]) -> anyhow::Result<Clinic> {
         let env = Env::new()?;
         let text = env.config_text(&registry(sites), "");
+        Clinic::with(env, text)
+    }
+
+    /// With supervisors (`weijian_tests::grid`) and the alert API on.
+    fn with_supervisors(
+        sites: &[(&str, &str, u32)],
+        hooks: &weijian_tests::receiver::Receiver,
+    ) -> anyhow::Result<Clinic> {
+        let env = Env::new()?;
+        let supervisors = weijian_tests::grid::supervisors_toml(hooks, "group_window_secs = 0");
+        let text = weijian_tests::grid::config_with_delivery(
+            &env,
+            // The grid's water sites give every supervisor's community a site.
+            &format!(
+                "{}{}",
+                dental_sites(sites),
+                weijian_tests::grid::registry(0)
+            ),
+            &supervisors,
+            "",
+        )?;
+        Clinic::with(env, text)
+    }
+
+    fn with(env: Env, text: String) -> anyhow::Result<Clinic> {
         let t0 = morning_ms();
         let publisher = Publisher::connect(env.broker.host(), env.broker.port(), "gateway-ac");
         Ok(Clinic {
@@ -430,6 +463,63 @@ async fn a_restart_in_the_middle_of_a_cycle_gives_exactly_one_verdict_the_right_
     assert!((num(&rows[0][5]) + 3.0).abs() < 0.05);
     let alerts = c.s_alerts()?;
     assert_eq!(firing(&alerts), [("S2", 1, "k1-ac")]);
+    running.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clinic_api_shows_todays_verdicts_bowie_dick_bi_and_the_recall_list(
+) -> anyhow::Result<()> {
+    let hooks = weijian_tests::receiver::Receiver::start().await?;
+    let mut c = Clinic::with_supervisors(&[("k1", "prevac", 7)], &hooks)?;
+    let running = c.start().await?;
+    c.start_cycle("k1", "bd1", "bowie_dick", 0).await?;
+    c.hold("k1", 300, 540, 134.4, 0.0).await?;
+    c.end_cycle("k1", "bd1", "pass", 700).await?;
+    c.bd("k1", "bd1", "pass", 800).await?;
+    c.start_cycle("k1", "L1", "prevac_134", 900).await?;
+    c.hold("k1", 1200, 1500, 134.8, 0.0).await?;
+    c.end_cycle("k1", "L1", "pass", 1700).await?;
+    c.start_cycle("k1", "L2", "prevac_134", 1800).await?;
+    c.hold("k1", 2100, 2280, 134.8, 0.0).await?;
+    c.end_cycle("k1", "L2", "pass", 2400).await?;
+    c.bi("k1", "bi-1", "L1", "negative", 2500).await?;
+    c.bi("k1", "bi-2", "L2", "positive", 2600).await?;
+    c.settle_at(2700).await?;
+
+    let api = weijian_tests::api_client::ApiClient::new(running.http_addr);
+    let token = weijian_tests::grid::token("sq-c0");
+    let (status, body) = api.get("/api/v1/sites/k1/sterilizers", &token)?;
+    assert_eq!(status, 200, "{body}");
+    let s = &body["sterilizers"][0];
+    let cycles: Vec<(&str, &str)> = s["cycles_today"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| {
+                    (
+                        c["cycle_id"].as_str().unwrap_or(""),
+                        c["verdict"].as_str().unwrap_or(""),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        cycles,
+        [("bd1", "pass"), ("L1", "pass"), ("L2", "fail")],
+        "{body}"
+    );
+    assert_eq!(s["bowie_dick_ok_today"], true, "{body}");
+    assert_eq!(s["last_bi"]["bi_id"], "bi-2");
+    assert_eq!(s["recall"]["cycles"][0]["cycle_id"], "L2", "{body}");
+    assert_eq!(s["recall"]["cycles"].as_array().map(Vec::len), Some(1));
+    // Another community's supervisor may not look.
+    let (status, _) = api.get(
+        "/api/v1/sites/k1/sterilizers",
+        &weijian_tests::grid::token("sq-c1"),
+    )?;
+    assert_eq!(status, 403);
     running.stop().await;
     Ok(())
 }
