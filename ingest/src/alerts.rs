@@ -264,11 +264,6 @@ impl AlertStage {
             .collect()
     }
 
-    /// The engine, for read-only views (sterilizer status).
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
     /// Open alerts right now.
     pub fn open_alerts(&self) -> usize {
         self.engine.active_alerts()
