@@ -230,18 +230,35 @@ impl Ctx<'_> {
                     .as_ref()
                     .is_some_and(|b| b.day == today && b.passed());
                 if program.is_prevac_load() && self.prevac_site && !bd_ok {
-                    let last = match &self.st.bd {
-                        Some(b) if b.day == today => format!(
-                            "today's Bowie-Dick cycle {} has not passed (cycle {}, sheet {})",
-                            b.cycle_id,
-                            state_word(b.cycle_pass),
-                            state_word(b.sheet_pass)
+                    let (last, last_zh) = match &self.st.bd {
+                        Some(b) if b.day == today => (
+                            format!(
+                                "today's Bowie-Dick cycle {} has not passed (cycle {}, sheet {})",
+                                b.cycle_id,
+                                state_word(b.cycle_pass),
+                                state_word(b.sheet_pass)
+                            ),
+                            format!(
+                                "今日 B-D 测试周期 {} 尚未合格（周期 {}，测试纸 {}）",
+                                b.cycle_id,
+                                state_word(b.cycle_pass),
+                                state_word(b.sheet_pass)
+                            ),
                         ),
-                        _ => "no Bowie-Dick test today".to_owned(),
+                        _ => (
+                            "no Bowie-Dick test today".to_owned(),
+                            "今日无 B-D 测试".to_owned(),
+                        ),
                     };
-                    let detail = format!(
-                        "pre-vacuum load {cycle_id} ({program}) started at {} (Beijing) without a passing Bowie-Dick test: {last}",
-                        beijing(now)
+                    let detail = both(
+                        format!(
+                            "pre-vacuum load {cycle_id} ({program}) started at {} (Beijing) without a passing Bowie-Dick test: {last}",
+                            beijing(now)
+                        ),
+                        format!(
+                            "预真空周期 {cycle_id}（{program}）于北京时间 {} 开始，此前无合格 B-D 测试：{last_zh}",
+                            beijing(now)
+                        ),
                     );
                     self.fire(
                         |c| c == SterilCheck::NoBowieDick,
@@ -265,9 +282,16 @@ impl Ctx<'_> {
                 };
                 c.ended = Some((now, *device_verdict));
                 if *device_verdict == DeviceVerdict::Aborted {
-                    let detail = format!(
-                        "cycle {cycle_id} ({}) started {} aborted by the sterilizer",
-                        c.program, c.started_at
+                    let detail = both(
+                        format!(
+                            "cycle {cycle_id} ({}) started {} aborted by the sterilizer",
+                            c.program, c.started_at
+                        ),
+                        format!(
+                            "周期 {cycle_id}（{}）北京时间 {} 开始，被灭菌器中止",
+                            c.program,
+                            beijing(c.started_at)
+                        ),
                     );
                     self.fire(
                         |c| matches!(c, SterilCheck::Aborted { .. }),
@@ -320,7 +344,10 @@ impl Ctx<'_> {
                 );
                 self.clear(
                     |c| c == SterilCheck::BiOverdue,
-                    format!("BI {bi_id} of cycle {cycle_id} read at {now}"),
+                    both(
+                        format!("BI {bi_id} of cycle {cycle_id} read at {now}"),
+                        format!("已读取周期 {cycle_id} 的生物指示剂 {bi_id}"),
+                    ),
                 );
                 if *positive {
                     self.st.negatives_in_row = 0;
@@ -341,9 +368,15 @@ impl Ctx<'_> {
                         && self.st.negatives_in_row >= self.params.bi_negatives_to_resume
                     {
                         self.st.recall = None;
-                        let detail = format!(
-                            "{} negative BIs in a row, the latest {bi_id} of cycle {cycle_id}",
-                            self.st.negatives_in_row
+                        let detail = both(
+                            format!(
+                                "{} negative BIs in a row, the latest {bi_id} of cycle {cycle_id}",
+                                self.st.negatives_in_row
+                            ),
+                            format!(
+                                "连续 {} 次生物监测阴性，最近一次 {bi_id}（周期 {cycle_id}）",
+                                self.st.negatives_in_row
+                            ),
                         );
                         self.clear(|c| c == SterilCheck::BiPositive, detail);
                     }
@@ -409,12 +442,21 @@ impl Ctx<'_> {
             .collect();
         c.overdue_reported = true;
         let subject = Subject::Cycle(CycleTag::new(&c.cycle_id));
-        let text = format!(
-            "cycle {} ({}) started {} has no cycle_end after {} min",
-            c.cycle_id,
-            c.program,
-            started,
-            self.now.secs_since(started) / 60
+        let text = both(
+            format!(
+                "cycle {} ({}) started {} has no cycle_end after {} min",
+                c.cycle_id,
+                c.program,
+                started,
+                self.now.secs_since(started) / 60
+            ),
+            format!(
+                "周期 {}（{}）北京时间 {} 开始，{} 分钟后仍无结束记录",
+                c.cycle_id,
+                c.program,
+                beijing(started),
+                self.now.secs_since(started) / 60
+            ),
         );
         for (ri, max) in over {
             let ev = Ev {
@@ -447,14 +489,26 @@ impl Ctx<'_> {
         if self.now.secs_since(base) < interval_secs {
             return;
         }
-        let what = match &self.st.last_bi {
-            Some(b) => format!("last BI {} read at {}", b.bi_id, b.ts),
-            None => format!("no BI result since monitoring began at {base}"),
+        let (what, what_zh) = match &self.st.last_bi {
+            Some(b) => (
+                format!("last BI {} read at {}", b.bi_id, b.ts),
+                format!("最近一次 {} 读取于北京时间 {}", b.bi_id, beijing(b.ts)),
+            ),
+            None => (
+                format!("no BI result since monitoring began at {base}"),
+                format!("自北京时间 {} 开始监测以来无结果", beijing(base)),
+            ),
         };
-        let detail = format!(
-            "no BI result for {} days (interval {} days): {what}",
-            self.now.secs_since(base) / 86_400,
-            interval_secs / 86_400
+        let days = self.now.secs_since(base) / 86_400;
+        let detail = both(
+            format!(
+                "no BI result for {days} days (interval {} days): {what}",
+                interval_secs / 86_400
+            ),
+            format!(
+                "{days} 天无生物监测结果（规定每 {} 天）：{what_zh}",
+                interval_secs / 86_400
+            ),
         );
         self.fire(
             |c| c == SterilCheck::BiOverdue,
@@ -468,7 +522,10 @@ impl Ctx<'_> {
     /// both passed, the open S3 alerts resolve.
     fn bd_maybe_passed(&mut self) {
         if let Some(b) = self.st.bd.as_ref().filter(|b| b.passed()) {
-            let detail = format!("Bowie-Dick cycle {} passed (cycle and sheet)", b.cycle_id);
+            let detail = both(
+                format!("Bowie-Dick cycle {} passed (cycle and sheet)", b.cycle_id),
+                format!("B-D 测试周期 {} 合格（周期与测试纸）", b.cycle_id),
+            );
             self.clear(|c| c == SterilCheck::NoBowieDick, detail);
         }
     }
@@ -499,9 +556,17 @@ impl Ctx<'_> {
         }
         if no_end {
             if !run.overdue_reported {
-                let detail = format!(
-                    "cycle {} ({}) started {} never ended: the next cycle started at {}",
-                    record.cycle_id, record.program, record.started_at, self.now
+                let detail = both(
+                    format!(
+                        "cycle {} ({}) started {} never ended: the next cycle started at {}",
+                        record.cycle_id, record.program, record.started_at, self.now
+                    ),
+                    format!(
+                        "周期 {}（{}）无结束记录，下一周期已于北京时间 {} 开始",
+                        record.cycle_id,
+                        record.program,
+                        beijing(self.now)
+                    ),
                 );
                 self.fire(
                     |c| matches!(c, SterilCheck::Aborted { .. }),
@@ -520,18 +585,29 @@ impl Ctx<'_> {
                     .sterilization
                     .iter()
                     .any(|(_, c)| *c == SterilCheck::FalsePass);
-                let detail = cycle_text(&record);
+                let (en, zh) = cycle_text(&record);
                 if record.device_verdict == Some(DeviceVerdict::Pass) && has_s2 {
-                    let detail = format!("the sterilizer reported pass, but {detail}");
+                    let detail = both(
+                        format!("the sterilizer reported pass, but {en}"),
+                        format!("灭菌器报告合格，但{zh}"),
+                    );
                     self.fire(|c| c == SterilCheck::FalsePass, subject, since, detail);
                 } else {
-                    self.fire(|c| c == SterilCheck::CycleFailed, subject, since, detail);
+                    self.fire(
+                        |c| c == SterilCheck::CycleFailed,
+                        subject,
+                        since,
+                        both(en, zh),
+                    );
                 }
             }
             Verdict::Pass => {
-                let detail = format!(
-                    "cycle {} ({}) passed the computed verdict",
-                    record.cycle_id, record.program
+                let detail = both(
+                    format!(
+                        "cycle {} ({}) passed the computed verdict",
+                        record.cycle_id, record.program
+                    ),
+                    format!("周期 {}（{}）计算判定合格", record.cycle_id, record.program),
                 );
                 self.clear(
                     |c| matches!(c, SterilCheck::CycleFailed | SterilCheck::Aborted { .. }),
@@ -613,6 +689,15 @@ fn clear_one(em: &mut Emit<'_>, dev: &mut DeviceCtx, rule: usize, subject: Subje
     );
 }
 
+/// Separates the English and the Chinese part of an S alert's `detail` (both are evidence; each
+/// summary shows its own language).
+const BOTH: &str = " ‖ ";
+
+/// An S alert's `detail`: English, then Chinese.
+fn both(en: String, zh: String) -> String {
+    format!("{en}{BOTH}{zh}")
+}
+
 fn state_word(v: Option<bool>) -> &'static str {
     match v {
         Some(true) => "pass",
@@ -621,11 +706,11 @@ fn state_word(v: Option<bool>) -> &'static str {
     }
 }
 
-/// The evidence of a failed cycle, in English.
-fn cycle_text(r: &CycleRecord) -> String {
+/// The evidence of a failed cycle, in English and Chinese.
+fn cycle_text(r: &CycleRecord) -> (String, String) {
     let num =
         |v: Option<f64>, unit: &str| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}{unit}"));
-    format!(
+    let en = format!(
         "cycle {} ({}) failed: {}. Evidence: hold {} (min {} s), T in hold {}..{}, worst T-Tsat(p) {}, max gap {}, {} samples",
         r.cycle_id,
         r.program,
@@ -637,10 +722,24 @@ fn cycle_text(r: &CycleRecord) -> String {
         num(r.worst_dev_k, " K"),
         num(r.max_gap_secs, " s"),
         r.samples
-    )
+    );
+    let zh = format!(
+        "周期 {}（{}）计算判定不合格：{}。证据：维持 {}（最低 {} 秒），维持期温度 {}..{}，最大偏差 T-Tsat(p) {}，最大采样间隔 {}，{} 个样本",
+        r.cycle_id,
+        r.program,
+        r.reasons_zh(),
+        num(r.hold_secs, " 秒"),
+        r.min_hold_secs.unwrap_or_default(),
+        num(r.hold_min_temp_c, "℃"),
+        num(r.hold_max_temp_c, "℃"),
+        num(r.worst_dev_k, " K"),
+        num(r.max_gap_secs, " 秒"),
+        r.samples
+    );
+    (en, zh)
 }
 
-/// The evidence of a recall, in English: the cycles to recall.
+/// The evidence of a recall, in English and Chinese: the cycles to recall.
 fn recall_text(r: &Recall) -> String {
     let ids: Vec<&str> = r.cycles.iter().map(|c| c.cycle_id.as_str()).collect();
     let more = if r.more > 0 {
@@ -648,54 +747,53 @@ fn recall_text(r: &Recall) -> String {
     } else {
         String::new()
     };
-    format!(
-        "BI {} of cycle {} positive: recall {} cycles since {}: {}{more}",
-        r.bi.bi_id,
-        r.bi.cycle_id,
-        r.cycles.len() as u64 + u64::from(r.more),
-        r.since.map_or_else(|| "-".to_owned(), |s| s.to_string()),
-        if ids.is_empty() {
-            "(none recorded)".to_owned()
-        } else {
-            ids.join(", ")
-        }
+    let total = r.cycles.len() as u64 + u64::from(r.more);
+    let list = if ids.is_empty() {
+        "(none recorded)".to_owned()
+    } else {
+        ids.join(", ")
+    };
+    both(
+        format!(
+            "BI {} of cycle {} positive: recall {total} cycles since {}: {list}{more}",
+            r.bi.bi_id,
+            r.bi.cycle_id,
+            r.since.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+        ),
+        format!(
+            "周期 {} 的生物指示剂 {} 阳性：须召回自北京时间 {} 以来的 {total} 个周期：{list}",
+            r.bi.cycle_id,
+            r.bi.bi_id,
+            r.since.map_or_else(|| "-".to_owned(), beijing),
+        ),
     )
 }
 
 /// Chinese and English "what" of an S alert for summaries.
 pub(crate) fn what_text(check: SterilCheck, t: &Tracker, resolved: bool) -> (String, String) {
-    let detail = t.detail.clone().unwrap_or_default();
+    let all = t.detail.clone().unwrap_or_default();
+    let (en, zh) = all.split_once(BOTH).unwrap_or((all.as_str(), all.as_str()));
+    let (en, zh) = (en.to_owned(), zh.to_owned());
     let cycle = match t.subject {
         Subject::Cycle(c) => c.as_str().to_owned(),
         _ => String::new(),
     };
     if resolved {
-        return (
-            format!("已解除（{detail}）"),
-            format!("resolved ({detail})"),
-        );
+        return (format!("已解除（{zh}）"), format!("resolved ({en})"));
     }
-    match check {
-        SterilCheck::CycleFailed => (
-            format!("灭菌周期 {cycle} 计算判定不合格（{detail}）"),
-            detail,
-        ),
-        SterilCheck::FalsePass => (
-            format!("灭菌周期 {cycle} 设备报告合格但计算判定不合格，疑似虚假合格（{detail}）"),
-            detail,
-        ),
-        SterilCheck::NoBowieDick => (
-            format!("预真空灭菌周期 {cycle} 开始前当日无合格 B-D 测试（{detail}）"),
-            detail,
-        ),
-        SterilCheck::BiPositive => (
-            format!("生物监测阳性，须召回上次阴性以来灭菌的全部物品（{detail}）"),
-            detail,
-        ),
-        SterilCheck::BiOverdue => (format!("生物监测超期未做（{detail}）"), detail),
-        SterilCheck::Aborted { .. } => (
-            format!("灭菌周期 {cycle} 中止或未正常结束（{detail}）"),
-            detail,
-        ),
-    }
+    let zh = match check {
+        SterilCheck::CycleFailed => format!("灭菌周期 {cycle} 计算判定不合格（{zh}）"),
+        SterilCheck::FalsePass => {
+            format!("灭菌周期 {cycle} 设备报告合格但计算判定不合格，疑似虚假合格（{zh}）")
+        }
+        SterilCheck::NoBowieDick => {
+            format!("预真空灭菌周期 {cycle} 开始前当日无合格 B-D 测试（{zh}）")
+        }
+        SterilCheck::BiPositive => {
+            format!("生物监测阳性，须召回上次阴性以来灭菌的全部物品（{zh}）")
+        }
+        SterilCheck::BiOverdue => format!("生物监测超期未做（{zh}）"),
+        SterilCheck::Aborted { .. } => format!("灭菌周期 {cycle} 中止或未正常结束（{zh}）"),
+    };
+    (zh, en)
 }

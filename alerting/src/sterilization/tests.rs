@@ -462,3 +462,32 @@ fn a_broken_sterilization_section_is_reported_with_every_problem_and_its_line() 
     let p = params();
     assert!(p.numbers.len() >= 8 + 2 * 5, "{}", p.numbers.len());
 }
+
+#[test]
+fn s_alert_summaries_are_chinese_first_and_english_with_the_evidence_in_both() {
+    let mut e = Engine::new(pack(), vec![site(SterilizerType::Gravity)], vec![device()]);
+    let mut inputs = vec![start(at(0), "c1", Program::Prevac134)];
+    inputs.extend(plateau(60, 360, |_| 134.5, 3.5));
+    inputs.push(end(at(400), "c1", DeviceVerdict::Pass));
+    inputs.push(Input::Tick(at(470)));
+    let events = run(&mut e, &inputs);
+    let s2 = events.iter().find(|e| e.rule == "S2").unwrap();
+    assert_eq!(s2.subject.as_deref(), Some("c1"));
+    assert!(s2.summary_zh.contains("腔内有空气"), "{}", s2.summary_zh);
+    assert!(
+        s2.summary_zh.contains("灭菌器报告合格"),
+        "{}",
+        s2.summary_zh
+    );
+    assert!(
+        s2.summary_en.contains("air in the chamber"),
+        "{}",
+        s2.summary_en
+    );
+    assert!(!s2.summary_en.contains("腔内") && !s2.summary_en.contains('‖'));
+    let detail = format!("{:?}", s2.evidence);
+    assert!(
+        detail.contains("hold 300.00 s") && detail.contains("维持 300.00 秒"),
+        "{detail}"
+    );
+}
