@@ -14,7 +14,7 @@ use crate::state::{Phase, Subject, Tracker};
 use crate::sterilization::cycle::{CycleRecord, CycleRun, Sample, Series, Verdict};
 use crate::sterilization::state::{
     BdDay, BdReading, BiReading, Recall, RecallEntry, SterilizerState, SterilizerStatus,
-    SEEN_BI_MAX,
+    IMPLANTS_MAX, SEEN_BI_MAX,
 };
 use crate::sterilization::{
     cst_day, CycleTag, DeviceVerdict, SterilCheck, SterilParams, SterilizerEvent,
@@ -165,6 +165,9 @@ impl Engine {
         if is_tick && site_attrs.bi_interval_days > 0 {
             cxs.bi_overdue(i64::from(site_attrs.bi_interval_days) * 86_400);
         }
+        if is_tick {
+            cxs.implant_bi_overdue();
+        }
         // Per-cycle identities never recur (duplicates are filtered): closed ones go.
         cxs.dev
             .state
@@ -207,6 +210,13 @@ impl Ctx<'_> {
                     *implant_load,
                     now,
                 ));
+                if *implant_load && program.is_load() {
+                    let waiting = &mut self.st.implants_waiting;
+                    waiting.push_back((cycle_id.clone(), now));
+                    while waiting.len() > IMPLANTS_MAX {
+                        waiting.pop_front();
+                    }
+                }
                 if program.is_load() {
                     let entry = RecallEntry {
                         cycle_id: cycle_id.clone(),
@@ -342,13 +352,16 @@ impl Ctx<'_> {
                     |c| c.bi = Some(bi.clone()),
                     |r| r.bi = Some(bi.clone()),
                 );
-                self.clear(
-                    |c| c == SterilCheck::BiOverdue,
-                    both(
-                        format!("BI {bi_id} of cycle {cycle_id} read at {now}"),
-                        format!("已读取周期 {cycle_id} 的生物指示剂 {bi_id}"),
-                    ),
+                // S5: any BI result ends "no BI for the interval"; an implant load's own BI
+                // ends that load's alert.
+                let read = both(
+                    format!("BI {bi_id} of cycle {cycle_id} read at {now}"),
+                    format!("已读取周期 {cycle_id} 的生物指示剂 {bi_id}"),
                 );
+                self.st.implants_waiting.retain(|(c, _)| c != cycle_id);
+                for subject in [Subject::None, Subject::Cycle(CycleTag::new(cycle_id))] {
+                    self.clear_subject(|c| c == SterilCheck::BiOverdue, subject, &read);
+                }
                 if *positive {
                     self.st.negatives_in_row = 0;
                     let u = &self.st.unverified;
@@ -475,6 +488,35 @@ impl Ctx<'_> {
         }
     }
 
+    /// S5 for implant loads: a load with `implant_load` whose own BI result has not arrived
+    /// `implant_bi_max_secs` after its start (implants are released only after a BI pass).
+    fn implant_bi_overdue(&mut self) {
+        let max = self.params.implant_bi_max_secs;
+        let due: Vec<(String, Timestamp)> = self
+            .st
+            .implants_waiting
+            .iter()
+            .filter(|(_, start)| self.now.secs_since(*start) >= max)
+            .cloned()
+            .collect();
+        for (cycle_id, start) in due {
+            let hours = self.now.secs_since(start) / 3600;
+            let detail = both(
+                format!("implant load {cycle_id} started {start} has no BI result after {hours} h"),
+                format!(
+                    "植入物周期 {cycle_id}（北京时间 {} 开始）{hours} 小时后仍无生物监测结果",
+                    beijing(start)
+                ),
+            );
+            self.fire(
+                |c| c == SterilCheck::BiOverdue,
+                Subject::Cycle(CycleTag::new(&cycle_id)),
+                start.plus_secs(max),
+                detail,
+            );
+        }
+    }
+
     /// S5: no BI result for the interval.
     fn bi_overdue(&mut self, interval_secs: i64) {
         let base = self
@@ -551,6 +593,12 @@ impl Ctx<'_> {
         }
         let since = record.ended_at.unwrap_or(record.started_at);
         let aborted = record.device_verdict == Some(DeviceVerdict::Aborted);
+        if aborted || no_end {
+            // Not sterilized: no BI is due for it.
+            self.st
+                .implants_waiting
+                .retain(|(c, _)| *c != record.cycle_id);
+        }
         if aborted {
             return; // S6 fired at the cycle_end
         }
@@ -641,6 +689,22 @@ impl Ctx<'_> {
                 breach(since),
                 ev,
             );
+        }
+    }
+
+    /// Clears the open alert of `subject` of the S rules `pick` selects, if there is one.
+    fn clear_subject(
+        &mut self,
+        pick: impl Fn(SterilCheck) -> bool,
+        subject: Subject,
+        detail: &str,
+    ) {
+        let picked = picked(&self.cx.rules, &pick);
+        let (_, _, mut em) = split(self.cx, self.rules, self.out, self.now);
+        for ri in picked {
+            if open_subjects(&self.dev.state.trackers, ri).contains(&subject) {
+                clear_one(&mut em, self.dev, ri, subject, detail);
+            }
         }
     }
 

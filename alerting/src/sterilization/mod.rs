@@ -47,7 +47,9 @@
 //!   S3 is per cycle and resolves when a passing Bowie-Dick (cycle and sheet) is recorded.
 //!   S4 is per sterilizer, lists the cycles to recall, and resolves after
 //!   `bi_negatives_to_resume` consecutive negative BIs (Std WS 310.3: use resumes after three
-//!   passes). S5 is per sterilizer and resolves at the next BI result.
+//!   passes). S5 is per sterilizer and resolves at the next BI result; an implant load
+//!   without its own BI result `implant_bi_max_hours` after its start raises S5 for that load
+//!   (subject = the cycle id), resolved by that load's BI.
 
 pub mod cycle;
 pub mod params;

@@ -42,6 +42,8 @@ pub struct RawSterilization {
     pub recall_list_max: Option<Spanned<RawNum>>,
     /// Consecutive negative BIs after a positive one before S4 resolves.
     pub bi_negatives_to_resume: Option<Spanned<RawNum>>,
+    /// An implant load without its BI result this long after its start raises S5.
+    pub implant_bi_max_hours: Option<Spanned<RawNum>>,
     #[serde(default)]
     pub program: Vec<Spanned<RawProgram>>,
 }
@@ -79,6 +81,8 @@ pub struct SterilParams {
     pub reorder_secs: i64,
     pub recall_list_max: usize,
     pub bi_negatives_to_resume: u32,
+    /// An implant load without its BI result this long (seconds) after its start: S5.
+    pub implant_bi_max_secs: i64,
     /// Every number with its provenance.
     pub numbers: Vec<NumberNote>,
 }
@@ -123,6 +127,12 @@ pub(crate) fn compile(
         "bi_negatives_to_resume",
         1.0,
         100.0,
+    );
+    let implant_hours = need(
+        &raw.implant_bi_max_hours,
+        "implant_bi_max_hours",
+        1.0,
+        720.0,
     );
     let mut programs: Vec<ProgramParams> = Vec::new();
     for (i, p) in raw.program.iter().enumerate() {
@@ -190,6 +200,7 @@ pub(crate) fn compile(
         reorder_secs: reorder_secs.round() as i64,
         recall_list_max: recall.round() as usize,
         bi_negatives_to_resume: resume.round() as u32,
+        implant_bi_max_secs: (implant_hours * 3600.0).round() as i64,
         numbers: notes,
     })
 }

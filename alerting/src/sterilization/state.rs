@@ -16,6 +16,9 @@ use crate::model::Timestamp;
 pub const RECENT_MAX: usize = 48;
 /// BI ids remembered for deduplication of redelivered results (Default).
 pub const SEEN_BI_MAX: usize = 16;
+/// Implant loads tracked for their BI per sterilizer (Default): beyond it the oldest is
+/// dropped (its S5 alert, if open, stays until resolved).
+pub const IMPLANTS_MAX: usize = 32;
 
 /// The latest Bowie-Dick sheet reading.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +104,10 @@ pub struct SterilizerState {
     pub unverified: Unverified,
     /// The open recall (S4), until enough negative BIs in a row.
     pub recall: Option<Recall>,
+    /// Implant loads waiting for their own BI result (cycle id, start), oldest first, at
+    /// most [`IMPLANTS_MAX`].
+    #[serde(default)]
+    pub implants_waiting: VecDeque<(String, Timestamp)>,
 }
 
 impl SterilizerState {
