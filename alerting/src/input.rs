@@ -4,6 +4,7 @@
 //! clock in the same UTC microseconds), so evaluation is deterministic and replayable.
 
 use crate::model::{Id, Metric, Reading, Timestamp};
+use crate::sterilization::SterilizerEvent;
 
 /// One input to [`crate::Engine::process`]. Non-exhaustive: sterilizer events
 /// (cycle_start, ...) will join as variants.
@@ -54,6 +55,8 @@ pub enum Input {
     /// Timer: advances event time for absence (G1), pending durations that mature without new
     /// samples, and escalation by persistence. The caller sends one every minute or so.
     Tick(Timestamp),
+    /// A dental sterilizer event: cycle start and end, Bowie-Dick sheet, BI result (S1-S6).
+    Sterilizer(SterilizerEvent),
 }
 
 impl Input {
@@ -69,6 +72,7 @@ impl Input {
             Self::BagIn(b) => b.ts,
             Self::Handover(h) => h.ts,
             Self::Disinfection(d) => d.ts,
+            Self::Sterilizer(e) => e.ts,
         }
     }
 }

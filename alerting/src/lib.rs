@@ -44,6 +44,8 @@
 //! - [`pack_tests`]: rule tests shipped with a pack, and their runner.
 //! - [`waste`]: medical-waste stores: the bag ledger (`waste/ledger.rs`), collection windows
 //!   and the conditions of M1-M7 (compiled in `rule/waste.rs`, evaluated in `eval/waste.rs`).
+//! - [`sterilization`]: dental steam sterilizers (S1-S6): saturated steam, the per-cycle
+//!   verdict, Bowie-Dick and BI bookkeeping; the engine side is `eval/sterilization.rs`.
 //! - [`delivery`]: who hears about alerts: supervisors per grid cell, grouping, repeats,
 //!   escalation up the grid, acknowledgement, silences (pure; notifiers live elsewhere).
 //!
@@ -95,6 +97,7 @@ pub mod pack_tests;
 pub mod rule;
 pub mod snapshot;
 pub mod state;
+pub mod sterilization;
 pub(crate) mod text;
 pub mod waste;
 

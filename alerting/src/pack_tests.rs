@@ -145,16 +145,14 @@ pub(crate) fn compile_test(
             max_temp_c: raw.site.max_temp_c,
             collection_windows: raw.site.collection_windows.clone().unwrap_or_default(),
         }),
-        other => {
-            errs.at(
-                at.clone(),
-                &format!("{path}.site.kind"),
-                format!(
-                    "pack tests support water and waste_store sites only for now, not {}",
-                    other.as_str()
-                ),
-            );
-            return None;
+        SiteKind::DentalSterilization => {
+            SiteAttributes::DentalSterilization(crate::model::DentalSite {
+                sterilizer: raw
+                    .site
+                    .sterilizer
+                    .unwrap_or(crate::model::SterilizerType::Prevac),
+                bi_interval_days: raw.site.bi_interval_days.unwrap_or(7),
+            })
         }
     };
     let site = Site {
@@ -167,10 +165,11 @@ pub(crate) fn compile_test(
         },
         attributes,
     };
+    let kind = raw.site.kind.device_kind();
     let device = Device {
         id: TEST_DEVICE.into(),
         site: TEST_SITE.into(),
-        kind: raw.site.kind.device_kind(),
+        kind,
         expected_interval_secs: raw.interval_secs.unwrap_or(60),
     };
     for id in raw
@@ -218,7 +217,7 @@ pub(crate) fn compile_test(
             }
         };
         for (k, ts) in times.into_iter().enumerate() {
-            match input_of(i, ts, k as u64, device.kind) {
+            match input_of(i, ts, k as u64, kind) {
                 Ok(input) => timed.push((ts.0, input)),
                 Err(msg) => {
                     errs.at(line.clone(), &ip, msg);
@@ -268,6 +267,9 @@ fn input_of(i: &RawTestInput, ts: Timestamp, k: u64, kind: DeviceKind) -> Result
     let device: Id = TEST_DEVICE.into();
     if let Some(input) = waste_input(i, ts, k, &site, &device)? {
         return Ok(input);
+    }
+    if let Some(event) = sterilizer_input(i, ts)? {
+        return Ok(Input::Sterilizer(event));
     }
     let kinds = [
         i.value.is_some() && i.sensor_fault.is_none(),
@@ -414,5 +416,78 @@ fn waste_input(
             method: method.clone(),
             duration_min: None,
         })
+    }))
+}
+
+/// A sterilizer event input (`cycle_start`, `cycle_end`, `bd_result`, `bi_result`), or
+/// `None` when the line is not one.
+fn sterilizer_input(
+    i: &RawTestInput,
+    ts: Timestamp,
+) -> Result<Option<crate::sterilization::SterilizerEvent>, String> {
+    use crate::sterilization::{DeviceVerdict, Program, SterilizerEvent, SterilizerEventKind};
+    let given = [
+        i.cycle_start.is_some(),
+        i.cycle_end.is_some(),
+        i.bd_result.is_some(),
+        i.bi_result.is_some(),
+    ];
+    match given.iter().filter(|b| **b).count() {
+        0 => return Ok(None),
+        1 => {}
+        _ => return Err("give one of cycle_start, cycle_end, bd_result, bi_result".to_owned()),
+    }
+    if i.metric.is_some() || i.value.is_some() || i.tick.is_some() {
+        return Err("a sterilizer event takes no metric, value or tick".to_owned());
+    }
+    let result = |allowed: &[&str]| -> Result<String, String> {
+        match &i.result {
+            Some(r) if allowed.contains(&r.as_str()) => Ok(r.clone()),
+            _ => Err(format!("give result = one of {allowed:?}")),
+        }
+    };
+    let kind = if let Some(id) = &i.cycle_start {
+        let program = i
+            .program
+            .as_deref()
+            .and_then(Program::parse)
+            .ok_or("cycle_start needs program = a protocol.md program name")?;
+        SterilizerEventKind::CycleStart {
+            cycle_id: id.clone(),
+            program,
+            implant_load: i.implant_load.unwrap_or(false),
+        }
+    } else if let Some(id) = &i.cycle_end {
+        let device_verdict = i
+            .verdict
+            .as_deref()
+            .and_then(DeviceVerdict::parse)
+            .ok_or("cycle_end needs verdict = pass | fail | aborted")?;
+        SterilizerEventKind::CycleEnd {
+            cycle_id: id.clone(),
+            device_verdict,
+        }
+    } else if let Some(id) = &i.bd_result {
+        SterilizerEventKind::BdResult {
+            cycle_id: id.clone(),
+            pass: result(&["pass", "fail"])? == "pass",
+        }
+    } else if let Some(bi) = &i.bi_result {
+        SterilizerEventKind::BiResult {
+            bi_id: bi.clone(),
+            cycle_id: i
+                .cycle
+                .clone()
+                .ok_or("bi_result needs cycle = the cycle id")?,
+            positive: result(&["negative", "positive"])? == "positive",
+        }
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(SterilizerEvent {
+        site: TEST_SITE.into(),
+        device: TEST_DEVICE.into(),
+        ts,
+        kind,
     }))
 }

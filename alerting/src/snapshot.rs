@@ -5,7 +5,9 @@
 use crate::eval::Engine;
 use crate::model::{Device, Site};
 use crate::rule::RulePack;
-use crate::state::{add_firing, DeviceSnapshot, EngineSnapshot, Phase, SiteSnapshot, Tracker};
+use crate::state::{
+    add_firing, DeviceSnapshot, EngineSnapshot, Phase, SiteSnapshot, SterilizerSnapshot, Tracker,
+};
 
 /// Current snapshot format.
 pub const SNAPSHOT_FORMAT: u32 = 1;
@@ -40,6 +42,15 @@ impl Engine {
             clock: self.clock,
             devices,
             sites,
+            sterilizers: self
+                .steril
+                .states
+                .iter()
+                .map(|(id, st)| SterilizerSnapshot {
+                    device: id.to_string(),
+                    state: st.clone(),
+                })
+                .collect(),
         }
     }
 
@@ -76,6 +87,14 @@ impl Engine {
                 add_firing(&mut cx.state.firing, t.rule, engine.rules.len(), 1);
             }
             dev.state = state;
+        }
+        for ss in snapshot.sterilizers {
+            let Some(dev) = engine.devices.get_mut(ss.device.as_str()) else {
+                tracing::debug!(device = %ss.device, "snapshot state of a removed sterilizer dropped");
+                continue;
+            };
+            let id = dev.device.id.clone();
+            engine.steril.states.insert(id, ss.state);
         }
         for ss in snapshot.sites {
             let Some(cx) = engine.sites.get_mut(ss.site.as_str()) else {

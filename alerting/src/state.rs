@@ -43,6 +43,8 @@ pub enum Subject {
     Clock,
     /// G4: `seq` restart or gap.
     Seq,
+    /// S1, S2, S3, S6: one alert per sterilization cycle.
+    Cycle(crate::sterilization::CycleTag),
 }
 
 impl Subject {
@@ -53,6 +55,7 @@ impl Subject {
             Self::Metric(m) => Some(m.name().to_owned()),
             Self::Clock => Some("clock".to_owned()),
             Self::Seq => Some("seq".to_owned()),
+            Self::Cycle(c) => Some(c.as_str().to_owned()),
         }
     }
 }
@@ -460,6 +463,16 @@ pub struct EngineSnapshot {
     pub clock: Option<Timestamp>,
     pub devices: Vec<DeviceSnapshot>,
     pub sites: Vec<SiteSnapshot>,
+    /// Sterilizer state (cycle in progress, B-D and BI records); absent in older snapshots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sterilizers: Vec<SterilizerSnapshot>,
+}
+
+/// One sterilizer's state in a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SterilizerSnapshot {
+    pub device: String,
+    pub state: crate::sterilization::state::SterilizerState,
 }
 
 /// One device's state in a snapshot.

@@ -104,6 +104,7 @@ pub(crate) fn what_text(
             format!("monitor not in normal state (flag not N or maintenance not ended: {detail})"),
         ),
         Condition::Waste(w) => crate::waste::text::what(w, t, kind),
+        Condition::Sterilization(check) => crate::eval::sterilization_what(*check, t, resolved),
         Condition::AllOf { rules: parts } => {
             let names: Vec<String> = parts
                 .iter()

@@ -40,6 +40,8 @@ pub struct AlertStage {
     /// Delivery's timers changed its state since the last save (escalations, repeats):
     /// saved even when no new record arrived.
     delivery_dirty: bool,
+    /// Sterilizers whose status changed since it was last handed to the desk (API).
+    sterilizers_dirty: std::collections::BTreeSet<String>,
 }
 
 /// A rule state captured for saving ([`AlertStage::prepare_save`]).
@@ -105,6 +107,7 @@ impl AlertStage {
             publish: config.alerts.publish,
             delivery: None,
             delivery_dirty: false,
+            sterilizers_dirty: std::collections::BTreeSet::new(),
         };
         (stage, desk)
     }
@@ -112,10 +115,15 @@ impl AlertStage {
     /// Turns delivery on: every event from now on also goes to `delivery`, whose state is
     /// saved with the rule engine's.
     pub fn attach_delivery(&mut self, delivery: DeliveryStage) {
-        // The supervisors' API shows the restored ledgers at once, not after each store's
-        // next event.
+        // The supervisors' API shows the restored ledgers and sterilizers at once, not after
+        // each one's next event.
         for (site, summary) in self.engine.waste_summaries() {
             delivery.desk().waste().set(&site, summary);
+        }
+        for device in self.engine.sterilizers() {
+            if let Some(status) = self.engine.sterilizer_status(device) {
+                delivery.desk().set_sterilizer(status);
+            }
         }
         self.delivery = Some(delivery);
     }
@@ -150,6 +158,11 @@ impl AlertStage {
             return Vec::new();
         }
         self.fed_up_to = Some(position);
+        for input in inputs {
+            if let Input::Sterilizer(e) = input {
+                self.sterilizers_dirty.insert(e.device.to_string());
+            }
+        }
         let events = inputs.iter().flat_map(|i| self.engine.process(i)).collect();
         self.publish_waste(inputs.iter().filter_map(|i| match i {
             Input::BagIn(b) => Some(&*b.site),
@@ -298,6 +311,29 @@ impl AlertStage {
                 tracing::error!(%error, "The task saving the alert engine's state failed; the spool keeps the records until a save succeeds.")
             }
         }
+    }
+
+    /// `sterilization_cycles` rows of the cycles the engine finished (or linked a Bowie-Dick
+    /// or BI result to) since the last call. Like alert rows they are re-produced when the
+    /// spool is re-read after a restart, with the same identity.
+    /// Also hands the changed sterilizers' status to the desk (the API's view).
+    pub fn take_cycle_rows(&mut self) -> Vec<Row> {
+        let records = self.engine.take_cycle_records();
+        for r in &records {
+            self.sterilizers_dirty.insert(r.device.clone());
+        }
+        let dirty = std::mem::take(&mut self.sterilizers_dirty);
+        if let Some(d) = &self.delivery {
+            for device in dirty {
+                if let Some(status) = self.engine.sterilizer_status(&device) {
+                    d.desk().set_sterilizer(status);
+                }
+            }
+        }
+        records
+            .into_iter()
+            .map(|r| Row::Cycle(Box::new(r)))
+            .collect()
     }
 
     /// Open alerts right now.

@@ -688,6 +688,7 @@ fn dashboards_match_the_schema_the_metrics_and_the_provisioning() {
         "alerts.json",
         "medical-waste.json",
         "operations.json",
+        "sterilizers.json",
         "water-quality.json",
     ] {
         assert!(names.contains(&expected), "{expected} missing: {names:?}");

@@ -27,6 +27,8 @@ pub(crate) struct SiteRules {
     pub all_of: Vec<usize>,
     /// Medical-waste rules (M1-M7), evaluated in `waste.rs`.
     pub waste: Vec<usize>,
+    /// S1-S6 (dental sterilizer) rules with their check.
+    pub sterilization: Vec<(usize, crate::sterilization::SterilCheck)>,
     /// Clear duration (seconds) of every rule at this site, by rule index.
     pub clear_secs: Vec<i64>,
 }
@@ -73,6 +75,7 @@ pub(super) fn bind(rules: &[Rule], site: &Site) -> SiteRules {
             Condition::MonitorStatus { min_secs } => b.status.push((i, *min_secs)),
             Condition::AllOf { .. } => b.all_of.push(i),
             Condition::Waste(_) => b.waste.push(i),
+            Condition::Sterilization(c) => b.sterilization.push((i, *c)),
         }
     }
     b

@@ -9,7 +9,7 @@
 //! Layout: [`Engine`] and input routing here; `bind.rs` (rules bound to a site), `emit.rs`
 //! (observations to events), `conditions.rs` (rule kinds shared by several inputs),
 //! `reading.rs` (readings), `tick.rs` (ticks) and `close.rs` (manual resolution,
-//! [`Engine::close_alert`]).
+//! [`Engine::close_alert`]); `sterilization.rs` (dental sterilizers, S1-S6).
 
 use std::sync::Arc;
 
@@ -26,12 +26,14 @@ mod close;
 mod conditions;
 mod emit;
 mod reading;
+mod sterilization;
 mod tick;
 mod waste;
 
 use bind::{bind, offline_timeout, SiteRules};
 use conditions::{compositions, fresh_data, status_rules};
 use emit::{breach, open_count, split};
+pub(crate) use sterilization::what_text as sterilization_what;
 
 /// Freshness window when no offline rule applies: evidence older than this neither matures a
 /// pending alert nor escalates one on a tick (Default, same as G1's minimum).
@@ -202,6 +204,8 @@ pub struct Engine {
     pub(crate) devices: DeviceTable,
     /// Latest tick time.
     pub(crate) clock: Option<Timestamp>,
+    /// Dental sterilizers: cycle verdicts and S1-S6 state.
+    pub(crate) steril: sterilization::SterilTable,
 }
 
 impl Engine {
@@ -212,6 +216,10 @@ impl Engine {
     /// 100,000 sites then exists once).
     pub fn new<S: Into<Arc<Site>>>(pack: RulePack, sites: Vec<S>, devices: Vec<Device>) -> Engine {
         let rules = pack.rules;
+        let steril = sterilization::SterilTable {
+            params: pack.sterilization.map(Arc::new),
+            ..Default::default()
+        };
         let mut site_list = Vec::with_capacity(sites.len());
         let mut shared = SharedBindings::default();
         for site in sites {
@@ -254,6 +262,7 @@ impl Engine {
             sites: site_table,
             devices: DeviceTable::new(device_list),
             clock: None,
+            steril,
         }
     }
 
@@ -283,13 +292,29 @@ impl Engine {
             Input::Tick(now) => {
                 self.tick(*now, &mut out);
                 self.waste_tick(*now, &mut out);
+                self.sterilizer_tick(*now, &mut out);
             }
             Input::Reading(r) => {
                 self.reading(r, &mut out);
                 self.waste_reading(r, &mut out);
+                self.sterilizer_reading(r, &mut out);
             }
             Input::BagIn(_) | Input::Handover(_) | Input::Disinfection(_) => {
                 self.waste_event(input, &mut out)
+            }
+            Input::Sterilizer(e) => {
+                // Events are data from the device, like readings: G1 sees it reporting.
+                self.with_device(
+                    &e.device,
+                    e.ts,
+                    |cx, dev, rules, clock, out| {
+                        fresh_data(cx, dev, rules, clock, e.ts, out);
+                        let st = &mut dev.state;
+                        st.set_last_seen(st.last_seen().max(Some(e.ts)));
+                    },
+                    &mut out,
+                );
+                self.sterilizer_event(e, &mut out);
             }
             Input::Maintenance {
                 device, ts, active, ..

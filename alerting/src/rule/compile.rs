@@ -347,7 +347,7 @@ pub(super) fn compile_rule(
             }
             let needs_min = matches!(
                 other,
-                RawKind::Offline | RawKind::Stuck | RawKind::MonitorStatus
+                RawKind::Offline | RawKind::Stuck | RawKind::MonitorStatus | RawKind::CycleAborted
             );
             if !needs_min {
                 unused.num(&raw.min_mins, "min_mins", errs);
@@ -397,7 +397,10 @@ pub(super) fn compile_rule(
                 },
                 RawKind::SensorFault => Condition::SensorFault,
                 RawKind::Clock => Condition::Clock,
-                _ => Condition::MonitorStatus { min_secs },
+                other => match crate::sterilization::check_of(other, min_secs) {
+                    Some(check) => Condition::Sterilization(check),
+                    None => Condition::MonitorStatus { min_secs },
+                },
             }
         }
     };

@@ -166,6 +166,8 @@ pub enum Condition {
     },
     /// Medical-waste rules M1-M7 (`waste/`).
     Waste(crate::waste::WasteRule),
+    /// S1-S6: dental sterilizer checks (`crate::sterilization`).
+    Sterilization(crate::sterilization::SterilCheck),
 }
 
 /// Durations for the sites a selector matches (per-site overrides).
@@ -236,6 +238,8 @@ pub struct RulePack {
     pub origin: String,
     pub rules: Vec<Rule>,
     pub tests: Vec<PackTest>,
+    /// The `[sterilization]` section: cycle-verdict parameters (none: no verdicts).
+    pub sterilization: Option<crate::sterilization::SterilParams>,
 }
 
 impl RulePack {
@@ -249,6 +253,7 @@ impl RulePack {
             origin: "(none)".into(),
             rules: Vec::new(),
             tests: Vec::new(),
+            sterilization: None,
         }
     }
 

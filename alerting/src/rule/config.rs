@@ -75,6 +75,18 @@ pub enum RawKind {
     WasteTemperature,
     /// M7: no disinfection for a duration.
     WasteDisinfection,
+    /// S1: a sterilization cycle's computed verdict fails.
+    CycleFailed,
+    /// S2: the sterilizer said pass and the computed verdict fails.
+    FalsePass,
+    /// S3: a pre-vacuum load without a passing Bowie-Dick test earlier that day.
+    NoBowieDick,
+    /// S4: a positive biological indicator (recall).
+    BiPositive,
+    /// S5: no BI result for the site's `bi_interval_days`, evaluated on ticks.
+    BiOverdue,
+    /// S6: a cycle aborted, or not ended within `min_mins`.
+    CycleAborted,
 }
 
 /// Where the metric of a threshold rule comes from when it is not fixed.
@@ -182,6 +194,10 @@ pub struct RawTestSite {
     pub max_temp_c: Option<f64>,
     /// Waste stores: local `HH:MM-HH:MM` windows (M5).
     pub collection_windows: Option<Vec<String>>,
+    /// Dental sites: `prevac` (default) or `gravity`.
+    pub sterilizer: Option<crate::model::SterilizerType>,
+    /// Dental sites: days between BI results (default 7).
+    pub bi_interval_days: Option<u32>,
 }
 
 /// One input line of a pack test. Exactly one of: a reading (`metric` + `value`), `tick`,
@@ -214,6 +230,19 @@ pub struct RawTestInput {
     pub bag_ids: Option<Vec<String>>,
     /// Waste stores: a `disinfection` with this method.
     pub disinfection: Option<String>,
+    /// Sterilizer: `cycle_start` of this cycle id (with `program`, optional `implant_load`).
+    pub cycle_start: Option<String>,
+    pub program: Option<String>,
+    pub implant_load: Option<bool>,
+    /// Sterilizer: `cycle_end` of this cycle id (with `verdict` = pass | fail | aborted).
+    pub cycle_end: Option<String>,
+    pub verdict: Option<String>,
+    /// Sterilizer: `bd_result` for this cycle id (with `result` = pass | fail).
+    pub bd_result: Option<String>,
+    /// Sterilizer: `bi_result` with this BI id (with `cycle` and `result` = negative | positive).
+    pub bi_result: Option<String>,
+    pub cycle: Option<String>,
+    pub result: Option<String>,
 }
 
 /// One expected transition of a pack test.

@@ -30,6 +30,7 @@ impl RulePack {
         let mut defaults: Option<Spanned<RawDefaults>> = None;
         let mut raw_rules: Vec<(usize, RawRule, std::ops::Range<usize>)> = Vec::new();
         let mut raw_tests: Vec<(usize, RawTest, std::ops::Range<usize>)> = Vec::new();
+        let mut sterilization = None;
         for (key, value) in root.into_inner() {
             let span = value.span();
             match key.get_ref().as_ref() {
@@ -53,10 +54,17 @@ impl RulePack {
                         }
                     }
                 }
+                "sterilization" => {
+                    let raw: Option<crate::sterilization::params::RawSterilization> =
+                        de_one(value, "sterilization", &mut errs);
+                    sterilization = raw.and_then(|r| {
+                        crate::sterilization::params::compile(&r, span.clone(), &mut errs)
+                    });
+                }
                 other => errs.at(
                     Some(key.span()),
                     other,
-                    "unknown top-level key (expected pack, defaults, rule, tests)",
+                    "unknown top-level key (expected pack, defaults, rule, tests, sterilization)",
                 ),
             }
         }
@@ -129,6 +137,7 @@ impl RulePack {
                 origin: origin.to_owned(),
                 rules,
                 tests,
+                sterilization,
             }),
             _ => Err(errs.list),
         }

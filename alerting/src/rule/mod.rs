@@ -7,7 +7,7 @@ pub mod compiled;
 pub mod config;
 pub mod error;
 mod load;
-mod numbers;
+pub(crate) mod numbers;
 mod waste;
 
 pub use compiled::{

@@ -8,7 +8,7 @@ use super::config::RawNum;
 use super::error::Errors;
 
 /// Checks a number's provenance and records it; `None` when absent or invalid.
-pub(super) fn num(
+pub(crate) fn num(
     raw: &Option<Spanned<RawNum>>,
     path: &str,
     errs: &mut Errors<'_>,

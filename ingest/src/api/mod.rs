@@ -15,7 +15,8 @@
 //! - `view`: the JSON shapes of alerts, silences, levels and delivery events;
 //! - `filter`: the query of `GET /api/v1/alerts`;
 //! - `write`: submitting a write and turning its outcome into a response;
-//! - `alerts`, `silences`, `sites`: the handlers (`waste`: a waste store's ledger in its status);
+//! - `alerts`, `silences`, `sites`, `sterilizers`: the handlers (`waste`: a waste store's ledger
+//!   in its status);
 //! - `openapi.json`: the OpenAPI 3.1 document served at `/api/v1/openapi.json`.
 //!
 //! Alert ids contain `/`: clients percent-encode them in paths (`%2F`); [`axum::extract::Path`]
@@ -27,6 +28,7 @@ mod error;
 mod filter;
 mod silences;
 mod sites;
+mod sterilizers;
 mod time;
 mod view;
 mod waste;
@@ -63,6 +65,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/silences/{id}", &["delete"]),
     ("/api/v1/sites", &["get"]),
     ("/api/v1/sites/{site}/status", &["get"]),
+    ("/api/v1/sites/{site}/sterilizers", &["get"]),
 ];
 
 /// What every handler shares.
@@ -92,6 +95,7 @@ pub fn router(desk: Desk) -> Router {
         )
         .route("/api/v1/sites", get(sites::list))
         .route("/api/v1/sites/{site}/status", get(sites::status))
+        .route("/api/v1/sites/{site}/sterilizers", get(sterilizers::list))
         .route("/api/v1/{*rest}", any(no_route))
         .with_state(ApiState {
             desk,

@@ -57,6 +57,13 @@ pub async fn status(
                     super::waste::ledger(ledger.as_ref(), now),
                 );
             }
+            // Dental clinics: their sterilizers (today's cycles, B-D, BI, recall).
+            if entry.attributes.kind() == alerting::model::SiteKind::DentalSterilization {
+                if let Some(m) = body.as_object_mut() {
+                    let sterilizers = super::sterilizers::of_site(&state.desk, entry, now);
+                    m.insert("sterilizers".to_owned(), sterilizers);
+                }
+            }
             Ok(Json(body))
         }
         None => Err(caller.forbid(&state.desk, &format!("site {id}")).await),

@@ -128,9 +128,14 @@ pub(super) fn write_all(
     Ok(summary)
 }
 
-/// Rows that exist only in memory until written (the spool cannot recreate them).
+/// Rows that exist only in memory until written: the rule engine's output (alerts, cycle
+/// verdicts) and delivery's (actions, audit), which re-reading the spool does not recreate
+/// once the rule state has moved past their records.
 fn is_alert_row(row: &Row) -> bool {
-    matches!(row, Row::Alert(_) | Row::Action(_) | Row::Audit(_))
+    matches!(
+        row,
+        Row::Alert(_) | Row::Action(_) | Row::Audit(_) | Row::Cycle(_)
+    )
 }
 
 /// Copies of the in-memory rows among `rows`.

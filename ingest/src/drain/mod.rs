@@ -273,6 +273,7 @@ impl Drain {
                             rows.extend(processed.rows);
                         }
                         self.announce(events, true, &mut effects);
+                        self.held_alerts.extend(self.alerts.take_cycle_rows());
                     }
                     Err(error) => {
                         tracing::error!(%error, pos = record.pos.seq(), "Skipped a spool record that is not a message.");
@@ -282,6 +283,7 @@ impl Drain {
             if let Some((events, ticked)) = self.alerts.tick_if_due((self.clock)()) {
                 // Delivery already saw these events inside the tick.
                 self.announce(events, false, &mut effects);
+                self.held_alerts.extend(self.alerts.take_cycle_rows());
                 self.carry_out(ticked, &mut effects);
             }
             // Notices are durable in the outbox before anything that caused them is committed

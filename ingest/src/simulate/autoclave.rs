@@ -12,6 +12,11 @@
 //! `cycle_id`; `cycle_end pass`. Every `bi_interval_days - 1` days (so never overdue) and for every
 //! implant load a biological indicator goes in and its `bi_result negative` arrives ~3 h later.
 //! Between cycles the device reports standby telemetry once a minute.
+//!
+//! Faults (`Scenario::cycle_fault_rate`, announced as incidents): per load cycle a too-short
+//! hold, a low temperature, air in the chamber (each with the device saying `pass` or `fail`)
+//! or an abort; per prevac day a skipped Bowie-Dick test; per BI a positive result; per due
+//! BI a lapse of a whole interval (BI overdue).
 
 use alerting::model::{DentalSite, Metric, SterilizerType, Timestamp};
 use rand::rngs::StdRng;
@@ -48,6 +53,9 @@ enum CycleFault {
     Air { false_pass: bool },
     /// The cycle stops after `at` seconds with `cycle_end aborted`.
     Aborted { at: i64 },
+    /// The hold runs 1-2 K below the set temperature (saturated steam); the device says
+    /// `pass` if `false_pass`.
+    LowTemp { false_pass: bool },
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +144,15 @@ impl AutoclaveSim {
     fn start_cycle(&mut self, t: &mut Tick<'_>) {
         let today = t.local_day();
         let prevac = self.site.sterilizer == SterilizerType::Prevac;
+        if prevac && self.bd_day != Some(today) && t.bernoulli(t.scenario.cycle_fault_rate / 2.0) {
+            // Today's Bowie-Dick test is skipped: the loads run without it.
+            self.bd_day = Some(today);
+            self.bd_result_at = None;
+            t.incident(
+                IncidentKind::CycleFault,
+                "no Bowie-Dick test today: loads run without it".to_owned(),
+            );
+        }
         let bowie_dick = prevac && self.bd_day != Some(today);
         if !bowie_dick && prevac {
             // Loads wait for today's B-D sheet to be read.
@@ -163,14 +180,29 @@ impl AutoclaveSim {
         let implant = program == "prevac_134" && t.rng.random_bool(0.05);
         let interval = i64::from(self.site.bi_interval_days.max(2)) - 1;
         let bi = !bowie_dick && (implant || self.last_bi_day.is_none_or(|d| today - d >= interval));
+        let bi = if bi && !implant && t.bernoulli(t.scenario.cycle_fault_rate / 4.0) {
+            // The clinic lapses: no BI for a whole interval more.
+            self.last_bi_day = Some(today + interval);
+            t.incident(
+                IncidentKind::CycleFault,
+                format!("biological indicators skipped for {} days", 2 * interval),
+            );
+            false
+        } else {
+            bi
+        };
         if bi {
             self.last_bi_day = Some(today);
         }
         let mut fault = None;
         if !bowie_dick && t.bernoulli(t.scenario.cycle_fault_rate) {
             let roll: f64 = t.rng.random();
-            fault = Some(if roll < 0.45 {
+            fault = Some(if roll < 0.3 {
                 CycleFault::ShortHold {
+                    false_pass: t.rng.random_bool(0.5),
+                }
+            } else if roll < 0.45 {
+                CycleFault::LowTemp {
                     false_pass: t.rng.random_bool(0.5),
                 }
             } else if roll < 0.8 {
@@ -230,6 +262,10 @@ impl AutoclaveSim {
                     if false_pass { "pass" } else { "fail" }
                 ),
                 CycleFault::Aborted { at } => format!("aborted after {at} s"),
+                CycleFault::LowTemp { false_pass } => format!(
+                    "hold 1-2 K below the set temperature {set} C, device verdict {}",
+                    if false_pass { "pass" } else { "fail" }
+                ),
             };
             t.incident(
                 IncidentKind::CycleFault,
@@ -259,7 +295,8 @@ impl AutoclaveSim {
         let verdict = match (aborted, c.fault) {
             (true, _) => "aborted",
             (false, Some(CycleFault::ShortHold { false_pass }))
-            | (false, Some(CycleFault::Air { false_pass })) => {
+            | (false, Some(CycleFault::Air { false_pass }))
+            | (false, Some(CycleFault::LowTemp { false_pass })) => {
                 if false_pass {
                     "pass"
                 } else {
@@ -283,12 +320,19 @@ impl AutoclaveSim {
         }
         if c.bi && !aborted {
             let at = t.now.plus_secs(t.int(3 * 3600, 3 * 3600 + 1800));
+            let positive = t.bernoulli(t.scenario.cycle_fault_rate / 2.0);
+            if positive {
+                t.incident(
+                    IncidentKind::CycleFault,
+                    format!("cycle {}: biological indicator positive", c.id),
+                );
+            }
             self.pending.push((
                 at,
                 event(
                     "bi_result",
                     json!({"bi_id": format!("BI-{}", c.id), "cycle_id": c.id,
-                           "result": "negative"}),
+                           "result": if positive { "positive" } else { "negative" }}),
                 ),
             ));
         }
@@ -329,7 +373,15 @@ impl AutoclaveSim {
             }
             Phase::Hold => {
                 let wobble = 0.4 * (std::f64::consts::TAU * into as f64 / 47.0).sin();
-                self.temp = (set + 1.0 + wobble + 0.12 * t.gauss()).clamp(set + 0.3, set + 2.5);
+                let target = match c.fault {
+                    Some(CycleFault::LowTemp { .. }) => set - 1.5,
+                    _ => set + 1.0,
+                };
+                let (lo, hi) = match c.fault {
+                    Some(CycleFault::LowTemp { .. }) => (set - 2.5, set - 0.3),
+                    _ => (set + 0.3, set + 2.5),
+                };
+                self.temp = (target + wobble + 0.12 * t.gauss()).clamp(lo, hi);
                 let offset = match c.fault {
                     Some(CycleFault::Air { .. }) => 3.5,
                     _ => 0.0,

@@ -79,6 +79,8 @@ pub mod waste;
 pub mod water;
 
 #[cfg(test)]
+mod autoclave_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod waste_tests;

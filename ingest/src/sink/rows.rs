@@ -22,6 +22,8 @@ pub enum Row {
     Audit(Box<AuditRow>),
     /// Medical-waste traceability (`waste_bags`).
     WasteBag(Box<super::waste::WasteBagRow>),
+    /// A sterilization cycle with its verdict (`sterilization_cycles`).
+    Cycle(Box<alerting::sterilization::CycleRecord>),
 }
 
 /// A delivery lifecycle record or a supervisor's action on an alert (`alert_actions`).
@@ -138,6 +140,7 @@ impl Row {
             Self::Action(_) => "alert_actions",
             Self::Audit(_) => "audit",
             Self::WasteBag(_) => "waste_bags",
+            Self::Cycle(_) => super::cycles::TABLE,
         }
     }
 
@@ -257,6 +260,7 @@ impl Row {
                 .column_str("detail", a.detail.as_str())?
                 .at(TimestampMicros::new(a.ts.0)),
             Self::WasteBag(w) => super::waste::encode(w, buf),
+            Self::Cycle(c) => super::cycles::encode(c, buf),
         }
     }
 }
@@ -383,6 +387,29 @@ mod tests {
                 manifest_bags: handed.then_some(8),
             })));
         }
+        rows.push(Row::Cycle(Box::new(alerting::sterilization::CycleRecord {
+            site: "s".into(),
+            device: "d".into(),
+            cycle_id: "c1".into(),
+            program: alerting::sterilization::Program::Prevac134,
+            implant_load: false,
+            started_at: Timestamp(5),
+            ended_at: Some(Timestamp(6)),
+            device_verdict: Some(alerting::sterilization::DeviceVerdict::Pass),
+            verdict: alerting::sterilization::Verdict::Fail,
+            reasons: vec![alerting::sterilization::Reason::NoPressure],
+            set_c: Some(134.0),
+            min_hold_secs: Some(240),
+            hold_secs: Some(250.0),
+            hold_min_temp_c: Some(134.2),
+            hold_max_temp_c: Some(135.0),
+            worst_dev_k: Some(-0.4),
+            max_gap_secs: Some(1.0),
+            samples: 600,
+            late_samples: 0,
+            bd_pass: Some(true),
+            bi: Some(("bi1".into(), false)),
+        })));
         rows
     }
 

@@ -295,6 +295,7 @@ pub fn tables() -> Vec<Table> {
         dedup_keys: vec!["ts", "request_id"],
     });
     t.push(super::waste::table());
+    t.push(super::cycles::table());
     t
 }
 

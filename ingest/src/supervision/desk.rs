@@ -167,6 +167,10 @@ struct Inner {
     next: AtomicU64,
     /// Waste stores' ledger summaries (published by the alert stage).
     waste: super::WasteBoard,
+    /// Sterilizer status by device, refreshed by the drain as the rule engine changes it
+    /// (the API reads it; separate from the delivery state, not snapshotted: the rule
+    /// engine's snapshot has it and the drain republishes it at start).
+    sterilizers: Mutex<HashMap<String, alerting::sterilization::SterilizerStatus>>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -207,6 +211,7 @@ impl Desk {
                 run,
                 next: AtomicU64::new(1),
                 waste: super::WasteBoard::default(),
+                sterilizers: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -220,6 +225,26 @@ impl Desk {
             .config()
             .supervisor_by_token_sha256(&hex)
             .cloned()
+    }
+
+    /// Replaces the sterilizer status of its device.
+    pub fn set_sterilizer(&self, status: alerting::sterilization::SterilizerStatus) {
+        let mut map = self
+            .inner
+            .sterilizers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.insert(status.device.clone(), status);
+    }
+
+    /// The sterilizer status of `device`, if the rule engine has seen it.
+    pub fn sterilizer(&self, device: &str) -> Option<alerting::sterilization::SterilizerStatus> {
+        let map = self
+            .inner
+            .sterilizers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(device).cloned()
     }
 
     /// Reads the state under its lock (keep `f` short: the drain waits meanwhile).

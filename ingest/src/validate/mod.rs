@@ -354,9 +354,12 @@ impl Validator {
             return;
         }
         let (site, dev) = (device.site.clone(), device.id.clone());
-        // Waste events feed the store's ledger (M1-M7) and the traceability table; dental
-        // events are stored (their rules, S1-S6, are not built yet).
+        // Waste events feed the store's ledger (M1-M7) and the traceability table; autoclave
+        // events feed the cycle verdicts and S1-S6.
         let waste = waste::waste_event(&site, &dev, &event);
+        if let Some(input) = sterilizer::input(&site, &dev, &event) {
+            out.inputs.push(input);
+        }
         if let json::EventKind::Maintenance { active, reason } = &event.kind {
             self.in_maintenance.insert(dev.clone(), *active);
             out.inputs.push(Input::Maintenance {
@@ -409,6 +412,7 @@ impl Quarantine<'_> {
 }
 
 mod hj212;
+mod sterilizer;
 mod waste;
 
 #[cfg(test)]

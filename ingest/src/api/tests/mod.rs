@@ -8,6 +8,7 @@ mod alerts;
 mod openapi;
 mod silences;
 mod sites;
+mod sterilizers;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -89,6 +90,19 @@ id = "wd-west-1"
 site = "ws-west"
 kind = "waste_store"
 expected_interval_secs = 300
+
+[[sites]]
+id = "kq-nancheng"
+name = "南城口腔诊所 消毒室"
+kind = "dental_sterilization"
+grid = { district = "示范区", street = "南城街道", community = "口腔社区" }
+dental = { sterilizer = "prevac", bi_interval_days = 7 }
+
+[[devices]]
+id = "ac-nancheng-1"
+site = "kq-nancheng"
+kind = "autoclave"
+expected_interval_secs = 60
 "#;
 
 /// (id, cell as TOML, token).
@@ -113,12 +127,18 @@ const SUPERVISORS: &[(&str, &str, &str)] = &[
         r#"{ district = "示范区", street = "西城街道", community = "学府社区" }"#,
         "tok-xuefu",
     ),
+    (
+        "sq-kouqiang",
+        r#"{ district = "示范区", street = "南城街道", community = "口腔社区" }"#,
+        "tok-kouqiang",
+    ),
 ];
 
 pub const SHUICHANG: &str = "tok-shuichang";
 pub const HUAYUAN: &str = "tok-huayuan";
 pub const DONGCHENG: &str = "tok-dongcheng";
 pub const XUEFU: &str = "tok-xuefu";
+pub const KOUQIANG: &str = "tok-kouqiang";
 
 fn sha256_hex(s: &str) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
