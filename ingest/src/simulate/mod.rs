@@ -79,11 +79,7 @@ pub mod waste;
 pub mod water;
 
 #[cfg(test)]
-mod autoclave_tests;
-#[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod waste_tests;
 
 pub use fleet::{rfc3339_cst, Fleet, Incident, IncidentKind, Outbound, OutboundKind};
 pub use publish::{mqtt_options, run_publisher, spawn_client, Pace, PublishStats, SimulateError};

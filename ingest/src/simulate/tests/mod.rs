@@ -1,6 +1,9 @@
 //! Fleet tests: the demo configuration, payload shape against protocol.md and weijian's own
 //! validation, realism of the values, and the incidents of the demo scenario.
 
+mod autoclave;
+mod waste;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -15,7 +18,7 @@ use crate::reject::Reason;
 use crate::validate::Validator;
 use alerting::Input;
 
-const DEMO: &str = include_str!("../../../config/demo.toml");
+const DEMO: &str = include_str!("../../../../config/demo.toml");
 const PREFIX: &str = "weijian/v1";
 /// 2026-11-22T00:00:00+08:00.
 const MIDNIGHT: Timestamp = Timestamp::from_secs(1_795_305_600 - 8 * 3600);
@@ -762,7 +765,7 @@ fn absurd_scenario_rates_do_not_panic() {
 #[test]
 fn a_monitor_registered_for_hj212_publishes_valid_frames_instead_of_json_telemetry() {
     let config = Config::parse(
-        include_str!("../../../config/weijian.example.toml"),
+        include_str!("../../../../config/weijian.example.toml"),
         "example.toml",
         &HashMap::<String, String>::new(),
     )

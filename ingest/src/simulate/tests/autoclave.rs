@@ -8,12 +8,12 @@ use alerting::model::Timestamp;
 use alerting::sterilization::{CycleRecord, DeviceVerdict, Verdict};
 use alerting::{AlertEvent, Engine, EventKind, Input, RulePack};
 
-use super::*;
 use crate::config::Config;
 use crate::message::Message;
+use crate::simulate::*;
 use crate::validate::Validator;
 
-const DEMO: &str = include_str!("../../../config/demo.toml");
+const DEMO: &str = include_str!("../../../../config/demo.toml");
 const PREFIX: &str = "weijian/v1";
 /// 2026-11-22T00:00:00+08:00.
 const MIDNIGHT: Timestamp = Timestamp::from_secs(1_795_305_600 - 8 * 3600);
