@@ -46,6 +46,8 @@
 //!   and the conditions of M1-M7 (compiled in `rule/waste.rs`, evaluated in `eval/waste.rs`).
 //! - [`sterilization`]: dental steam sterilizers (S1-S6): saturated steam, the per-cycle
 //!   verdict, Bowie-Dick and BI bookkeeping; the engine side is `eval/sterilization.rs`.
+//! - [`wire`]: the alert message on `{prefix}/alerts/{site}` ([`wire::AlertMessage`]), built
+//!   the same way for rule transitions and delivery events, and the evidence object.
 //! - [`delivery`]: who hears about alerts: supervisors per grid cell, grouping, repeats,
 //!   escalation up the grid, acknowledgement, silences (pure; notifiers live elsewhere).
 //!
@@ -100,6 +102,7 @@ pub mod state;
 pub mod sterilization;
 pub(crate) mod text;
 pub mod waste;
+pub mod wire;
 
 pub use eval::Engine;
 pub use event::{AlertEvent, EventKind, Evidence, EvidenceValue, SITE_SCOPE_DEVICE};

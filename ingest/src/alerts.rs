@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::sink::rows::Row;
-use crate::supervision::{DeliveryStage, DeskSnapshot, Effects, Request};
+use crate::delivery::{AlertDelivery, Effects};
+use serde_json::value::RawValue;
 
 /// The engine with its persistence.
 #[derive(Debug)]
@@ -36,7 +37,7 @@ pub struct AlertStage {
     topic_prefix: String,
     publish: bool,
     /// Alert delivery, when supervisors are configured.
-    delivery: Option<DeliveryStage>,
+    delivery: Option<Box<dyn AlertDelivery>>,
     /// Delivery's timers changed its state since the last save (escalations, repeats):
     /// saved even when no new record arrived.
     delivery_dirty: bool,
@@ -57,15 +58,16 @@ struct SnapshotFile {
     /// The spool position the engine state includes.
     position: Option<u64>,
     engine: EngineSnapshot,
-    /// The delivery state at the same position (absent when delivery is off).
+    /// The delivery state at the same position (absent when delivery is off), as delivery
+    /// saved it.
     #[serde(default)]
-    delivery: Option<DeskSnapshot>,
+    delivery: Option<Box<RawValue>>,
 }
 
 impl AlertStage {
     /// Builds the engine, restoring its state from `<spool dir>/alert-engine.json` if present;
-    /// also returns the delivery state saved with it, for [`crate::supervision::Desk::new`].
-    pub fn open(config: &Config) -> (AlertStage, Option<DeskSnapshot>) {
+    /// also returns the delivery state saved with it, for the delivery service to restore.
+    pub fn open(config: &Config) -> (AlertStage, Option<Box<RawValue>>) {
         let snapshot_path = config.spool.dir.join("alert-engine.json");
         let pack = config.alerts.pack.clone();
         let sites = config.registry.shared_sites();
@@ -114,31 +116,31 @@ impl AlertStage {
 
     /// Turns delivery on: every event from now on also goes to `delivery`, whose state is
     /// saved with the rule engine's.
-    pub fn attach_delivery(&mut self, delivery: DeliveryStage) {
+    pub fn attach_delivery(&mut self, delivery: Box<dyn AlertDelivery>) {
         // The supervisors' API shows the restored ledgers and sterilizers at once, not after
         // each one's next event.
         for (site, summary) in self.engine.waste_summaries() {
-            delivery.desk().waste().set(&site, summary);
+            delivery.show_waste(&site, summary);
         }
         for device in self.engine.sterilizers() {
             if let Some(status) = self.engine.sterilizer_status(device) {
-                delivery.desk().set_sterilizer(status);
+                delivery.show_sterilizer(status);
             }
         }
         self.delivery = Some(delivery);
     }
 
-    /// Applies a journaled API request at spool `position` (skipped if the saved state already
-    /// has it, like readings). `None` when skipped.
-    pub fn apply_request(&mut self, position: u64, request: &Request) -> Option<Effects> {
+    /// Applies the journaled API request in the record at spool `position` (skipped if the
+    /// saved state already has it, like readings). `None` when skipped.
+    pub fn apply_request(&mut self, position: u64, payload: &[u8]) -> Option<Effects> {
         if self.fed_up_to.is_some_and(|p| position <= p) {
             return None;
         }
         self.fed_up_to = Some(position);
         match &self.delivery {
-            Some(d) => Some(d.apply(request, &mut self.engine)),
+            Some(d) => Some(d.apply_request(payload, &mut self.engine)),
             None => {
-                tracing::warn!(request = %request.id, "An API request in the spool, but delivery is not configured now; ignored.");
+                tracing::warn!(position, "An API request in the spool, but delivery is not configured now; ignored.");
                 None
             }
         }
@@ -185,7 +187,7 @@ impl AlertStage {
             }
             done.push(site);
             if let Some(summary) = self.engine.waste_summary(site) {
-                d.desk().waste().set(site, summary);
+                d.show_waste(site, summary);
             }
         }
     }
@@ -205,7 +207,7 @@ impl AlertStage {
         self.last_tick = Some(Instant::now());
         let events = self.engine.process(&Input::Tick(now));
         if let Some(d) = &self.delivery {
-            let pending = d.desk().waste().with_pending();
+            let pending = d.waste_pending();
             self.publish_waste(pending.iter().map(String::as_str));
         }
         let mut effects = self.deliver(&events, now);
@@ -258,7 +260,7 @@ impl AlertStage {
                 version: 1,
                 position: self.fed_up_to,
                 engine: self.engine.snapshot(),
-                delivery: self.delivery.as_ref().map(|d| d.desk().snapshot()),
+                delivery: self.delivery.as_ref().map(|d| d.snapshot()),
             },
         })
     }
@@ -326,7 +328,7 @@ impl AlertStage {
         if let Some(d) = &self.delivery {
             for device in dirty {
                 if let Some(status) = self.engine.sterilizer_status(&device) {
-                    d.desk().set_sterilizer(status);
+                    d.show_sterilizer(status);
                 }
             }
         }
@@ -347,55 +349,12 @@ impl AlertStage {
         if !self.publish || event.kind == EventKind::Pending {
             return None;
         }
+        let message = alerting::wire::AlertMessage::of_event(event);
         Some((
-            format!("{}/alerts/{}", self.topic_prefix, event.site),
-            notification_json(event).into_bytes(),
+            message.topic(&self.topic_prefix),
+            message.to_json().into_bytes(),
         ))
     }
-}
-
-/// protocol.md section 5: one alert state change per message.
-pub fn notification_json(event: &AlertEvent) -> String {
-    let state = match event.kind {
-        EventKind::Resolved => "resolved",
-        EventKind::Pending => "pending",
-        EventKind::Firing | EventKind::LevelChanged => "firing",
-    };
-    serde_json::json!({
-        "alert_id": event.alert_id,
-        "rule": event.rule,
-        "level": event.level.number(),
-        "level_name": event.level.name_en(),
-        "colour": event.level.colour(),
-        "state": state,
-        "change": event.kind.as_str(),
-        "site": event.site,
-        "device": event.device,
-        "subject": event.subject,
-        "grid": event.grid.to_string(),
-        "started_at": event.started_at.to_string(),
-        "ts": event.ts.to_string(),
-        "reason": event.reason,
-        "summary": { "zh": event.summary_zh, "en": event.summary_en },
-        "evidence": evidence_json(event),
-    })
-    .to_string()
-}
-
-/// The evidence of an event as a JSON object (`{"value": 0.2, "limit": 0.3, ...}`).
-pub fn evidence_json(event: &AlertEvent) -> serde_json::Value {
-    serde_json::Value::Object(
-        event
-            .evidence
-            .iter()
-            .map(|e| {
-                (
-                    e.name.clone(),
-                    serde_json::to_value(&e.value).unwrap_or_default(),
-                )
-            })
-            .collect(),
-    )
 }
 
 /// The `alerts` row of an event.

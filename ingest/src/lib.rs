@@ -35,10 +35,13 @@
 pub mod alerts;
 pub mod api;
 pub mod bench;
+pub mod clock;
 pub mod config;
 pub mod decode;
+pub mod delivery;
 pub mod demo;
 pub mod drain;
+pub mod health;
 pub mod http;
 pub mod message;
 pub mod notify;

@@ -26,11 +26,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alerting::model::Timestamp;
 use alerting::AlertEvent;
 use prometheus::Registry;
 use tokio::sync::{broadcast, mpsc};
@@ -38,6 +37,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::alerts::AlertStage;
+pub use crate::clock::{now, wall_clock, Clock};
+pub use crate::health::Health;
 use crate::config::Config;
 use crate::drain::{Drain, DrainParts};
 use crate::http::Readiness;
@@ -47,7 +48,7 @@ use crate::sink::questdb::QuestDbWriter;
 use crate::source::mqtt::{self, AckToken, Backoff, MqttClient, MqttEventLoop, Polled};
 use crate::spool::{self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolWriter};
 use crate::supervision::outbox::{self, OutboxMetrics, OutboxSender};
-use crate::supervision::{DeliveryStage, Desk};
+use crate::supervision::{DeliveryStage, Desk, DeskSnapshot};
 use crate::telemetry::metrics::Metrics;
 use crate::topic::Topic;
 use crate::validate::Validator;
@@ -103,14 +104,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 type Durable = Pin<Box<dyn Future<Output = Result<Position, SpoolError>> + Send>>;
 
-/// Shared flags the HTTP readiness check and the demo status line read.
-#[derive(Debug, Default)]
-pub struct Health {
-    pub mqtt_connected: AtomicBool,
-    pub questdb_up: AtomicBool,
-    pub spool_full: AtomicBool,
-}
-
 impl Readiness for Health {
     fn readiness(&self) -> Result<(), Vec<String>> {
         let mut reasons = Vec::new();
@@ -163,15 +156,6 @@ impl Running {
             }
         }
     }
-}
-
-/// The clock the rule engine's timers run on (offline devices, durations maturing without new
-/// data). The wall clock in production; the demo's simulated time while it replays history.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
-/// The wall clock.
-pub fn wall_clock() -> Clock {
-    Arc::new(now)
 }
 
 /// Starts weijian: opens the spool, connects to the broker, serves HTTP, drains to QuestDB.
@@ -272,13 +256,13 @@ pub async fn start_with_clock(
                 config.registry.clone(),
                 journal,
                 clock.clone(),
-                restored_desk,
+                restored_desk.and_then(|saved| DeskSnapshot::from_saved(&saved)),
             );
-            alert_stage.attach_delivery(DeliveryStage::new(
+            alert_stage.attach_delivery(Box::new(DeliveryStage::new(
                 desk.clone(),
                 &config.mqtt.topic_prefix,
                 config.alerts.publish,
-            ));
+            )));
             let outbox_metrics = OutboxMetrics::register(&registry)?;
             let (writer, reader) = outbox::open(
                 &config.spool.dir.join("outbox"),
@@ -295,7 +279,7 @@ pub async fn start_with_clock(
                 source = config.delivery.supervisors_source.as_deref().unwrap_or("-"),
                 "Alert delivery is on."
             );
-            (Some(desk), Some(writer))
+            (Some(desk), Some(Box::new(writer) as Box<dyn crate::delivery::NoticeOutbox>))
         }
         None => {
             drop(journal);
@@ -473,10 +457,6 @@ fn qos_label(qos: u8) -> &'static str {
     }
 }
 
-/// The device-independent clock: wall time as a [`Timestamp`].
-pub fn now() -> Timestamp {
-    Timestamp(chrono::Utc::now().timestamp_micros())
-}
 
 /// Sends PUBACKs in receive order, each once its message is durable.
 async fn ack_in_order(

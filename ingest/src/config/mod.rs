@@ -5,6 +5,7 @@
 //! operator fixes a file in one pass. Secrets (broker and QuestDB passwords) may come from
 //! environment variables named in the file (`password_env`).
 
+pub mod delivery;
 pub mod raw;
 mod registry;
 mod registry_file;
@@ -54,11 +55,11 @@ pub struct DeliverySettings {
     pub warnings: Vec<String>,
     /// Per notifier request.
     pub http_timeout: Duration,
-    pub retry: crate::notify::Retry,
+    pub retry: delivery::Retry,
     /// The outbox spool's size limit.
     pub outbox_max_bytes: u64,
     /// `[delivery.smtp]`, validated (the e-mail notifier's settings; timeout = `http_timeout`).
-    pub smtp: Option<crate::notify::SmtpSettings>,
+    pub smtp: Option<delivery::SmtpSettings>,
 }
 
 impl Default for DeliverySettings {
@@ -67,8 +68,8 @@ impl Default for DeliverySettings {
             supervisors: None,
             supervisors_source: None,
             warnings: Vec::new(),
-            http_timeout: crate::notify::DEFAULT_TIMEOUT,
-            retry: crate::notify::Retry::default(),
+            http_timeout: delivery::DEFAULT_NOTIFY_TIMEOUT,
+            retry: delivery::Retry::default(),
             outbox_max_bytes: 256 << 20,
             smtp: None,
         }

@@ -39,14 +39,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{self, AlertStage, PreparedSave};
 use crate::message::Message;
-use crate::pipeline::Health;
+use crate::health::Health;
 use crate::sink::questdb::WriteError;
 use crate::sink::rows::Row;
 use crate::sink::store::{Store, StoreFactory};
 use crate::source::mqtt::{Backoff, MqttClient};
 use crate::spool::{Position, Record, SpoolError, SpoolReader};
-use crate::supervision::outbox::OutboxWriter;
-use crate::supervision::{Effects, Request, API_TOPIC};
+use crate::delivery::{Effects, NoticeOutbox, API_TOPIC};
 use crate::telemetry::metrics::Metrics;
 use crate::validate::{Processed, Validator};
 
@@ -85,7 +84,7 @@ enum Woke {
 /// Everything the drain needs.
 pub struct Drain {
     /// The rule engine's timer clock.
-    pub(crate) clock: crate::pipeline::Clock,
+    pub(crate) clock: crate::clock::Clock,
     pub(crate) reader: SpoolReader,
     /// `None` only while a write runs on the blocking pool (or after that task died).
     pub(crate) store: Option<Box<dyn Store>>,
@@ -116,7 +115,7 @@ pub struct Drain {
     /// The last spool position counted in metrics and answered (HJ 212 replies).
     pub(crate) seen_up_to: Option<u64>,
     /// The notice outbox, when delivery is configured.
-    pub(crate) outbox: Option<OutboxWriter>,
+    pub(crate) outbox: Option<Box<dyn NoticeOutbox>>,
     /// Notices could not be made durable before shutdown: nothing more is committed, so
     /// the next start re-creates them from the spool.
     pub(crate) outbox_lost: bool,
@@ -138,7 +137,7 @@ impl std::fmt::Debug for Drain {
 
 /// What the drain is built from (see [`Drain::new`]).
 pub(crate) struct DrainParts {
-    pub clock: crate::pipeline::Clock,
+    pub clock: crate::clock::Clock,
     pub reader: SpoolReader,
     pub new_store: StoreFactory,
     pub validator: Validator,
@@ -147,7 +146,7 @@ pub(crate) struct DrainParts {
     pub client: MqttClient,
     pub metrics: Metrics,
     pub health: Arc<Health>,
-    pub outbox: Option<OutboxWriter>,
+    pub outbox: Option<Box<dyn NoticeOutbox>>,
     pub batch_max_rows: usize,
     pub flush_interval: Duration,
     pub retry_max: Duration,
@@ -288,7 +287,7 @@ impl Drain {
             }
             // Notices are durable in the outbox before anything that caused them is committed
             // (and before the state that produced them is saved).
-            self.append_to_outbox(std::mem::take(&mut effects.deliveries), &shutdown)
+            self.append_to_outbox(std::mem::take(&mut effects.notices), &shutdown)
                 .await;
             if self.outbox_lost {
                 break;
@@ -520,15 +519,7 @@ impl Drain {
     /// Applies a journaled API request (acknowledge, resolve, silences, or a refused attempt
     /// kept for the audit trail).
     fn apply_request(&mut self, pos: u64, msg: &Message, effects: &mut Effects) {
-        let request = match Request::decode(&msg.payload) {
-            Ok(r) => r,
-            Err(error) => {
-                tracing::error!(%error, pos, "Skipped a journaled API request that does not parse.");
-                return;
-            }
-        };
-        if let Some(fx) = self.alerts.apply_request(pos, &request) {
-            tracing::info!(request = %request.id, supervisor = request.supervisor.as_deref().unwrap_or("-"), action = request.action.name(), target = %request.action.target(), "Applied an API request.");
+        if let Some(fx) = self.alerts.apply_request(pos, &msg.payload) {
             self.carry_out(fx, effects);
         }
     }
@@ -538,7 +529,7 @@ impl Drain {
     /// collected for the outbox.
     fn carry_out(&mut self, fx: Effects, into: &mut Effects) {
         let Effects {
-            deliveries,
+            notices,
             rows,
             messages,
             rule_events,
@@ -551,24 +542,24 @@ impl Drain {
                 tracing::warn!(%error, %topic, "Could not publish an alert lifecycle message (the record is still stored).");
             }
         }
-        into.deliveries.extend(deliveries);
+        into.notices.extend(notices);
     }
 
     /// Appends deliveries to the outbox and waits until they are durable; retries while the
     /// outbox cannot take them (a full outbox holds the drain, and so the spool, back).
     async fn append_to_outbox(
         &mut self,
-        deliveries: Vec<crate::notify::Delivery>,
+        notices: Vec<alerting::delivery::Notice>,
         shutdown: &CancellationToken,
     ) {
         let Some(outbox) = &self.outbox else { return };
-        if deliveries.is_empty() {
+        if notices.is_empty() {
             return;
         }
         let mut logged = false;
-        while let Err(error) = outbox.append(&deliveries).await {
+        while let Err(error) = outbox.append(&notices).await {
             if !logged {
-                tracing::error!(%error, count = deliveries.len(), "Cannot write notices to the outbox; the drain waits (readings stay in the spool).");
+                tracing::error!(%error, count = notices.len(), "Cannot write notices to the outbox; the drain waits (readings stay in the spool).");
                 logged = true;
             }
             if shutdown.is_cancelled() {

@@ -16,7 +16,7 @@ use super::{Drain, DrainParts};
 use crate::alerts::AlertStage;
 use crate::config::Config;
 use crate::message::encode_record;
-use crate::pipeline::Health;
+use crate::health::Health;
 use crate::sink::questdb::{WriteError, Written};
 use crate::sink::rows::Row;
 use crate::sink::store::Store;
@@ -145,7 +145,7 @@ impl Rig {
         let (alerts, _) = AlertStage::open(&config);
         let store = self.store.clone();
         let drain = Drain::new(DrainParts {
-            clock: crate::pipeline::wall_clock(),
+            clock: crate::clock::wall_clock(),
             reader,
             new_store: Arc::new(move || Box::new(store.clone())),
             validator: Validator::new(
@@ -180,7 +180,7 @@ impl Rig {
 /// A reading of device `d` with sequence number `seq`; turbidity 9999 is out of the sensor's
 /// range (rule G3 fires at once).
 fn reading(d: usize, seq: u64, faulty: bool) -> Vec<u8> {
-    let now = crate::bench::payload::wall_clock();
+    let now = crate::clock::now();
     let ts = now.as_millis() - 1_000 + (seq as i64 % 1000);
     let turbidity = if faulty { 9999.0 } else { 0.3 };
     let payload = format!(

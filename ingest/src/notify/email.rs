@@ -38,38 +38,7 @@ const CHANNEL: &str = "email";
 /// `X-Weijian-Notice-Id`: the notice id, for mail filters and for deduplicating by hand.
 const NOTICE_ID_HEADER: HeaderName = HeaderName::new_from_ascii_str("X-Weijian-Notice-Id");
 
-/// How the SMTP connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpTls {
-    /// Plain text throughout (a trusted relay on localhost or in the same host). The
-    /// password, if any, crosses the network in clear.
-    None,
-    /// Plain connection upgraded with `STARTTLS`, which is required: a server that does not
-    /// offer it fails the delivery (usually port 587).
-    StartTls,
-    /// TLS from the first byte ("implicit TLS", SMTPS, usually port 465).
-    Tls,
-}
-
-/// The SMTP relay e-mail notices go through. Plain data; the configuration maps onto it.
-#[derive(Debug, Clone)]
-pub struct SmtpSettings {
-    /// Host name of the relay; also the name its TLS certificate must carry.
-    pub host: String,
-    /// 25 (relay), 587 (submission, with [`SmtpTls::StartTls`]) or 465 ([`SmtpTls::Tls`]).
-    pub port: u16,
-    pub tls: SmtpTls,
-    /// The sender, in mailbox syntax: `weijian 卫监 <alerts@example.org>` or a bare address.
-    /// Its domain also ends every `Message-ID`.
-    pub from: String,
-    /// SMTP AUTH user name; `None` sends without authenticating. Needs `password_env`.
-    pub username: Option<String>,
-    /// The environment variable (read through the [`SecretSource`] at each send) that holds
-    /// the SMTP password. Set exactly when `username` is.
-    pub password_env: Option<String>,
-    /// Longest wait for the connection and for each SMTP reply.
-    pub timeout: Duration,
-}
+pub use crate::config::delivery::{SmtpSettings, SmtpTls};
 
 /// E-mail over SMTP. Blocking: run [`Notifier::send`] on a blocking thread.
 #[derive(Clone)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::error::{mask_text, mask_url, NotifyError};
 
 /// The default per-request timeout (connect + send + answer).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_TIMEOUT: Duration = crate::config::delivery::DEFAULT_NOTIFY_TIMEOUT;
 
 /// How much of an answer is read (robots answer a few dozen bytes).
 const MAX_ANSWER_BYTES: u64 = 64 * 1024;

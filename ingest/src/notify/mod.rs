@@ -52,7 +52,7 @@
 //!
 //! - **Transient errors are retried forever** with [`Retry::next_delay`] (exponential, with
 //!   jitter, capped at `max_delay`; at least the receiver's `Retry-After`, see
-//!   [`Retry::delay_for`]). A channel that is down *delays* its deliveries, it never drops
+//!   [`retry::decide`]). A channel that is down *delays* its deliveries, it never drops
 //!   them. **Permanent errors are recorded** (log at `warn`, a metric per channel kind, and
 //!   ideally a row next to the delivery events) **and not retried**.
 //! - **Order per alert is kept**: deliveries to one channel target are sent in spool order,

@@ -7,7 +7,7 @@
 //!
 //! # Delivery events on `{prefix}/alerts/{site}`
 //!
-//! The rule engine's events are published by `crate::alerts::notification_json` with
+//! Both kinds of message are built by [`alerting::wire::AlertMessage`]. Rule-engine events have
 //! `state` `firing` / `resolved`. Delivery adds three states, in the same schema (same field
 //! names, so one consumer reads both):
 //!
@@ -29,7 +29,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use alerting::delivery::{ChannelKind, DeliveryEvent, DeliveryEventKind};
+use alerting::delivery::{ChannelKind, DeliveryEvent};
+use alerting::wire::AlertMessage;
 use alerting::AlertEvent;
 
 use super::{render, Delivery, Notifier, NotifyError};
@@ -94,55 +95,6 @@ pub fn delivery_event_message(
     event: &DeliveryEvent,
     alert: &AlertEvent,
 ) -> Option<(String, Vec<u8>)> {
-    let (change, action, zh, en) = match &event.kind {
-        DeliveryEventKind::Escalated {
-            from,
-            to,
-            supervisors,
-        } => (
-            "escalated",
-            serde_json::json!({ "from": from, "to": to, "supervisors": supervisors }),
-            format!("逾期未确认，已由{}级升级至{}级处理", from.zh(), to.zh()),
-            format!("not acknowledged in time: escalated from the {from} tier to the {to} tier"),
-        ),
-        DeliveryEventKind::Acknowledged { by, note } => (
-            "acknowledged",
-            serde_json::json!({ "by": by, "note": note }),
-            format!("已由 {by} 确认：{note}"),
-            format!("acknowledged by {by}: {note}"),
-        ),
-        DeliveryEventKind::ResolvedManually { by, reason } => (
-            "resolved_manually",
-            serde_json::json!({ "by": by, "reason": reason }),
-            format!("已由 {by} 手动解除：{reason}"),
-            format!("resolved manually by {by}: {reason}"),
-        ),
-        DeliveryEventKind::AcknowledgementCleared { .. }
-        | DeliveryEventKind::Silenced { .. }
-        | DeliveryEventKind::SilenceEnded { .. } => return None,
-    };
-    let payload = serde_json::json!({
-        "alert_id": event.alert_id,
-        "rule": alert.rule,
-        "level": alert.level.number(),
-        "level_name": alert.level.name_en(),
-        "colour": alert.level.colour(),
-        "state": event.kind.state(),
-        "change": change,
-        "site": event.site,
-        "device": alert.device,
-        "subject": alert.subject,
-        "grid": alert.grid.to_string(),
-        "started_at": alert.started_at.to_string(),
-        "ts": event.ts.to_string(),
-        "reason": en,
-        "summary": { "zh": alert.summary_zh, "en": alert.summary_en },
-        "evidence": crate::alerts::evidence_json(alert),
-        "action": action,
-        "action_text": { "zh": zh, "en": en },
-    });
-    Some((
-        format!("{topic_prefix}/alerts/{}", event.site),
-        payload.to_string().into_bytes(),
-    ))
+    let message = AlertMessage::of_delivery(event, alert)?;
+    Some((message.topic(topic_prefix), message.to_json().into_bytes()))
 }

@@ -225,7 +225,7 @@ impl Row {
                     .column_str("reason", a.reason.as_str())?
                     .column_str(
                         "evidence",
-                        crate::alerts::evidence_json(a).to_string().as_str(),
+                        alerting::wire::evidence_json(a).to_string().as_str(),
                     )?
                     .column_str("summary_zh", a.summary_zh.as_str())?
                     .column_str("summary_en", a.summary_en.as_str())?

@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use super::request::{Action, Applied, Request, API_TOPIC};
 use crate::config::Registry;
 use crate::message::encode_record;
-use crate::pipeline::Clock;
+use crate::clock::Clock;
 use crate::spool::SpoolWriter;
 
 /// How long an API write waits for the drain to apply it before answering `202 Accepted`
@@ -125,6 +125,20 @@ pub struct DeskSnapshot {
     pub engine: DeliverySnapshot,
     #[serde(default)]
     pub alerts: BTreeMap<String, AlertRecord>,
+}
+
+impl DeskSnapshot {
+    /// The desk state the alert stage saved with the rule engine's (see
+    /// `weijian_ingest::alerts::AlertStage::open`); `None`, logged, when it does not parse.
+    pub fn from_saved(saved: &serde_json::value::RawValue) -> Option<DeskSnapshot> {
+        match serde_json::from_str(saved.get()) {
+            Ok(snapshot) => Some(snapshot),
+            Err(error) => {
+                tracing::error!(%error, "Cannot read the saved delivery state; open alerts are re-announced as they change.");
+                None
+            }
+        }
+    }
 }
 
 /// The hex SHA-256 of an API token, as configured in `token_sha256` (the same as
@@ -385,7 +399,7 @@ impl Desk {
         }
     }
 
-    /// The state to persist.
+    /// The state to persist (see [`DeskSnapshot::from_saved`]).
     pub(crate) fn snapshot(&self) -> DeskSnapshot {
         let st = self.state();
         DeskSnapshot {

@@ -28,6 +28,9 @@ use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Regist
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use alerting::delivery::Notice;
+
+use crate::delivery::{NoticeOutbox, OutboxError, OutboxFuture};
 use crate::notify::{Decision, Delivery, Notifiers, NotifyError, Retry};
 use crate::spool::{
     self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolReader, SpoolWriter,
@@ -126,7 +129,7 @@ impl OutboxWriter {
     ///
     /// # Errors
     /// The outbox spool failed or was closed (the caller must not commit past their cause).
-    pub async fn append(&self, deliveries: &[Delivery]) -> Result<(), SpoolError> {
+    pub async fn append_deliveries(&self, deliveries: &[Delivery]) -> Result<(), SpoolError> {
         let mut last = None;
         for d in deliveries {
             let bytes = serde_json::to_vec(d)
@@ -144,6 +147,21 @@ impl OutboxWriter {
     /// Closes the outbox for appends (the sender then finishes what it holds).
     pub async fn shutdown(self) {
         self.spool.shutdown().await;
+    }
+}
+
+impl NoticeOutbox for OutboxWriter {
+    fn append<'a>(&'a self, notices: &'a [Notice]) -> OutboxFuture<'a, Result<(), OutboxError>> {
+        Box::pin(async move {
+            let deliveries: Vec<Delivery> = notices.iter().flat_map(Delivery::fan_out).collect();
+            self.append_deliveries(&deliveries)
+                .await
+                .map_err(|e| OutboxError(e.to_string()))
+        })
+    }
+
+    fn shutdown(self: Box<Self>) -> OutboxFuture<'static, ()> {
+        Box::pin(OutboxWriter::shutdown(*self))
     }
 }
 
@@ -364,7 +382,7 @@ impl OutboxSender {
                     .observe(head.entered.elapsed().as_secs_f64());
                 true
             }
-            Err(error) => match self.retry.delay_for(&error, head.attempts) {
+            Err(error) => match crate::notify::retry::decide(&self.retry, &error, head.attempts) {
                 Decision::RetryAfter(delay) => {
                     self.metrics
                         .notices

@@ -19,7 +19,7 @@ use alerting::model::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// The spool topic of journaled API requests (never an MQTT topic we subscribe to).
-pub const API_TOPIC: &str = "$weijian/api";
+pub use crate::delivery::API_TOPIC;
 
 /// One API request as journaled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

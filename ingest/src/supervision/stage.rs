@@ -11,39 +11,9 @@ use alerting::AlertEvent;
 
 use super::desk::{Desk, DeskState, HistoryEntry};
 use super::request::{outcome_of, status_of, Action, Applied, Request};
-use crate::notify::Delivery;
+pub use crate::delivery::Effects;
+use crate::delivery::AlertDelivery;
 use crate::sink::rows::{ActionRow, AuditRow, Row};
-
-/// What delivery asks the drain to do.
-#[derive(Debug, Default)]
-pub struct Effects {
-    /// For the outbox (durable before the spool is committed past their cause).
-    pub deliveries: Vec<Delivery>,
-    /// `alert_actions` and `audit` rows.
-    pub rows: Vec<Row>,
-    /// MQTT lifecycle messages (protocol.md section 5), best effort.
-    pub messages: Vec<(String, Vec<u8>)>,
-    /// Rule-engine events caused here (a manual resolution closes the rule's alert): store
-    /// and publish them like any other.
-    pub rule_events: Vec<AlertEvent>,
-}
-
-impl Effects {
-    /// Appends `other`'s effects after these.
-    pub fn extend(&mut self, other: Effects) {
-        self.deliveries.extend(other.deliveries);
-        self.rows.extend(other.rows);
-        self.messages.extend(other.messages);
-        self.rule_events.extend(other.rule_events);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.deliveries.is_empty()
-            && self.rows.is_empty()
-            && self.messages.is_empty()
-            && self.rule_events.is_empty()
-    }
-}
 
 /// The delivery side of the drain.
 #[derive(Debug, Clone)]
@@ -196,10 +166,53 @@ impl DeliveryStage {
                 }
             }
         }
-        for notice in &out.notices {
-            record_notice(st, notice);
-            fx.deliveries.extend(Delivery::fan_out(notice));
+        for notice in out.notices {
+            record_notice(st, &notice);
+            fx.notices.push(notice);
         }
+    }
+}
+
+impl AlertDelivery for DeliveryStage {
+    fn on_events(&self, events: &[AlertEvent], now: Timestamp) -> Effects {
+        DeliveryStage::on_events(self, events, now)
+    }
+
+    fn tick(&self, now: Timestamp) -> Effects {
+        DeliveryStage::tick(self, now)
+    }
+
+    fn apply_request(&self, payload: &[u8], rules: &mut alerting::Engine) -> Effects {
+        let request = match Request::decode(payload) {
+            Ok(r) => r,
+            Err(error) => {
+                tracing::error!(%error, "Skipped a journaled API request that does not parse.");
+                return Effects::default();
+            }
+        };
+        tracing::info!(request = %request.id, supervisor = request.supervisor.as_deref().unwrap_or("-"), action = request.action.name(), target = %request.action.target(), "Applied an API request.");
+        self.apply(&request, rules)
+    }
+
+    fn snapshot(&self) -> Box<serde_json::value::RawValue> {
+        let snapshot = self.desk.snapshot();
+        // A desk snapshot is plain data (maps with string keys): serializing it cannot fail.
+        serde_json::value::to_raw_value(&snapshot).unwrap_or_else(|error| {
+            tracing::error!(%error, "Cannot serialize the delivery state; saved without it.");
+            serde_json::value::RawValue::NULL.to_owned()
+        })
+    }
+
+    fn show_waste(&self, site: &str, summary: alerting::waste::LedgerSummary) {
+        self.desk.waste().set(site, summary);
+    }
+
+    fn waste_pending(&self) -> Vec<String> {
+        self.desk.waste().with_pending()
+    }
+
+    fn show_sterilizer(&self, status: alerting::sterilization::SterilizerStatus) {
+        self.desk.set_sterilizer(status);
     }
 }
 

@@ -163,7 +163,7 @@ async fn a_target_that_fails_for_a_while_gets_everything_in_order_and_others_are
     n.fail("http://down", 5, true);
     let r = start(dir.path(), n.clone()).await;
     r.writer
-        .append(&[
+        .append_deliveries(&[
             delivery("http://down", "n1"),
             delivery("http://up", "n2"),
             delivery("http://down", "n3"),
@@ -187,7 +187,7 @@ async fn a_permanent_refusal_is_not_retried_and_the_next_notice_goes() {
     n.fail("http://bad", 1, false);
     let r = start(dir.path(), n.clone()).await;
     r.writer
-        .append(&[delivery("http://bad", "n1"), delivery("http://bad", "n2")])
+        .append_deliveries(&[delivery("http://bad", "n1"), delivery("http://bad", "n2")])
         .await
         .unwrap();
     wait_until(|| n.accepted("http://bad") == ["n2"]).await;
@@ -200,9 +200,9 @@ async fn the_same_delivery_appended_twice_is_sent_once() {
     let n = Arc::new(Scripted::default());
     let r = start(dir.path(), n.clone()).await;
     let d = delivery("http://up", "n1");
-    r.writer.append(&[d.clone(), d]).await.unwrap();
+    r.writer.append_deliveries(&[d.clone(), d]).await.unwrap();
     r.writer
-        .append(&[delivery("http://up", "n2")])
+        .append_deliveries(&[delivery("http://up", "n2")])
         .await
         .unwrap();
     wait_until(|| n.accepted("http://up").len() == 2).await;
@@ -217,7 +217,7 @@ async fn what_was_not_delivered_before_a_stop_is_sent_after_the_restart_and_noth
     n.fail("http://down", 1_000_000, true);
     let r = start(dir.path(), n.clone()).await;
     r.writer
-        .append(&[
+        .append_deliveries(&[
             delivery("http://up", "n1"),
             delivery("http://down", "n2"),
             delivery("http://down", "n3"),
