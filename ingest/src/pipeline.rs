@@ -312,7 +312,7 @@ pub async fn start_with_clock(
         ),
         alerts: alert_stage,
         alert_events: alert_events.clone(),
-        client: client.clone(),
+        client: Arc::new(client.clone()),
         metrics: metrics.clone(),
         health: health.clone(),
         outbox,

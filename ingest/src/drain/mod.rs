@@ -43,7 +43,7 @@ use crate::health::Health;
 use crate::sink::questdb::WriteError;
 use crate::sink::rows::Row;
 use crate::sink::store::{Store, StoreFactory};
-use crate::source::mqtt::{Backoff, MqttClient};
+use crate::source::mqtt::{Backoff, Publisher};
 use crate::spool::{Position, Record, SpoolError, SpoolReader};
 use crate::delivery::{Effects, NoticeOutbox, API_TOPIC};
 use crate::telemetry::metrics::Metrics;
@@ -93,7 +93,7 @@ pub struct Drain {
     pub(crate) validator: Validator,
     pub(crate) alerts: AlertStage,
     pub(crate) alert_events: broadcast::Sender<AlertEvent>,
-    pub(crate) client: MqttClient,
+    pub(crate) client: Arc<dyn Publisher>,
     pub(crate) metrics: Metrics,
     pub(crate) health: Arc<Health>,
     pub(crate) batch_max_records: usize,
@@ -143,7 +143,7 @@ pub(crate) struct DrainParts {
     pub validator: Validator,
     pub alerts: AlertStage,
     pub alert_events: broadcast::Sender<AlertEvent>,
-    pub client: MqttClient,
+    pub client: Arc<dyn Publisher>,
     pub metrics: Metrics,
     pub health: Arc<Health>,
     pub outbox: Option<Box<dyn NoticeOutbox>>,

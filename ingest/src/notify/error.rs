@@ -71,8 +71,12 @@ pub enum NotifyError {
     #[error("no notifier for {channel} channels{}", unsupported_hint(channel))]
     Unsupported { channel: &'static str },
     /// Publishing to the MQTT broker failed (client queue full, disconnected). Transient.
-    #[error("mqtt {topic}: publish failed: {reason}")]
-    Publish { topic: String, reason: String },
+    #[error("mqtt {topic}: publish failed: {error}")]
+    Publish {
+        topic: String,
+        #[source]
+        error: crate::source::mqtt::MqttError,
+    },
 }
 
 impl NotifyError {

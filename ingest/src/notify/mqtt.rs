@@ -31,13 +31,15 @@ use std::sync::Arc;
 
 use alerting::delivery::{ChannelKind, DeliveryEvent};
 use alerting::wire::AlertMessage;
+
+use crate::source::mqtt::MqttError;
 use alerting::AlertEvent;
 
 use super::{render, Delivery, Notifier, NotifyError};
 
 /// Publishes `payload` to `topic` (QoS 1, not retained, is what the pipeline should use).
 /// An `Err` is a transient failure (client queue full, disconnected).
-pub type PublishFn = dyn Fn(&str, Vec<u8>) -> Result<(), String> + Send + Sync;
+pub type PublishFn = dyn Fn(&str, Vec<u8>) -> Result<(), MqttError> + Send + Sync;
 
 /// Sends notices to supervisors' `mqtt` channels (target = topic) as the notice JSON
 /// ([`render::notice_json`], the webhook's body).
@@ -82,7 +84,7 @@ impl Notifier for MqttNotifier {
 
     fn send(&self, delivery: &Delivery) -> Result<(), NotifyError> {
         let (topic, payload) = Self::notice_message(delivery)?;
-        (self.publish)(&topic, payload).map_err(|reason| NotifyError::Publish { topic, reason })
+        (self.publish)(&topic, payload).map_err(|error| NotifyError::Publish { topic, error })
     }
 }
 

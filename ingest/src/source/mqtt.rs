@@ -52,6 +52,38 @@ pub enum Polled {
     Other,
 }
 
+/// What the MQTT client could not do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MqttError {
+    /// The client's request queue is full (the broker has been away for a while) or its
+    /// event loop has stopped: a best-effort message is dropped.
+    #[error("the MQTT client cannot take the request now (request queue full or connection closed)")]
+    Unavailable,
+    /// The event loop is gone (shutting down).
+    #[error("the MQTT event loop has stopped")]
+    Closed,
+    /// An acknowledgement token of the other protocol version (a bug).
+    #[error("an acknowledgement token of another MQTT protocol version")]
+    ProtocolMismatch,
+}
+
+/// Publishing on MQTT without waiting, the seam the drain and the notifiers publish through
+/// (alert messages, HJ 212 replies, supervisors' MQTT channels). [`MqttClient`] implements
+/// it; tests use in-memory fakes.
+pub trait Publisher: Send + Sync + std::fmt::Debug {
+    /// Publishes with QoS 1, not retained, or fails at once (see [`MqttClient::try_publish`]).
+    ///
+    /// # Errors
+    /// [`MqttError::Unavailable`] when the message cannot be queued now.
+    fn try_publish(&self, topic: &str, payload: Vec<u8>) -> Result<(), MqttError>;
+}
+
+impl Publisher for MqttClient {
+    fn try_publish(&self, topic: &str, payload: Vec<u8>) -> Result<(), MqttError> {
+        MqttClient::try_publish(self, topic, payload)
+    }
+}
+
 /// The client half: acknowledge, publish, subscribe. Cheap to clone.
 #[derive(Debug, Clone)]
 pub enum MqttClient {
@@ -82,12 +114,12 @@ impl MqttClient {
     ///
     /// # Errors
     /// The event loop is gone (shutting down).
-    pub async fn ack(&self, token: &AckToken) -> Result<(), String> {
+    pub async fn ack(&self, token: &AckToken) -> Result<(), MqttError> {
         match (self, token) {
             (_, AckToken::None) => Ok(()),
-            (Self::V4(c), AckToken::V4(p)) => c.ack(p).await.map_err(|e| e.to_string()),
-            (Self::V5(c), AckToken::V5(p)) => c.ack(p).await.map_err(|e| e.to_string()),
-            _ => Err("ack token of another protocol version".into()),
+            (Self::V4(c), AckToken::V4(p)) => c.ack(p).await.map_err(|_| MqttError::Closed),
+            (Self::V5(c), AckToken::V5(p)) => c.ack(p).await.map_err(|_| MqttError::Closed),
+            _ => Err(MqttError::ProtocolMismatch),
         }
     }
 
@@ -95,16 +127,16 @@ impl MqttClient {
     ///
     /// # Errors
     /// The event loop is gone.
-    pub async fn publish(&self, topic: &str, payload: Vec<u8>) -> Result<(), String> {
+    pub async fn publish(&self, topic: &str, payload: Vec<u8>) -> Result<(), MqttError> {
         match self {
             Self::V4(c) => c
                 .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(|_| MqttError::Closed),
             Self::V5(c) => c
                 .publish(topic, v5::mqttbytes::QoS::AtLeastOnce, false, payload)
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(|_| MqttError::Closed),
         }
     }
 
@@ -114,14 +146,14 @@ impl MqttClient {
     ///
     /// # Errors
     /// The queue is full or the event loop is gone.
-    pub fn try_publish(&self, topic: &str, payload: Vec<u8>) -> Result<(), String> {
+    pub fn try_publish(&self, topic: &str, payload: Vec<u8>) -> Result<(), MqttError> {
         match self {
             Self::V4(c) => c
                 .try_publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
-                .map_err(|e| e.to_string()),
+                .map_err(|_| MqttError::Unavailable),
             Self::V5(c) => c
                 .try_publish(topic, v5::mqttbytes::QoS::AtLeastOnce, false, payload)
-                .map_err(|e| e.to_string()),
+                .map_err(|_| MqttError::Unavailable),
         }
     }
 
@@ -129,7 +161,7 @@ impl MqttClient {
     ///
     /// # Errors
     /// The event loop is gone.
-    pub async fn subscribe(&self, filters: &[String]) -> Result<(), String> {
+    pub async fn subscribe(&self, filters: &[String]) -> Result<(), MqttError> {
         match self {
             Self::V4(c) => c
                 .subscribe_many(
@@ -138,13 +170,13 @@ impl MqttClient {
                     }),
                 )
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(|_| MqttError::Closed),
             Self::V5(c) => c
                 .subscribe_many(filters.iter().map(|f| {
                     v5::mqttbytes::v5::Filter::new(f.clone(), v5::mqttbytes::QoS::AtLeastOnce)
                 }))
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(|_| MqttError::Closed),
         }
     }
 

@@ -746,7 +746,7 @@ fn a_supervisor_mqtt_channel_gets_the_notice_json_on_its_topic() {
     let sink = published.clone();
     let n = MqttNotifier::new(Arc::new(move |topic: &str, payload: Vec<u8>| {
         sink.lock()
-            .map_err(|e| e.to_string())?
+            .map_err(|_| crate::source::mqtt::MqttError::Closed)?
             .push((topic.to_owned(), payload));
         Ok(())
     }));
@@ -757,7 +757,7 @@ fn a_supervisor_mqtt_channel_gets_the_notice_json_on_its_topic() {
     let j: serde_json::Value = serde_json::from_slice(&got[0].1).unwrap();
     assert_eq!(j["notice_id"], d.notice_id.as_str());
 
-    let failing = MqttNotifier::new(Arc::new(|_: &str, _: Vec<u8>| Err("queue full".into())));
+    let failing = MqttNotifier::new(Arc::new(|_: &str, _: Vec<u8>| Err(crate::source::mqtt::MqttError::Unavailable)));
     assert!(failing.send(&d).unwrap_err().is_transient());
     let wild = delivery(channel(ChannelKind::Mqtt, "weijian/+/x", None));
     assert!(!n.send(&wild).unwrap_err().is_transient());
