@@ -15,7 +15,7 @@ use std::error::Error;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use weijian::spool::{self, SpoolConfig, SpoolMetrics};
+use weijian_ingest::spool::{self, SpoolConfig, SpoolMetrics};
 
 struct Args {
     records: usize,

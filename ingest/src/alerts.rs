@@ -15,8 +15,8 @@ use alerting::{AlertEvent, Engine, EngineSnapshot, EventKind, Input};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::sink::rows::Row;
 use crate::delivery::{AlertDelivery, Effects};
+use crate::sink::rows::Row;
 use serde_json::value::RawValue;
 
 /// The engine with its persistence.
@@ -140,7 +140,10 @@ impl AlertStage {
         match &self.delivery {
             Some(d) => Some(d.apply_request(payload, &mut self.engine)),
             None => {
-                tracing::warn!(position, "An API request in the spool, but delivery is not configured now; ignored.");
+                tracing::warn!(
+                    position,
+                    "An API request in the spool, but delivery is not configured now; ignored."
+                );
                 None
             }
         }

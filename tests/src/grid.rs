@@ -55,7 +55,7 @@ pub fn supervisors_toml(receiver: &Receiver, timing: &str) -> String {
             "[[supervisors]]\nid = \"{id}\"\nname = \"{id} 值班\"\ncell = {cell}\n\
              token_sha256 = \"{}\"\n\
              channels = [{{ kind = \"webhook\", target = \"{}\" }}]\n\n",
-            weijian::supervision::desk::token_sha256(&token(id)),
+            weijian_service::supervision::desk::token_sha256(&token(id)),
             receiver.url(path),
         ));
     }

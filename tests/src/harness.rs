@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
-use weijian::config::Config;
-use weijian::pipeline::Running;
+use weijian_ingest::config::Config;
+use weijian_service::pipeline::Running;
 
 use crate::mosquitto::Mosquitto;
 use crate::store::TestStore;
@@ -51,7 +51,10 @@ impl Env {
     /// Mosquitto missing or not starting; the store unreachable.
     pub fn new() -> anyhow::Result<Env> {
         // RUST_LOG=weijian=debug shows the pipeline's logs on a failing test.
-        weijian::telemetry::logging::init(weijian::telemetry::logging::LogFormat::Text, "error");
+        weijian_ingest::telemetry::logging::init(
+            weijian_ingest::telemetry::logging::LogFormat::Text,
+            "error",
+        );
         let broker = Mosquitto::start().context("start mosquitto (apt-get install mosquitto)")?;
         let store = TestStore::from_env()?;
         let prefix = store.fresh_table_prefix();
@@ -86,7 +89,7 @@ impl Env {
     /// The configuration is invalid (shown with lines).
     pub fn config(&self, registry: &str) -> anyhow::Result<Config> {
         let text = self.config_text(registry, "");
-        Config::parse(&text, "test", &weijian::config::ProcessEnv)
+        Config::parse(&text, "test", &weijian_ingest::config::ProcessEnv)
             .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
@@ -96,7 +99,7 @@ impl Env {
     /// weijian could not start.
     pub async fn start(&self, config: Config) -> anyhow::Result<(Running, CancellationToken)> {
         let shutdown = CancellationToken::new();
-        let running = weijian::pipeline::start(config, shutdown.clone()).await?;
+        let running = weijian_service::pipeline::start(config, shutdown.clone()).await?;
         // Wait until subscribed: connected + a moment for the SUBACK.
         for _ in 0..100 {
             if running.health.mqtt_connected.load(Ordering::Relaxed) {
@@ -128,10 +131,11 @@ impl Env {
     pub async fn start_with_clock(
         &self,
         config: Config,
-        clock: weijian::pipeline::Clock,
+        clock: weijian_service::pipeline::Clock,
     ) -> anyhow::Result<(Running, CancellationToken)> {
         let shutdown = CancellationToken::new();
-        let running = weijian::pipeline::start_with_clock(config, shutdown.clone(), clock).await?;
+        let running =
+            weijian_service::pipeline::start_with_clock(config, shutdown.clone(), clock).await?;
         for _ in 0..100 {
             if running.health.mqtt_connected.load(Ordering::Relaxed) {
                 break;

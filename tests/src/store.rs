@@ -17,6 +17,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use weijian_ingest::sink::endpoint::QuestDbEndpoint;
 
 use anyhow::{bail, Context};
 
@@ -63,22 +64,10 @@ impl ExecClient {
     /// Same, authenticating like the questdb-rs config string does (`username` + `password`
     /// -> Basic, `token` -> Bearer).
     pub fn from_conf(conf: &str) -> anyhow::Result<Self> {
-        let mut c = ExecClient::new(http_base_from_conf(conf)?);
-        let get = |key: &str| {
-            conf.split(';').find_map(|kv| {
-                kv.trim()
-                    .strip_prefix(key)
-                    .and_then(|r| r.strip_prefix('='))
-                    .map(str::to_string)
-            })
-        };
-        c.authorization = match (get("username"), get("password"), get("token")) {
-            (Some(u), Some(p), _) => {
-                Some(format!("Basic {}", base64(format!("{u}:{p}").as_bytes())))
-            }
-            (_, _, Some(t)) => Some(format!("Bearer {t}")),
-            _ => None,
-        };
+        let endpoint =
+            QuestDbEndpoint::parse(conf).map_err(|why| anyhow::anyhow!("{ENV_VAR}: {why}"))?;
+        let mut c = ExecClient::new(endpoint.http_base());
+        c.authorization = endpoint.authorization();
         Ok(c)
     }
 
@@ -403,74 +392,10 @@ impl TestStore {
     }
 }
 
-/// `http::addr=host:port;...` -> `http://host:port` (port defaults to 9000).
-pub fn http_base_from_conf(conf: &str) -> anyhow::Result<String> {
-    let (scheme, rest) = conf
-        .split_once("::")
-        .with_context(|| format!("not a questdb-rs config string: {conf}"))?;
-    let scheme = match scheme {
-        "http" => "http",
-        "https" => "https",
-        other => bail!("{ENV_VAR} must use http or https, not {other}"),
-    };
-    let addr = rest
-        .split(';')
-        .find_map(|kv| kv.trim().strip_prefix("addr="))
-        .with_context(|| format!("no addr= in config string: {conf}"))?;
-    if addr.contains(':') {
-        Ok(format!("{scheme}://{addr}"))
-    } else {
-        Ok(format!("{scheme}://{addr}:9000"))
-    }
-}
-
-fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    #[test]
-    fn base64_matches_rfc4648() {
-        assert_eq!(super::base64(b""), "");
-        assert_eq!(super::base64(b"f"), "Zg==");
-        assert_eq!(super::base64(b"fo"), "Zm8=");
-        assert_eq!(super::base64(b"foo"), "Zm9v");
-        assert_eq!(super::base64(b"admin:quest"), "YWRtaW46cXVlc3Q=");
-    }
-
     use super::*;
-
-    #[test]
-    fn conf_parsing() {
-        assert_eq!(
-            http_base_from_conf("http::addr=127.0.0.1:9000;").unwrap(),
-            "http://127.0.0.1:9000"
-        );
-        assert_eq!(
-            http_base_from_conf("https::addr=db;tls_verify=unsafe_off;").unwrap(),
-            "https://db:9000"
-        );
-        assert!(http_base_from_conf("tcp::addr=db:9009;").is_err());
-    }
 
     #[test]
     fn json_mapping() {

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use weijian::pipeline::Running;
+use weijian_service::pipeline::Running;
 use weijian_tests::harness::{water_registry, Env, Publisher};
 use weijian_tests::questdb_double::Value;
 
@@ -36,14 +36,18 @@ struct Scenario {
 }
 
 impl Scenario {
-    fn config(&self) -> anyhow::Result<weijian::config::Config> {
-        weijian::config::Config::parse(&self.text, "test", &weijian::config::ProcessEnv)
-            .map_err(|e| anyhow::anyhow!("{e}"))
+    fn config(&self) -> anyhow::Result<weijian_ingest::config::Config> {
+        weijian_ingest::config::Config::parse(
+            &self.text,
+            "test",
+            &weijian_ingest::config::ProcessEnv,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     async fn start(&self) -> anyhow::Result<Running> {
         let source = self.sim_now.clone();
-        let clock: weijian::pipeline::Clock =
+        let clock: weijian_service::pipeline::Clock =
             Arc::new(move || alerting::model::Timestamp(source.load(Ordering::Relaxed)));
         let (running, _shutdown) = self.env.start_with_clock(self.config()?, clock).await?;
         Ok(running)

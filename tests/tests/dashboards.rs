@@ -3,7 +3,7 @@
 //! and at least one target), every data source it names is one provisioned in
 //! `dashboards/provisioning/datasources/questdb.yaml` (uid and type), every `$variable` it uses is
 //! defined, every QuestDB SQL query (`rawSql`) reads only tables of
-//! `weijian::sink::schema::tables()` and only their columns (a small tokenizer, not a SQL
+//! `weijian_ingest::sink::schema::tables()` and only their columns (a small tokenizer, not a SQL
 //! parser: see `check_sql`), and every Prometheus expression uses only metric names weijian
 //! registers (`Metrics` and `SpoolMetrics` on a fresh registry). Negative tests show each check
 //! can fail.
@@ -78,7 +78,7 @@ fn provisioned_datasources(yaml: &str) -> Vec<(String, String)> {
 
 /// Table name -> its columns, from the schema (unprefixed names, as the dashboards use them).
 fn schema() -> BTreeMap<String, BTreeSet<String>> {
-    weijian::sink::schema::tables()
+    weijian_ingest::sink::schema::tables()
         .into_iter()
         .map(|t| {
             let cols = t.columns.into_iter().map(|c| c.name).collect();
@@ -99,8 +99,8 @@ fn touch<B: MetricVecBuilder>(vec: &MetricVec<B>) {
 /// and `_count` for histograms.
 fn registered_metrics() -> anyhow::Result<BTreeSet<String>> {
     let registry = prometheus::Registry::new();
-    let m = weijian::telemetry::metrics::Metrics::register(&registry)?;
-    weijian::spool::SpoolMetrics::register(&registry)?;
+    let m = weijian_ingest::telemetry::metrics::Metrics::register(&registry)?;
+    weijian_ingest::spool::SpoolMetrics::register(&registry)?;
     // The labelled vectors have no series until first use; gather() would leave them out.
     touch(&m.received);
     touch(&m.processed);

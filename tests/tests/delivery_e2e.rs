@@ -15,9 +15,9 @@ use weijian_tests::questdb_double::Value;
 use weijian_tests::receiver::Receiver;
 
 /// A clock `offset` ahead of the wall clock (delivery deadlines run on it).
-fn shifted_clock(offset: Arc<AtomicI64>) -> weijian::pipeline::Clock {
+fn shifted_clock(offset: Arc<AtomicI64>) -> weijian_service::pipeline::Clock {
     Arc::new(move || {
-        let now = weijian::pipeline::wall_clock()();
+        let now = weijian_service::pipeline::wall_clock()();
         alerting::model::Timestamp(now.0 + offset.load(Ordering::Relaxed))
     })
 }
@@ -72,8 +72,9 @@ async fn w2_reaches_the_community_escalates_to_the_street_stops_on_ack_and_resol
         // Recovery readings are published ahead of the wall clock.
         "[limits]\nmax_future_secs = 3600\n",
     )?;
-    let config = weijian::config::Config::parse(&text, "test", &weijian::config::ProcessEnv)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config =
+        weijian_ingest::config::Config::parse(&text, "test", &weijian_ingest::config::ProcessEnv)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     let offset = Arc::new(AtomicI64::new(0));
     let (running, _shutdown) = env
         .start_with_clock(config, shifted_clock(offset.clone()))

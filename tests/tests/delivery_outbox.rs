@@ -15,8 +15,8 @@ fn kinds(notices: &[Received]) -> Vec<String> {
         .collect()
 }
 
-fn parse(text: &str) -> anyhow::Result<weijian::config::Config> {
-    weijian::config::Config::parse(text, "test", &weijian::config::ProcessEnv)
+fn parse(text: &str) -> anyhow::Result<weijian_ingest::config::Config> {
+    weijian_ingest::config::Config::parse(text, "test", &weijian_ingest::config::ProcessEnv)
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
@@ -95,7 +95,7 @@ async fn ten_devices_of_one_site_going_offline_together_are_one_notice_per_recip
         "[[supervisors]]\nid = \"sq-c0-deputy\"\nname = \"副职\"\n\
          cell = {{ district = \"d\", street = \"st\", community = \"c0\" }}\n\
          token_sha256 = \"{}\"\nchannels = [{{ kind = \"webhook\", target = \"{}\" }}]\n",
-        weijian::supervision::desk::token_sha256("token-deputy"),
+        weijian_service::supervision::desk::token_sha256("token-deputy"),
         hooks.url("c0-deputy")
     ));
     let text = config_with_delivery(&env, &registry(10), &supervisors, "")?;

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use weijian::demo::{run, DemoOptions};
 use weijian_tests::questdb_double::QuestDbDouble;
+use weijian_tools::demo::{run, DemoOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_runs_the_fleet_through_the_pipeline_into_questdb() -> anyhow::Result<()> {

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use weijian::decode::hj212::{data_cp, format_data_time, wrap_frame, FactorValues, FrameBuilder};
+use weijian_ingest::decode::hj212::{
+    data_cp, format_data_time, wrap_frame, FactorValues, FrameBuilder,
+};
 use weijian_tests::harness::{Env, Publisher};
 use weijian_tests::questdb_double::Value;
 

@@ -130,8 +130,9 @@ async fn a_questdb_outage_loses_nothing_and_everything_arrives_when_it_returns(
         "[spool]\nsegment_bytes = 65536\n",
         1,
     );
-    let config = weijian::config::Config::parse(&text, "test", &weijian::config::ProcessEnv)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config =
+        weijian_ingest::config::Config::parse(&text, "test", &weijian_ingest::config::ProcessEnv)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (running, _shutdown) = env.start(config).await?;
     let mut publisher = Publisher::connect(env.broker.host(), env.broker.port(), "gateway-outage");
     let base = base_ms();
@@ -376,9 +377,13 @@ async fn mqtt_3_1_1_is_selectable_and_delivers_the_same_rows() -> anyhow::Result
         "[mqtt]\nprotocol = \"3.1.1\"\n",
         1,
     );
-    let config = weijian::config::Config::parse(&text, "test", &weijian::config::ProcessEnv)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    assert_eq!(config.mqtt.protocol, weijian::config::MqttProtocol::V311);
+    let config =
+        weijian_ingest::config::Config::parse(&text, "test", &weijian_ingest::config::ProcessEnv)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(
+        config.mqtt.protocol,
+        weijian_ingest::config::MqttProtocol::V311
+    );
     let (running, _shutdown) = env.start(config).await?;
     let mut publisher = Publisher::connect(env.broker.host(), env.broker.port(), "gateway-311");
     let base = base_ms();
@@ -458,7 +463,7 @@ async fn a_broker_restart_keeps_our_session_and_loses_nothing() -> anyhow::Resul
 async fn every_table_exists_after_start_before_any_message() -> anyhow::Result<()> {
     let env = Env::new()?;
     let (running, _shutdown) = env.start(env.config(&water_registry(1))?).await?;
-    for table in weijian::sink::schema::tables() {
+    for table in weijian_ingest::sink::schema::tables() {
         let name = env.table(table.name);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {

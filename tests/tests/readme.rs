@@ -1,8 +1,8 @@
 //! The README is the user-facing copy of the contract: every table and column of the schema,
 //! every rejection code and every metric weijian registers must appear in it.
 
-use weijian::reject::Reason;
-use weijian::sink::schema::tables;
+use weijian_ingest::reject::Reason;
+use weijian_ingest::sink::schema::tables;
 
 const README: &str = include_str!("../../README.md");
 
@@ -58,7 +58,7 @@ fn the_readme_lists_every_rejection_code() {
 #[test]
 fn the_readme_lists_every_metric() {
     let registry = prometheus::Registry::new();
-    let m = weijian::telemetry::metrics::Metrics::register(&registry).unwrap();
+    let m = weijian_ingest::telemetry::metrics::Metrics::register(&registry).unwrap();
     // Label vectors only show up once a child exists.
     m.received.with_label_values(&["1"]);
     m.processed.with_label_values(&["telemetry"]);
@@ -66,8 +66,8 @@ fn the_readme_lists_every_metric() {
     m.write_errors.with_label_values(&["unavailable"]);
     m.alert_events.with_label_values(&["W2", "II", "firing"]);
     m.event_lag.with_label_values(&["telemetry"]);
-    weijian::spool::SpoolMetrics::register(&registry).unwrap();
-    let outbox = weijian::supervision::outbox::OutboxMetrics::register(&registry).unwrap();
+    weijian_ingest::spool::SpoolMetrics::register(&registry).unwrap();
+    let outbox = weijian_service::supervision::outbox::OutboxMetrics::register(&registry).unwrap();
     outbox.notices.with_label_values(&["webhook", "delivered"]);
     let metrics = section("## Metrics and health");
     let names: Vec<String> = registry

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use weijian::message::Message;
+use weijian_ingest::message::Message;
 use weijian_tests::harness::{metric, wait_metric, water_registry, Env, Publisher};
 use weijian_tests::questdb_double::{Mode, Value};
 
@@ -129,8 +129,9 @@ async fn a_full_spool_stops_acknowledgements_loses_nothing_and_flow_resumes_when
             SEGMENT_BYTES * SEGMENTS
         ),
     );
-    let config = weijian::config::Config::parse(&text, "test", &weijian::config::ProcessEnv)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config =
+        weijian_ingest::config::Config::parse(&text, "test", &weijian_ingest::config::ProcessEnv)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (running, _shutdown) = env.start(config).await?;
     let (status, body) = readyz_async(running.http_addr).await?;
     assert_eq!(status, 200, "ready before the spool fills: {body}");

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use weijian::pipeline::Running;
+use weijian_service::pipeline::Running;
 use weijian_tests::harness::{Env, Publisher};
 use weijian_tests::questdb_double::Value;
 
@@ -106,11 +106,14 @@ impl Clinic {
     }
 
     async fn start(&self) -> anyhow::Result<Running> {
-        let config =
-            weijian::config::Config::parse(&self.text, "test", &weijian::config::ProcessEnv)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let config = weijian_ingest::config::Config::parse(
+            &self.text,
+            "test",
+            &weijian_ingest::config::ProcessEnv,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let source = self.sim_now.clone();
-        let clock: weijian::pipeline::Clock =
+        let clock: weijian_service::pipeline::Clock =
             Arc::new(move || alerting::model::Timestamp(source.load(Ordering::Relaxed)));
         let (running, _shutdown) = self.env.start_with_clock(config, clock).await?;
         Ok(running)

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use weijian::pipeline::Running;
+use weijian_service::pipeline::Running;
 use weijian_tests::harness::{Env, Publisher};
 use weijian_tests::questdb_double::Value;
 
@@ -105,11 +105,14 @@ impl Store {
     }
 
     async fn start(&self) -> anyhow::Result<Running> {
-        let config =
-            weijian::config::Config::parse(&self.text, "test", &weijian::config::ProcessEnv)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let config = weijian_ingest::config::Config::parse(
+            &self.text,
+            "test",
+            &weijian_ingest::config::ProcessEnv,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let source = self.sim_now.clone();
-        let clock: weijian::pipeline::Clock =
+        let clock: weijian_service::pipeline::Clock =
             Arc::new(move || alerting::model::Timestamp(source.load(Ordering::Relaxed)));
         let (running, _shutdown) = self.env.start_with_clock(config, clock).await?;
         Ok(running)
@@ -530,8 +533,9 @@ async fn the_supervisors_api_shows_a_waste_store_ledger_in_its_site_status() -> 
         &supervisors_toml(&hooks, "group_window_secs = 0"),
         "",
     )?;
-    let config = weijian::config::Config::parse(&text, "test", &weijian::config::ProcessEnv)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config =
+        weijian_ingest::config::Config::parse(&text, "test", &weijian_ingest::config::ProcessEnv)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (running, _shutdown) = env.start(config).await?;
     let api = ApiClient::new(running.http_addr);
     let (status, body) = api.get("/api/v1/sites/w0/status", &token("sq-c0"))?;

@@ -4,7 +4,7 @@
 
 use alerting::model::Timestamp;
 use libfuzzer_sys::fuzz_target;
-use weijian::decode::hj212::{decode_frames, decode_payload, report, Hj212Profile, Reassembler};
+use weijian_ingest::decode::hj212::{decode_frames, decode_payload, report, Hj212Profile, Reassembler};
 
 fuzz_target!(|data: &[u8]| {
     let profile = Hj212Profile::for_mn("010000A8900016F000169DC0");

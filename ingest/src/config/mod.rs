@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use registry::{DeviceEntry, Hj212Settings, Registry, SiteEntry};
-pub use validate::{http_base_of, is_valid_id};
+pub use validate::is_valid_id;
 use validate::{line_of, Validator};
 
 use raw::RawConfig;
@@ -112,10 +112,9 @@ pub struct MqttConfig {
 
 #[derive(Debug, Clone)]
 pub struct QuestDbConfig {
-    /// questdb-rs configuration string, password included when configured.
-    pub conf: String,
-    /// `http://host:port` (or https) derived from `conf`, for DDL over `/exec`.
-    pub http_base: String,
+    /// The QuestDB of the questdb-rs configuration string `conf` (password included when
+    /// configured): the ILP writer's string, the HTTP base for DDL, the credentials.
+    pub endpoint: crate::sink::endpoint::QuestDbEndpoint,
     pub table_prefix: String,
     pub batch_max_rows: usize,
     pub flush_interval: Duration,
@@ -213,6 +212,53 @@ impl Env for ProcessEnv {
     }
 }
 
+/// Checks that a supervisor's channel can work (its target as the notifier reads it, its
+/// secret present), so that a notice never fails for a reason visible at start. `secrets`:
+/// the values of the `secret_env` variables that are set. The delivery service supplies the
+/// full check (`weijian_service::notify::NotifierChannels`); [`SecretsPresent`] is what the
+/// configuration can check by itself.
+pub trait ChannelCheck {
+    /// # Errors
+    /// Why the channel cannot work, in words.
+    fn check(
+        &self,
+        channel: &alerting::delivery::Channel,
+        secrets: &HashMap<String, String>,
+    ) -> Result<(), String>;
+}
+
+/// The check without notifiers: the channel's `secret_env` variable is set (targets are
+/// checked for their shape when the supervisors file is loaded).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecretsPresent;
+
+impl ChannelCheck for SecretsPresent {
+    fn check(
+        &self,
+        channel: &alerting::delivery::Channel,
+        secrets: &HashMap<String, String>,
+    ) -> Result<(), String> {
+        match &channel.secret_env {
+            Some(env) if !secrets.contains_key(env) => Err(format!(
+                "{}: secret environment variable {env} is not set",
+                channel.kind.as_str()
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn read_config(path: &Path, name: &str) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(path).map_err(|error| ConfigErrors {
+        source_name: name.to_owned(),
+        errors: vec![ConfigError {
+            line: None,
+            key: "(file)".into(),
+            message: format!("cannot read: {error}"),
+        }],
+    })
+}
+
 impl Env for HashMap<String, String> {
     fn var(&self, name: &str) -> Option<String> {
         self.get(name).cloned()
@@ -225,16 +271,7 @@ impl Config {
     /// # Errors
     /// Every problem found, or the I/O error as a single problem.
     pub fn load(path: &Path, env: &dyn Env) -> Result<Config, ConfigErrors> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigErrors {
-            source_name: name.clone(),
-            errors: vec![ConfigError {
-                line: None,
-                key: "(file)".into(),
-                message: format!("cannot read: {error}"),
-            }],
-        })?;
-        Self::parse(&text, &name, env)
+        Self::load_checked(path, env, &SecretsPresent)
     }
 
     /// Parses and validates configuration text. `source_name` names it in errors.
@@ -243,6 +280,34 @@ impl Config {
     /// Every problem found: a syntax or shape error stops parsing (it is reported with its
     /// line), otherwise all semantic problems are collected.
     pub fn parse(text: &str, source_name: &str, env: &dyn Env) -> Result<Config, ConfigErrors> {
+        Self::parse_checked(text, source_name, env, &SecretsPresent)
+    }
+
+    /// [`Config::load`] with supervisors' channels checked by `channels` (the delivery
+    /// service checks each target as its notifier will read it).
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_checked(
+        path: &Path,
+        env: &dyn Env,
+        channels: &dyn ChannelCheck,
+    ) -> Result<Config, ConfigErrors> {
+        let name = path.display().to_string();
+        let text = read_config(path, &name)?;
+        Self::parse_checked(&text, &name, env, channels)
+    }
+
+    /// [`Config::parse`] with supervisors' channels checked by `channels`.
+    ///
+    /// # Errors
+    /// As [`Config::parse`].
+    pub fn parse_checked(
+        text: &str,
+        source_name: &str,
+        env: &dyn Env,
+        channels: &dyn ChannelCheck,
+    ) -> Result<Config, ConfigErrors> {
         let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigErrors {
             source_name: source_name.into(),
             errors: vec![ConfigError {
@@ -254,6 +319,7 @@ impl Config {
         let mut v = Validator {
             text,
             env,
+            channels,
             errors: Vec::new(),
         };
         let config = v.config(raw);

@@ -45,7 +45,7 @@ fn the_shipped_example_is_valid() {
     let hj = wm.hj212.as_ref().unwrap();
     assert_eq!(hj.utc_offset_secs, 8 * 3600);
     assert_eq!(hj.codes.get("w99001"), Some(&Metric::FreeChlorineMgL));
-    assert_eq!(config.questdb.http_base, "http://127.0.0.1:9000");
+    assert_eq!(config.questdb.endpoint.http_base(), "http://127.0.0.1:9000");
 }
 
 #[test]
@@ -162,9 +162,9 @@ fn secrets_come_from_the_environment() {
     let config = Config::parse(text, "t", &env).unwrap();
     assert_eq!(config.mqtt.password.as_deref(), Some("s3cret"));
     assert!(
-        config.questdb.conf.ends_with("password=q;;pw;"),
-        "{}",
-        config.questdb.conf
+        config.questdb.endpoint.conf().ends_with("password=q;;pw;"),
+        "{:?}",
+        config.questdb.endpoint
     );
 }
 

@@ -1,6 +1,7 @@
 //! Configuration validation: turns the raw TOML structures into a [`Config`], collecting
 //! every problem (key path, line, value, rule) instead of stopping at the first.
 
+use crate::sink::endpoint::QuestDbEndpoint;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,6 +49,7 @@ pub(super) fn line_of(text: &str, offset: usize) -> usize {
 pub(super) struct Validator<'a> {
     pub(super) text: &'a str,
     pub(super) env: &'a dyn Env,
+    pub(super) channels: &'a dyn super::ChannelCheck,
     pub(super) errors: Vec<ConfigError>,
 }
 
@@ -279,19 +281,19 @@ impl Validator<'_> {
 
     fn questdb(&mut self, q: raw::RawQuestDb) -> QuestDbConfig {
         let mut conf = q.conf.get_ref().trim().to_string();
-        let http_base = match http_base_of(&conf) {
-            Ok(base) => base,
-            Err(why) => {
-                self.err(&q.conf, "questdb.conf", why);
-                String::new()
-            }
-        };
         if let Some(pw) = self.secret(None, q.password_env.as_ref(), "questdb.password_env") {
             if !conf.ends_with(';') {
                 conf.push(';');
             }
             conf.push_str(&format!("password={};", pw.replace(';', ";;")));
         }
+        let endpoint = match QuestDbEndpoint::parse(&conf) {
+            Ok(endpoint) => endpoint,
+            Err(why) => {
+                self.err(&q.conf, "questdb.conf", why.to_string());
+                QuestDbEndpoint::local()
+            }
+        };
         let prefix = q.table_prefix.get_ref();
         if !prefix
             .bytes()
@@ -318,8 +320,7 @@ impl Validator<'_> {
             );
         }
         QuestDbConfig {
-            conf,
-            http_base,
+            endpoint,
             table_prefix: q.table_prefix.into_inner(),
             batch_max_rows: q.batch_max_rows.into_inner(),
             flush_interval: Duration::from_millis(q.flush_interval_ms.into_inner()),
@@ -812,22 +813,4 @@ fn is_time_window(s: &str) -> bool {
         })
     };
     s.split_once('-').is_some_and(|(a, b)| hhmm(a) && hhmm(b))
-}
-
-/// `http::addr=host:port;...` -> `http://host:port` (https for `https::`).
-pub fn http_base_of(conf: &str) -> Result<String, String> {
-    let (scheme, rest) = conf.split_once("::").ok_or_else(|| {
-        format!("{conf:?} is not a questdb-rs configuration string like http::addr=127.0.0.1:9000;")
-    })?;
-    if scheme != "http" && scheme != "https" {
-        return Err(format!(
-            "transport {scheme:?} is not supported: use http or https (only ILP over HTTP confirms writes)"
-        ));
-    }
-    let addr = rest
-        .split(';')
-        .find_map(|kv| kv.trim().strip_prefix("addr="))
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| format!("{conf:?} has no addr=host:port"))?;
-    Ok(format!("{scheme}://{addr}"))
 }

@@ -38,14 +38,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{self, AlertStage, PreparedSave};
-use crate::message::Message;
+use crate::delivery::{Effects, NoticeOutbox, API_TOPIC};
 use crate::health::Health;
+use crate::message::Message;
 use crate::sink::questdb::WriteError;
 use crate::sink::rows::Row;
 use crate::sink::store::{Store, StoreFactory};
 use crate::source::mqtt::{Backoff, Publisher};
 use crate::spool::{Position, Record, SpoolError, SpoolReader};
-use crate::delivery::{Effects, NoticeOutbox, API_TOPIC};
 use crate::telemetry::metrics::Metrics;
 use crate::validate::{Processed, Validator};
 
@@ -84,41 +84,41 @@ enum Woke {
 /// Everything the drain needs.
 pub struct Drain {
     /// The rule engine's timer clock.
-    pub(crate) clock: crate::clock::Clock,
-    pub(crate) reader: SpoolReader,
+    clock: crate::clock::Clock,
+    reader: SpoolReader,
     /// `None` only while a write runs on the blocking pool (or after that task died).
-    pub(crate) store: Option<Box<dyn Store>>,
+    store: Option<Box<dyn Store>>,
     /// Makes a new store if a write task died with the last one.
-    pub(crate) new_store: StoreFactory,
-    pub(crate) validator: Validator,
-    pub(crate) alerts: AlertStage,
-    pub(crate) alert_events: broadcast::Sender<AlertEvent>,
-    pub(crate) client: Arc<dyn Publisher>,
-    pub(crate) metrics: Metrics,
-    pub(crate) health: Arc<Health>,
-    pub(crate) batch_max_records: usize,
+    new_store: StoreFactory,
+    validator: Validator,
+    alerts: AlertStage,
+    alert_events: broadcast::Sender<AlertEvent>,
+    client: Arc<dyn Publisher>,
+    metrics: Metrics,
+    health: Arc<Health>,
+    batch_max_records: usize,
     /// Rows per store request.
-    pub(crate) batch_max_rows: usize,
+    batch_max_rows: usize,
     /// The longest a row waits for its batch to fill.
-    pub(crate) flush_interval: Duration,
-    pub(crate) retry: Backoff,
+    flush_interval: Duration,
+    retry: Backoff,
     /// The last committed spool position.
-    pub(crate) committed: Option<u64>,
+    committed: Option<u64>,
     /// Alert rows not yet stored (Degraded mode, or a failed Normal write).
-    pub(crate) held_alerts: Vec<Row>,
+    held_alerts: Vec<Row>,
     /// The last spool position read.
-    pub(crate) last_read: Option<u64>,
+    last_read: Option<u64>,
     /// The last spool position whose rows the store accepted (Normal mode).
-    pub(crate) written_up_to: Option<u64>,
+    written_up_to: Option<u64>,
     /// Whether the current QuestDB outage was already logged.
-    pub(crate) outage_logged: bool,
+    outage_logged: bool,
     /// The last spool position counted in metrics and answered (HJ 212 replies).
-    pub(crate) seen_up_to: Option<u64>,
+    seen_up_to: Option<u64>,
     /// The notice outbox, when delivery is configured.
-    pub(crate) outbox: Option<Box<dyn NoticeOutbox>>,
+    outbox: Option<Box<dyn NoticeOutbox>>,
     /// Notices could not be made durable before shutdown: nothing more is committed, so
     /// the next start re-creates them from the spool.
-    pub(crate) outbox_lost: bool,
+    outbox_lost: bool,
     /// Rows waiting for their batch (Normal mode).
     pending: Pending,
     /// The batch being written, if any.
@@ -136,7 +136,8 @@ impl std::fmt::Debug for Drain {
 }
 
 /// What the drain is built from (see [`Drain::new`]).
-pub(crate) struct DrainParts {
+#[allow(missing_debug_implementations)] // Its fields are the drain's, shown by `Drain`'s Debug.
+pub struct DrainParts {
     pub clock: crate::clock::Clock,
     pub reader: SpoolReader,
     pub new_store: StoreFactory,
@@ -154,7 +155,7 @@ pub(crate) struct DrainParts {
 
 impl Drain {
     /// Assembles a drain that reads from `reader` and writes through `new_store`'s stores.
-    pub(crate) fn new(parts: DrainParts) -> Drain {
+    pub fn new(parts: DrainParts) -> Drain {
         let DrainParts {
             clock,
             reader,

@@ -83,7 +83,7 @@ impl QuestDbWriter {
     /// The questdb-rs configuration with our retry policy: questdb-rs retries only briefly,
     /// the caller's loop does the long back-off (so shutdown is never stuck in a flush).
     fn sender_conf(&self) -> String {
-        let mut conf = self.config.conf.clone();
+        let mut conf = self.config.endpoint.conf().to_owned();
         if !conf.ends_with(';') {
             conf.push(';');
         }
@@ -112,9 +112,9 @@ impl QuestDbWriter {
         );
         for table in schema::tables() {
             let ddl = table.ddl(&self.config.table_prefix);
-            let url = format!("{}/exec", self.config.http_base);
+            let url = format!("{}/exec", self.config.endpoint.http_base());
             let mut request = agent.get(&url).query("query", &ddl);
-            if let Some(auth) = auth_header(&self.config.conf) {
+            if let Some(auth) = self.config.endpoint.authorization() {
                 request = request.header("Authorization", &auth);
             }
             let mut response = request
@@ -150,7 +150,10 @@ impl QuestDbWriter {
                 .http_status_as_error(false)
                 .build(),
         );
-        match agent.get(format!("{}/ping", self.config.http_base)).call() {
+        match agent
+            .get(format!("{}/ping", self.config.endpoint.http_base()))
+            .call()
+        {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(WriteError::Unavailable(format!(
                 "/ping answered {}",
@@ -215,67 +218,9 @@ impl QuestDbWriter {
     }
 }
 
-/// `Authorization` for `/exec` from the conf string's `username`/`password` or `token`.
-fn auth_header(conf: &str) -> Option<String> {
-    let mut user = None;
-    let mut pass = None;
-    let mut token = None;
-    for kv in conf.split(';') {
-        if let Some((k, v)) = kv.split_once('=') {
-            match k.trim() {
-                "username" => user = Some(v.to_string()),
-                "password" => pass = Some(v.to_string()),
-                "token" => token = Some(v.to_string()),
-                _ => {}
-            }
-        }
-    }
-    if let Some(t) = token {
-        return Some(format!("Bearer {t}"));
-    }
-    let (u, p) = (user?, pass.unwrap_or_default());
-    Some(format!("Basic {}", base64(format!("{u}:{p}").as_bytes())))
-}
-
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn basic_auth_is_base64_of_user_and_password() {
-        assert_eq!(
-            auth_header("http::addr=x:9000;username=admin;password=quest;").as_deref(),
-            Some("Basic YWRtaW46cXVlc3Q=")
-        );
-        assert_eq!(
-            auth_header("http::addr=x;token=abc;").as_deref(),
-            Some("Bearer abc")
-        );
-        assert_eq!(auth_header("http::addr=x;"), None);
-        assert_eq!(base64(b"a"), "YQ==");
-        assert_eq!(base64(b"ab"), "YWI=");
-    }
 
     #[test]
     fn client_errors_with_a_code_are_rejections_and_the_rest_unavailability() {

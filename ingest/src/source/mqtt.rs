@@ -57,7 +57,9 @@ pub enum Polled {
 pub enum MqttError {
     /// The client's request queue is full (the broker has been away for a while) or its
     /// event loop has stopped: a best-effort message is dropped.
-    #[error("the MQTT client cannot take the request now (request queue full or connection closed)")]
+    #[error(
+        "the MQTT client cannot take the request now (request queue full or connection closed)"
+    )]
     Unavailable,
     /// The event loop is gone (shutting down).
     #[error("the MQTT event loop has stopped")]

@@ -70,7 +70,7 @@
 //! ```no_run
 //! # async fn demo(registry: &prometheus::Registry) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
-//! use weijian::spool::{self, SpoolConfig, SpoolMetrics};
+//! use weijian_ingest::spool::{self, SpoolConfig, SpoolMetrics};
 //!
 //! let metrics = SpoolMetrics::register(registry)?;
 //! let (writer, mut reader, report) =
@@ -247,6 +247,12 @@ impl SpoolConfig {
 pub struct Position(pub(crate) u64);
 
 impl Position {
+    /// The position of the record with sequence number `seq` (for committing up to a record
+    /// whose sequence number was kept, e.g. in the outbox).
+    pub fn at_seq(seq: u64) -> Position {
+        Position(seq)
+    }
+
     /// The record's sequence number.
     pub fn seq(self) -> u64 {
         self.0

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use super::super::delivery::{SmtpSettings, SmtpTls};
 use super::super::raw;
 use super::super::{DeliverySettings, Registry};
 use super::Validator;
-use crate::notify::{SmtpSettings, SmtpTls};
 
 impl Validator<'_> {
     pub(super) fn delivery(
@@ -86,9 +86,7 @@ impl Validator<'_> {
                         {
                             Some("e-mail channels need [delivery.smtp] in this file".to_owned())
                         } else {
-                            crate::notify::check_channel(ch, &secrets)
-                                .err()
-                                .map(|e| e.to_string())
+                            self.channels.check(ch, &secrets).err()
                         };
                         if let Some(problem) = problem {
                             self.err(

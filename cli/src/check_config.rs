@@ -1,0 +1,130 @@
+//! `weijian check-config`: validate a configuration file (supervisors' channels checked as
+//! their notifiers read them) and explain what it sets up; run the rule pack's shipped tests.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::common::load;
+
+/// The arguments of `weijian check-config`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, short)]
+    pub config: PathBuf,
+}
+
+/// Validates, prints the summary, runs the pack tests.
+pub fn main(args: Args) -> ExitCode {
+    check_config(&args.config)
+}
+
+fn check_config(path: &std::path::Path) -> ExitCode {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    println!("{}: configuration is valid.", path.display());
+    println!(
+        "  broker      {}:{} (MQTT {}, client id {:?}, inflight window {})",
+        config.mqtt.host,
+        config.mqtt.port,
+        match config.mqtt.protocol {
+            weijian_ingest::config::MqttProtocol::V5 => "5",
+            weijian_ingest::config::MqttProtocol::V311 => "3.1.1",
+        },
+        config.mqtt.client_id,
+        config.mqtt.inflight
+    );
+    println!(
+        "  topics      {}/{{site}}/{{device}}/{{telemetry|event|hj212|status}}",
+        config.mqtt.topic_prefix
+    );
+    println!(
+        "  questdb     {} (table prefix {:?})",
+        config.questdb.endpoint.redacted(),
+        config.questdb.table_prefix
+    );
+    println!(
+        "  spool       {} (max {} MiB)",
+        config.spool.dir.display(),
+        config.spool.max_bytes >> 20
+    );
+    println!("  http        {}", config.http.listen);
+    let pack = &config.alerts.pack;
+    println!(
+        "  rules       {} rules from {} ({} {})",
+        pack.rules.len(),
+        config.alerts.pack_source,
+        pack.name,
+        pack.version
+    );
+    println!(
+        "  registry    {} sites, {} devices",
+        config.registry.site_count(),
+        config.registry.device_count()
+    );
+    for site in config.registry.sites() {
+        let devices: Vec<_> = config
+            .registry
+            .devices()
+            .filter(|d| d.site == site.id)
+            .map(|d| format!("{} ({})", d.id, d.kind))
+            .collect();
+        println!(
+            "    {:<20} {:<22} {}  [{}]",
+            &*site.id,
+            site.attributes.kind().as_str(),
+            site.grid,
+            devices.join(", ")
+        );
+    }
+    match (
+        &config.delivery.supervisors,
+        &config.delivery.supervisors_source,
+    ) {
+        (Some(d), Some(source)) => {
+            let t = &d.timing;
+            println!(
+                "  delivery    {} supervisors from {source}; ack deadlines I/II/III/IV {}/{}/{}/{} min, group window {} s{}",
+                d.supervisors.len(),
+                t.ack_deadline_mins.i,
+                t.ack_deadline_mins.ii,
+                t.ack_deadline_mins.iii,
+                t.ack_deadline_mins.iv,
+                t.group_window_secs,
+                if config.delivery.smtp.is_some() { ", e-mail on" } else { "" }
+            );
+            for s in &d.supervisors {
+                let channels: Vec<&str> = s.channels.iter().map(|c| c.kind.as_str()).collect();
+                println!(
+                    "    {:<20} {:<10} {}  [{}]",
+                    s.id,
+                    s.tier().as_str(),
+                    s.cell,
+                    channels.join(", ")
+                );
+            }
+            for w in &config.delivery.warnings {
+                println!("  warning: {w}");
+            }
+        }
+        _ => println!(
+            "  delivery    off (no [delivery] supervisors_file): nobody is notified, no alert API"
+        ),
+    }
+    let failures = alerting::run_pack_tests(pack);
+    if failures.is_empty() {
+        println!("  rule tests  {} shipped test cases pass", pack.tests.len());
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "  rule tests  {} of {} FAILED:",
+            failures.len(),
+            pack.tests.len()
+        );
+        for f in &failures {
+            println!("    {f}");
+        }
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,81 @@
+//! What the subcommands share: exit codes, loading a configuration, the async runtime, signals,
+//! and argument helpers.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use tokio_util::sync::CancellationToken;
+use weijian_ingest::config::{Config, ProcessEnv};
+use weijian_service::notify::NotifierChannels;
+
+/// Invalid arguments or configuration (sysexits EX_USAGE).
+pub const EX_USAGE: u8 = 64;
+
+/// A payload format on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PayloadFormat {
+    Hj212,
+    Json,
+}
+
+/// Loads a configuration from the process environment, supervisors' channels checked as their
+/// notifiers will read them; prints the problems and gives the exit code otherwise.
+pub fn load(path: &Path) -> Result<Config, ExitCode> {
+    Config::load_checked(path, &ProcessEnv, &NotifierChannels).map_err(|errors| {
+        eprint!("{errors}");
+        ExitCode::from(EX_USAGE)
+    })
+}
+
+/// `host:port` -> its parts.
+#[cfg(feature = "tools")]
+pub fn host_port(broker: &str) -> Option<(String, u16)> {
+    broker
+        .rsplit_once(':')
+        .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h.to_string(), p)))
+}
+
+pub fn runtime_then<F, Fut>(f: F) -> ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ExitCode>,
+{
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f()),
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGINT / SIGTERM -> cancel.
+pub fn on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(error) => {
+                        tracing::error!(%error, "Cannot listen for SIGTERM.");
+                        let _ = ctrl_c.await;
+                        token.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("Shutting down (signal received).");
+        token.cancel();
+    });
+}

@@ -1,0 +1,52 @@
+//! `weijian run`: the service (MQTT -> spool -> rules -> QuestDB, alert delivery, the API and
+//! the operators' endpoints) until SIGINT or SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tokio_util::sync::CancellationToken;
+use weijian_ingest::config::Config;
+use weijian_ingest::telemetry::logging::{self, LogFormat};
+
+use crate::common::{load, on_signals, runtime_then};
+
+/// The arguments of `weijian run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Configuration file (see config/weijian.example.toml).
+    #[arg(long, short)]
+    pub config: PathBuf,
+}
+
+/// Loads the configuration and runs the service.
+pub fn main(args: Args, format: LogFormat) -> ExitCode {
+    logging::init(format, "info");
+    let config = match load(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    runtime_then(|| async move { run(config).await })
+}
+
+async fn run(config: Config) -> ExitCode {
+    let shutdown = CancellationToken::new();
+    on_signals(shutdown.clone());
+    tracing::info!(
+        broker = %format!("{}:{}", config.mqtt.host, config.mqtt.port),
+        questdb = ?config.questdb.endpoint,
+        sites = config.registry.site_count(),
+        devices = config.registry.device_count(),
+        "Starting weijian."
+    );
+    match weijian_service::pipeline::start(config, shutdown).await {
+        Ok(running) => {
+            running.wait().await;
+            tracing::info!("weijian stopped.");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "weijian could not start.");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Benchmark payloads per protocol.md: water-monitor telemetry for device `d{i}` at site
+//! `s{i}`, as JSON (one object, or an array of K objects like a gateway flushing its buffer)
+//! or as HJ 212-2017 real-time frames (CN=2011, one frame per reading, K frames per payload).
+//!
+//! Values are realistic and in range (turbidity ~0.3 NTU, free chlorine ~0.6 mg/L, pH ~7.3,
+//! 15 C, ~420 uS/cm) with a little noise, so they raise no alert; `seq` increases per device
+//! without gaps; timestamps are the wall clock at generation, objects of an array 10 ms
+//! apart going back from now (RFC 3339 at +08:00, as the simulator sends them).
+
+use std::fmt::Write as _;
+
+use alerting::model::{DataFlag, Stat, Timestamp};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::simulate::rfc3339_cst;
+use weijian_ingest::decode::hj212::{
+    data_cp, format_data_time, format_qn, FactorValues, FrameBuilder,
+};
+
+/// Payload format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON on `.../telemetry`.
+    Json,
+    /// HJ 212 frames on `.../hj212` (the registry needs an MN per device: `--hj212`).
+    Hj212,
+}
+
+/// Metric values in one JSON reading (one row of `water_quality`).
+pub const JSON_VALUES_PER_READING: usize = 5;
+
+/// Generates topics and payloads for a fleet of benchmark devices.
+#[derive(Debug)]
+pub struct PayloadGen {
+    prefix: String,
+    format: Format,
+    per_message: usize,
+    rng: SmallRng,
+    seq: Vec<u64>,
+}
+
+/// The current wall-clock time.
+pub fn wall_clock() -> Timestamp {
+    Timestamp(chrono::Utc::now().timestamp_micros())
+}
+
+impl PayloadGen {
+    /// `per_message` readings per payload (1 = a single JSON object, not an array).
+    pub fn new(
+        prefix: &str,
+        format: Format,
+        devices: usize,
+        per_message: usize,
+        seed: u64,
+    ) -> Self {
+        Self {
+            prefix: prefix.trim_end_matches('/').to_string(),
+            format,
+            per_message: per_message.max(1),
+            rng: SmallRng::seed_from_u64(seed),
+            seq: vec![0; devices.max(1)],
+        }
+    }
+
+    pub fn per_message(&self) -> usize {
+        self.per_message
+    }
+
+    /// The topic of device `i`.
+    pub fn topic(&self, i: usize) -> String {
+        let channel = match self.format {
+            Format::Json => "telemetry",
+            Format::Hj212 => "hj212",
+        };
+        format!("{}/s{i}/d{i}/{channel}", self.prefix)
+    }
+
+    /// One message from device `i % devices` at `now`.
+    pub fn message(&mut self, i: usize, now: Timestamp) -> (String, Vec<u8>) {
+        let i = i % self.seq.len();
+        let payload = match self.format {
+            Format::Json => self.json(i, now),
+            Format::Hj212 => self.hj212(i, now),
+        };
+        (self.topic(i), payload)
+    }
+
+    fn values(&mut self) -> [f64; JSON_VALUES_PER_READING] {
+        let mut noise = |scale: f64| (self.rng.random::<f64>() - 0.5) * scale;
+        [
+            round3(0.30 + noise(0.1)),
+            round3(0.62 + noise(0.1)),
+            round3(7.30 + noise(0.2)),
+            round3(15.0 + noise(1.0)),
+            round3(420.0 + noise(20.0)),
+        ]
+    }
+
+    fn json(&mut self, i: usize, now: Timestamp) -> Vec<u8> {
+        let k = self.per_message;
+        let mut out = String::with_capacity(160 * k + 2);
+        if k > 1 {
+            out.push('[');
+        }
+        for j in 0..k {
+            if j > 0 {
+                out.push(',');
+            }
+            let back = i64::try_from(k - 1 - j).unwrap_or(0) * 10_000;
+            let ts = rfc3339_cst(Timestamp(now.0 - back));
+            let seq = self.next_seq(i);
+            let [turb, cl, ph, temp, cond] = self.values();
+            let _ = write!(
+                out,
+                "{{\"ts\":\"{ts}\",\"seq\":{seq},\"values\":{{\"turbidity_ntu\":{turb},\
+                 \"free_chlorine_mg_l\":{cl},\"ph\":{ph},\"temperature_c\":{temp},\
+                 \"conductivity_us_cm\":{cond}}}}}"
+            );
+        }
+        if k > 1 {
+            out.push(']');
+        }
+        out.into_bytes()
+    }
+
+    fn hj212(&mut self, i: usize, now: Timestamp) -> Vec<u8> {
+        const CST: i32 = 8 * 3600;
+        let k = self.per_message;
+        let mut out = String::with_capacity(200 * k);
+        for j in 0..k {
+            let back = i64::try_from(k - 1 - j).unwrap_or(0) * 1_000_000;
+            let ts = Timestamp(now.0 - back);
+            let [turb, _cl, ph, temp, cond] = self.values();
+            let factor = |code: &str, v: f64| FactorValues {
+                code: code.to_string(),
+                values: vec![(Stat::Value, v)],
+                flag: Some(DataFlag::N),
+            };
+            let cp = data_cp(
+                &format_data_time(ts, CST),
+                &[
+                    factor("w01001", ph),
+                    factor("w01003", turb),
+                    factor("w01010", temp),
+                    factor("w01014", cond),
+                ],
+            );
+            let frame = FrameBuilder {
+                qn: Some(format_qn(ts, CST)),
+                st: Some("32".into()),
+                cn: 2011,
+                pw: Some("123456".into()),
+                mn: super::registry::mn(i),
+                flag: Some(4),
+                packet: None,
+                cp,
+            };
+            out.push_str(&frame.build());
+        }
+        out.into_bytes()
+    }
+
+    fn next_seq(&mut self, i: usize) -> u64 {
+        let s = &mut self.seq[i];
+        *s += 1;
+        *s
+    }
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// A breaching reading for the latency probe: turbidity 5000 NTU is outside the physical
+/// range (0-4000), so it is quarantined and rule G3 fires at once (level IV).
+pub fn breaching_json(now: Timestamp) -> Vec<u8> {
+    format!(
+        "{{\"ts\":\"{}\",\"values\":{{\"turbidity_ntu\":5000}}}}",
+        rfc3339_cst(now)
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use weijian_ingest::message::Message;
+    use weijian_ingest::validate::Validator;
+
+    fn validator(devices: usize, hj212: bool) -> Validator {
+        let dir = std::env::temp_dir();
+        let c = super::super::registry::BenchConfig {
+            broker_host: "127.0.0.1",
+            broker_port: 1883,
+            client_id: "bench",
+            topic_prefix: "weijian/v1",
+            questdb_conf: "http::addr=127.0.0.1:9000;",
+            table_prefix: "",
+            spool_dir: &dir,
+            http_listen: "127.0.0.1:0",
+            devices,
+            hj212,
+        };
+        let config = super::super::registry::parse(&c).unwrap();
+        Validator::new(Arc::clone(&config.registry), config.limits, "weijian/v1")
+    }
+
+    fn process(
+        v: &mut Validator,
+        topic: String,
+        payload: Vec<u8>,
+    ) -> weijian_ingest::validate::Processed {
+        v.process(&Message {
+            received_at: wall_clock(),
+            qos: 1,
+            topic,
+            payload,
+        })
+    }
+
+    #[test]
+    fn json_single_and_array_payloads_are_accepted_in_full() {
+        let mut v = validator(10, false);
+        for k in [1, 100] {
+            let mut g = PayloadGen::new("weijian/v1", Format::Json, 10, k, 7);
+            for i in 0..25 {
+                let (topic, payload) = g.message(i, wall_clock());
+                let p = process(&mut v, topic, payload);
+                assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+                assert_eq!(p.readings, k * JSON_VALUES_PER_READING);
+                assert_eq!(p.rows.len(), k);
+            }
+        }
+    }
+
+    #[test]
+    fn hj212_payloads_are_accepted_in_full() {
+        let mut v = validator(4, true);
+        let mut g = PayloadGen::new("weijian/v1", Format::Hj212, 4, 3, 7);
+        for i in 0..8 {
+            let (topic, payload) = g.message(i, wall_clock());
+            assert!(topic.ends_with("/hj212"));
+            let p = process(&mut v, topic, payload);
+            assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+            assert_eq!(p.readings, 3 * 4);
+            assert!(p.replies.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_probe_reading_is_a_sensor_fault() {
+        let mut v = validator(2, false);
+        let p = process(
+            &mut v,
+            "weijian/v1/s1/d1/telemetry".into(),
+            breaching_json(wall_clock()),
+        );
+        assert!(p
+            .inputs
+            .iter()
+            .any(|i| matches!(i, alerting::Input::SensorFault { .. })));
+    }
+}
