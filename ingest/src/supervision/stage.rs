@@ -21,7 +21,7 @@ pub struct Effects {
     pub deliveries: Vec<Delivery>,
     /// `alert_actions` and `audit` rows.
     pub rows: Vec<Row>,
-    /// MQTT lifecycle messages (protocol.md section 5), best effort.
+    /// MQTT lifecycle messages (docs/payload-contract.md, alert messages), best effort.
     pub messages: Vec<(String, Vec<u8>)>,
     /// Rule-engine events caused here (a manual resolution closes the rule's alert): store
     /// and publish them like any other.
