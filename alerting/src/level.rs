@@ -1,6 +1,6 @@
 //! Risk levels (风险分级): the four-level Chinese warning convention, I (red) the most severe.
 //!
-//! rules.md "Risk levels"; domain-reference.md section E (《突发事件应对法》 Art. 42 colours).
+//! docs/alert-rules.md, "Risk levels"; colours after 《突发事件应对法》 (2007) Art. 42.
 
 use std::cmp::Ordering;
 use std::fmt;

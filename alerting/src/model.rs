@@ -1,6 +1,6 @@
 //! The domain vocabulary shared by ingestion and alerting: device kinds, the metric catalogue
-//! (protocol.md section 2) with physical ranges, event time, data flags, readings, events and
-//! the sites of the supervision grid.
+//! (docs/payload-contract.md) with physical ranges, event time, data flags, readings, events
+//! and the sites of the supervision grid.
 //!
 //! Everything here is plain data with no I/O so both crates (and tests) can build it freely.
 
@@ -95,7 +95,7 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// The three kinds of monitored equipment (protocol.md section 2).
+/// The three kinds of monitored equipment (docs/payload-contract.md, metric catalogue).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceKind {
@@ -155,7 +155,7 @@ impl SiteKind {
     }
 }
 
-/// Every metric of the catalogue (protocol.md section 2). The unit is in the name.
+/// Every metric of the catalogue (docs/payload-contract.md). The unit is in the name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
@@ -235,7 +235,7 @@ impl Metric {
         })
     }
 
-    /// Whether `kind` devices report this metric (protocol.md catalogue table).
+    /// Whether `kind` devices report this metric (the catalogue of docs/payload-contract.md).
     pub const fn belongs_to(self, kind: DeviceKind) -> bool {
         matches!(
             (kind, self),
@@ -471,7 +471,7 @@ impl Disinfectant {
     }
 }
 
-/// Attributes of a drinking-water site that select its limits (rules.md, drinking water).
+/// Attributes of a drinking-water site that select its limits (docs/alert-rules.md, water).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaterSite {
     pub point: WaterPoint,
@@ -480,7 +480,7 @@ pub struct WaterSite {
     pub small_supply: bool,
 }
 
-/// Attributes of a medical-waste store (rules.md, medical-waste store).
+/// Attributes of a medical-waste store (docs/alert-rules.md, medical-waste stores).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WasteStoreSite {
     pub refrigerated: bool,
@@ -489,7 +489,7 @@ pub struct WasteStoreSite {
     pub collection_windows: Vec<String>,
 }
 
-/// Sterilizer type of a dental site (rules.md, dental steam sterilizer).
+/// Sterilizer type of a dental site (docs/alert-rules.md, dental sterilizers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SterilizerType {

@@ -451,7 +451,7 @@ fn sterilizer_input(
             .program
             .as_deref()
             .and_then(Program::parse)
-            .ok_or("cycle_start needs program = a protocol.md program name")?;
+            .ok_or("cycle_start needs program = a program name of the payload contract")?;
         SterilizerEventKind::CycleStart {
             cycle_id: id.clone(),
             program,

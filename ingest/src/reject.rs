@@ -3,7 +3,7 @@
 //! Every rejection is quarantined (stored with its reason and raw bytes in the `quarantine`
 //! table) and the message is acknowledged, so poison input never stalls the subscription.
 //! The codes are part of the operator contract: they appear as the `reason` column, as the
-//! `reason` label of `weijian_rejected_total`, and in the README. Never rename one.
+//! `reason` label of `weijian_rejected_total`, and in docs/payload-contract.md. Never rename one.
 
 use std::fmt;
 
@@ -89,7 +89,7 @@ impl Reason {
         Self::Hj212SplitTimeout,
     ];
 
-    /// The stable code: a metric label, a QuestDB symbol, a word in the README.
+    /// The stable code: a metric label, a QuestDB symbol, a word in docs/payload-contract.md.
     pub const fn code(self) -> &'static str {
         match self {
             Self::BadTopic => "bad_topic",

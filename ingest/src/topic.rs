@@ -1,4 +1,4 @@
-//! Topic grammar (protocol.md section 1): `{prefix}/{site}/{device}/{channel}`.
+//! Topic grammar (docs/payload-contract.md, topics): `{prefix}/{site}/{device}/{channel}`.
 
 use crate::config::is_valid_id;
 use crate::reject::{Reason, Rejection};

@@ -58,7 +58,7 @@ struct Store {
 impl Store {
     async fn new(extra: &str) -> anyhow::Result<Store> {
         let env = Env::new()?;
-        // Minute 0 three days ago: the scenario's 51 hours stay in the past (protocol.md: no
+        // Minute 0 three days ago: the scenario's 51 hours stay in the past (payload contract: no
         // more than 5 min in the future, 30 days back).
         let start_ms = (chrono::Utc::now().timestamp_millis() - 3 * 86_400_000) / 60_000 * 60_000;
         let text = env.config_text(&registry(start_ms, extra), "");

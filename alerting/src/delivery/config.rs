@@ -6,7 +6,7 @@
 //! `config/supervisors.example.toml`:
 //!
 //! ```toml
-//! [delivery]                      # every value here is a Default (rules.md "Risk levels")
+//! [delivery]                      # every value here is a Default (docs/alert-delivery.md)
 //! ack_deadline_mins = { I = 15, II = 60, III = 240, IV = 1440 }
 //! repeat_mins = { I = 30, II = 120, III = 720, IV = 0 }   # 0 = no repeat
 //! group_window_secs = 60
@@ -118,7 +118,7 @@ impl PerLevel {
     }
 }
 
-/// Timing of notices. All defaults are product choices (rules.md "Risk levels": Default).
+/// Timing of notices. All defaults are product choices (docs/alert-delivery.md: Default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryTiming {
     /// Minutes an alert of each level may stay unacknowledged before it escalates one tier up.
@@ -132,14 +132,14 @@ pub struct DeliveryTiming {
 }
 
 impl DeliveryTiming {
-    /// Default (rules.md): ack deadlines 15 min / 1 h / 4 h / 24 h.
+    /// Default: ack deadlines 15 min / 1 h / 4 h / 24 h.
     pub const DEFAULT_ACK_DEADLINE_MINS: PerLevel = PerLevel {
         i: 15,
         ii: 60,
         iii: 240,
         iv: 1440,
     };
-    /// Default (rules.md): repeat every 30 min / 2 h / 12 h / none.
+    /// Default: repeat every 30 min / 2 h / 12 h / none.
     pub const DEFAULT_REPEAT_MINS: PerLevel = PerLevel {
         i: 30,
         ii: 120,

@@ -1,6 +1,6 @@
 //! What delivery produces: [`Notice`]s for the outbox (who to tell, through which channels,
 //! what to say) and [`DeliveryEvent`]s, the lifecycle records (escalated, acknowledged, ...)
-//! the caller writes to QuestDB and publishes (protocol.md section 5).
+//! the caller writes to QuestDB and publishes (docs/payload-contract.md, alert messages).
 
 use serde::{Deserialize, Serialize};
 
@@ -113,7 +113,7 @@ pub enum DeliveryEventKind {
 }
 
 impl DeliveryEventKind {
-    /// The `state` of the protocol.md section 5 alert message for this transition.
+    /// The `state` of the alert message (docs/payload-contract.md) for this transition.
     pub const fn state(&self) -> &'static str {
         match self {
             Self::Escalated { .. } => "escalated",

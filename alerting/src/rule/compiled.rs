@@ -11,7 +11,7 @@ use crate::pack_tests::PackTest;
 /// The built-in default pack (config/rules/default.toml), embedded at build time.
 pub const DEFAULT_PACK_TOML: &str = include_str!("../../../config/rules/default.toml");
 
-/// How sure we are of a standard value (domain-reference.md section 0).
+/// How sure we are of a standard value (docs/standards.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Confidence {
     /// `[S]`: read in a retrieved source.

@@ -28,7 +28,7 @@ pub struct RawDefaults {
 }
 
 /// A number with its provenance. Exactly one of `std` (the clause, with `conf` = `S` or `R`
-/// from domain-reference.md) or `default = true` (a product choice) must be given.
+/// listed in docs/standards.md) or `default = true` (a product choice) must be given.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNum {

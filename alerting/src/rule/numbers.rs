@@ -36,7 +36,7 @@ pub(crate) fn num(
                 errs.at(
                     span.clone(),
                     path,
-                    "a standard value needs conf = \"S\" or \"R\" (domain-reference.md)",
+                    "a standard value needs conf = \"S\" or \"R\" (docs/standards.md)",
                 );
                 None
             }

@@ -1,4 +1,4 @@
-//! Dental steam sterilizer supervision (rules.md "Dental steam sterilizer", S1-S6): a verdict
+//! Dental steam sterilizer supervision (docs/alert-rules.md, S1-S6): a verdict
 //! for every sterilization cycle computed from the raw chamber temperature and absolute
 //! pressure, Bowie-Dick and biological-indicator (BI) bookkeeping, and the recall list after
 //! a positive BI.
@@ -66,7 +66,7 @@ pub use cycle::{CycleRecord, Reason, Verdict};
 pub use params::SterilParams;
 pub use state::SterilizerStatus;
 
-/// A sterilizer program (protocol.md section 3, `cycle_start.program`).
+/// A sterilizer program (docs/payload-contract.md, events: `cycle_start.program`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Program {
@@ -166,7 +166,7 @@ pub enum SterilCheck {
     Aborted { max_secs: i64 },
 }
 
-/// A sterilizer event (protocol.md section 3, autoclave events), as the engine consumes it.
+/// A sterilizer event (docs/payload-contract.md, autoclave events), as the engine consumes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SterilizerEvent {
     pub site: Id,

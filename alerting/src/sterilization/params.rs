@@ -143,7 +143,7 @@ pub(crate) fn compile(
                 Some(rp.program.span()),
                 &format!("{path}.program"),
                 format!(
-                    "unknown program {:?} (expected one of protocol.md's cycle_start programs)",
+                    "unknown program {:?} (expected a cycle_start program of the payload contract)",
                     rp.program.get_ref()
                 ),
             );

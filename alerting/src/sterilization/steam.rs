@@ -1,4 +1,4 @@
-//! Saturated steam, IAPWS-IF97 region 4 (IAPWS R7-97; domain-reference.md D.5): the
+//! Saturated steam, IAPWS-IF97 region 4 (IAPWS R7-97; docs/standards.md): the
 //! saturation temperature of a pressure (the backward equation `T_s(p)`) and the saturation
 //! pressure of a temperature. The cycle verdict compares the chamber temperature with
 //! `T_s(p)` of the measured absolute chamber pressure: air (or other non-condensable gas) in
@@ -66,8 +66,8 @@ pub fn p_sat_kpa(temp_c: f64) -> Option<f64> {
 mod tests {
     use super::*;
 
-    /// The shared saturated-steam table (testdata/saturated_steam.csv, computed with IF97 by
-    /// the reference), copied next to this file.
+    /// The saturated-steam table next to this file (`saturated_steam.csv`, computed
+    /// independently with IF97; see docs/standards.md).
     const TABLE: &str = include_str!("saturated_steam.csv");
 
     fn rows() -> Vec<(f64, f64)> {

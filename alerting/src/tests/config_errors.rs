@@ -280,8 +280,8 @@ fn a_site_override_changes_durations_for_that_site_only() {
 #[test]
 fn a_negative_default_clear_period_is_rejected_with_its_line() {
     let src = crate::DEFAULT_PACK_TOML.replace(
-        "clear_mins = { value = 10, default = true, note = \"rules.md clear period\" }",
-        "clear_mins = { value = -5, default = true, note = \"rules.md clear period\" }",
+        "clear_mins = { value = 10, default = true, note = \"clear period\" }",
+        "clear_mins = { value = -5, default = true, note = \"clear period\" }",
     );
     let errors = match RulePack::from_toml_str(&src, "t.toml") {
         Ok(_) => panic!("a negative clear period must be rejected"),

@@ -1,5 +1,5 @@
 //! Medical-waste supervision (医疗废物): the bag ledger of each waste store and the typed
-//! conditions of rules M1-M7 (rules.md, "Medical-waste store"; domain-reference.md section C).
+//! conditions of rules M1-M7 (docs/alert-rules.md, medical-waste stores).
 //!
 //! Pure: no I/O, deterministic on event time. The engine keeps one [`WasteState`] per waste
 //! store (site) in its site state, so it is part of the snapshot and survives restarts; the
@@ -19,7 +19,7 @@ pub mod windows;
 
 pub use ledger::{BagOutcome, HandoverOutcome, Judgement, Ledger, LedgerSummary};
 
-/// The five categories of the catalogue (医疗废物分类目录, domain-reference.md C.3).
+/// The five categories of the catalogue (医疗废物分类目录; docs/standards.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
@@ -44,7 +44,7 @@ impl Category {
         Self::Chemical,
     ];
 
-    /// The wire name (protocol.md section 3), also the QuestDB symbol.
+    /// The wire name (docs/payload-contract.md, events), also the QuestDB symbol.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Infectious => "infectious",

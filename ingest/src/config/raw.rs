@@ -1,6 +1,6 @@
 //! The configuration file as written (TOML), before validation. Every struct denies unknown
 //! fields so a typo is an error, not a silently ignored key. Field docs are the reference
-//! documentation (README "Configuration reference" mirrors them).
+//! documentation (docs/configuration.md mirrors them).
 
 use std::collections::BTreeMap;
 
@@ -162,7 +162,7 @@ impl Default for RawSpool {
     }
 }
 
-/// `[limits]`: what a payload may be (protocol.md section 2, "Limits").
+/// `[limits]`: what a payload may be (docs/payload-contract.md, telemetry limits).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {

@@ -1,4 +1,4 @@
-//! JSON payloads (protocol.md sections 2-3): telemetry, events and status, each a single
+//! JSON payloads (docs/payload-contract.md): telemetry, events and status, each a single
 //! object or (telemetry, events) an array of objects.
 //!
 //! Decoding is per object: one bad object in a gateway's 10 000-object flush is rejected
@@ -26,7 +26,7 @@ pub struct RejectedObject {
     pub raw: String,
 }
 
-/// A discrete event (protocol.md section 3).
+/// A discrete event (docs/payload-contract.md, events).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub ts: Timestamp,

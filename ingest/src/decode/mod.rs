@@ -1,8 +1,8 @@
 //! Payload decoders: bytes from a topic -> timestamped samples and events, not yet validated
 //! against the registry.
 //!
-//! - [`json`]: protocol.md sections 2-3 (telemetry, events, status).
-//! - [`hj212`]: HJ 212-2017 and HJ/T 212-2005 frames (protocol.md section 4).
+//! - [`json`]: telemetry, events, status (docs/payload-contract.md).
+//! - [`hj212`]: HJ 212-2017 and HJ/T 212-2005 frames (docs/payload-contract.md, HJ 212).
 
 pub mod hj212;
 pub mod json;

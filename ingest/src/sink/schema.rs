@@ -1,6 +1,6 @@
 //! The QuestDB schema: one source of truth for table names, columns, types and dedup keys.
-//! The DDL, the ILP row encoder, the README's schema section and the dashboard check all read
-//! it from here.
+//! The DDL, the ILP row encoder, the schema section of docs/tables.md and the dashboard check
+//! all read it from here.
 //!
 //! Every table is WAL, partitioned by day, with the device's event time as designated timestamp
 //! and `DEDUP UPSERT KEYS` covering the row's identity, so a replayed spool or a redelivered

@@ -2,8 +2,8 @@
 //! registry (no global state, so tests render and assert exact lines).
 //!
 //! Names follow `weijian_<what>_<unit>[_total]`; labels are low-cardinality only (stage,
-//! reason, table, channel, rule, level) and never a device or site id. The README's metric
-//! table and the dashboards use exactly these names (checked by a test).
+//! reason, table, channel, rule, level) and never a device or site id. The metric table of
+//! docs/operations.md and the dashboards use exactly these names (checked by a test).
 
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,

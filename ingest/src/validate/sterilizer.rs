@@ -1,4 +1,4 @@
-//! Autoclave events (protocol.md section 3: `cycle_start`, `cycle_end`, `bd_result`,
+//! Autoclave events (docs/payload-contract.md, events: `cycle_start`, `cycle_end`, `bd_result`,
 //! `bi_result`) to rule-engine inputs for S1-S6.
 //!
 //! The decoder has already checked each event's required fields and their values; this

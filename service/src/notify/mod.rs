@@ -15,8 +15,8 @@
 //!   signature).
 //! - [`wecom`]: [`WeComNotifier`], the WeCom group robot (markdown, 4096-byte limit).
 //! - [`mqtt`]: [`MqttNotifier`] for supervisor channels of kind `mqtt` (publishing through a
-//!   function the pipeline supplies) and [`mqtt::delivery_event_message`], the protocol.md
-//!   section 5 message for delivery lifecycle events (escalated, acknowledged, resolved).
+//!   function the pipeline supplies) and [`mqtt::delivery_event_message`], the
+//!   alert message for delivery lifecycle events (escalated, acknowledged, resolved).
 //! - [`email`]: [`EmailNotifier`], a plain-text e-mail (Chinese, then English) over SMTP
 //!   through the relay in [`SmtpSettings`] (`[delivery.smtp]`), with a `Message-ID` derived
 //!   from [`Delivery::key`] and `X-Weijian-Notice-Id: <notice id>`.

@@ -1,5 +1,5 @@
-//! MQTT: notices to supervisors' MQTT channels ([`MqttNotifier`]) and the protocol.md
-//! section 5 alert message for delivery lifecycle events ([`delivery_event_message`]).
+//! MQTT: notices to supervisors' MQTT channels ([`MqttNotifier`]) and the alert message
+//! (docs/payload-contract.md) for delivery lifecycle events ([`delivery_event_message`]).
 //!
 //! Both are pure payload builders; publishing is the pipeline's job (its broker client).
 //! [`MqttNotifier`] takes the publishing function, so it can sit with the other notifiers

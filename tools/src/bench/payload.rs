@@ -1,6 +1,7 @@
-//! Benchmark payloads per protocol.md: water-monitor telemetry for device `d{i}` at site
-//! `s{i}`, as JSON (one object, or an array of K objects like a gateway flushing its buffer)
-//! or as HJ 212-2017 real-time frames (CN=2011, one frame per reading, K frames per payload).
+//! Benchmark payloads per docs/payload-contract.md: water-monitor telemetry for device `d{i}`
+//! at site `s{i}`, as JSON (one object, or an array of K objects like a gateway flushing its
+//! buffer) or as HJ 212-2017 real-time frames (CN=2011, one frame per reading, K frames per
+//! payload).
 //!
 //! Values are realistic and in range (turbidity ~0.3 NTU, free chlorine ~0.6 mg/L, pH ~7.3,
 //! 15 C, ~420 uS/cm) with a little noise, so they raise no alert; `seq` increases per device

@@ -2,7 +2,7 @@
 //! loopback port, running on its own threads for the life of the process.
 //!
 //! It is a convenience, not a production broker: rumqttd keeps sessions in memory only. Real
-//! deployments use Mosquitto or EMQX configured as the README says.
+//! deployments use Mosquitto or EMQX configured as docs/operations.md says.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};

@@ -51,7 +51,7 @@ impl OutboundKind {
 pub struct Outbound {
     /// `{prefix}/{site}/{device}/{telemetry|event|status}`.
     pub topic: String,
-    /// JSON per protocol.md.
+    /// JSON per docs/payload-contract.md.
     pub payload: Vec<u8>,
     /// Retained (status messages only).
     pub retain: bool,

@@ -1,6 +1,6 @@
 //! HJ 212-2017 real-time frames (CN=2011) for water monitors registered with a
 //! `[devices.hj212]` section: such a device publishes its readings to `.../hj212` as a real
-//! data logger would, instead of JSON telemetry (domain-reference.md section B).
+//! data logger would, instead of JSON telemetry (HJ 212-2017; docs/payload-contract.md, HJ 212).
 //!
 //! Frame: `##` + 4-digit length + data segment + CRC (HJ 212 "ANSI CRC16" of the data segment,
 //! upper-case hex) + CRLF. Data segment:

@@ -2,8 +2,8 @@
 //!
 //! Realistic gateway traffic for every device of a [`Registry`](weijian_ingest::config::Registry):
 //! drinking-water monitors, medical-waste stores and dental autoclaves, publishing JSON per
-//! protocol.md to `{prefix}/{site}/{device}/{telemetry|event|status}`, with `ts` in RFC 3339
-//! at +08:00 (China Standard Time) and a per-device `seq` on telemetry.
+//! docs/payload-contract.md to `{prefix}/{site}/{device}/{telemetry|event|status}`, with `ts`
+//! in RFC 3339 at +08:00 (China Standard Time) and a per-device `seq` on telemetry.
 //!
 //! - [`Fleet`] is the pure, deterministic core: `Fleet::new(&registry, prefix, seed, scenario)`,
 //!   then [`Fleet::birth_messages`] once and [`Fleet::step`]`(now)` with the caller's clock. Each

@@ -1,5 +1,5 @@
 //! Saturated steam for the autoclave model: the rule engine's IAPWS-IF97 region-4 equations
-//! (`alerting::sterilization::steam`, domain-reference.md D.5), so that the simulated chamber
+//! (`alerting::sterilization::steam`, IAPWS-IF97 region 4), so that the simulated chamber
 //! pressure during the hold is the saturation pressure of its temperature, as in a real
 //! air-free chamber. The model stays inside region 4; outside it the result is NaN.
 

@@ -1,6 +1,6 @@
 //! Frame level: splitting a payload into frames (`##` + length + data segment + CRC + CRLF),
 //! checking length and CRC, and parsing the data-segment header (`QN;ST;CN;PW;MN;Flag;
-//! [PNUM;PNO;]CP=&&...&&`) with the real-world deviations of domain-reference B.11.
+//! [PNUM;PNO;]CP=&&...&&`) with the real-world deviations listed in docs/payload-contract.md.
 //!
 //! Everything borrows from the payload; nothing here allocates on the happy path except the
 //! output vector.

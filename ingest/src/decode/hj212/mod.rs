@@ -1,8 +1,8 @@
-//! HJ 212-2017 / HJ/T 212-2005 decoder (protocol.md section 4, domain-reference.md section B).
+//! HJ 212-2017 / HJ/T 212-2005 decoder (docs/payload-contract.md, HJ 212; HJ 212-2017 §6).
 //!
 //! A payload holds one or more frames `##LLLL<data segment>CCCC\r\n`. [`decode_payload`] splits
 //! it on `##` + the length field, checks length and CRC, parses the header with the real-world
-//! deviations of B.11, binds the frame to the device's registered MN/PW ([`Hj212Profile`]),
+//! deviations loggers show, binds the frame to the device's registered MN/PW ([`Hj212Profile`]),
 //! reassembles split packets ([`Reassembler`]), maps data commands (CN 2011/2051/2061/2031) to
 //! [`Sample`]s and builds the 9014 acknowledgement when a frame asks for a reply. One bad frame
 //! never drops the good frames beside it; nothing here panics on any input.

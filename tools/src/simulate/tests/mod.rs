@@ -1,5 +1,5 @@
-//! Fleet tests: the demo configuration, payload shape against protocol.md and weijian's own
-//! validation, realism of the values, and the incidents of the demo scenario.
+//! Fleet tests: the demo configuration, payload shape against docs/payload-contract.md and
+//! weijian's own validation, realism of the values, and the incidents of the demo scenario.
 
 mod autoclave;
 mod waste;
@@ -380,7 +380,7 @@ fn waste_stores_keep_their_ledger_climate_door_and_lamp_on_a_calm_day() {
     }
 }
 
-/// Set temperature and minimum hold (s) of a program (rules.md, WS 310.2).
+/// Set temperature and minimum hold (s) of a program (WS 310.2-2016; docs/alert-rules.md).
 fn program_limits(program: &str) -> Option<(f64, i64)> {
     match program {
         "prevac_134" => Some((134.0, 240)),

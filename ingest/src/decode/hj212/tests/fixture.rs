@@ -1,4 +1,4 @@
-//! HJ 212 tests against the verified frames of domain-reference B.12: CRC, decoding every
+//! HJ 212 tests against the verified frames of `testdata/frames.txt`: CRC, decoding every
 //! fixture frame, and the encoder rebuilding them byte for byte.
 
 use super::*;

@@ -1,4 +1,4 @@
-//! Tests of the HJ 212 decoder: the verified frames of domain-reference B.12, frames built with
+//! Tests of the HJ 212 decoder: the verified frames of `testdata/frames.txt`, frames built with
 //! the encoder for every B.11 tolerance and for 2005-style loggers, negative cases, split
 //! packets, the integrator report, and property tests (never panics, round-trips).
 
