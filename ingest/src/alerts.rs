@@ -1,6 +1,6 @@
 //! The rule engine inside the pipeline: feeds it validated inputs in spool order, runs its
 //! timers, saves its state for restarts, and turns its events into `alerts` rows and MQTT
-//! notifications (protocol.md section 5).
+//! notifications (docs/payload-contract.md, alert messages).
 //!
 //! Restart safety: the engine's snapshot is saved (atomically) every `snapshot_interval`
 //! together with the spool position it covers. The drain commits the spool only up to the

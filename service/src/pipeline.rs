@@ -433,7 +433,7 @@ impl Source {
                 let pending = self.metrics.pending_acks.get();
                 if pending > 4 * self.window && !self.warned_window {
                     self.warned_window = true;
-                    tracing::warn!(pending, inflight = self.window, "The broker sends more unacknowledged messages than our inflight window; set its max_inflight_messages (README: Sizing the inflight window).");
+                    tracing::warn!(pending, inflight = self.window, "The broker sends more unacknowledged messages than our inflight window; set its max_inflight_messages (docs/operations.md: Sizing the inflight window).");
                 }
             }
             Ok(Polled::Other) => {}

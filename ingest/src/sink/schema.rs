@@ -221,7 +221,7 @@ pub fn tables() -> Vec<Table> {
             col(
                 "reason",
                 Symbol,
-                "stable reason code (README: Rejection reasons)",
+                "stable reason code (docs/payload-contract.md: Rejection reasons)",
             ),
             col("item", Long, "index of the rejection within its message"),
             col("detail", Varchar, "what, where, why"),
