@@ -9,6 +9,7 @@
 //! # Layout
 //!
 //! - [`config`]: the TOML configuration, validated at load, and the site/device registry;
+//!   `config/endpoint.rs` parses the QuestDB configuration string once;
 //!   `config/delivery.rs` holds delivery's plain settings (retry policy, SMTP relay).
 //! - [`topic`]: the topic grammar (`{prefix}/{site}/{device}/{channel}`).
 //! - [`source`]: the MQTT connection (rumqttc, MQTT 5 or 3.1.1, manual acks) and the

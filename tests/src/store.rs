@@ -17,7 +17,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use weijian_ingest::sink::endpoint::QuestDbEndpoint;
+use weijian_ingest::config::endpoint::QuestDbEndpoint;
 
 use anyhow::{bail, Context};
 

@@ -6,6 +6,7 @@
 //! environment variables named in the file (`password_env`).
 
 pub mod delivery;
+pub mod endpoint;
 pub mod raw;
 mod registry;
 mod registry_file;
@@ -114,7 +115,7 @@ pub struct MqttConfig {
 pub struct QuestDbConfig {
     /// The QuestDB of the questdb-rs configuration string `conf` (password included when
     /// configured): the ILP writer's string, the HTTP base for DDL, the credentials.
-    pub endpoint: crate::sink::endpoint::QuestDbEndpoint,
+    pub endpoint: endpoint::QuestDbEndpoint,
     pub table_prefix: String,
     pub batch_max_rows: usize,
     pub flush_interval: Duration,

@@ -1,7 +1,7 @@
 //! Configuration validation: turns the raw TOML structures into a [`Config`], collecting
 //! every problem (key path, line, value, rule) instead of stopping at the first.
 
-use crate::sink::endpoint::QuestDbEndpoint;
+use super::endpoint::QuestDbEndpoint;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -7,7 +7,6 @@
 //! - [`store`]: the [`store::Store`] seam the drain writes through (QuestDB, or fakes in tests).
 
 pub mod cycles;
-pub mod endpoint;
 pub mod questdb;
 pub mod rows;
 pub mod schema;

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use weijian_ingest::sink::endpoint::QuestDbEndpoint;
+use weijian_ingest::config::endpoint::QuestDbEndpoint;
 
 use super::BenchError;
 

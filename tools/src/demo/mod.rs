@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::simulate::{self, Fleet, Pace, Scenario};
 use weijian_ingest::config::{Config, ConfigErrors, MqttProtocol, ProcessEnv};
-use weijian_ingest::sink::endpoint::QuestDbEndpoint;
+use weijian_ingest::config::endpoint::QuestDbEndpoint;
 use weijian_ingest::telemetry::metrics::total;
 use weijian_service::pipeline::{self, Running};
 
