@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Drain, DrainParts};
 use crate::alerts::AlertStage;
 use crate::config::Config;
+use crate::delivery::{AlertDelivery, Effects, NoticeOutbox, OutboxError, OutboxFuture};
 use crate::health::Health;
 use crate::message::encode_record;
 use crate::sink::questdb::{WriteError, Written};
@@ -119,6 +120,8 @@ struct Rig {
     dir: tempfile::TempDir,
     store: FakeStore,
     flush_ms: u64,
+    /// Delivery on: every firing alert becomes a notice for this outbox.
+    outbox: Option<FakeOutbox>,
 }
 
 impl Rig {
@@ -127,6 +130,7 @@ impl Rig {
             dir: tempfile::tempdir().unwrap(),
             store: FakeStore::default(),
             flush_ms,
+            outbox: None,
         }
     }
 
@@ -140,7 +144,14 @@ impl Rig {
         let (writer, reader, _) = crate::spool::open(spool, SpoolMetrics::unregistered().unwrap())
             .await
             .unwrap();
-        let (alerts, _) = AlertStage::open(&config);
+        let (mut alerts, _) = AlertStage::open(&config);
+        if self.outbox.is_some() {
+            alerts.attach_delivery(Box::new(NoticePerFiring));
+        }
+        let outbox = self
+            .outbox
+            .clone()
+            .map(|o| Box::new(o) as Box<dyn NoticeOutbox>);
         let store = self.store.clone();
         let drain = Drain::new(DrainParts {
             clock: crate::clock::wall_clock(),
@@ -156,7 +167,7 @@ impl Rig {
             client: Arc::new(NoBroker),
             metrics: Metrics::unregistered().unwrap(),
             health: Arc::new(Health::default()),
-            outbox: None,
+            outbox,
             batch_max_rows: config.questdb.batch_max_rows,
             flush_interval: config.questdb.flush_interval,
             retry_max: Duration::from_millis(200),
@@ -311,6 +322,128 @@ async fn a_crash_while_batches_are_unwritten_loses_no_alert_row() {
         expected,
         "every alert that fired before the crash is stored"
     );
+}
+
+#[tokio::test]
+async fn notices_are_in_the_outbox_before_the_spool_moves_past_their_cause() {
+    let mut rig = Rig::new(50);
+    let outbox = FakeOutbox::default();
+    outbox.down.store(true, Ordering::SeqCst);
+    rig.outbox = Some(outbox.clone());
+    let (writer, drain) = rig.start().await;
+    // d1's sensor fails (G3 fires: a notice); the outbox cannot take it.
+    for seq in 0..40u64 {
+        writer
+            .append(reading(seq as usize % DEVICES, seq, seq == 5))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(outbox.accepted().is_empty());
+    // Crash while the notice is not durable anywhere but in its cause, the spool record.
+    drain.abort();
+    let _ = drain.await;
+    drop(writer);
+    // Restart with the outbox back: the record is read again and its notice arrives.
+    outbox.down.store(false, Ordering::SeqCst);
+    let (writer, drain) = rig.start().await;
+    drop(writer);
+    tokio::time::timeout(Duration::from_secs(20), drain)
+        .await
+        .expect("the restarted drain finishes")
+        .unwrap();
+    let firing = rig.log().firing("G3");
+    assert_eq!(firing, BTreeSet::from(["d1".to_owned()]));
+    let accepted = outbox.accepted();
+    assert!(
+        accepted.iter().any(|id| id.starts_with("G3/")),
+        "the notice of the G3 alert reached the outbox: {accepted:?}"
+    );
+    assert_eq!(rig.log().readings().len(), 40, "every reading stored");
+}
+
+/// Delivery that turns every firing alert into one notice (no supervisors, no state).
+#[derive(Debug)]
+struct NoticePerFiring;
+
+impl AlertDelivery for NoticePerFiring {
+    fn on_events(&self, events: &[alerting::AlertEvent], _now: alerting::model::Timestamp) -> Effects {
+        let notices = events
+            .iter()
+            .filter(|e| e.kind == EventKind::Firing)
+            .map(|e| alerting::delivery::Notice {
+                id: e.alert_id.clone(),
+                kind: alerting::delivery::NoticeKind::New,
+                tier: alerting::delivery::Tier::Community,
+                recipients: Vec::new(),
+                alerts: vec![e.alert_id.clone()],
+                site: e.site.clone(),
+                site_name: String::new(),
+                grid: e.grid.clone(),
+                level: e.level,
+                text_zh: String::new(),
+                text_en: String::new(),
+                created_at: e.ts,
+            })
+            .collect();
+        Effects {
+            notices,
+            ..Effects::default()
+        }
+    }
+
+    fn tick(&self, _now: alerting::model::Timestamp) -> Effects {
+        Effects::default()
+    }
+
+    fn apply_request(&self, _payload: &[u8], _rules: &mut alerting::Engine) -> Effects {
+        Effects::default()
+    }
+
+    fn snapshot(&self) -> Box<serde_json::value::RawValue> {
+        serde_json::value::RawValue::NULL.to_owned()
+    }
+
+    fn show_waste(&self, _site: &str, _summary: alerting::waste::LedgerSummary) {}
+
+    fn waste_pending(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn show_sterilizer(&self, _status: alerting::sterilization::SterilizerStatus) {}
+}
+
+/// An outbox that keeps the ids of the notices it took; `down` makes it refuse them.
+#[derive(Debug, Clone, Default)]
+struct FakeOutbox {
+    taken: Arc<Mutex<Vec<String>>>,
+    down: Arc<AtomicBool>,
+}
+
+impl FakeOutbox {
+    fn accepted(&self) -> Vec<String> {
+        self.taken.lock().unwrap().clone()
+    }
+}
+
+impl NoticeOutbox for FakeOutbox {
+    fn append<'a>(
+        &'a self,
+        notices: &'a [alerting::delivery::Notice],
+    ) -> OutboxFuture<'a, Result<(), OutboxError>> {
+        Box::pin(async move {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(OutboxError("disk full".into()));
+            }
+            let mut taken = self.taken.lock().unwrap();
+            taken.extend(notices.iter().map(|n| n.id.clone()));
+            Ok(())
+        })
+    }
+
+    fn shutdown(self: Box<Self>) -> OutboxFuture<'static, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// A broker that is never reachable: best-effort publishes fail, as when rumqttc's queue is
