@@ -35,7 +35,7 @@ pub(super) const PARAMETERS: &[&str] = &[
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct AlertQuery {
-    /// Default `open` (firing, acknowledged or not); `all` includes pending alerts.
+    /// Which part of the life of alerts (described in `state_schema`).
     #[param(schema_with = state_schema)]
     state: Option<String>,
     /// Exactly this level: I, II, III, IV (any case) or 1..4 (1 = I, the most severe).
@@ -66,6 +66,9 @@ fn state_schema() -> utoipa::openapi::schema::Object {
         .schema_type(utoipa::openapi::schema::Type::String)
         .enum_values(Some(STATES))
         .default(Some("open".into()))
+        .description(Some(
+            "Default `open` (firing, acknowledged or not); `all` includes pending alerts.",
+        ))
         .build()
 }
 

@@ -100,6 +100,7 @@ pub struct NewSilence {
     path = "/api/v1/silences",
     tag = "silences",
     operation_id = "addSilence",
+    summary = "Silence a site, or one device of it, until a time (notices are held; alerts are still recorded).",
     request_body = NewSilence,
     responses(
         (status = 201, description = "Created.", body = SilenceCreated),

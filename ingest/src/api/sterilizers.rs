@@ -262,6 +262,7 @@ pub struct Cycle {
     path = "/api/v1/sites/{site}/sterilizers",
     tag = "sites",
     operation_id = "siteSterilizers",
+    summary = "A dental clinic's sterilizers: today's cycles (China Standard Time) with computed verdicts, reasons and evidence; the last Bowie-Dick test and whether today's passed; the last BI; the recall list after a positive BI.",
     params(("site" = String, Path, description = "The site id (a dental clinic).")),
     responses(
         (status = 200, description = "The sterilizers.", body = Sterilizers),
