@@ -26,6 +26,9 @@ pub struct ErrorBody {
     pub request_id: Option<String>,
 }
 
+// The refusals as reusable responses of the document (`components/responses`): never built,
+// only read by utoipa, hence the unread fields.
+
 /// A query parameter or the body is not valid; the message names it.
 #[derive(Debug, ToResponse)]
 pub struct BadRequest(#[allow(dead_code)] ErrorBody);

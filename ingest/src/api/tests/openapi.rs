@@ -168,6 +168,7 @@ fn references(doc: &Value, value: &Value, at: &str, e: &mut Vec<String>) {
 #[test]
 fn the_document_is_well_formed_openapi_3_1_and_every_ref_resolves() {
     let doc = doc();
+    // `WEIJIAN_OPENAPI_OUT=<file>`: also writes the document there, to read it.
     if let Ok(path) = std::env::var("WEIJIAN_OPENAPI_OUT") {
         std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
     }
