@@ -266,16 +266,18 @@ async fn the_router_serves_exactly_the_routes_of_the_table() {
 // ---------------------------------------------------------------------------------------------
 // Real answers against the document.
 
-/// Calls endpoints and checks each answer against the document.
+/// Calls endpoints of a harness and checks each answer against the document.
 struct Conformance {
+    h: Harness,
     doc: Value,
     /// (path, method) -> statuses answered.
     answered: BTreeMap<(String, String), BTreeSet<String>>,
 }
 
 impl Conformance {
-    fn new() -> Self {
+    fn new(h: Harness) -> Self {
         Self {
+            h,
             doc: doc(),
             answered: BTreeMap::new(),
         }
@@ -305,7 +307,7 @@ impl Conformance {
         Ok(schema)
     }
 
-    /// Checks an answer of `method path` (the document's path template).
+    /// Checks an answer of `method path` (`path` as in the document).
     fn check(&mut self, method: &str, path: &str, a: &Answer) {
         let method = method.to_lowercase();
         let status = a.status.as_u16().to_string();
@@ -329,21 +331,27 @@ impl Conformance {
             .insert(status);
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Calls `uri` for the operation `op` (`"POST /api/v1/alerts/{id}/ack"`), expects
+    /// `status` and checks the answer.
     async fn call(
         &mut self,
-        h: &Harness,
-        method: &str,
-        path: &str,
+        op: &str,
         uri: &str,
         token: Option<&str>,
         body: Option<Value>,
-        expected: StatusCode,
+        status: u16,
     ) -> Answer {
-        let a = h.call(method, uri, token, body).await;
-        assert_eq!(a.status, expected, "{method} {uri}: {a:?}");
+        let (method, path) = op.split_once(' ').unwrap();
+        let a = self.h.call(method, uri, token, body).await;
+        assert_eq!(a.status.as_u16(), status, "{method} {uri}: {a:?}");
         self.check(method, path, &a);
         a
+    }
+
+    /// [`Self::call`] of a `GET` (`path` as in the document).
+    async fn get(&mut self, path: &str, uri: &str, token: Option<&str>, status: u16) -> Answer {
+        self.call(&format!("GET {path}"), uri, token, None, status)
+            .await
     }
 
     /// Documented (path, method, status) never answered.
@@ -363,506 +371,203 @@ impl Conformance {
     }
 }
 
-const OK: StatusCode = StatusCode::OK;
-
 /// A change to a value.
 type Change = Box<dyn Fn(&mut Value)>;
 
+const ME: &str = "/api/v1/me";
+const ALERTS: &str = "/api/v1/alerts";
+const ALERT: &str = "/api/v1/alerts/{id}";
+const ACK: &str = "POST /api/v1/alerts/{id}/ack";
+const RESOLVE: &str = "POST /api/v1/alerts/{id}/resolve";
+const SILENCES: &str = "/api/v1/silences";
+const ADD_SILENCE: &str = "POST /api/v1/silences";
+const EXPIRE: &str = "DELETE /api/v1/silences/{id}";
+const SITES: &str = "/api/v1/sites";
+const STATUS: &str = "/api/v1/sites/{site}/status";
+const STERILIZERS: &str = "/api/v1/sites/{site}/sterilizers";
+
 #[tokio::test]
 async fn every_answer_of_every_endpoint_conforms_to_the_document() {
-    let mut h = Harness::new().await;
-    let mut c = Conformance::new();
-    let c = &mut c;
+    let mut c = Conformance::new(Harness::new().await);
+    let (tok, none) = (Some, None);
 
     // The document and the caller.
     let a = c
-        .call(
-            &h,
-            "GET",
-            "/api/v1/openapi.json",
-            "/api/v1/openapi.json",
-            None,
-            None,
-            OK,
-        )
+        .get("/api/v1/openapi.json", "/api/v1/openapi.json", none, 200)
         .await;
     assert_eq!(a.body, c.doc, "the served document is the generated one");
-    for token in [DONGCHENG, SHUICHANG] {
-        c.call(&h, "GET", "/api/v1/me", "/api/v1/me", Some(token), None, OK)
-            .await;
-    }
-    let unauthorized = StatusCode::UNAUTHORIZED;
-    c.call(
-        &h,
-        "GET",
-        "/api/v1/me",
-        "/api/v1/me",
-        None,
-        None,
-        unauthorized,
-    )
-    .await;
-    c.call(
-        &h,
-        "GET",
-        "/api/v1/me",
-        "/api/v1/me",
-        Some("nobody"),
-        None,
-        unauthorized,
-    )
-    .await;
+    c.get(ME, ME, tok(DONGCHENG), 200).await;
+    c.get(ME, ME, tok(SHUICHANG), 200).await;
+    c.get(ME, ME, none, 401).await;
+    c.get(ME, ME, tok("nobody"), 401).await;
 
     // Alerts: open, acknowledged, silenced, resolved.
-    let east = h.fire("W2", "wp-east", "wm-east-1", Level::II, 600);
-    let east2 = h.fire("G1", "wp-east", "wm-east-2", Level::IV, 300);
-    let garden = h.fire("W1", "wp-garden", "wm-garden-1", Level::III, 300);
-    h.announce();
-    let east_path = format!("/api/v1/alerts/{}", enc(&east));
-    let one = "/api/v1/alerts/{id}";
-    let ack = "/api/v1/alerts/{id}/ack";
-    let resolve = "/api/v1/alerts/{id}/resolve";
-    let list = "/api/v1/alerts";
-    c.call(&h, "GET", list, list, Some(DONGCHENG), None, OK)
-        .await;
-    c.call(
-        &h,
-        "GET",
-        list,
+    let east = c.h.fire("W2", "wp-east", "wm-east-1", Level::II, 600);
+    let east2 = c.h.fire("G1", "wp-east", "wm-east-2", Level::IV, 300);
+    let garden = c.h.fire("W1", "wp-garden", "wm-garden-1", Level::III, 300);
+    c.h.announce();
+    let east_uri = format!("/api/v1/alerts/{}", enc(&east));
+    let east_ack = format!("{east_uri}/ack");
+    c.get(ALERTS, ALERTS, tok(DONGCHENG), 200).await;
+    c.get(
+        ALERTS,
         "/api/v1/alerts?state=all&limit=1",
-        Some(DONGCHENG),
-        None,
-        OK,
+        tok(DONGCHENG),
+        200,
     )
     .await;
-    c.call(
-        &h,
-        "GET",
-        list,
-        "/api/v1/alerts?level=V",
-        Some(DONGCHENG),
-        None,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
-    c.call(&h, "GET", list, list, None, None, unauthorized)
+    c.get(ALERTS, "/api/v1/alerts?level=V", tok(DONGCHENG), 400)
         .await;
-    let a = c
-        .call(&h, "GET", one, &east_path, Some(SHUICHANG), None, OK)
-        .await;
+    c.get(ALERTS, ALERTS, none, 401).await;
+    let a = c.get(ALERT, &east_uri, tok(SHUICHANG), 200).await;
     assert!(a.body["ack_deadline"].is_string(), "{a:?}");
-    c.call(
-        &h,
-        "GET",
-        one,
-        &east_path,
-        Some(HUAYUAN),
-        None,
-        StatusCode::FORBIDDEN,
-    )
-    .await;
-    c.call(
-        &h,
-        "GET",
-        one,
-        "/api/v1/alerts/W2%2Fnowhere",
-        Some(SHUICHANG),
-        None,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    c.call(
-        &h,
-        "GET",
-        one,
-        "/api/v1/alerts/%20",
-        Some(SHUICHANG),
-        None,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
-    c.call(&h, "GET", one, &east_path, None, None, unauthorized)
+    c.get(ALERT, &east_uri, tok(HUAYUAN), 403).await;
+    c.get(ALERT, "/api/v1/alerts/W2%2Fnowhere", tok(SHUICHANG), 404)
         .await;
+    c.get(ALERT, "/api/v1/alerts/%20", tok(SHUICHANG), 400)
+        .await;
+    c.get(ALERT, &east_uri, none, 401).await;
 
-    let east_ack = format!("{east_path}/ack");
-    let a = c
-        .call(
-            &h,
-            "POST",
-            ack,
-            &east_ack,
-            Some(SHUICHANG),
-            Some(json!({"note": "已派人到场"})),
-            OK,
-        )
-        .await;
+    let note = Some(json!({"note": "已派人到场"}));
+    let a = c.call(ACK, &east_ack, tok(SHUICHANG), note, 200).await;
     assert_eq!(a.body["events"][0]["kind"], "acknowledged");
     // An empty body acknowledges too.
-    c.call(
-        &h,
-        "POST",
-        ack,
-        &format!("/api/v1/alerts/{}/ack", enc(&east2)),
-        Some(SHUICHANG),
-        None,
-        OK,
-    )
-    .await;
-    let a = c
-        .call(&h, "GET", one, &east_path, Some(SHUICHANG), None, OK)
-        .await;
+    let east2_ack = format!("/api/v1/alerts/{}/ack", enc(&east2));
+    c.call(ACK, &east2_ack, tok(SHUICHANG), None, 200).await;
+    let a = c.get(ALERT, &east_uri, tok(SHUICHANG), 200).await;
     assert!(a.body["acknowledged"].is_object(), "{a:?}");
     assert!(!a.body["history"].as_array().unwrap().is_empty());
-    c.call(
-        &h,
-        "POST",
-        ack,
-        &east_ack,
-        Some(SHUICHANG),
-        Some(json!({"by": "me"})),
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
+    let unknown_field = Some(json!({"by": "me"}));
+    c.call(ACK, &east_ack, tok(SHUICHANG), unknown_field, 400)
+        .await;
     let a = c
-        .call(
-            &h,
-            "POST",
-            ack,
-            &east_ack,
-            Some(HUAYUAN),
-            Some(json!({})),
-            StatusCode::FORBIDDEN,
-        )
+        .call(ACK, &east_ack, tok(HUAYUAN), Some(json!({})), 403)
         .await;
     assert!(a.body["request_id"].is_string(), "{a:?}");
-    c.call(
-        &h,
-        "POST",
-        ack,
-        "/api/v1/alerts/W2%2Fnowhere/ack",
-        Some(SHUICHANG),
-        Some(json!({})),
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    c.call(&h, "POST", ack, &east_ack, None, None, unauthorized)
+    let nowhere = "/api/v1/alerts/W2%2Fnowhere/ack";
+    c.call(ACK, nowhere, tok(SHUICHANG), Some(json!({})), 404)
         .await;
+    c.call(ACK, &east_ack, none, None, 401).await;
 
     // Silences.
-    let silences = "/api/v1/silences";
     let until = "2026-11-22T12:00:00+08:00";
+    let silence = |site: &str, device: Option<&str>, until: Value| {
+        let mut body = json!({"site": site, "reason": "设备检修", "until": until});
+        if let Some(d) = device {
+            body["device"] = json!(d);
+        }
+        Some(body)
+    };
+    let body = silence("wp-east", Some("wm-east-1"), json!(until));
     let a = c
-        .call(&h, "POST", silences, silences, Some(SHUICHANG),
-            Some(json!({"site": "wp-east", "device": "wm-east-1", "reason": "设备检修", "until": until})),
-            StatusCode::CREATED)
+        .call(ADD_SILENCE, SILENCES, tok(SHUICHANG), body, 201)
         .await;
     let device_silence = a.body["silence"]["id"].as_str().unwrap().to_owned();
+    let mut body = silence("wp-garden", None, json!((T0 / 1000) + 3_600_000));
+    if let Some(b) = body.as_mut() {
+        b["id"] = json!("garden-flush");
+    }
     let a = c
-        .call(&h, "POST", silences, silences, Some(HUAYUAN),
-            Some(json!({"id": "garden-flush", "site": "wp-garden", "reason": "管网冲洗", "until": (T0 / 1000) + 3_600_000})),
-            StatusCode::CREATED)
+        .call(ADD_SILENCE, SILENCES, tok(HUAYUAN), body.clone(), 201)
         .await;
     assert_eq!(a.body["events"][0]["kind"], "silenced", "{a:?}");
-    c.call(
-        &h,
-        "POST",
-        silences,
-        silences,
-        Some(HUAYUAN),
-        Some(json!({"id": "garden-flush", "site": "wp-garden", "reason": "again", "until": until})),
-        StatusCode::CONFLICT,
-    )
-    .await;
-    c.call(
-        &h,
-        "POST",
-        silences,
-        silences,
-        Some(SHUICHANG),
-        Some(json!({"site": "wp-east", "reason": "x", "until": "2026-11-22T07:00:00+08:00"})),
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
-    c.call(
-        &h,
-        "POST",
-        silences,
-        silences,
-        Some(SHUICHANG),
-        Some(json!({"site": "wp-east", "device": "wm-west-1", "reason": "x", "until": until})),
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
-    c.call(
-        &h,
-        "POST",
-        silences,
-        silences,
-        Some(HUAYUAN),
-        Some(json!({"site": "wp-east", "reason": "x", "until": until})),
-        StatusCode::FORBIDDEN,
-    )
-    .await;
-    c.call(
-        &h,
-        "POST",
-        silences,
-        silences,
-        Some(HUAYUAN),
-        Some(json!({"site": "nowhere", "reason": "x", "until": until})),
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    c.call(
-        &h,
-        "POST",
-        silences,
-        silences,
-        Some(SHUICHANG),
-        Some(json!({"site": "wp-east", "reason": "x", "until": "soon"})),
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
-    c.call(
-        &h,
-        "POST",
-        silences,
-        silences,
-        None,
-        Some(json!({})),
-        unauthorized,
-    )
-    .await;
-    let a = c
-        .call(&h, "GET", silences, silences, Some(DONGCHENG), None, OK)
+    c.call(ADD_SILENCE, SILENCES, tok(HUAYUAN), body, 409).await;
+    let past = silence("wp-east", None, json!("2026-11-22T07:00:00+08:00"));
+    c.call(ADD_SILENCE, SILENCES, tok(SHUICHANG), past, 422)
         .await;
+    let elsewhere = silence("wp-east", Some("wm-west-1"), json!(until));
+    c.call(ADD_SILENCE, SILENCES, tok(SHUICHANG), elsewhere, 422)
+        .await;
+    let east_silence = silence("wp-east", None, json!(until));
+    c.call(
+        ADD_SILENCE,
+        SILENCES,
+        tok(HUAYUAN),
+        east_silence.clone(),
+        403,
+    )
+    .await;
+    let nowhere = silence("nowhere", None, json!(until));
+    c.call(ADD_SILENCE, SILENCES, tok(HUAYUAN), nowhere, 404)
+        .await;
+    let soon = silence("wp-east", None, json!("soon"));
+    c.call(ADD_SILENCE, SILENCES, tok(SHUICHANG), soon, 400)
+        .await;
+    c.call(ADD_SILENCE, SILENCES, none, Some(json!({})), 401)
+        .await;
+    let a = c.get(SILENCES, SILENCES, tok(DONGCHENG), 200).await;
     assert_eq!(a.body["silences"].as_array().unwrap().len(), 2, "{a:?}");
-    c.call(&h, "GET", silences, silences, None, None, unauthorized)
-        .await;
-    let a = c
-        .call(&h, "GET", list, list, Some(DONGCHENG), None, OK)
-        .await;
-    assert!(
-        a.body["alerts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|x| x["silenced_by"].is_string()),
-        "{a:?}"
-    );
+    c.get(SILENCES, SILENCES, none, 401).await;
+    let a = c.get(ALERTS, ALERTS, tok(DONGCHENG), 200).await;
+    let alerts = a.body["alerts"].as_array().unwrap();
+    assert!(alerts.iter().any(|x| x["silenced_by"].is_string()), "{a:?}");
 
-    let expire = "/api/v1/silences/{id}";
-    c.call(
-        &h,
-        "DELETE",
-        expire,
-        "/api/v1/silences/garden-flush",
-        Some(SHUICHANG),
-        None,
-        StatusCode::FORBIDDEN,
-    )
-    .await;
-    let a = c
-        .call(
-            &h,
-            "DELETE",
-            expire,
-            "/api/v1/silences/garden-flush",
-            Some(HUAYUAN),
-            None,
-            OK,
-        )
-        .await;
+    let flush = "/api/v1/silences/garden-flush";
+    c.call(EXPIRE, flush, tok(SHUICHANG), None, 403).await;
+    let a = c.call(EXPIRE, flush, tok(HUAYUAN), None, 200).await;
     assert_eq!(a.body["events"][0]["kind"], "silence_ended", "{a:?}");
-    c.call(
-        &h,
-        "DELETE",
-        expire,
-        "/api/v1/silences/garden-flush",
-        Some(HUAYUAN),
-        None,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    c.call(
-        &h,
-        "DELETE",
-        expire,
-        "/api/v1/silences/%FF",
-        Some(HUAYUAN),
-        None,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
-    c.call(
-        &h,
-        "DELETE",
-        expire,
-        &format!("/api/v1/silences/{device_silence}"),
-        None,
-        None,
-        unauthorized,
-    )
-    .await;
+    c.call(EXPIRE, flush, tok(HUAYUAN), None, 404).await;
+    c.call(EXPIRE, "/api/v1/silences/%FF", tok(HUAYUAN), None, 400)
+        .await;
+    let device_silence_uri = format!("/api/v1/silences/{device_silence}");
+    c.call(EXPIRE, &device_silence_uri, none, None, 401).await;
 
     // Resolve; then the alert is closed for writes.
-    let garden_path = format!("/api/v1/alerts/{}", enc(&garden));
-    let garden_resolve = format!("{garden_path}/resolve");
-    c.call(
-        &h,
-        "POST",
-        resolve,
-        &garden_resolve,
-        Some(HUAYUAN),
-        Some(json!({"reason": " "})),
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
-    c.call(
-        &h,
-        "POST",
-        resolve,
-        &garden_resolve,
-        Some(SHUICHANG),
-        Some(json!({"reason": "not mine"})),
-        StatusCode::FORBIDDEN,
-    )
-    .await;
-    c.call(
-        &h,
-        "POST",
-        resolve,
-        "/api/v1/alerts/W1%2Fnowhere/resolve",
-        Some(HUAYUAN),
-        Some(json!({"reason": "x"})),
-        StatusCode::NOT_FOUND,
-    )
-    .await;
+    let garden_uri = format!("/api/v1/alerts/{}", enc(&garden));
+    let garden_resolve = format!("{garden_uri}/resolve");
+    let reason = |r: &str| Some(json!({ "reason": r }));
+    c.call(RESOLVE, &garden_resolve, tok(HUAYUAN), reason(" "), 400)
+        .await;
+    c.call(RESOLVE, &garden_resolve, tok(SHUICHANG), reason("x"), 403)
+        .await;
+    let nowhere = "/api/v1/alerts/W1%2Fnowhere/resolve";
+    c.call(RESOLVE, nowhere, tok(HUAYUAN), reason("x"), 404)
+        .await;
     let a = c
         .call(
-            &h,
-            "POST",
-            resolve,
+            RESOLVE,
             &garden_resolve,
-            Some(HUAYUAN),
-            Some(json!({"reason": "冲洗管网后复测合格"})),
-            OK,
+            tok(HUAYUAN),
+            reason("冲洗管网后复测合格"),
+            200,
         )
         .await;
     assert_eq!(a.body["state"], "resolved");
-    c.call(
-        &h,
-        "POST",
-        resolve,
-        &garden_resolve,
-        Some(HUAYUAN),
-        Some(json!({"reason": "again"})),
-        StatusCode::CONFLICT,
-    )
-    .await;
-    c.call(
-        &h,
-        "POST",
-        ack,
-        &format!("{garden_path}/ack"),
-        Some(HUAYUAN),
-        Some(json!({})),
-        StatusCode::CONFLICT,
-    )
-    .await;
-    c.call(
-        &h,
-        "POST",
-        resolve,
-        &garden_resolve,
-        None,
-        None,
-        unauthorized,
-    )
-    .await;
-    let a = c
-        .call(
-            &h,
-            "GET",
-            list,
-            "/api/v1/alerts?state=resolved",
-            Some(HUAYUAN),
-            None,
-            OK,
-        )
+    c.call(RESOLVE, &garden_resolve, tok(HUAYUAN), reason("again"), 409)
         .await;
+    let garden_ack = format!("{garden_uri}/ack");
+    c.call(ACK, &garden_ack, tok(HUAYUAN), Some(json!({})), 409)
+        .await;
+    c.call(RESOLVE, &garden_resolve, none, None, 401).await;
+    let resolved = "/api/v1/alerts?state=resolved";
+    let a = c.get(ALERTS, resolved, tok(HUAYUAN), 200).await;
     assert!(a.body["alerts"][0]["resolved_at"].is_string(), "{a:?}");
-    c.call(&h, "GET", one, &garden_path, Some(HUAYUAN), None, OK)
-        .await;
+    c.get(ALERT, &garden_uri, tok(HUAYUAN), 200).await;
 
-    // Sites: water with alerts and a silence, an empty and a filled waste ledger, a clinic.
-    let sites = "/api/v1/sites";
-    let status = "/api/v1/sites/{site}/status";
-    let sterilizers = "/api/v1/sites/{site}/sterilizers";
+    // Sites: water with alerts and a silence, an empty and a filled waste ledger, a clinic
+    // with an autoclave not heard from, then with a morning of cycles.
     for token in [DONGCHENG, XUEFU, KOUQIANG] {
-        c.call(&h, "GET", sites, sites, Some(token), None, OK).await;
+        c.get(SITES, SITES, tok(token), 200).await;
     }
-    c.call(&h, "GET", sites, sites, None, None, unauthorized)
-        .await;
+    c.get(SITES, SITES, none, 401).await;
     let a = c
-        .call(
-            &h,
-            "GET",
-            status,
-            "/api/v1/sites/wp-east/status",
-            Some(SHUICHANG),
-            None,
-            OK,
-        )
+        .get(STATUS, "/api/v1/sites/wp-east/status", tok(SHUICHANG), 200)
         .await;
     assert!(
         !a.body["open_alerts"].as_array().unwrap().is_empty(),
         "{a:?}"
     );
     assert!(!a.body["silences"].as_array().unwrap().is_empty(), "{a:?}");
-    c.call(
-        &h,
-        "GET",
-        status,
-        "/api/v1/sites/ws-west/status",
-        Some(XUEFU),
-        None,
-        OK,
-    )
-    .await;
-    h.desk.waste().set("ws-west", filled_ledger(h.now()));
-    let a = c
-        .call(
-            &h,
-            "GET",
-            status,
-            "/api/v1/sites/ws-west/status",
-            Some(XUEFU),
-            None,
-            OK,
-        )
-        .await;
+    let waste = "/api/v1/sites/ws-west/status";
+    c.get(STATUS, waste, tok(XUEFU), 200).await;
+    c.h.desk.waste().set("ws-west", filled_ledger(c.h.now()));
+    let a = c.get(STATUS, waste, tok(XUEFU), 200).await;
     assert!(a.body["waste"]["oldest_bag"].is_object(), "{a:?}");
-    c.call(
-        &h,
-        "GET",
-        status,
-        "/api/v1/sites/kq-nancheng/status",
-        Some(KOUQIANG),
-        None,
-        OK,
-    )
-    .await;
-    c.call(
-        &h,
-        "GET",
-        sterilizers,
-        "/api/v1/sites/kq-nancheng/sterilizers",
-        Some(KOUQIANG),
-        None,
-        OK,
-    )
-    .await;
+    let clinic = "/api/v1/sites/kq-nancheng/status";
+    let clinic_sterilizers = "/api/v1/sites/kq-nancheng/sterilizers";
+    c.get(STATUS, clinic, tok(KOUQIANG), 200).await;
+    c.get(STERILIZERS, clinic_sterilizers, tok(KOUQIANG), 200)
+        .await;
     let config = Config::parse(CONFIG, "test.toml", &HashMap::<String, String>::new()).unwrap();
     let mut engine = alerting::Engine::new(
         alerting::RulePack::default_pack().unwrap(),
@@ -872,139 +577,63 @@ async fn every_answer_of_every_endpoint_conforms_to_the_document() {
     for input in super::sterilizers::morning() {
         engine.process(&input);
     }
-    h.desk
+    c.h.desk
         .set_sterilizer(engine.sterilizer_status("ac-nancheng-1").unwrap());
     let a = c
-        .call(
-            &h,
-            "GET",
-            sterilizers,
-            "/api/v1/sites/kq-nancheng/sterilizers",
-            Some(KOUQIANG),
-            None,
-            OK,
-        )
+        .get(STERILIZERS, clinic_sterilizers, tok(KOUQIANG), 200)
         .await;
     assert!(a.body["sterilizers"][0]["recall"].is_object(), "{a:?}");
-    c.call(
-        &h,
-        "GET",
-        status,
-        "/api/v1/sites/kq-nancheng/status",
-        Some(KOUQIANG),
-        None,
-        OK,
-    )
-    .await;
+    c.get(STATUS, clinic, tok(KOUQIANG), 200).await;
     for (path, uri) in [
-        (status, "/api/v1/sites/wp-west/status"),
-        (sterilizers, "/api/v1/sites/kq-nancheng/sterilizers"),
+        (STATUS, "/api/v1/sites/wp-west/status"),
+        (STERILIZERS, clinic_sterilizers),
     ] {
-        c.call(
-            &h,
-            "GET",
-            path,
-            uri,
-            Some(SHUICHANG),
-            None,
-            StatusCode::FORBIDDEN,
-        )
-        .await;
-        c.call(&h, "GET", path, uri, None, None, unauthorized).await;
+        c.get(path, uri, tok(SHUICHANG), 403).await;
+        c.get(path, uri, none, 401).await;
     }
     for (path, uri) in [
-        (status, "/api/v1/sites/nowhere/status"),
-        (sterilizers, "/api/v1/sites/nowhere/sterilizers"),
-        (sterilizers, "/api/v1/sites/wp-east/sterilizers"),
+        (STATUS, "/api/v1/sites/nowhere/status"),
+        (STERILIZERS, "/api/v1/sites/nowhere/sterilizers"),
+        (STERILIZERS, "/api/v1/sites/wp-east/sterilizers"),
     ] {
-        c.call(
-            &h,
-            "GET",
-            path,
-            uri,
-            Some(SHUICHANG),
-            None,
-            StatusCode::NOT_FOUND,
-        )
-        .await;
+        c.get(path, uri, tok(SHUICHANG), 404).await;
     }
     for (path, uri) in [
-        (status, "/api/v1/sites/%FF/status"),
-        (sterilizers, "/api/v1/sites/%FF/sterilizers"),
+        (STATUS, "/api/v1/sites/%FF/status"),
+        (STERILIZERS, "/api/v1/sites/%FF/sterilizers"),
     ] {
-        c.call(
-            &h,
-            "GET",
-            path,
-            uri,
-            Some(SHUICHANG),
-            None,
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
+        c.get(path, uri, tok(SHUICHANG), 400).await;
     }
 
     // No such endpoint: the error body of the document.
-    let a = h.call("GET", "/api/v1/nothing/here", None, None).await;
+    let a = c.h.call("GET", "/api/v1/nothing/here", None, None).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
-    let errors =
-        Validator::new(&c.doc).errors(&a.body, &json!({ "$ref": "#/components/schemas/Error" }));
+    let error = json!({ "$ref": "#/components/schemas/Error" });
+    let errors = Validator::new(&c.doc).errors(&a.body, &error);
     assert!(errors.is_empty(), "{errors:?}: {a:?}");
 
     // The journal fails: writes are 503, nothing changes.
-    h.close_journal().await;
-    let unavailable = StatusCode::SERVICE_UNAVAILABLE;
-    c.call(
-        &h,
-        "POST",
-        ack,
-        &east_ack,
-        Some(SHUICHANG),
-        Some(json!({})),
-        unavailable,
-    )
-    .await;
-    c.call(
-        &h,
-        "POST",
-        resolve,
-        &format!("{east_path}/resolve"),
-        Some(SHUICHANG),
-        Some(json!({"reason": "x"})),
-        unavailable,
-    )
-    .await;
-    c.call(
-        &h,
-        "POST",
-        silences,
-        silences,
-        Some(SHUICHANG),
-        Some(json!({"site": "wp-east", "reason": "x", "until": until})),
-        unavailable,
-    )
-    .await;
-    c.call(
-        &h,
-        "DELETE",
-        expire,
-        &format!("/api/v1/silences/{device_silence}"),
-        Some(SHUICHANG),
-        None,
-        unavailable,
-    )
-    .await;
+    c.h.close_journal().await;
+    c.call(ACK, &east_ack, tok(SHUICHANG), Some(json!({})), 503)
+        .await;
+    let east_resolve = format!("{east_uri}/resolve");
+    c.call(RESOLVE, &east_resolve, tok(SHUICHANG), reason("x"), 503)
+        .await;
+    c.call(ADD_SILENCE, SILENCES, tok(SHUICHANG), east_silence, 503)
+        .await;
+    c.call(EXPIRE, &device_silence_uri, tok(SHUICHANG), None, 503)
+        .await;
 
     // Every endpoint answered, and every documented status but these: 202 (its own test
     // below), and refusals the engine cannot give for that write.
     let allowed: BTreeSet<(String, String, String)> = [
-        (ack, "post", "202"),
-        (ack, "post", "422"),
-        (resolve, "post", "202"),
-        (resolve, "post", "422"),
-        (silences, "post", "202"),
-        (expire, "delete", "202"),
-        (expire, "delete", "422"),
+        ("/api/v1/alerts/{id}/ack", "post", "202"),
+        ("/api/v1/alerts/{id}/ack", "post", "422"),
+        ("/api/v1/alerts/{id}/resolve", "post", "202"),
+        ("/api/v1/alerts/{id}/resolve", "post", "422"),
+        ("/api/v1/silences", "post", "202"),
+        ("/api/v1/silences/{id}", "delete", "202"),
+        ("/api/v1/silences/{id}", "delete", "422"),
     ]
     .into_iter()
     .map(|(p, m, s)| (p.to_owned(), m.to_owned(), s.to_owned()))
@@ -1055,10 +684,10 @@ fn filled_ledger(now: Timestamp) -> alerting::waste::LedgerSummary {
 #[tokio::test]
 async fn writes_not_applied_in_time_answer_202_as_documented() {
     let h = Harness::without_drain().await;
-    let mut c = Conformance::new();
     let id = h.fire("W2", "wp-east", "wm-east-1", Level::II, 600);
     let ack_uri = format!("/api/v1/alerts/{}/ack", enc(&id));
     let resolve_uri = format!("/api/v1/alerts/{}/resolve", enc(&id));
+    let silence = json!({"site": "wp-east", "reason": "x", "until": "2026-11-22T12:00:00+08:00"});
     let (ack, resolve, silence) = tokio::join!(
         h.call("POST", &ack_uri, Some(SHUICHANG), Some(json!({}))),
         h.call(
@@ -1067,21 +696,14 @@ async fn writes_not_applied_in_time_answer_202_as_documented() {
             Some(SHUICHANG),
             Some(json!({"reason": "x"}))
         ),
-        h.call(
-            "POST",
-            "/api/v1/silences",
-            Some(SHUICHANG),
-            Some(json!({"site": "wp-east", "reason": "x", "until": "2026-11-22T12:00:00+08:00"}))
-        ),
+        h.call("POST", SILENCES, Some(SHUICHANG), Some(silence)),
     );
-    for (path, a) in [
-        ("/api/v1/alerts/{id}/ack", &ack),
-        ("/api/v1/alerts/{id}/resolve", &resolve),
-        ("/api/v1/silences", &silence),
-    ] {
-        assert_eq!(a.status, StatusCode::ACCEPTED, "{path}: {a:?}");
+    let mut c = Conformance::new(h);
+    for (op, a) in [(ACK, &ack), (RESOLVE, &resolve), (ADD_SILENCE, &silence)] {
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{op}: {a:?}");
         assert_eq!(a.body["state"], "queued");
-        c.check("POST", path, a);
+        let (method, path) = op.split_once(' ').unwrap();
+        c.check(method, path, a);
     }
 }
 
@@ -1089,13 +711,12 @@ async fn writes_not_applied_in_time_answer_202_as_documented() {
 /// changed in one place at a time, no longer conforms.
 #[tokio::test]
 async fn a_real_answer_changed_in_any_way_no_longer_conforms() {
-    let h = Harness::new().await;
-    let c = Conformance::new();
-    let id = h.fire("W2", "wp-east", "wm-east-1", Level::II, 600);
-    h.announce();
-    let a = h
-        .get(&format!("/api/v1/alerts/{}", enc(&id)), SHUICHANG)
-        .await;
+    let c = Conformance::new(Harness::new().await);
+    let id = c.h.fire("W2", "wp-east", "wm-east-1", Level::II, 600);
+    c.h.announce();
+    let a =
+        c.h.get(&format!("/api/v1/alerts/{}", enc(&id)), SHUICHANG)
+            .await;
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
     let schema = c.schema("get", "/api/v1/alerts/{id}", "200").unwrap();
     let validator = Validator::new(&c.doc);
