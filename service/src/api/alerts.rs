@@ -6,26 +6,62 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::caller::Caller;
 use super::error::ApiError;
-use super::filter::AlertFilter;
-use super::view::{self, AlertState};
-use super::write::{self, bounded};
+use super::filter::{AlertFilter, AlertQuery};
+use super::view::{self, Alert, AlertDetail, AlertState, Event};
+use super::write::{self, bounded, Queued};
 use super::ApiState;
 use crate::supervision::Action;
 
 /// Longest acknowledgement note or resolution reason, in characters.
 pub const MAX_TEXT_CHARS: usize = 500;
 
-/// `GET /api/v1/alerts`: newest first (by `started_at`).
+/// The answer of `GET /api/v1/alerts`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertList {
+    pub alerts: Vec<Alert>,
+    /// How many matched before `limit`.
+    pub total: usize,
+    pub limit: usize,
+}
+
+/// The answer to an acknowledgement or a resolution.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertWritten {
+    pub request_id: String,
+    pub alert_id: String,
+    /// The alert's state after the write.
+    pub state: AlertState,
+    /// What the write changed.
+    pub events: Vec<Event>,
+}
+
+/// The alert id in the path.
+const ID_DOC: &str = "The alert id. It contains `/`: percent-encode it \
+    (`W2%2Fwp-east-outlet%2Fwm-1%2F1795305600000000`).";
+
+/// Alerts of the caller's grid subtree, newest first (by `started_at`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    tag = "alerts",
+    operation_id = "listAlerts",
+    params(AlertQuery),
+    responses(
+        (status = 200, description = "The alerts.", body = AlertList),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+    )
+)]
 pub async fn list(
     State(state): State<ApiState>,
     caller: Caller,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AlertList>, ApiError> {
     let Query(pairs) = query.map_err(|e| ApiError::bad_parameter("(query)", e.body_text()))?;
     let filter = AlertFilter::parse(&pairs)?;
     let now = state.desk.now();
@@ -40,29 +76,47 @@ pub async fn list(
             .collect();
         found.sort_by(|a, b| (b.1.last.started_at, b.0).cmp(&(a.1.last.started_at, a.0)));
         let total = found.len();
-        let alerts: Vec<Value> = found
+        let alerts = found
             .into_iter()
             .take(filter.limit)
-            .map(|(id, rec)| view::alert(st, registry, id, rec, now, false))
+            .map(|(id, rec)| view::alert(st, registry, id, rec, now))
             .collect();
-        json!({ "alerts": alerts, "total": total, "limit": filter.limit })
+        AlertList {
+            alerts,
+            total,
+            limit: filter.limit,
+        }
     });
     Ok(Json(body))
 }
 
-/// `GET /api/v1/alerts/{id}`: one alert with its history.
+/// One alert with its history.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/{id}",
+    tag = "alerts",
+    operation_id = "getAlert",
+    params(("id" = String, Path, description = ID_DOC)),
+    responses(
+        (status = 200, description = "The alert.", body = AlertDetail),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, response = super::error::NotFound),
+    )
+)]
 pub async fn detail(
     State(state): State<ApiState>,
     caller: Caller,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AlertDetail>, ApiError> {
     let id = alert_id(id)?;
     let now = state.desk.now();
     let registry = state.desk.registry();
     let found = state.desk.read(|st| {
         st.alerts.get(&id).map(|rec| {
             if st.engine.can_see(caller.id(), &rec.last.site) {
-                Ok(view::alert(st, registry, &id, rec, now, true))
+                Ok(view::alert_detail(st, registry, &id, rec, now))
             } else {
                 Err(rec.last.site.clone())
             }
@@ -77,20 +131,45 @@ pub async fn detail(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// An acknowledgement (the body may also be empty).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AckBody {
+pub struct AckBody {
+    /// What is being done about it.
     #[serde(default)]
+    #[schema(max_length = 500)]
     note: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// A resolution by hand.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ResolveBody {
+pub struct ResolveBody {
+    /// Why it is closed.
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
 }
 
-/// `POST /api/v1/alerts/{id}/ack` `{"note": "..."}` (optional).
+/// Acknowledge (确认): escalation and repeats stop; the alert stays open.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/ack",
+    tag = "alerts",
+    operation_id = "acknowledgeAlert",
+    params(("id" = String, Path, description = ID_DOC)),
+    request_body(content = Option<AckBody>, description = "Optional: an empty body acknowledges without a note."),
+    responses(
+        (status = 200, description = "Acknowledged (acknowledging twice changes nothing).", body = AlertWritten),
+        (status = 202, description = "Durable but not applied within 10 s (the pipeline is busy); it will be applied.", body = Queued),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, response = super::error::NotFound),
+        (status = 409, response = super::error::Conflict),
+        (status = 422, response = super::error::Unprocessable),
+        (status = 503, response = super::error::Unavailable),
+    )
+)]
 pub async fn acknowledge(
     State(state): State<ApiState>,
     caller: Caller,
@@ -107,7 +186,26 @@ pub async fn acknowledge(
     Ok(written(&state, &caller, &id, action).await)
 }
 
-/// `POST /api/v1/alerts/{id}/resolve` `{"reason": "..."}` (required).
+/// Close the alert by hand.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/resolve",
+    tag = "alerts",
+    operation_id = "resolveAlert",
+    params(("id" = String, Path, description = ID_DOC)),
+    request_body = ResolveBody,
+    responses(
+        (status = 200, description = "Resolved.", body = AlertWritten),
+        (status = 202, description = "Durable but not applied within 10 s (the pipeline is busy); it will be applied.", body = Queued),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, response = super::error::NotFound),
+        (status = 409, response = super::error::Conflict),
+        (status = 422, response = super::error::Unprocessable),
+        (status = 503, response = super::error::Unavailable),
+    )
+)]
 pub async fn resolve(
     State(state): State<ApiState>,
     caller: Caller,
@@ -131,14 +229,14 @@ async fn written(state: &ApiState, caller: &Caller, id: &str, action: Action) ->
             let alert_state = state.desk.read(|st| {
                 st.alerts
                     .get(id)
-                    .map_or("resolved", |rec| AlertState::of(st, id, rec).as_str())
+                    .map_or(AlertState::Resolved, |rec| AlertState::of(st, id, rec))
             });
-            Json(json!({
-                "request_id": done.request_id,
-                "alert_id": id,
-                "state": alert_state,
-                "events": view::events(&done.events),
-            }))
+            Json(AlertWritten {
+                request_id: done.request_id,
+                alert_id: id.to_owned(),
+                state: alert_state,
+                events: view::events(&done.events),
+            })
             .into_response()
         }
         Err(response) => response,

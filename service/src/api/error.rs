@@ -5,8 +5,58 @@ use alerting::delivery::DeliveryError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
+use utoipa::{ToResponse, ToSchema};
 
 use crate::supervision::request::status_of;
+
+/// The body of every refusal and failure.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// Stable code: bad_parameter, bad_body, unauthorized, forbidden, not_found, no_route,
+    /// unknown_site, unknown_device, silence_not_found, already_resolved, duplicate_silence,
+    /// invalid_silence, unknown_supervisor, invalid, unavailable.
+    pub error: &'static str,
+    /// What was refused and why.
+    pub message: String,
+    /// The journaled request, for writes the engine refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub request_id: Option<String>,
+}
+
+// The refusals as reusable responses of the document (`components/responses`): never built,
+// only read by utoipa, hence the unread fields.
+
+/// A query parameter or the body is not valid; the message names it.
+#[derive(Debug, ToResponse)]
+pub struct BadRequest(#[allow(dead_code)] ErrorBody);
+
+/// No or unknown bearer token (audited).
+#[derive(Debug, ToResponse)]
+#[response(headers(("WWW-Authenticate" = String, description = "Bearer realm=\"weijian\"")))]
+pub struct Unauthorized(#[allow(dead_code)] ErrorBody);
+
+/// Outside the caller's grid subtree (audited).
+#[derive(Debug, ToResponse)]
+pub struct Forbidden(#[allow(dead_code)] ErrorBody);
+
+/// No such alert, silence or site (or no endpoint at that path).
+#[derive(Debug, ToResponse)]
+pub struct NotFound(#[allow(dead_code)] ErrorBody);
+
+/// Already resolved, or a silence with this id exists.
+#[derive(Debug, ToResponse)]
+pub struct Conflict(#[allow(dead_code)] ErrorBody);
+
+/// The write was refused (a silence ending in the past, an unknown device, ...).
+#[derive(Debug, ToResponse)]
+pub struct Unprocessable(#[allow(dead_code)] ErrorBody);
+
+/// The request could not be journaled (spool full or closed); nothing changed.
+#[derive(Debug, ToResponse)]
+pub struct Unavailable(#[allow(dead_code)] ErrorBody);
 
 /// A refusal or failure, as answered to the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,10 +147,11 @@ fn refusal_code(error: &DeliveryError) -> &'static str {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({ "error": self.code, "message": self.message });
-        if let (Some(id), Some(map)) = (self.request_id, body.as_object_mut()) {
-            map.insert("request_id".to_owned(), id.into());
-        }
+        let body = ErrorBody {
+            error: self.code,
+            message: self.message,
+            request_id: self.request_id,
+        };
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

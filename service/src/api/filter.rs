@@ -4,6 +4,8 @@
 use alerting::model::Timestamp;
 use alerting::Level;
 
+use utoipa::IntoParams;
+
 use super::error::ApiError;
 use super::time;
 use super::view::AlertState;
@@ -14,7 +16,7 @@ pub const DEFAULT_LIMIT: usize = 100;
 /// The most alerts one call answers.
 pub const MAX_LIMIT: usize = 1000;
 
-const PARAMETERS: &[&str] = &[
+pub(super) const PARAMETERS: &[&str] = &[
     "state",
     "level",
     "min_level",
@@ -26,6 +28,52 @@ const PARAMETERS: &[&str] = &[
     "until",
     "limit",
 ];
+
+/// The query parameters as the OpenAPI document describes them ([`AlertFilter::parse`] reads
+/// them; a test checks that both know the same names).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct AlertQuery {
+    /// Which part of the life of alerts (described in `state_schema`).
+    #[param(schema_with = state_schema)]
+    state: Option<String>,
+    /// Exactly this level: I, II, III, IV (any case) or 1..4 (1 = I, the most severe).
+    #[param(pattern = "^([Ii]{1,3}|[Ii][Vv]|[1-4])$")]
+    level: Option<String>,
+    /// This level or more severe: I, II, III, IV or 1..4.
+    #[param(pattern = "^([Ii]{1,3}|[Ii][Vv]|[1-4])$")]
+    min_level: Option<String>,
+    /// Site id.
+    site: Option<String>,
+    /// Grid district (区).
+    district: Option<String>,
+    /// Grid street (街道).
+    street: Option<String>,
+    /// Grid community (社区).
+    community: Option<String>,
+    /// `started_at >= since`: RFC 3339 (any offset) or epoch milliseconds.
+    since: Option<String>,
+    /// `started_at < until`: RFC 3339 (any offset) or epoch milliseconds.
+    until: Option<String>,
+    /// At most this many (1..1000, default 100).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    limit: Option<u32>,
+}
+
+fn state_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(STATES))
+        .default(Some("open".into()))
+        .description(Some(
+            "Default `open` (firing, acknowledged or not); `all` includes pending alerts.",
+        ))
+        .build()
+}
+
+/// The values of `state=`.
+const STATES: [&str; 5] = ["open", "acknowledged", "unacknowledged", "resolved", "all"];
 
 /// `state=`: which part of the life of alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +209,7 @@ fn state(value: &str) -> Result<StateFilter, ApiError> {
         "all" => Ok(StateFilter::All),
         other => Err(ApiError::bad_parameter(
             "state",
-            format!("`{other}` is not one of open, acknowledged, unacknowledged, resolved, all"),
+            format!("`{other}` is not one of {}", STATES.join(", ")),
         )),
     }
 }

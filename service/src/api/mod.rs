@@ -12,18 +12,21 @@
 //! - `caller`: bearer authentication and the request's origin (remote address, method, path);
 //! - `error`: the JSON error body and its statuses;
 //! - `time`: timestamps in and out (RFC 3339 at +08:00 and epoch µs out; RFC 3339 or epoch ms in);
-//! - `view`: the JSON shapes of alerts, silences, levels and delivery events;
+//! - `view`: the JSON types of alerts, silences, levels and delivery events (each handler's
+//!   module has the types of its own answers: `sites`, `waste`, `sterilizers`, ...);
 //! - `filter`: the query of `GET /api/v1/alerts`;
 //! - `write`: submitting a write and turning its outcome into a response;
 //! - `alerts`, `silences`, `sites`, `sterilizers`: the handlers (`waste`: a waste store's ledger
 //!   in its status);
-//! - `openapi.json`: the OpenAPI 3.1 document served at `/api/v1/openapi.json`.
+//! - `doc`: the OpenAPI 3.1 document, generated with utoipa from those types and the handlers'
+//!   `#[utoipa::path]`, served at `/api/v1/openapi.json`.
 //!
 //! Alert ids contain `/`: clients percent-encode them in paths (`%2F`); [`axum::extract::Path`]
 //! decodes them.
 
 mod alerts;
 mod caller;
+pub mod doc;
 mod error;
 mod filter;
 mod silences;
@@ -40,17 +43,13 @@ mod tests;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 
 use crate::supervision::Desk;
 use caller::Caller;
 pub use error::ApiError;
-
-/// The OpenAPI 3.1 document of this API.
-pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// Every route: (path in OpenAPI form, methods). The router below serves exactly these (a
 /// test checks both against the OpenAPI document).
@@ -103,13 +102,32 @@ pub fn router(desk: Desk) -> Router {
         })
 }
 
-async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+/// This document (no token needed).
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "document",
+    operation_id = "openapi",
+    security(()),
+    responses((status = 200, description = "The OpenAPI document.", body = Object))
+)]
+async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(doc::document())
 }
 
-/// `GET /api/v1/me`: the caller.
-async fn me(caller: Caller) -> impl IntoResponse {
-    Json(view::supervisor(&caller.supervisor))
+/// The caller: id, name, tier, grid cell.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "caller",
+    operation_id = "me",
+    responses(
+        (status = 200, description = "The caller.", body = view::Me),
+        (status = 401, response = error::Unauthorized),
+    )
+)]
+async fn me(caller: Caller) -> Json<view::Me> {
+    Json(view::Me::from(&caller.supervisor))
 }
 
 /// Any other path under `/api/v1`: a JSON 404 naming the document.

@@ -10,23 +10,59 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::alerts::MAX_TEXT_CHARS;
 use super::caller::Caller;
+use super::doc::schema;
 use super::error::ApiError;
 use super::time;
-use super::view;
-use super::write::{self, bounded};
+use super::view::{self, Event, SilenceView};
+use super::write::{self, bounded, Queued};
 use super::ApiState;
 use crate::supervision::Action;
 
 /// Longest caller-chosen silence id.
 const MAX_ID_CHARS: usize = 100;
 
-/// `GET /api/v1/silences`: in force now, on sites the caller may see.
-pub async fn list(State(state): State<ApiState>, caller: Caller) -> Json<Value> {
+/// The answer of `GET /api/v1/silences`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SilenceList {
+    pub silences: Vec<SilenceView>,
+}
+
+/// The answer to a new silence.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SilenceCreated {
+    pub request_id: String,
+    pub silence: SilenceView,
+    /// The alerts it now covers (`silenced`).
+    pub events: Vec<Event>,
+}
+
+/// The answer to lifting a silence.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SilenceExpired {
+    pub request_id: String,
+    pub silence_id: String,
+    /// The alerts it no longer covers (`silence_ended`).
+    pub events: Vec<Event>,
+}
+
+/// Silences in force on sites the caller may see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/silences",
+    tag = "silences",
+    operation_id = "listSilences",
+    responses(
+        (status = 200, description = "The silences.", body = SilenceList),
+        (status = 401, response = super::error::Unauthorized),
+    )
+)]
+pub async fn list(State(state): State<ApiState>, caller: Caller) -> Json<SilenceList> {
     let now = state.desk.now();
     let registry = state.desk.registry();
     let silences = state.desk.read(|st| {
@@ -36,21 +72,48 @@ pub async fn list(State(state): State<ApiState>, caller: Caller) -> Json<Value> 
             .map(|s| view::silence(registry, s, now))
             .collect::<Vec<_>>()
     });
-    Json(json!({ "silences": silences }))
+    Json(SilenceList { silences })
 }
 
-#[derive(Debug, Deserialize)]
+/// A new silence (静默) for a site or one device of it.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewSilence {
+pub struct NewSilence {
+    /// Generated (`s-<request time ms>-<n>`) when absent.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$", nullable = false)]
     id: Option<String>,
     site: String,
+    /// Silence only this device of the site.
+    #[schema(nullable = false)]
     device: Option<String>,
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
-    /// RFC 3339 or epoch milliseconds (string or number).
+    /// RFC 3339 or epoch milliseconds (text or number).
+    #[schema(schema_with = schema::until_in)]
     until: Value,
 }
 
-/// `POST /api/v1/silences`: 201 `{request_id, silence, events}`.
+/// Silence a site, or one device of it, until a time (notices are held; alerts are still
+/// recorded).
+#[utoipa::path(
+    post,
+    path = "/api/v1/silences",
+    tag = "silences",
+    operation_id = "addSilence",
+    summary = "Silence a site, or one device of it, until a time (notices are held; alerts are still recorded).",
+    request_body = NewSilence,
+    responses(
+        (status = 201, description = "Created.", body = SilenceCreated),
+        (status = 202, description = "Durable but not applied within 10 s (the pipeline is busy); it will be applied.", body = Queued),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, response = super::error::NotFound),
+        (status = 409, response = super::error::Conflict),
+        (status = 422, response = super::error::Unprocessable),
+        (status = 503, response = super::error::Unavailable),
+    )
+)]
 pub async fn add(
     State(state): State<ApiState>,
     caller: Caller,
@@ -114,18 +177,35 @@ pub async fn add(
     Ok(match write::submit(&state, &caller, action).await {
         Ok(done) => (
             StatusCode::CREATED,
-            Json(json!({
-                "request_id": done.request_id,
-                "silence": body,
-                "events": view::events(&done.events),
-            })),
+            Json(SilenceCreated {
+                request_id: done.request_id,
+                silence: body,
+                events: view::events(&done.events),
+            }),
         )
             .into_response(),
         Err(response) => response,
     })
 }
 
-/// `DELETE /api/v1/silences/{id}`: lifts it now; 200 `{request_id, silence_id, events}`.
+/// Lift a silence now; its open, unacknowledged alerts are notified.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/silences/{id}",
+    tag = "silences",
+    operation_id = "expireSilence",
+    params(("id" = String, Path, description = "The silence id.")),
+    responses(
+        (status = 200, description = "Lifted.", body = SilenceExpired),
+        (status = 202, description = "Durable but not applied within 10 s (the pipeline is busy); it will be applied.", body = Queued),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, response = super::error::NotFound),
+        (status = 422, response = super::error::Unprocessable),
+        (status = 503, response = super::error::Unavailable),
+    )
+)]
 pub async fn expire(
     State(state): State<ApiState>,
     caller: Caller,
@@ -136,11 +216,11 @@ pub async fn expire(
         silence_id: id.clone(),
     };
     Ok(match write::submit(&state, &caller, action).await {
-        Ok(done) => Json(json!({
-            "request_id": done.request_id,
-            "silence_id": id,
-            "events": view::events(&done.events),
-        }))
+        Ok(done) => Json(SilenceExpired {
+            request_id: done.request_id,
+            silence_id: id,
+            events: view::events(&done.events),
+        })
         .into_response(),
         Err(response) => response,
     })

@@ -4,66 +4,141 @@
 
 use alerting::model::Timestamp;
 use alerting::waste::LedgerSummary;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::view::put_time;
+use super::doc::schema;
+use super::view::{at, at_opt};
 
 fn hours_since(now: Timestamp, t: Timestamp) -> f64 {
     (now.secs_since(t) as f64 / 360.0).round() / 10.0
 }
 
-/// The `waste` object; `null` fields (and zero bags) for a store that reported nothing yet.
-pub(super) fn ledger(summary: Option<&LedgerSummary>, now: Timestamp) -> Value {
+/// A waste store's bag ledger (rules M1-M7), as of the request; zero bags and nulls for a
+/// store that reported nothing yet.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WasteLedger {
+    /// Bags in store.
+    pub bags: usize,
+    /// Their weight at intake, kg.
+    pub kg: f64,
+    pub by_category: Vec<CategoryLoad>,
+    /// The bag in store longest; null when none.
+    #[schema(required = true)]
+    pub oldest_bag: Option<OldestBag>,
+    /// The last handover to a carrier (交接); null when none.
+    #[schema(required = true)]
+    pub last_handover: Option<LastHandover>,
+    /// The last disinfection, RFC 3339 at Beijing time (+08:00); null when none recorded.
+    #[schema(format = DateTime, required = true)]
+    pub last_disinfection: Option<String>,
+    /// The last disinfection, epoch microseconds.
+    #[schema(required = true)]
+    pub last_disinfection_us: Option<i64>,
+    #[schema(required = true)]
+    pub hours_since_disinfection: Option<f64>,
+    /// Handovers waiting for late bag_in events (M3 grace).
+    pub pending_handovers: usize,
+}
+
+/// Bags in store of one category.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CategoryLoad {
+    #[schema(schema_with = schema::category)]
+    pub category: &'static str,
+    /// The category's name in Chinese (感染性废物, ...).
+    pub name_zh: &'static str,
+    pub bags: usize,
+    pub kg: f64,
+}
+
+/// The bag in store longest.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OldestBag {
+    pub bag_id: String,
+    #[schema(schema_with = schema::category)]
+    pub category: &'static str,
+    pub weight_kg: f64,
+    /// Intake time, RFC 3339 at Beijing time (+08:00).
+    #[schema(format = DateTime)]
+    pub since: String,
+    /// Intake time, epoch microseconds.
+    pub since_us: i64,
+    pub age_hours: f64,
+}
+
+/// The last handover to a carrier.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LastHandover {
+    pub manifest_id: String,
+    pub carrier: String,
+    /// Weighed at handover.
+    pub weight_kg: f64,
+    pub bags: u32,
+    /// When, RFC 3339 at Beijing time (+08:00).
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// When, epoch microseconds.
+    pub at_us: i64,
+    pub hours_ago: f64,
+}
+
+/// The `waste` field of a waste store's status.
+pub(super) fn ledger(summary: Option<&LedgerSummary>, now: Timestamp) -> WasteLedger {
     let Some(s) = summary else {
-        return json!({
-            "bags": 0, "kg": 0.0, "by_category": [], "oldest_bag": null,
-            "last_handover": null, "last_disinfection": null, "last_disinfection_us": null,
-            "hours_since_disinfection": null, "pending_handovers": 0,
-        });
+        return WasteLedger {
+            bags: 0,
+            kg: 0.0,
+            by_category: Vec::new(),
+            oldest_bag: None,
+            last_handover: None,
+            last_disinfection: None,
+            last_disinfection_us: None,
+            hours_since_disinfection: None,
+            pending_handovers: 0,
+        };
     };
     let round = |kg: f64| (kg * 1000.0).round() / 1000.0;
-    let mut m = Map::new();
-    m.insert("bags".to_owned(), s.bags.into());
-    m.insert("kg".to_owned(), round(s.kg).into());
-    m.insert(
-        "by_category".to_owned(),
-        s.by_category
+    let (last_disinfection, last_disinfection_us) = at_opt(s.last_disinfection);
+    WasteLedger {
+        bags: s.bags,
+        kg: round(s.kg),
+        by_category: s
+            .by_category
             .iter()
-            .map(|c| json!({ "category": c.category.as_str(), "name_zh": c.category.name_zh(), "bags": c.bags, "kg": round(c.kg) }))
-            .collect::<Vec<_>>()
-            .into(),
-    );
-    m.insert(
-        "oldest_bag".to_owned(),
-        s.oldest_bag.as_ref().map_or(Value::Null, |b| {
-            let mut o = Map::new();
-            o.insert("bag_id".to_owned(), b.bag_id.clone().into());
-            o.insert("category".to_owned(), b.category.as_str().into());
-            o.insert("weight_kg".to_owned(), b.weight_kg.into());
-            put_time(&mut o, "since", Some(b.since));
-            o.insert("age_hours".to_owned(), hours_since(now, b.since).into());
-            Value::Object(o)
+            .map(|c| CategoryLoad {
+                category: c.category.as_str(),
+                name_zh: c.category.name_zh(),
+                bags: c.bags,
+                kg: round(c.kg),
+            })
+            .collect(),
+        oldest_bag: s.oldest_bag.as_ref().map(|b| {
+            let (since, since_us) = at(b.since);
+            OldestBag {
+                bag_id: b.bag_id.clone(),
+                category: b.category.as_str(),
+                weight_kg: b.weight_kg,
+                since,
+                since_us,
+                age_hours: hours_since(now, b.since),
+            }
         }),
-    );
-    m.insert(
-        "last_handover".to_owned(),
-        s.last_handover.as_ref().map_or(Value::Null, |h| {
-            let mut o = Map::new();
-            o.insert("manifest_id".to_owned(), h.manifest_id.clone().into());
-            o.insert("carrier".to_owned(), h.carrier.clone().into());
-            o.insert("weight_kg".to_owned(), h.weight_kg.into());
-            o.insert("bags".to_owned(), h.bags.into());
-            put_time(&mut o, "at", Some(h.ts));
-            o.insert("hours_ago".to_owned(), hours_since(now, h.ts).into());
-            Value::Object(o)
+        last_handover: s.last_handover.as_ref().map(|h| {
+            let (at, at_us) = at(h.ts);
+            LastHandover {
+                manifest_id: h.manifest_id.clone(),
+                carrier: h.carrier.clone(),
+                weight_kg: h.weight_kg,
+                bags: h.bags,
+                at,
+                at_us,
+                hours_ago: hours_since(now, h.ts),
+            }
         }),
-    );
-    put_time(&mut m, "last_disinfection", s.last_disinfection);
-    m.insert(
-        "hours_since_disinfection".to_owned(),
-        s.last_disinfection
-            .map_or(Value::Null, |t| hours_since(now, t).into()),
-    );
-    m.insert("pending_handovers".to_owned(), s.pending_handovers.into());
-    Value::Object(m)
+        last_disinfection,
+        last_disinfection_us,
+        hours_since_disinfection: s.last_disinfection.map(|t| hours_since(now, t)),
+        pending_handovers: s.pending_handovers,
+    }
 }

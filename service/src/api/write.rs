@@ -6,11 +6,23 @@ use alerting::delivery::DeliveryEvent;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::caller::Caller;
+use super::doc::schema;
 use super::error::ApiError;
 use super::ApiState;
 use crate::supervision::{Action, Submitted};
+
+/// `202`: the write is durable but was not applied within 10 s (the pipeline is busy).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Queued {
+    pub request_id: String,
+    #[schema(schema_with = schema::queued)]
+    pub state: &'static str,
+    pub message: &'static str,
+}
 
 /// A write the drain applied successfully.
 #[derive(Debug)]
@@ -47,12 +59,12 @@ pub async fn submit(state: &ApiState, caller: &Caller, action: Action) -> Result
         }) => Err(ApiError::refused(&error, &request_id).into_response()),
         Ok(Submitted::Queued { request_id }) => Err((
             StatusCode::ACCEPTED,
-            Json(serde_json::json!({
-                "request_id": request_id,
-                "state": "queued",
-                "message": "the request is durable and will be applied; it was not applied \
-                            within 10 s (the pipeline is busy). Check the alert or silence later.",
-            })),
+            Json(Queued {
+                request_id,
+                state: "queued",
+                message: "the request is durable and will be applied; it was not applied \
+                          within 10 s (the pipeline is busy). Check the alert or silence later.",
+            }),
         )
             .into_response()),
         Err(error) => {

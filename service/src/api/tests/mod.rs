@@ -6,6 +6,7 @@
 mod access;
 mod alerts;
 mod openapi;
+mod schema;
 mod silences;
 mod sites;
 mod sterilizers;
@@ -172,6 +173,10 @@ pub struct Harness {
     clock: Arc<AtomicI64>,
     audit: Arc<Mutex<Vec<AuditRow>>>,
     applier: tokio::task::JoinHandle<()>,
+    /// The spool's writer, to close it (`close_journal`).
+    journal: Option<weijian_ingest::spool::SpoolWriter>,
+    /// The spool's reader when nothing drains it (`without_drain`).
+    _idle_reader: Option<weijian_ingest::spool::SpoolReader>,
     _dir: tempfile::TempDir,
 }
 
@@ -183,6 +188,22 @@ impl Drop for Harness {
 
 impl Harness {
     pub async fn new() -> Harness {
+        Self::build(true).await
+    }
+
+    /// A desk whose journaled writes are never applied (the API answers 202 after 10 s).
+    pub async fn without_drain() -> Harness {
+        Self::build(false).await
+    }
+
+    /// Closes the journal: writes (and the audit of refusals) fail from now on.
+    pub async fn close_journal(&mut self) {
+        if let Some(writer) = self.journal.take() {
+            writer.shutdown().await;
+        }
+    }
+
+    async fn build(drain: bool) -> Harness {
         let config = Config::parse(CONFIG, "test.toml", &HashMap::<String, String>::new()).unwrap();
         let registry = config.registry.clone();
         let sites = registry.alerting_sites();
@@ -197,12 +218,13 @@ impl Harness {
         let mut spool = SpoolConfig::new(dir.path());
         spool.segment_bytes = 1 << 20;
         spool.max_bytes = 4 << 20;
-        let (writer, mut reader, _) =
+        let (writer, reader, _) =
             weijian_ingest::spool::open(spool, SpoolMetrics::unregistered().unwrap())
                 .await
                 .unwrap();
         let clock = Arc::new(AtomicI64::new(T0));
         let c = clock.clone();
+        let journal = Some(writer.clone());
         let desk = Desk::new(
             delivery,
             registry.clone(),
@@ -218,7 +240,15 @@ impl Harness {
             registry.alerting_devices(),
         );
         let (s, a) = (stage.clone(), audit.clone());
+        let (mut reader, idle_reader) = if drain {
+            (Some(reader), None)
+        } else {
+            (None, Some(reader))
+        };
         let applier = tokio::spawn(async move {
+            let Some(reader) = reader.as_mut() else {
+                return;
+            };
             loop {
                 let Ok(batch) = reader.next_batch(64, Duration::from_millis(50)).await else {
                     return;
@@ -249,6 +279,8 @@ impl Harness {
             clock,
             audit,
             applier,
+            journal,
+            _idle_reader: idle_reader,
             _dir: dir,
         }
     }

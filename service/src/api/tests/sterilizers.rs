@@ -33,7 +33,7 @@ fn sample(ts: i64, metric: alerting::model::Metric, value: f64) -> Input {
 
 /// A morning: Bowie-Dick bd1 (pass, sheet pass), load L1 (good), load L2 (3-minute hold),
 /// BI of bd1's day negative for L1, then a positive BI for L2.
-fn morning() -> Vec<Input> {
+pub(super) fn morning() -> Vec<Input> {
     const S: i64 = 1_000_000;
     let mut v = Vec::new();
     let hold = |v: &mut Vec<Input>, from: i64, secs: i64, t: f64| {

@@ -1,0 +1,313 @@
+//! The OpenAPI 3.1 document of the API, generated with utoipa from the types the handlers
+//! answer with (`view`, `sites`, `waste`, `sterilizers`, `error`, ...) and the `#[utoipa::path]`
+//! of each handler; served at `GET /api/v1/openapi.json`.
+//!
+//! [`schema`] holds the few schemas written by hand: strings whose values come from the rule
+//! engine's enumerations (tiers, levels, kinds, programs), so that the document lists exactly the
+//! values the code can write.
+
+use std::sync::LazyLock;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as Document;
+use utoipa::{Modify, OpenApi};
+
+use super::error::{
+    BadRequest, Conflict, ErrorBody, Forbidden, NotFound, Unauthorized, Unavailable, Unprocessable,
+};
+use super::{alerts, silences, sites, sterilizers};
+
+/// The API's document (see the module docs).
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "weijian supervisors' API",
+        version = "1",
+        description = "Alerts of the caller's supervision grid subtree (区 -> 街道 -> 社区): list, \
+            acknowledge, resolve, silence; site status; a dental clinic's sterilizers. Every write \
+            is journaled and audited; refusals (401, 403) are audited too. Times: every field `x` \
+            is RFC 3339 at Beijing time (+08:00), with `x_us` in epoch microseconds. Errors are \
+            `{\"error\": \"<code>\", \"message\": \"...\"}` (plus `request_id` for a journaled \
+            write)."
+    ),
+    servers((url = "/")),
+    tags(
+        (name = "alerts", description = "Alerts (预警) of the caller's grid subtree: list, one with its history, acknowledge, resolve."),
+        (name = "silences", description = "Silences (静默) and maintenance windows: list, add, lift."),
+        (name = "sites", description = "Sites of the caller's subtree: status, a waste store's ledger, a dental clinic's sterilizers."),
+        (name = "caller", description = "Who the bearer token belongs to."),
+        (name = "document", description = "This OpenAPI document."),
+    ),
+    security(("bearer" = [])),
+    paths(
+        super::openapi,
+        super::me,
+        alerts::list,
+        alerts::detail,
+        alerts::acknowledge,
+        alerts::resolve,
+        silences::list,
+        silences::add,
+        silences::expire,
+        sites::list,
+        sites::status,
+        sterilizers::list,
+    ),
+    components(
+        schemas(ErrorBody),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, Unavailable)
+    ),
+    modifiers(&BearerToken, &OptionalAckBody)
+)]
+pub struct ApiDoc;
+
+/// Adds the `bearer` security scheme the document's `security` names.
+#[derive(Debug)]
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A supervisor's API token (the server stores only its SHA-256).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The body of an acknowledgement may be left out (no note), but when given it is an
+/// `AckBody` object: utoipa can only say "optional" as "`AckBody` or null", and `null` is a
+/// 400, so this makes it a plain, not required `AckBody`.
+#[derive(Debug)]
+struct OptionalAckBody;
+
+impl Modify for OptionalAckBody {
+    fn modify(&self, doc: &mut Document) {
+        let body = doc
+            .paths
+            .paths
+            .get_mut("/api/v1/alerts/{id}/ack")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.request_body.as_mut());
+        if let Some(body) = body {
+            body.required = None;
+            for content in body.content.values_mut() {
+                content.schema = Some(utoipa::openapi::Ref::from_schema_name("AckBody").into());
+            }
+        }
+    }
+}
+
+/// The document, built once.
+pub fn document() -> &'static Document {
+    static DOC: LazyLock<Document> = LazyLock::new(ApiDoc::openapi);
+    &DOC
+}
+
+/// Schemas written by hand (`#[schema(schema_with = ...)]`).
+pub mod schema {
+    use alerting::delivery::Tier;
+    use alerting::model::{DeviceKind, SiteKind};
+    use alerting::sterilization::{DeviceVerdict, Program};
+    use alerting::waste::Category;
+    use alerting::{EventKind, Level};
+    use serde_json::Value;
+    use utoipa::openapi::schema::{
+        ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+    };
+    use utoipa::openapi::RefOr;
+
+    /// A string that is one of `values`.
+    fn one_of<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(values))
+            .description(Some(description))
+            .build()
+    }
+
+    /// A string that is one of `values`, or null.
+    fn one_of_or_null<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .enum_values(Some(
+                values.into_iter().map(Value::from).chain([Value::Null]),
+            ))
+            .description(Some(description))
+            .build()
+    }
+
+    pub fn tier() -> Object {
+        one_of(
+            Tier::ALL.map(Tier::as_str),
+            "A tier of the supervision grid: community (社区), street (街道), district (区), city (市).",
+        )
+    }
+
+    pub fn tier_or_null() -> Object {
+        one_of_or_null(
+            Tier::ALL.map(Tier::as_str),
+            "The tier currently responsible (after escalations); null when not open.",
+        )
+    }
+
+    pub fn level_code() -> Object {
+        one_of(
+            Level::ALL.map(Level::as_str),
+            "The level's code, I (most severe, 一级) .. IV.",
+        )
+    }
+
+    pub fn level_code_or_null() -> Object {
+        one_of_or_null(
+            Level::ALL.map(Level::as_str),
+            "The level's code, I (most severe, 一级) .. IV.",
+        )
+    }
+
+    pub fn worst_level_code() -> Object {
+        one_of_or_null(
+            Level::ALL.map(Level::as_str),
+            "The code of the most severe open alert's level; null when all clear.",
+        )
+    }
+
+    pub fn colour() -> Object {
+        one_of(
+            Level::ALL.map(Level::colour),
+            "The level's colour (red = I .. blue = IV).",
+        )
+    }
+
+    pub fn worst_colour() -> Object {
+        one_of_or_null(
+            Level::ALL.map(Level::colour),
+            "The colour of the most severe open alert's level; null when all clear.",
+        )
+    }
+
+    pub fn level_name() -> Object {
+        one_of(Level::ALL.map(Level::name_en), "The level's English name.")
+    }
+
+    pub fn event_kind() -> Object {
+        one_of(
+            [
+                EventKind::Pending,
+                EventKind::Firing,
+                EventKind::LevelChanged,
+                EventKind::Resolved,
+            ]
+            .map(EventKind::as_str),
+            "The rule engine's latest transition.",
+        )
+    }
+
+    pub fn site_kind() -> Object {
+        one_of(
+            [
+                SiteKind::Water,
+                SiteKind::WasteStore,
+                SiteKind::DentalSterilization,
+            ]
+            .map(SiteKind::as_str),
+            "water (饮用水), waste_store (医疗废物暂存间) or dental_sterilization (口腔器械消毒).",
+        )
+    }
+
+    pub fn device_kind() -> Object {
+        one_of(
+            DeviceKind::ALL.map(DeviceKind::as_str),
+            "The device's kind.",
+        )
+    }
+
+    pub fn category() -> Object {
+        one_of(
+            Category::ALL.map(Category::as_str),
+            "Medical waste category (医疗废物分类).",
+        )
+    }
+
+    pub fn program() -> Object {
+        one_of(Program::ALL.map(Program::as_str), "The sterilizer program.")
+    }
+
+    pub fn device_verdict() -> Object {
+        one_of_or_null(
+            [
+                DeviceVerdict::Pass,
+                DeviceVerdict::Fail,
+                DeviceVerdict::Aborted,
+            ]
+            .map(DeviceVerdict::as_str),
+            "The sterilizer's own verdict; null while the cycle runs or when it sent none.",
+        )
+    }
+
+    /// A boolean that is always `value` (tells the variants of a `oneOf` apart).
+    fn always(value: bool) -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .enum_values(Some([value]))
+            .build()
+    }
+
+    pub fn always_true() -> Object {
+        always(true)
+    }
+
+    pub fn always_false() -> Object {
+        always(false)
+    }
+
+    /// The constant `queued`.
+    pub fn queued() -> Object {
+        one_of(
+            ["queued"],
+            "The request is durable and waits to be applied.",
+        )
+    }
+
+    /// `evidence`: alerting's `Evidence` as serde writes it.
+    pub fn evidence() -> ArrayBuilder {
+        let value = OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(ObjectBuilder::new().schema_type(Type::String));
+        let item = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("name", ObjectBuilder::new().schema_type(Type::String))
+            .property("value", value)
+            .required("name")
+            .required("value");
+        ArrayBuilder::new()
+            .items(item)
+            .description(Some(
+                "Named values behind the alert (measured value, limit, times, ...): a number or text each.",
+            ))
+    }
+
+    /// `until` of a new silence: RFC 3339 text or epoch milliseconds.
+    pub fn until_in() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("RFC 3339 (any offset) or epoch milliseconds as text.")),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .description(Some("Epoch milliseconds.")),
+            )
+            .description(Some("When the silence ends by itself."))
+            .into()
+    }
+}
