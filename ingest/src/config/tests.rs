@@ -154,7 +154,7 @@ fn duplicate_ids_and_mns_are_rejected() {
 
 #[test]
 fn secrets_come_from_the_environment() {
-    let text = "[mqtt]\npassword_env = \"MQTT_PW\"\n[questdb]\npassword_env = \"QDB_PW\"\n";
+    let text = "[mqtt]\npassword_env = \"MQTT_PW\"\n[questdb]\nconf = \"http::addr=127.0.0.1:9000;username=admin;\"\npassword_env = \"QDB_PW\"\n";
     let env: HashMap<String, String> = [("MQTT_PW", "s3cret"), ("QDB_PW", "q;pw")]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -166,6 +166,19 @@ fn secrets_come_from_the_environment() {
         "{:?}",
         config.questdb.endpoint
     );
+    // The escaped `;` is undone for the `/exec` credentials: admin:q;pw.
+    assert_eq!(
+        config.questdb.endpoint.authorization().as_deref(),
+        Some("Basic YWRtaW46cTtwdw==")
+    );
+}
+
+#[test]
+fn a_questdb_password_without_a_user_name_is_an_error() {
+    let env: HashMap<String, String> = [("QDB_PW".to_owned(), "pw".to_owned())].into();
+    let e = Config::parse("[questdb]\npassword_env = \"QDB_PW\"\n", "t", &env).unwrap_err();
+    assert_eq!(e.errors[0].key, "questdb.conf");
+    assert!(e.errors[0].message.contains("username"), "{}", e.errors[0].message);
 }
 
 #[test]
