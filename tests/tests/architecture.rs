@@ -96,7 +96,10 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(module) = name.strip_suffix(".rs") {
             if module != "lib" && module != "main" {
-                files.entry(module.to_owned()).or_default().push((path, true));
+                files
+                    .entry(module.to_owned())
+                    .or_default()
+                    .push((path, true));
             }
         } else if path.is_dir() {
             let mut found = Vec::new();
@@ -277,7 +280,9 @@ fn the_cycle_finder_finds_a_cycle_and_accepts_a_tree() {
     let graph = |edges: &[(&str, &str)]| {
         let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (a, b) in edges {
-            g.entry((*a).to_owned()).or_default().insert((*b).to_owned());
+            g.entry((*a).to_owned())
+                .or_default()
+                .insert((*b).to_owned());
             g.entry((*b).to_owned()).or_default();
         }
         g

@@ -178,7 +178,11 @@ fn a_questdb_password_without_a_user_name_is_an_error() {
     let env: HashMap<String, String> = [("QDB_PW".to_owned(), "pw".to_owned())].into();
     let e = Config::parse("[questdb]\npassword_env = \"QDB_PW\"\n", "t", &env).unwrap_err();
     assert_eq!(e.errors[0].key, "questdb.conf");
-    assert!(e.errors[0].message.contains("username"), "{}", e.errors[0].message);
+    assert!(
+        e.errors[0].message.contains("username"),
+        "{}",
+        e.errors[0].message
+    );
 }
 
 #[test]

@@ -367,7 +367,11 @@ async fn notices_are_in_the_outbox_before_the_spool_moves_past_their_cause() {
 struct NoticePerFiring;
 
 impl AlertDelivery for NoticePerFiring {
-    fn on_events(&self, events: &[alerting::AlertEvent], _now: alerting::model::Timestamp) -> Effects {
+    fn on_events(
+        &self,
+        events: &[alerting::AlertEvent],
+        _now: alerting::model::Timestamp,
+    ) -> Effects {
         let notices = events
             .iter()
             .filter(|e| e.kind == EventKind::Firing)

@@ -17,8 +17,8 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::simulate::{self, Fleet, Pace, Scenario};
-use weijian_ingest::config::{Config, ConfigErrors, MqttProtocol, ProcessEnv};
 use weijian_ingest::config::endpoint::QuestDbEndpoint;
+use weijian_ingest::config::{Config, ConfigErrors, MqttProtocol, ProcessEnv};
 use weijian_ingest::telemetry::metrics::total;
 use weijian_service::pipeline::{self, Running};
 
