@@ -96,6 +96,7 @@ pub mod level;
 pub(crate) mod machine;
 pub mod model;
 pub mod pack_tests;
+pub mod provenance;
 pub mod rule;
 pub mod snapshot;
 pub mod state;

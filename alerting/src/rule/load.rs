@@ -7,9 +7,10 @@ use toml::Spanned;
 
 use super::compile::compile_rule;
 use super::compiled::RulePack;
-use super::config::{RawDefaults, RawPackMeta, RawRule, RawTest};
+use super::config::{RawDefaults, RawPackMeta, RawRule, RawSterilization, RawTest};
 use super::error::{ConfigError, Errors};
 use super::numbers::{mins, num};
+use super::sterilization::compile as compile_sterilization;
 
 impl RulePack {
     /// Parses and compiles a pack. `origin` names the source in error messages.
@@ -55,11 +56,9 @@ impl RulePack {
                     }
                 }
                 "sterilization" => {
-                    let raw: Option<crate::sterilization::params::RawSterilization> =
-                        de_one(value, "sterilization", &mut errs);
-                    sterilization = raw.and_then(|r| {
-                        crate::sterilization::params::compile(&r, span.clone(), &mut errs)
-                    });
+                    let raw: Option<RawSterilization> = de_one(value, "sterilization", &mut errs);
+                    sterilization =
+                        raw.and_then(|r| compile_sterilization(&r, span.clone(), &mut errs));
                 }
                 other => errs.at(
                     Some(key.span()),
