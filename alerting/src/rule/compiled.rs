@@ -4,9 +4,9 @@
 
 use super::config::RawSelector;
 use super::error::{ConfigError, LoadError};
+use super::pack_test::PackTest;
 use crate::level::Level;
 use crate::model::{Disinfectant, Metric, Site, SiteAttributes, SiteKind, WaterPoint};
-use crate::pack_tests::PackTest;
 use crate::provenance::NumberNote;
 
 /// The built-in default pack (config/rules/default.toml), embedded at build time.

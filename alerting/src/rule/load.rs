@@ -10,6 +10,7 @@ use super::compiled::RulePack;
 use super::config::{RawDefaults, RawPackMeta, RawRule, RawSterilization, RawTest};
 use super::error::{ConfigError, Errors};
 use super::numbers::{mins, num};
+use super::pack_test::compile_test;
 use super::sterilization::compile as compile_sterilization;
 
 impl RulePack {
@@ -124,7 +125,7 @@ impl RulePack {
         let mut tests = Vec::new();
         for (i, raw, span) in raw_tests {
             let path = format!("tests[{i}] ({})", raw.name);
-            if let Some(t) = crate::pack_tests::compile_test(raw, &path, span, &ids, &mut errs) {
+            if let Some(t) = compile_test(raw, &path, span, &ids, &mut errs) {
                 tests.push(t);
             }
         }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 mod load;
 pub(crate) mod numbers;
+pub(crate) mod pack_test;
 mod sterilization;
 mod waste;
 
