@@ -49,7 +49,8 @@ impl EventKind {
         .find(|k| k.as_str() == s)
     }
 
-    const fn zh(self) -> &'static str {
+    /// The kind as named in Chinese summaries.
+    pub(crate) const fn zh(self) -> &'static str {
         match self {
             Self::Pending => "待确认",
             Self::Firing => "告警",
@@ -58,7 +59,8 @@ impl EventKind {
         }
     }
 
-    const fn en(self) -> &'static str {
+    /// The kind as named in English summaries.
+    pub(crate) const fn en(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Firing => "firing",
@@ -127,63 +129,4 @@ pub struct AlertEvent {
     pub summary_zh: String,
     /// The same in English.
     pub summary_en: String,
-}
-
-/// The parts of a summary, filled by the engine.
-#[derive(Debug)]
-pub(crate) struct SummaryParts<'a> {
-    pub kind: EventKind,
-    pub level: Level,
-    pub rule: &'a str,
-    pub rule_zh: &'a str,
-    pub rule_en: &'a str,
-    pub site_name: &'a str,
-    pub grid: &'a GridPath,
-    pub device: &'a str,
-    pub what_zh: &'a str,
-    pub what_en: &'a str,
-    pub started_at: Timestamp,
-}
-
-impl SummaryParts<'_> {
-    /// `(summary_zh, summary_en)`.
-    pub fn render(&self) -> (String, String) {
-        let device_zh = if self.device == SITE_SCOPE_DEVICE {
-            "全站".to_owned()
-        } else {
-            format!("设备 {}", self.device)
-        };
-        let device_en = if self.device == SITE_SCOPE_DEVICE {
-            "site-wide".to_owned()
-        } else {
-            format!("device {}", self.device)
-        };
-        let zh = format!(
-            "【{}{}·{}】{} {}：{}（{}）{}，{}；自北京时间 {} 起。",
-            self.level.label_zh(),
-            self.level.colour_zh(),
-            self.kind.zh(),
-            self.rule,
-            self.rule_zh,
-            self.site_name,
-            self.grid,
-            device_zh,
-            self.what_zh,
-            crate::text::beijing(self.started_at)
-        );
-        let en = format!(
-            "[Level {} {} · {}] {} {}: {} ({}), {}: {}; since {}.",
-            self.level,
-            self.level.colour(),
-            self.kind.en(),
-            self.rule,
-            self.rule_en,
-            self.site_name,
-            self.grid,
-            device_en,
-            self.what_en,
-            self.started_at
-        );
-        (zh, en)
-    }
 }

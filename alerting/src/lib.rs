@@ -25,31 +25,43 @@
 //!
 //! # Layout
 //!
+//! Layers, bottom to top; dependencies point down (a module uses only modules listed above it):
+//! model, level, provenance, index at the bottom; then waste, sterilization; then input, event,
+//! state; then rule; then text; then machine; then eval; on top pack_tests and snapshot, which
+//! drive the engine, and delivery and wire, which use events and rule errors but not the engine.
+//!
 //! - [`model`]: the shared domain vocabulary (device kinds, metric catalogue, readings, sites).
 //! - [`level`]: risk levels I..IV with colours and names; I is the most severe.
+//! - [`provenance`]: where each number of a pack comes from (a standard clause with its
+//!   confidence, or a product default).
+//! - [`index`]: a compact hash index from ids to positions.
+//! - [`waste`]: medical-waste stores: the bag ledger (`waste/ledger.rs`), collection windows
+//!   and the conditions of M1-M7 (compiled in `rule/waste.rs`, evaluated in `eval/waste.rs`,
+//!   worded in `text/waste.rs`).
+//! - [`sterilization`]: dental steam sterilizers (S1-S6): saturated steam, the per-cycle
+//!   verdict, Bowie-Dick and BI bookkeeping; compiled in `rule/sterilization.rs`, the engine
+//!   side is `eval/sterilization.rs`, the alert texts `text/sterilization.rs`.
 //! - [`input`]: what the engine consumes (readings, maintenance, status, faults, ticks).
 //! - [`event`]: alert lifecycle events (pending, firing, level changed, resolved).
+//! - [`state`]: per-device and per-site rule state and the snapshot types.
 //! - [`rule`]: rules as data: raw TOML types (`rule/config.rs`), compiled typed rules
-//!   (`rule/compiled.rs`), the loader (`rule/load.rs`), compiling one rule (`rule/compile.rs`),
-//!   numbers and their provenance (`rule/numbers.rs`), load errors with line numbers
-//!   (`rule/error.rs`).
+//!   (`rule/compiled.rs`), the loader (`rule/load.rs`), compiling one rule (`rule/compile.rs`,
+//!   with the waste and sterilizer kinds in `rule/waste.rs` and `rule/sterilization.rs`),
+//!   numbers and their provenance (`rule/numbers.rs`), the tests shipped with a pack
+//!   (`rule/pack_test.rs`), load errors with line numbers (`rule/error.rs`).
+//! - `text` (private): reasons, bilingual summaries and evidence of events (`text/mod.rs`), and
+//!   the texts of waste (`text/waste.rs`) and sterilizer alerts (`text/sterilization.rs`).
+//! - `machine` (private): the alert state machine (pending, firing, levels, resolve).
 //! - [`eval`]: the engine: the [`Engine`] and input routing (`eval/mod.rs`), binding rules to
 //!   sites (`eval/bind.rs`), observations to events (`eval/emit.rs`), rule kinds shared by
 //!   several inputs (`eval/conditions.rs`), readings (`eval/reading.rs`), ticks and
 //!   compositions (`eval/tick.rs`), manual resolution (`eval/close.rs`).
-//! - `machine` (private): the alert state machine (pending, firing, levels, resolve).
-//! - `text` (private): reasons, bilingual summaries and evidence of events.
-//! - [`state`]: per-device and per-site rule state and the snapshot types.
+//! - [`pack_tests`]: runs the rule tests shipped with a pack through the engine.
 //! - [`snapshot`]: restart safety (snapshot and restore).
-//! - [`pack_tests`]: rule tests shipped with a pack, and their runner.
-//! - [`waste`]: medical-waste stores: the bag ledger (`waste/ledger.rs`), collection windows
-//!   and the conditions of M1-M7 (compiled in `rule/waste.rs`, evaluated in `eval/waste.rs`).
-//! - [`sterilization`]: dental steam sterilizers (S1-S6): saturated steam, the per-cycle
-//!   verdict, Bowie-Dick and BI bookkeeping; the engine side is `eval/sterilization.rs`.
-//! - [`wire`]: the alert message on `{prefix}/alerts/{site}` ([`wire::AlertMessage`]), built
-//!   the same way for rule transitions and delivery events, and the evidence object.
 //! - [`delivery`]: who hears about alerts: supervisors per grid cell, grouping, repeats,
 //!   escalation up the grid, acknowledgement, silences (pure; notifiers live elsewhere).
+//! - [`wire`]: the alert message on `{prefix}/alerts/{site}` ([`wire::AlertMessage`]), built
+//!   the same way for rule transitions and delivery events, and the evidence object.
 //!
 //! The default pack is `config/rules/default.toml` (embedded as [`DEFAULT_PACK_TOML`]).
 //!
@@ -96,6 +108,7 @@ pub mod level;
 pub(crate) mod machine;
 pub mod model;
 pub mod pack_tests;
+pub mod provenance;
 pub mod rule;
 pub mod snapshot;
 pub mod state;

@@ -33,7 +33,6 @@ mod waste;
 use bind::{bind, offline_timeout, SiteRules};
 use conditions::{compositions, fresh_data, status_rules};
 use emit::{breach, open_count, split};
-pub(crate) use sterilization::what_text as sterilization_what;
 
 /// Freshness window when no offline rule applies: evidence older than this neither matures a
 /// pending alert nor escalates one on a tick (Default, same as G1's minimum).

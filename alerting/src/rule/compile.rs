@@ -4,14 +4,15 @@
 use toml::Spanned;
 
 use super::compiled::{
-    Condition, DurationOverride, LimitCase, Magnitude, MagnitudeEscalation, MetricSel, NumberNote,
-    Rule, Selector, Threshold,
+    Condition, DurationOverride, LimitCase, Magnitude, MagnitudeEscalation, MetricSel, Rule,
+    Selector, Threshold,
 };
 use super::config::{RawEscalate, RawKind, RawLimit, RawMetricFrom, RawNum, RawRule};
 use super::error::Errors;
 use super::load::RuleDefaults;
 use super::numbers::{mins, num};
 use crate::model::Metric;
+use crate::provenance::NumberNote;
 
 /// Reports the keys a rule gives that its kind does not use.
 struct Unused<'p> {
@@ -397,7 +398,7 @@ pub(super) fn compile_rule(
                 },
                 RawKind::SensorFault => Condition::SensorFault,
                 RawKind::Clock => Condition::Clock,
-                other => match crate::sterilization::check_of(other, min_secs) {
+                other => match super::sterilization::check_of(other, min_secs) {
                     Some(check) => Condition::Sterilization(check),
                     None => Condition::MonitorStatus { min_secs },
                 },

@@ -4,42 +4,13 @@
 
 use super::config::RawSelector;
 use super::error::{ConfigError, LoadError};
+use super::pack_test::PackTest;
 use crate::level::Level;
 use crate::model::{Disinfectant, Metric, Site, SiteAttributes, SiteKind, WaterPoint};
-use crate::pack_tests::PackTest;
+use crate::provenance::NumberNote;
 
 /// The built-in default pack (config/rules/default.toml), embedded at build time.
 pub const DEFAULT_PACK_TOML: &str = include_str!("../../../config/rules/default.toml");
-
-/// How sure we are of a standard value (docs/standards.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Confidence {
-    /// `[S]`: read in a retrieved source.
-    Sourced,
-    /// `[R]`: to be verified; must stay configurable.
-    ToVerify,
-}
-
-/// Where a number in the pack comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Provenance {
-    /// A standard, with its clause.
-    Std {
-        clause: String,
-        confidence: Confidence,
-    },
-    /// A product default of weijian.
-    Default,
-}
-
-/// One number of the pack with its provenance, for documentation and `check-config` output.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NumberNote {
-    pub path: String,
-    pub value: f64,
-    pub provenance: Provenance,
-    pub note: Option<String>,
-}
 
 /// Site-attribute selector; every given field must match.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -272,3 +272,40 @@ pub struct RawTest {
     #[serde(default)]
     pub no_alerts: bool,
 }
+
+/// `[sterilization]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSterilization {
+    /// During the hold, T <= set + band_k.
+    pub band_k: Option<Spanned<RawNum>>,
+    /// During the hold, |T - T_s(p)| <= steam_k.
+    pub steam_k: Option<Spanned<RawNum>>,
+    /// A gap between samples longer than this inside the hold makes the cycle unprovable.
+    pub max_gap_secs: Option<Spanned<RawNum>>,
+    /// A temperature and a pressure sample at most this far apart form a pair.
+    pub pair_secs: Option<Spanned<RawNum>>,
+    /// Telemetry up to this long (event time) after `cycle_end` still counts.
+    pub grace_secs: Option<Spanned<RawNum>>,
+    /// Out-of-order samples up to this far behind the newest are still sorted in.
+    pub reorder_secs: Option<Spanned<RawNum>>,
+    /// Cycles listed by name in a recall (S4); beyond it the recall gives their time range.
+    pub recall_list_max: Option<Spanned<RawNum>>,
+    /// Consecutive negative BIs after a positive one before S4 resolves.
+    pub bi_negatives_to_resume: Option<Spanned<RawNum>>,
+    /// An implant load without its BI result this long after its start raises S5.
+    pub implant_bi_max_hours: Option<Spanned<RawNum>>,
+    #[serde(default)]
+    pub program: Vec<Spanned<RawProgram>>,
+}
+
+/// `[[sterilization.program]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProgram {
+    pub program: Spanned<String>,
+    pub set_c: Option<Spanned<RawNum>>,
+    pub hold_mins: Option<Spanned<RawNum>>,
+    /// Documentation only.
+    pub note: Option<String>,
+}

@@ -7,9 +7,11 @@ use toml::Spanned;
 
 use super::compile::compile_rule;
 use super::compiled::RulePack;
-use super::config::{RawDefaults, RawPackMeta, RawRule, RawTest};
+use super::config::{RawDefaults, RawPackMeta, RawRule, RawSterilization, RawTest};
 use super::error::{ConfigError, Errors};
 use super::numbers::{mins, num};
+use super::pack_test::compile_test;
+use super::sterilization::compile as compile_sterilization;
 
 impl RulePack {
     /// Parses and compiles a pack. `origin` names the source in error messages.
@@ -55,11 +57,9 @@ impl RulePack {
                     }
                 }
                 "sterilization" => {
-                    let raw: Option<crate::sterilization::params::RawSterilization> =
-                        de_one(value, "sterilization", &mut errs);
-                    sterilization = raw.and_then(|r| {
-                        crate::sterilization::params::compile(&r, span.clone(), &mut errs)
-                    });
+                    let raw: Option<RawSterilization> = de_one(value, "sterilization", &mut errs);
+                    sterilization =
+                        raw.and_then(|r| compile_sterilization(&r, span.clone(), &mut errs));
                 }
                 other => errs.at(
                     Some(key.span()),
@@ -125,7 +125,7 @@ impl RulePack {
         let mut tests = Vec::new();
         for (i, raw, span) in raw_tests {
             let path = format!("tests[{i}] ({})", raw.name);
-            if let Some(t) = crate::pack_tests::compile_test(raw, &path, span, &ids, &mut errs) {
+            if let Some(t) = compile_test(raw, &path, span, &ids, &mut errs) {
                 tests.push(t);
             }
         }

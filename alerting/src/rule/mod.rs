@@ -1,6 +1,7 @@
 //! Rules as data: the raw TOML shape ([`config`]), the compiled typed rules ([`compiled`]) and
-//! load errors ([`error`]). Loading a pack (`load.rs`) compiles each rule (`compile.rs`) and
-//! checks every number's provenance (`numbers.rs`).
+//! load errors ([`error`]). Loading a pack (`load.rs`) compiles each rule (`compile.rs`; the
+//! waste and sterilizer kinds in `waste.rs` and `sterilization.rs`, which also compiles the
+//! `[sterilization]` section) and checks every number's provenance (`numbers.rs`).
 
 mod compile;
 pub mod compiled;
@@ -8,10 +9,12 @@ pub mod config;
 pub mod error;
 mod load;
 pub(crate) mod numbers;
+pub(crate) mod pack_test;
+mod sterilization;
 mod waste;
 
 pub use compiled::{
-    Condition, Confidence, DurationOverride, LimitCase, Magnitude, MagnitudeEscalation, MetricSel,
-    NumberNote, Provenance, Rule, RulePack, Selector, Threshold, DEFAULT_PACK_TOML,
+    Condition, DurationOverride, LimitCase, Magnitude, MagnitudeEscalation, MetricSel, Rule,
+    RulePack, Selector, Threshold, DEFAULT_PACK_TOML,
 };
 pub use error::{ConfigError, LoadError};

@@ -3,9 +3,9 @@
 
 use toml::Spanned;
 
-use super::compiled::{Confidence, NumberNote, Provenance};
 use super::config::RawNum;
 use super::error::Errors;
+use crate::provenance::{Confidence, NumberNote, Provenance};
 
 /// Checks a number's provenance and records it; `None` when absent or invalid.
 pub(crate) fn num(

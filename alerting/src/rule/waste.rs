@@ -13,11 +13,12 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use super::compiled::{Condition, Magnitude, MagnitudeEscalation, NumberNote};
+use super::compiled::{Condition, Magnitude, MagnitudeEscalation};
 use super::config::{RawKind, RawRule};
 use super::error::Errors;
 use super::numbers::{mins, num};
 use crate::level::Level;
+use crate::provenance::NumberNote;
 use crate::waste::WasteRule;
 
 /// Whether `kind` is one of the medical-waste kinds.

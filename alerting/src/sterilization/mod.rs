@@ -6,8 +6,9 @@
 //! # Layout
 //!
 //! - [`steam`]: saturated steam, IAPWS-IF97 region 4 (`T_s(p)`, `p_s(T)`).
-//! - [`params`]: the pack's `[sterilization]` section (programs with set temperature and
-//!   minimum hold, band, steam tolerance, gaps, grace), compiled with provenance.
+//! - [`params`]: the verdict's parameters from the pack's `[sterilization]` section (programs
+//!   with set temperature and minimum hold, band, steam tolerance, gaps, grace), with their
+//!   provenance; the section and the S rule kinds are compiled in `rule/sterilization.rs`.
 //! - [`cycle`]: one cycle in progress: a small reorder buffer and hold statistics folded in
 //!   incrementally, and the verdict with its reasons and evidence.
 //! - [`state`]: what the engine remembers per sterilizer (snapshotted).
@@ -272,20 +273,6 @@ impl<'de> Deserialize<'de> for CycleTag {
 pub fn cst_day(ts: Timestamp) -> i64 {
     ts.0.saturating_add(8 * 3600 * Timestamp::MICROS_PER_SEC)
         .div_euclid(86_400 * Timestamp::MICROS_PER_SEC)
-}
-
-/// The check of an S rule kind (`None` for other kinds); `min_secs` is S6's time limit.
-pub(crate) fn check_of(kind: crate::rule::config::RawKind, min_secs: i64) -> Option<SterilCheck> {
-    use crate::rule::config::RawKind as K;
-    Some(match kind {
-        K::CycleFailed => SterilCheck::CycleFailed,
-        K::FalsePass => SterilCheck::FalsePass,
-        K::NoBowieDick => SterilCheck::NoBowieDick,
-        K::BiPositive => SterilCheck::BiPositive,
-        K::BiOverdue => SterilCheck::BiOverdue,
-        K::CycleAborted => SterilCheck::Aborted { max_secs: min_secs },
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

@@ -135,7 +135,7 @@ clear_high = { value = 9, default = true }
 
 #[test]
 fn the_default_pack_marks_every_number_as_standard_or_default() {
-    use crate::rule::{Confidence, Provenance};
+    use crate::provenance::{Confidence, Provenance};
     let pack = pack();
     let w1 = &pack.rules[pack.rule_index("W1").unwrap()];
     let limit = w1

@@ -6,7 +6,7 @@
 //! evaluation of M1-M7 against it lives in `eval/waste.rs`.
 //!
 //! Layout: the inputs and rule conditions here; the ledger itself in [`ledger`]; collection
-//! windows (local China Standard Time) in [`windows`]; alert texts in `text.rs`.
+//! windows (local China Standard Time) in [`windows`]. The alert texts are in `text/waste.rs`.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +14,6 @@ use crate::level::Level;
 use crate::model::{Id, Timestamp};
 
 pub mod ledger;
-pub(crate) mod text;
 pub mod windows;
 
 pub use ledger::{BagOutcome, HandoverOutcome, Judgement, Ledger, LedgerSummary};

@@ -1,9 +1,9 @@
 //! Summaries of medical-waste alerts (M1-M7): what is wrong, or on resolve what is back, in
 //! Chinese and English. The tracker's `detail` carries the evidence (bags, manifest, weights).
 
-use super::WasteRule;
 use crate::event::EventKind;
 use crate::state::Tracker;
+use crate::waste::WasteRule;
 
 /// `(zh, en)` "what" of a summary.
 pub(crate) fn what(rule: &WasteRule, t: &Tracker, kind: EventKind) -> (String, String) {

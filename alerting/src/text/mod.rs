@@ -1,8 +1,15 @@
 //! Human text of alert events: reasons, bilingual summaries (Chinese first, Beijing time) and
 //! the evidence list, built from a tracker at a transition.
+//!
+//! Layout: events, reasons and summaries here; the texts of medical-waste alerts (M1-M7) in
+//! `waste.rs` and of sterilizer alerts (S1-S6) in `sterilization.rs`.
 
-use crate::event::{AlertEvent, EventKind, Evidence, SummaryParts};
-use crate::model::{Site, Timestamp};
+pub(crate) mod sterilization;
+mod waste;
+
+use crate::event::{AlertEvent, EventKind, Evidence, SITE_SCOPE_DEVICE};
+use crate::level::Level;
+use crate::model::{GridPath, Site, Timestamp};
 use crate::rule::{Condition, Rule};
 use crate::state::Tracker;
 
@@ -103,8 +110,8 @@ pub(crate) fn what_text(
             format!("监测仪长时间处于非正常状态（数据标记非 N 或维护未结束：{detail}）"),
             format!("monitor not in normal state (flag not N or maintenance not ended: {detail})"),
         ),
-        Condition::Waste(w) => crate::waste::text::what(w, t, kind),
-        Condition::Sterilization(check) => crate::eval::sterilization_what(*check, t, resolved),
+        Condition::Waste(w) => waste::what(w, t, kind),
+        Condition::Sterilization(check) => sterilization::what(*check, t, resolved),
         Condition::AllOf { rules: parts } => {
             let names: Vec<String> = parts
                 .iter()
@@ -259,5 +266,64 @@ pub(crate) fn build_event(
         evidence,
         summary_zh,
         summary_en,
+    }
+}
+
+/// The parts of a summary, filled by the engine.
+#[derive(Debug)]
+struct SummaryParts<'a> {
+    pub kind: EventKind,
+    pub level: Level,
+    pub rule: &'a str,
+    pub rule_zh: &'a str,
+    pub rule_en: &'a str,
+    pub site_name: &'a str,
+    pub grid: &'a GridPath,
+    pub device: &'a str,
+    pub what_zh: &'a str,
+    pub what_en: &'a str,
+    pub started_at: Timestamp,
+}
+
+impl SummaryParts<'_> {
+    /// `(summary_zh, summary_en)`.
+    fn render(&self) -> (String, String) {
+        let device_zh = if self.device == SITE_SCOPE_DEVICE {
+            "全站".to_owned()
+        } else {
+            format!("设备 {}", self.device)
+        };
+        let device_en = if self.device == SITE_SCOPE_DEVICE {
+            "site-wide".to_owned()
+        } else {
+            format!("device {}", self.device)
+        };
+        let zh = format!(
+            "【{}{}·{}】{} {}：{}（{}）{}，{}；自北京时间 {} 起。",
+            self.level.label_zh(),
+            self.level.colour_zh(),
+            self.kind.zh(),
+            self.rule,
+            self.rule_zh,
+            self.site_name,
+            self.grid,
+            device_zh,
+            self.what_zh,
+            beijing(self.started_at)
+        );
+        let en = format!(
+            "[Level {} {} · {}] {} {}: {} ({}), {}: {}; since {}.",
+            self.level,
+            self.level.colour(),
+            self.kind.en(),
+            self.rule,
+            self.rule_en,
+            self.site_name,
+            self.grid,
+            device_en,
+            self.what_en,
+            self.started_at
+        );
+        (zh, en)
     }
 }
