@@ -38,9 +38,10 @@ pub struct AlertStage {
     publish: bool,
     /// Alert delivery, when supervisors are configured.
     delivery: Option<Box<dyn AlertDelivery>>,
-    /// Delivery's timers changed its state since the last save (escalations, repeats):
-    /// saved even when no new record arrived.
-    delivery_dirty: bool,
+    /// Timers changed the state since the last save (the rule engine's: alerts firing or
+    /// changing level with time, devices going offline; delivery's: escalations, repeats):
+    /// saved even when no new record arrived, or a restart would announce them again.
+    ticked_since_save: bool,
     /// Sterilizers whose status changed since it was last handed to the desk (API).
     sterilizers_dirty: std::collections::BTreeSet<String>,
 }
@@ -108,7 +109,7 @@ impl AlertStage {
             topic_prefix: config.mqtt.topic_prefix.clone(),
             publish: config.alerts.publish,
             delivery: None,
-            delivery_dirty: false,
+            ticked_since_save: false,
             sterilizers_dirty: std::collections::BTreeSet::new(),
         };
         (stage, desk)
@@ -209,6 +210,7 @@ impl AlertStage {
         }
         self.last_tick = Some(Instant::now());
         let events = self.engine.process(&Input::Tick(now));
+        self.ticked_since_save |= !events.is_empty();
         if let Some(d) = &self.delivery {
             let pending = d.waste_pending();
             self.publish_waste(pending.iter().map(String::as_str));
@@ -216,7 +218,7 @@ impl AlertStage {
         let mut effects = self.deliver(&events, now);
         if let Some(d) = &self.delivery {
             let ticked = d.tick(now);
-            self.delivery_dirty |= !ticked.is_empty();
+            self.ticked_since_save |= !ticked.is_empty();
             effects.extend(ticked);
         }
         Some((events, effects))
@@ -254,10 +256,10 @@ impl AlertStage {
             return None;
         }
         self.last_saved = Some(Instant::now());
-        if self.fed_up_to == self.saved_up_to && !self.delivery_dirty {
+        if self.fed_up_to == self.saved_up_to && !self.ticked_since_save {
             return None;
         }
-        self.delivery_dirty = false;
+        self.ticked_since_save = false;
         Some(PreparedSave {
             file: SnapshotFile {
                 version: 1,
