@@ -46,6 +46,8 @@
 //!   and the conditions of M1-M7 (compiled in `rule/waste.rs`, evaluated in `eval/waste.rs`).
 //! - [`sterilization`]: dental steam sterilizers (S1-S6): saturated steam, the per-cycle
 //!   verdict, Bowie-Dick and BI bookkeeping; the engine side is `eval/sterilization.rs`.
+//! - [`risk`]: the site risk index (grades A-D from the alert history, with explanations) and
+//!   the seeded, reproducible risk-weighted 双随机 inspection draw.
 //! - [`delivery`]: who hears about alerts: supervisors per grid cell, grouping, repeats,
 //!   escalation up the grid, acknowledgement, silences (pure; notifiers live elsewhere).
 //!
@@ -94,6 +96,7 @@ pub mod level;
 pub(crate) mod machine;
 pub mod model;
 pub mod pack_tests;
+pub mod risk;
 pub mod rule;
 pub mod snapshot;
 pub mod state;
