@@ -25,6 +25,8 @@
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
 //! - [`api`]: the supervisors' HTTP API under `/api/v1` (alerts, acknowledge, resolve,
 //!   silences, site status; OpenAPI document), over the alert desk.
+//! - [`risk`]: the site risk index (alert-day ledger, daily `site_risk` rows) and the 双随机
+//!   draw in the service; `weijian risk` commands.
 //! - [`telemetry`]: Prometheus metrics and logging set-up.
 //! - [`simulate`]: the simulated fleet (demo, `weijian simulate`).
 //! - [`demo`]: `weijian demo` (embedded broker + fleet + pipeline).
@@ -44,6 +46,7 @@ pub mod message;
 pub mod notify;
 pub mod pipeline;
 pub mod reject;
+pub mod risk;
 pub mod simulate;
 pub mod sink;
 pub mod source;

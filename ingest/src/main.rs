@@ -32,6 +32,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Site risk index (grades A-D) and risk-weighted 双随机 inspection draws (docs/risk-index.md).
+    Risk {
+        #[command(subcommand)]
+        command: weijian::risk::cli::RiskCommand,
+    },
     /// Run the ingestor: MQTT -> spool -> QuestDB, with metrics on the HTTP port.
     Run {
         /// Configuration file (see config/weijian.example.toml).
@@ -215,6 +220,7 @@ fn main() -> ExitCode {
             runtime_then(|| async move { run(config).await })
         }
         Command::CheckConfig { config } => check_config(&config),
+        Command::Risk { command } => ExitCode::from(weijian::risk::cli::run(command)),
         Command::Demo {
             questdb,
             http,

@@ -154,6 +154,8 @@ pub enum DrawError {
     BadDate(String),
     #[error("inspectors_per_site must be at least 1")]
     NoInspectorsPerSite,
+    #[error("{needed} inspectors are sent to each site but only {listed} are listed")]
+    TooFewInspectors { needed: u32, listed: u32 },
     #[error(
         "site {site}: {needed} inspector(s) needed but only {available} are available once those of its last inspection ({recused}) stand aside (回避); add inspectors to the list"
     )]
@@ -184,6 +186,12 @@ pub fn draw(input: &DrawInput) -> Result<DrawResult, DrawError> {
     inspectors.sort_unstable();
     if let Some(w) = inspectors.windows(2).find(|w| w[0] == w[1]) {
         return Err(DrawError::DuplicateInspector(w[0].to_owned()));
+    }
+    if inspectors.len() < input.inspectors_per_site as usize {
+        return Err(DrawError::TooFewInspectors {
+            needed: input.inspectors_per_site,
+            listed: inspectors.len() as u32,
+        });
     }
     let today =
         super::parse_date(&input.date).ok_or_else(|| DrawError::BadDate(input.date.clone()))?;

@@ -682,6 +682,14 @@ fn a_draw_that_cannot_be_made_says_why() {
         draw(&inp).unwrap_err(),
         DrawError::DuplicateInspector("张伟".into())
     );
+    inp.inspectors = vec!["张伟".into()];
+    assert_eq!(
+        draw(&inp).unwrap_err(),
+        DrawError::TooFewInspectors {
+            needed: 2,
+            listed: 1
+        }
+    );
     inp.inspectors.clear();
     assert_eq!(draw(&inp).unwrap_err(), DrawError::NoInspectors);
     let mut inp = input(1);

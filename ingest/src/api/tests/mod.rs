@@ -6,6 +6,7 @@
 mod access;
 mod alerts;
 mod openapi;
+mod risk;
 mod silences;
 mod sites;
 mod sterilizers;
