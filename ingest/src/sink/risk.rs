@@ -74,7 +74,7 @@ pub fn site_risk_table() -> Table {
         doc: "site risk index (风险分级): one row per site per China Standard Time day, rewritten when the day is recomputed",
         columns: vec![
             col("ts", Timestamp, "00:00 China Standard Time of the day scored"),
-            col("date", Symbol, "the day scored, YYYY-MM-DD (China Standard Time)"),
+            col("date_cst", Symbol, "the day scored, YYYY-MM-DD (China Standard Time)"),
             col("site", Symbol, "site id"),
             col("kind", Symbol, "water, waste_store or dental_sterilization"),
             col("district", Symbol, "grid: district (区)"),
@@ -83,7 +83,7 @@ pub fn site_risk_table() -> Table {
             col("score", Double, "sum of the window's alert-day points after decay"),
             col("grade", Symbol, "A (lowest risk) .. D (highest)"),
             col("alert_days", Long, "alert-days in the window"),
-            col("alerts", Long, "distinct alerts in the window"),
+            col("alert_count", Long, "distinct alerts in the window"),
             col("explanation_zh", Varchar, "the grade explained, in Chinese"),
             col("explanation_en", Varchar, "the grade explained, in English"),
             col("contributions", Varchar, "every alert-day with its date, level and points (JSON)"),
@@ -101,7 +101,7 @@ pub fn draws_table() -> Table {
         columns: vec![
             col("ts", Timestamp, "when the draw was made"),
             col("draw_id", Symbol, "draw id: draw-<date>-<seed in hex>"),
-            col("date", Symbol, "the day of the draw, YYYY-MM-DD (China Standard Time)"),
+            col("date_cst", Symbol, "the day of the draw, YYYY-MM-DD (China Standard Time)"),
             col("pick", Long, "0 for the draw itself, then 1.. in the order drawn"),
             col("site", Symbol, "site drawn (- on row 0)"),
             col("grade", Symbol, "its grade when drawn"),
@@ -123,7 +123,7 @@ pub fn draws_table() -> Table {
 /// # Errors
 /// What questdb-rs refuses.
 pub fn encode_site_risk(r: &SiteRiskRow, buf: &mut Buffer) -> questdb::Result<()> {
-    buf.symbol("date", r.date.as_str())?
+    buf.symbol("date_cst", r.date.as_str())?
         .symbol("site", r.site.as_str())?
         .symbol("kind", r.kind)?
         .symbol("district", r.grid.district.as_str())?
@@ -132,7 +132,7 @@ pub fn encode_site_risk(r: &SiteRiskRow, buf: &mut Buffer) -> questdb::Result<()
         .symbol("grade", r.grade)?
         .column_f64("score", r.score)?
         .column_i64("alert_days", r.alert_days)?
-        .column_i64("alerts", r.alerts)?
+        .column_i64("alert_count", r.alerts)?
         .column_str("explanation_zh", r.explanation_zh.as_str())?
         .column_str("explanation_en", r.explanation_en.as_str())?
         .column_str("contributions", r.contributions.as_str())?
@@ -145,7 +145,7 @@ pub fn encode_site_risk(r: &SiteRiskRow, buf: &mut Buffer) -> questdb::Result<()
 /// What questdb-rs refuses.
 pub fn encode_draw(r: &DrawRow, buf: &mut Buffer) -> questdb::Result<()> {
     buf.symbol("draw_id", r.draw_id.as_str())?
-        .symbol("date", r.date.as_str())?
+        .symbol("date_cst", r.date.as_str())?
         .symbol("site", r.site.as_str())?;
     if let Some(g) = r.grade {
         buf.symbol("grade", g)?;
