@@ -644,6 +644,7 @@ fn check_config(path: &std::path::Path) -> ExitCode {
         pack.name,
         pack.version
     );
+    println!("{}", weijian::risk::cli::describe(&pack.risk));
     println!(
         "  registry    {} sites, {} devices",
         config.registry.site_count(),

@@ -300,3 +300,25 @@ fn call(api: &ApiArgs, method: &str, path: &str, body: Option<&Value>) -> Result
         ))
     }
 }
+
+/// One line for `weijian check-config`: the index's numbers.
+pub fn describe(p: &alerting::risk::RiskParams) -> String {
+    format!(
+        "  risk index  {} days, half-life {} days, points I/II/III/IV {}/{}/{}/{} per alert-day, grades B/C/D from {}/{}/{}; draw weights A/B/C/D {}/{}/{}/{}, exclude {} days, {} inspectors per site",
+        p.window_days,
+        p.half_life_days,
+        p.points[0],
+        p.points[1],
+        p.points[2],
+        p.points[3],
+        p.grade_min[0],
+        p.grade_min[1],
+        p.grade_min[2],
+        p.weights.a,
+        p.weights.b,
+        p.weights.c,
+        p.weights.d,
+        p.exclude_days,
+        p.inspectors_per_site
+    )
+}
