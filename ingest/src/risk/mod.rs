@@ -15,6 +15,8 @@
 //! up, at most `window_days` of them). On demand: `POST /api/v1/risk/recompute`.
 
 pub mod cli;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
