@@ -90,9 +90,12 @@ pub struct PastInspection {
 /// Everything a draw depends on; published with its result so anyone can re-run it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrawInput {
-    /// The day of the draw (`YYYY-MM-DD`, China Standard Time); grades are as of the day
-    /// before (the last complete day).
+    /// The day of the draw (`YYYY-MM-DD`, China Standard Time).
     pub date: String,
+    /// The day the sites' grades are of (informational; the service uses the day before
+    /// `date`, the last complete day).
+    #[serde(default)]
+    pub grades_as_of: Option<String>,
     pub scope: Cell,
     pub kind: Option<SiteKind>,
     /// Sites to draw.

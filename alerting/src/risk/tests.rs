@@ -466,6 +466,7 @@ fn input(seed: u64) -> DrawInput {
     }
     DrawInput {
         date: "2026-12-01".into(),
+        grades_as_of: Some("2026-11-30".into()),
         scope: Cell {
             district: Some("示范区".into()),
             street: None,

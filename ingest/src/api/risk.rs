@@ -24,9 +24,9 @@ use super::ApiState;
 use crate::config::SiteEntry;
 use crate::risk::RiskBoard;
 
-/// Most sites one draw may ask for.
+/// Most sites one draw may ask for (product default: a bound on the answer's size).
 const MAX_DRAW: u32 = 10_000;
-/// Worst sites listed per cell of a roll-up by default.
+/// Worst sites listed per cell of a roll-up by default (product default).
 const DEFAULT_WORST: usize = 3;
 
 fn board(state: &ApiState) -> Result<&RiskBoard, ApiError> {
@@ -385,8 +385,11 @@ pub async fn draw(
             "`n` must be at most {MAX_DRAW}"
         )));
     }
-    let today =
-        day_of(req.date.as_deref(), now).map(|d| if req.date.is_none() { d + 1 } else { d })?;
+    // The day of the draw: today unless given.
+    let today = match req.date.as_deref() {
+        None => cst_day(now),
+        Some(d) => day_of(Some(d), now)?,
+    };
     let seed = match &req.seed {
         None => crate::risk::fresh_seed(now),
         Some(Value::String(s)) => s
@@ -422,6 +425,7 @@ pub async fn draw(
     let p = board.params();
     let input = DrawInput {
         date: cst_date(today),
+        grades_as_of: Some(cst_date(today - 1)),
         scope,
         kind: req.kind,
         n: req.n,

@@ -67,7 +67,8 @@ pub struct RiskBoard {
     registry: Arc<Registry>,
 }
 
-/// Draws remembered for exclusions and 回避 (older ones are forgotten).
+/// Draws remembered for exclusions and 回避; older ones are forgotten (product default: at 10
+/// sites a draw, 100,000 past inspections, far more than a district's `exclude_days`).
 const DRAWS_KEPT: usize = 10_000;
 
 impl RiskBoard {
@@ -176,7 +177,8 @@ impl RiskBoard {
             );
             let mut st = self.state();
             st.saved.scored_through = Some(yesterday);
-            // Keep two windows, so recent days can still be recomputed on demand.
+            // Keep two windows (product default), so the last window's days can still be
+            // recomputed on demand.
             let keep = yesterday - 2 * i64::from(self.params.window_days);
             st.saved.ledger.prune(keep);
         }
