@@ -2,7 +2,8 @@
 //! fires W2, the site's grade rises with an explanation naming it while the quiet site stays A,
 //! supervisors see only their subtree, `site_risk` holds one row per site and day however often
 //! the day is recomputed, and a 双随机 draw made with `weijian risk draw` is stored in
-//! `inspection_draws` and verified by `weijian risk verify` from its published record.
+//! `inspection_draws` and verified by `weijian risk verify` from its published record, and a
+//! restart keeps the grades and remembers the draw (its site is left out of the next one).
 
 use std::time::Duration;
 
@@ -190,7 +191,37 @@ async fn a_w2_alert_raises_its_sites_grade_and_a_draw_from_the_command_line_is_s
     assert_eq!(text(&rows[0][3]), "2026");
     assert!(stdout.contains(&text(&rows[1][1])), "{stdout}");
     assert_eq!(text(&rows[1][2]).split(';').count(), 2);
+    let drawn = text(&rows[1][1]);
 
+    // A restart keeps the ledger and the draws (saved with the rule engine's state): the
+    // grades are the same, and the site just drawn is left out of the next draw.
+    running.stop().await;
+    let config = weijian::config::Config::parse(&text_cfg, "test", &weijian::config::ProcessEnv)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (running, _shutdown) = env.start(config).await?;
+    let api = ApiClient::new(running.http_addr);
+    let (status, again) = api.get("/api/v1/risk/sites?date=today", &token("jd-st"))?;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        again["sites"], body["sites"],
+        "the same grades after a restart"
+    );
+    let (status, next) = api.post(
+        "/api/v1/risk/draws",
+        &token("jd-st"),
+        &serde_json::json!({"n": 2, "inspectors": ["张伟", "李娜", "王强"], "seed": "2026"}),
+    )?;
+    assert_eq!(status, 201, "{next}");
+    assert_eq!(
+        next["result"]["excluded"][0]["site"],
+        drawn.as_str(),
+        "{next}"
+    );
+    assert_eq!(
+        next["result"]["picks"].as_array().map(Vec::len),
+        Some(1),
+        "{next}"
+    );
     running.stop().await;
     Ok(())
 }
