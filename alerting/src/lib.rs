@@ -26,12 +26,13 @@
 //! # Layout
 //!
 //! Layers, bottom to top; dependencies point down (a module uses only modules listed above it):
-//! model, level, provenance, index at the bottom; then waste, sterilization; then input, event,
-//! state; then rule; then text; then machine; then eval; on top pack_tests and snapshot, which
+//! model, level, provenance, index, grid at the bottom; then waste, sterilization; then input, event,
+//! state; then risk (the index and the draw, whose numbers the rule pack holds); then rule; then text; then machine; then eval; on top pack_tests and snapshot, which
 //! drive the engine, and delivery and wire, which use events and rule errors but not the engine.
 //!
 //! - [`model`]: the shared domain vocabulary (device kinds, metric catalogue, readings, sites).
 //! - [`level`]: risk levels I..IV with colours and names; I is the most severe.
+//! - [`grid`]: the supervision grid (区 -> 街道 -> 社区): cells, tiers, who covers what.
 //! - [`provenance`]: where each number of a pack comes from (a standard clause with its
 //!   confidence, or a product default).
 //! - [`index`]: a compact hash index from ids to positions.
@@ -58,6 +59,9 @@
 //!   compositions (`eval/tick.rs`), manual resolution (`eval/close.rs`).
 //! - [`pack_tests`]: runs the rule tests shipped with a pack through the engine.
 //! - [`snapshot`]: restart safety (snapshot and restore).
+//! - [`risk`]: the site risk index (grades A-D from the alert history, with explanations) and
+//!   the seeded, reproducible risk-weighted 双随机 inspection draw (its `[risk]` section is
+//!   compiled in `rule/risk.rs`).
 //! - [`delivery`]: who hears about alerts: supervisors per grid cell, grouping, repeats,
 //!   escalation up the grid, acknowledgement, silences (pure; notifiers live elsewhere).
 //! - [`wire`]: the alert message on `{prefix}/alerts/{site}` ([`wire::AlertMessage`]), built
@@ -101,6 +105,7 @@
 
 pub mod delivery;
 pub mod eval;
+pub mod grid;
 pub mod event;
 pub mod index;
 pub mod input;
@@ -109,6 +114,7 @@ pub(crate) mod machine;
 pub mod model;
 pub mod pack_tests;
 pub mod provenance;
+pub mod risk;
 pub mod rule;
 pub mod snapshot;
 pub mod state;

@@ -58,6 +58,7 @@ fn check_config(path: &std::path::Path) -> ExitCode {
         pack.name,
         pack.version
     );
+    println!("{}", crate::risk::describe(&pack.risk));
     println!(
         "  registry    {} sites, {} devices",
         config.registry.site_count(),

@@ -8,7 +8,7 @@
 //! # Layout
 //!
 //! - `common`: exit codes, loading a configuration, the runtime, signals.
-//! - `run`, `check_config`, `decode`: the production subcommands.
+//! - `run`, `check_config`, `decode`, `risk`: the production subcommands.
 //! - `demo`, `simulate`, `loadgen`, `bench`: the tools (`weijian-tools`).
 #![forbid(unsafe_code)]
 
@@ -20,6 +20,7 @@ use weijian_ingest::telemetry::logging::LogFormat;
 mod check_config;
 mod common;
 mod decode;
+mod risk;
 mod run;
 
 #[cfg(feature = "tools")]
@@ -53,6 +54,11 @@ enum Command {
     CheckConfig(check_config::Args),
     /// Decode payloads the way the ingestor would and print one JSON line per frame/object.
     Decode(decode::Args),
+    /// Site risk index (grades A-D) and risk-weighted 双随机 inspection draws (docs/risk-index.md).
+    Risk {
+        #[command(subcommand)]
+        command: risk::RiskCommand,
+    },
     /// The demo: an embedded broker, a simulated fleet and weijian, with live alerts.
     #[cfg(feature = "tools")]
     Demo(demo::Args),
@@ -83,6 +89,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args, format),
         Command::CheckConfig(args) => check_config::main(args),
         Command::Decode(args) => decode::main(args),
+        Command::Risk { command } => ExitCode::from(risk::run(command)),
         #[cfg(feature = "tools")]
         Command::Demo(args) => demo::main(args, format),
         #[cfg(feature = "tools")]

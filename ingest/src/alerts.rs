@@ -44,6 +44,8 @@ pub struct AlertStage {
     ticked_since_save: bool,
     /// Sterilizers whose status changed since it was last handed to the desk (API).
     sterilizers_dirty: std::collections::BTreeSet<String>,
+    /// The site risk index's alert-day ledger and draws, saved with the engine.
+    risk: crate::risk::RiskBoard,
 }
 
 /// A rule state captured for saving ([`AlertStage::prepare_save`]).
@@ -63,6 +65,9 @@ struct SnapshotFile {
     /// saved it.
     #[serde(default)]
     delivery: Option<Box<RawValue>>,
+    /// The risk index's ledger and draws at the same position (absent in older snapshots).
+    #[serde(default)]
+    risk: Option<crate::risk::RiskSnapshot>,
 }
 
 impl AlertStage {
@@ -73,9 +78,11 @@ impl AlertStage {
         let pack = config.alerts.pack.clone();
         let sites = config.registry.shared_sites();
         let devices = config.registry.alerting_devices();
+        let mut risk = None;
         let (engine, position, desk) = match read_snapshot(&snapshot_path) {
             Ok(Some(file)) => {
                 tracing::info!(path = %snapshot_path.display(), position = ?file.position, "Restored the alert engine's state.");
+                risk = file.risk;
                 (
                     Engine::restore(pack, sites, devices, file.engine),
                     file.position,
@@ -111,6 +118,11 @@ impl AlertStage {
             delivery: None,
             ticked_since_save: false,
             sterilizers_dirty: std::collections::BTreeSet::new(),
+            risk: crate::risk::RiskBoard::new(
+                config.alerts.pack.risk.clone(),
+                config.registry.clone(),
+                risk.unwrap_or_default(),
+            ),
         };
         (stage, desk)
     }
@@ -128,7 +140,22 @@ impl AlertStage {
                 delivery.show_sterilizer(status);
             }
         }
+        delivery.show_risk(self.risk.clone());
         self.delivery = Some(delivery);
+    }
+
+    /// The risk index (ledger, draws, scores).
+    pub fn risk(&self) -> &crate::risk::RiskBoard {
+        &self.risk
+    }
+
+    /// `site_risk` rows of the daily run when a China Standard Time day has begun since the
+    /// last one, and the rows of recomputations and draws made since the last call.
+    pub fn take_risk_rows(&mut self, now: alerting::model::Timestamp) -> Vec<Row> {
+        let rows = self.risk.take_rows(now);
+        // The risk state changed (a day scored, a draw made): saved even without new records.
+        self.ticked_since_save |= !rows.is_empty();
+        rows
     }
 
     /// Applies the journaled API request in the record at spool `position` (skipped if the
@@ -169,7 +196,8 @@ impl AlertStage {
                 self.sterilizers_dirty.insert(e.device.to_string());
             }
         }
-        let events = inputs.iter().flat_map(|i| self.engine.process(i)).collect();
+        let events: Vec<AlertEvent> = inputs.iter().flat_map(|i| self.engine.process(i)).collect();
+        self.risk.record(&events);
         self.publish_waste(inputs.iter().filter_map(|i| match i {
             Input::BagIn(b) => Some(&*b.site),
             Input::Handover(h) => Some(&*h.site),
@@ -211,6 +239,7 @@ impl AlertStage {
         self.last_tick = Some(Instant::now());
         let events = self.engine.process(&Input::Tick(now));
         self.ticked_since_save |= !events.is_empty();
+        self.risk.record(&events);
         if let Some(d) = &self.delivery {
             let pending = d.waste_pending();
             self.publish_waste(pending.iter().map(String::as_str));
@@ -266,6 +295,7 @@ impl AlertStage {
                 position: self.fed_up_to,
                 engine: self.engine.snapshot(),
                 delivery: self.delivery.as_ref().map(|d| d.snapshot()),
+                risk: Some(self.risk.snapshot()),
             },
         })
     }

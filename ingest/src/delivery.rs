@@ -79,6 +79,10 @@ pub trait AlertDelivery: Send + Sync + Debug {
 
     /// The latest status of a sterilizer, for the supervisors' views.
     fn show_sterilizer(&self, status: SterilizerStatus);
+
+    /// The site risk index (shared: the alert stage updates it, the supervisors' views read
+    /// it and make draws).
+    fn show_risk(&self, risk: crate::risk::RiskBoard);
 }
 
 /// A future the outbox returns.

@@ -27,6 +27,8 @@
 //! - [`drain`]: spool -> validate -> rules -> batched QuestDB writes -> commit, with a
 //!   degraded mode.
 //! - [`clock`], [`health`]: the clock the pipeline runs on; the flags readiness reads.
+//! - [`risk`]: the site risk index in the pipeline: the alert-day ledger fed by rule events,
+//!   saved with the engine, the daily `site_risk` rows and the draws made (`inspection_draws`).
 //! - [`telemetry`]: Prometheus metrics and logging set-up.
 //!
 //! Dependencies inside the crate point one way: `config`, `topic`, `message`, `reject`,
@@ -43,6 +45,7 @@ pub mod drain;
 pub mod health;
 pub mod message;
 pub mod reject;
+pub mod risk;
 pub mod sink;
 pub mod source;
 pub mod spool;

@@ -65,7 +65,7 @@
 
 pub mod config;
 pub mod engine;
-pub mod grid;
+pub use crate::grid;
 pub mod notice;
 pub mod silence;
 mod text;

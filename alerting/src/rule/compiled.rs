@@ -211,6 +211,8 @@ pub struct RulePack {
     pub tests: Vec<PackTest>,
     /// The `[sterilization]` section: cycle-verdict parameters (none: no verdicts).
     pub sterilization: Option<crate::sterilization::SterilParams>,
+    /// The `[risk]` section: the site risk index and the draw (defaults when absent).
+    pub risk: crate::risk::RiskParams,
 }
 
 impl RulePack {
@@ -225,6 +227,7 @@ impl RulePack {
             rules: Vec::new(),
             tests: Vec::new(),
             sterilization: None,
+            risk: crate::risk::RiskParams::default(),
         }
     }
 

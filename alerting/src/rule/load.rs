@@ -33,6 +33,7 @@ impl RulePack {
         let mut raw_rules: Vec<(usize, RawRule, std::ops::Range<usize>)> = Vec::new();
         let mut raw_tests: Vec<(usize, RawTest, std::ops::Range<usize>)> = Vec::new();
         let mut sterilization = None;
+        let mut risk = Some(crate::risk::RiskParams::default());
         for (key, value) in root.into_inner() {
             let span = value.span();
             match key.get_ref().as_ref() {
@@ -61,10 +62,15 @@ impl RulePack {
                     sterilization =
                         raw.and_then(|r| compile_sterilization(&r, span.clone(), &mut errs));
                 }
+                "risk" => {
+                    let raw: Option<super::risk::RawRisk> =
+                        de_one(value, "risk", &mut errs);
+                    risk = raw.and_then(|r| super::risk::compile(&r, &mut errs));
+                }
                 other => errs.at(
                     Some(key.span()),
                     other,
-                    "unknown top-level key (expected pack, defaults, rule, tests, sterilization)",
+                    "unknown top-level key (expected pack, defaults, rule, tests, sterilization, risk)",
                 ),
             }
         }
@@ -131,6 +137,7 @@ impl RulePack {
         }
         match meta {
             Some(meta) if errs.list.is_empty() => Ok(RulePack {
+                risk: risk.unwrap_or_default(),
                 name: meta.name,
                 version: meta.version,
                 description: meta.description,

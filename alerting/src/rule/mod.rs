@@ -10,6 +10,7 @@ pub mod error;
 mod load;
 pub(crate) mod numbers;
 pub(crate) mod pack_test;
+mod risk;
 mod sterilization;
 mod waste;
 

@@ -134,7 +134,12 @@ pub(super) fn write_all(
 fn is_alert_row(row: &Row) -> bool {
     matches!(
         row,
-        Row::Alert(_) | Row::Action(_) | Row::Audit(_) | Row::Cycle(_)
+        Row::Alert(_)
+            | Row::Action(_)
+            | Row::Audit(_)
+            | Row::Cycle(_)
+            | Row::SiteRisk(_)
+            | Row::Draw(_)
     )
 }
 

@@ -284,6 +284,8 @@ impl Drain {
                 // Delivery already saw these events inside the tick.
                 self.announce(events, false, &mut effects);
                 self.held_alerts.extend(self.alerts.take_cycle_rows());
+                self.held_alerts
+                    .extend(self.alerts.take_risk_rows((self.clock)()));
                 self.carry_out(ticked, &mut effects);
             }
             // Notices are durable in the outbox before anything that caused them is committed

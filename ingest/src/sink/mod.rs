@@ -8,6 +8,7 @@
 
 pub mod cycles;
 pub mod questdb;
+pub mod risk;
 pub mod rows;
 pub mod schema;
 pub mod store;

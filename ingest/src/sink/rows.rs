@@ -24,6 +24,10 @@ pub enum Row {
     WasteBag(Box<super::waste::WasteBagRow>),
     /// A sterilization cycle with its verdict (`sterilization_cycles`).
     Cycle(Box<alerting::sterilization::CycleRecord>),
+    /// A site's risk index on one day (`site_risk`).
+    SiteRisk(Box<super::risk::SiteRiskRow>),
+    /// A 双随机 draw (`inspection_draws`).
+    Draw(Box<super::risk::DrawRow>),
 }
 
 /// A delivery lifecycle record or a supervisor's action on an alert (`alert_actions`).
@@ -141,6 +145,8 @@ impl Row {
             Self::Audit(_) => "audit",
             Self::WasteBag(_) => "waste_bags",
             Self::Cycle(_) => super::cycles::TABLE,
+            Self::SiteRisk(_) => super::risk::SITE_RISK,
+            Self::Draw(_) => super::risk::DRAWS,
         }
     }
 
@@ -261,6 +267,8 @@ impl Row {
                 .at(TimestampMicros::new(a.ts.0)),
             Self::WasteBag(w) => super::waste::encode(w, buf),
             Self::Cycle(c) => super::cycles::encode(c, buf),
+            Self::SiteRisk(r) => super::risk::encode_site_risk(r, buf),
+            Self::Draw(d) => super::risk::encode_draw(d, buf),
         }
     }
 }
@@ -410,6 +418,7 @@ mod tests {
             bd_pass: Some(true),
             bi: Some(("bi1".into(), false)),
         })));
+        rows.extend(super::super::risk::sample_rows());
         rows
     }
 

@@ -296,6 +296,8 @@ pub fn tables() -> Vec<Table> {
     });
     t.push(super::waste::table());
     t.push(super::cycles::table());
+    t.push(super::risk::site_risk_table());
+    t.push(super::risk::draws_table());
     t
 }
 

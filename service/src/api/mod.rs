@@ -16,7 +16,7 @@
 //!   module has the types of its own answers: `sites`, `waste`, `sterilizers`, ...);
 //! - `filter`: the query of `GET /api/v1/alerts`;
 //! - `write`: submitting a write and turning its outcome into a response;
-//! - `alerts`, `silences`, `sites`, `sterilizers`: the handlers (`waste`: a waste store's ledger
+//! - `alerts`, `silences`, `sites`, `sterilizers`, `risk` (risk index, draws): the handlers (`waste`: a waste store's ledger
 //!   in its status);
 //! - `doc`: the OpenAPI 3.1 document, generated with utoipa from those types and the handlers'
 //!   `#[utoipa::path]`, served at `/api/v1/openapi.json`.
@@ -29,6 +29,7 @@ mod caller;
 pub mod doc;
 mod error;
 mod filter;
+mod risk;
 mod silences;
 mod sites;
 mod sterilizers;
@@ -65,6 +66,11 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/sites", &["get"]),
     ("/api/v1/sites/{site}/status", &["get"]),
     ("/api/v1/sites/{site}/sterilizers", &["get"]),
+    ("/api/v1/risk/sites", &["get"]),
+    ("/api/v1/risk/sites/{site}", &["get"]),
+    ("/api/v1/risk/grid", &["get"]),
+    ("/api/v1/risk/recompute", &["post"]),
+    ("/api/v1/risk/draws", &["post"]),
 ];
 
 /// What every handler shares.
@@ -95,6 +101,11 @@ pub fn router(desk: Desk) -> Router {
         .route("/api/v1/sites", get(sites::list))
         .route("/api/v1/sites/{site}/status", get(sites::status))
         .route("/api/v1/sites/{site}/sterilizers", get(sterilizers::list))
+        .route("/api/v1/risk/sites", get(risk::list))
+        .route("/api/v1/risk/sites/{site}", get(risk::site))
+        .route("/api/v1/risk/grid", get(risk::grid))
+        .route("/api/v1/risk/recompute", post(risk::recompute))
+        .route("/api/v1/risk/draws", post(risk::draw))
         .route("/api/v1/{*rest}", any(no_route))
         .with_state(ApiState {
             desk,

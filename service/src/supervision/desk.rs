@@ -185,6 +185,8 @@ struct Inner {
     /// (the API reads it; separate from the delivery state, not snapshotted: the rule
     /// engine's snapshot has it and the drain republishes it at start).
     sterilizers: Mutex<HashMap<String, alerting::sterilization::SterilizerStatus>>,
+    /// The site risk index (set by the alert stage when delivery is attached).
+    risk: std::sync::OnceLock<weijian_ingest::risk::RiskBoard>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -226,6 +228,7 @@ impl Desk {
                 next: AtomicU64::new(1),
                 waste: super::WasteBoard::default(),
                 sterilizers: Mutex::new(HashMap::new()),
+                risk: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -279,6 +282,16 @@ impl Desk {
     /// The waste stores' ledger summaries.
     pub fn waste(&self) -> &super::WasteBoard {
         &self.inner.waste
+    }
+
+    /// The site risk index, once the alert stage has attached it.
+    pub fn risk(&self) -> Option<&weijian_ingest::risk::RiskBoard> {
+        self.inner.risk.get()
+    }
+
+    /// Attaches the site risk index (the first one stays).
+    pub fn set_risk(&self, board: weijian_ingest::risk::RiskBoard) {
+        let _ = self.inner.risk.set(board);
     }
 
     /// Journals a write and waits for the drain to apply it.

@@ -214,6 +214,10 @@ impl AlertDelivery for DeliveryStage {
     fn show_sterilizer(&self, status: alerting::sterilization::SterilizerStatus) {
         self.desk.set_sterilizer(status);
     }
+
+    fn show_risk(&self, risk: weijian_ingest::risk::RiskBoard) {
+        self.desk.set_risk(risk);
+    }
 }
 
 fn record_notice(st: &mut DeskState, notice: &Notice) {

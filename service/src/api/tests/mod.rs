@@ -7,6 +7,7 @@ mod access;
 mod alerts;
 mod openapi;
 mod schema;
+mod risk;
 mod silences;
 mod sites;
 mod sterilizers;

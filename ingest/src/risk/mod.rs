@@ -1,0 +1,280 @@
+//! The site risk index and the 双随机 draw in the service.
+//!
+//! Where the alert history comes from: the rule engine's own events. The alert stage records
+//! every event it hands to the drain in an [`AlertDayLedger`] ([`RiskBoard::record`]); the
+//! ledger is saved in the engine's snapshot (`<spool dir>/alert-engine.json`) at the same spool
+//! position as the engine, and a replay after a crash records the same events again, which
+//! changes nothing. So the index needs no query of QuestDB and works while QuestDB is down.
+//!
+//! - [`RiskBoard`]: the ledger, the draws made, and the scores on demand; shared by the alert
+//!   stage (which feeds it and produces the daily rows) and the API (through the desk).
+//! The commands (`weijian risk grades/draw/verify`) are in the `weijian` binary (`cli/src/risk.rs`).
+//!
+//! Daily: on the first engine tick of a China Standard Time day, the previous day is scored
+//! for every site and written to `site_risk` (days missed while weijian was stopped are caught
+//! up, at most `window_days` of them). On demand: `POST /api/v1/risk/recompute`.
+
+pub mod verify;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use alerting::model::Timestamp;
+use alerting::risk::{
+    cst_date, cst_day, cst_midnight, score_sites, AlertDayLedger, DrawInput, DrawResult,
+    LedgerEvent, PastInspection, RiskParams, SiteRisk,
+};
+use alerting::AlertEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Registry;
+use crate::sink::risk::{DrawRow, SiteRiskRow};
+use crate::sink::rows::Row;
+
+/// A draw as remembered: who was sent where, for later exclusions and 回避.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredDraw {
+    pub draw_id: String,
+    pub date: String,
+    /// (site, inspectors) in pick order.
+    pub picks: Vec<(String, Vec<String>)>,
+}
+
+/// What is saved with the engine's snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RiskSnapshot {
+    pub ledger: AlertDayLedger,
+    #[serde(default)]
+    pub draws: Vec<StoredDraw>,
+    /// The last day the daily run scored.
+    #[serde(default)]
+    pub scored_through: Option<i64>,
+}
+
+#[derive(Debug)]
+struct State {
+    saved: RiskSnapshot,
+    /// Rows waiting for the drain (recomputations, draws).
+    pending: Vec<Row>,
+}
+
+/// The risk index's state, shared (cloning shares it).
+#[derive(Debug, Clone)]
+pub struct RiskBoard {
+    inner: Arc<Mutex<State>>,
+    params: Arc<RiskParams>,
+    registry: Arc<Registry>,
+}
+
+/// Draws remembered for exclusions and 回避; older ones are forgotten (product default: at 10
+/// sites a draw, 100,000 past inspections, far more than a district's `exclude_days`).
+const DRAWS_KEPT: usize = 10_000;
+
+impl RiskBoard {
+    pub fn new(params: RiskParams, registry: Arc<Registry>, restored: RiskSnapshot) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(State {
+                saved: restored,
+                pending: Vec::new(),
+            })),
+            params: Arc::new(params),
+            registry,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn params(&self) -> &RiskParams {
+        &self.params
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Records the rule engine's events in the ledger.
+    pub fn record(&self, events: &[AlertEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        let mut st = self.state();
+        for e in events {
+            st.saved.ledger.record(LedgerEvent::from(e));
+        }
+    }
+
+    /// The state to save with the engine's snapshot.
+    pub fn snapshot(&self) -> RiskSnapshot {
+        self.state().saved.clone()
+    }
+
+    /// Every configured site scored on `day` (configuration order).
+    pub fn score_day(&self, day: i64) -> Vec<SiteRisk> {
+        let window = i64::from(self.params.window_days);
+        let days = self.state().saved.ledger.alert_days(day - window + 1, day);
+        score_sites(
+            self.registry.sites().map(|s| &*s.id),
+            day,
+            &days,
+            &self.params,
+        )
+    }
+
+    /// The `site_risk` rows of `day`.
+    pub fn rows_of_day(&self, day: i64) -> Vec<Row> {
+        self.score_day(day)
+            .into_iter()
+            .filter_map(|r| self.row(&r))
+            .collect()
+    }
+
+    fn row(&self, r: &SiteRisk) -> Option<Row> {
+        let site = self.registry.site(&r.site)?;
+        Some(Row::SiteRisk(Box::new(SiteRiskRow {
+            ts: cst_midnight(r.day),
+            date: r.date.clone(),
+            site: r.site.clone(),
+            kind: site.attributes.kind().as_str(),
+            grid: site.grid.clone(),
+            score: r.score,
+            grade: r.grade.as_str(),
+            alert_days: r.alert_days as i64,
+            alerts: r.alerts as i64,
+            explanation_zh: r.explain_zh(&self.params),
+            explanation_en: r.explain_en(&self.params),
+            contributions: serde_json::to_string(&r.contributions).unwrap_or_default(),
+        })))
+    }
+
+    /// The daily run: when `now` is on a later China Standard Time day than the last one
+    /// scored, scores every day since (the previous day first time; at most `window_days`
+    /// days after a long stop) and forgets alerts no window can see any more. Then whatever
+    /// rows recomputations and draws left for the drain.
+    pub fn take_rows(&self, now: Timestamp) -> Vec<Row> {
+        let yesterday = cst_day(now) - 1;
+        let (from, due) = {
+            let st = self.state();
+            let from = st.saved.scored_through.map_or(yesterday, |d| {
+                (d + 1).max(yesterday - i64::from(self.params.window_days) + 1)
+            });
+            (from, from <= yesterday)
+        };
+        let mut rows = Vec::new();
+        if due {
+            for day in from..=yesterday {
+                rows.extend(self.rows_of_day(day));
+            }
+            tracing::info!(
+                from = %cst_date(from),
+                to = %cst_date(yesterday),
+                rows = rows.len(),
+                "Scored the site risk index."
+            );
+            let mut st = self.state();
+            st.saved.scored_through = Some(yesterday);
+            // Keep two windows (product default), so the last window's days can still be
+            // recomputed on demand.
+            let keep = yesterday - 2 * i64::from(self.params.window_days);
+            st.saved.ledger.prune(keep);
+        }
+        rows.append(&mut self.state().pending);
+        rows
+    }
+
+    /// Scores `day` now and queues its `site_risk` rows (rewriting any earlier ones).
+    pub fn recompute(&self, day: i64) -> Vec<SiteRisk> {
+        let scores = self.score_day(day);
+        let rows: Vec<Row> = scores.iter().filter_map(|r| self.row(r)).collect();
+        self.state().pending.extend(rows);
+        scores
+    }
+
+    /// Past inspections as the draw sees them: every site of every remembered draw, on the
+    /// draw's date, with the inspectors sent.
+    pub fn past_inspections(&self) -> Vec<PastInspection> {
+        self.state()
+            .saved
+            .draws
+            .iter()
+            .flat_map(|d| {
+                d.picks.iter().map(|(site, inspectors)| PastInspection {
+                    site: site.clone(),
+                    date: d.date.clone(),
+                    inspectors: inspectors.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Remembers a draw and queues its `inspection_draws` rows.
+    pub fn store_draw(
+        &self,
+        draw_id: &str,
+        input: &DrawInput,
+        result: &DrawResult,
+        actor: &str,
+        now: Timestamp,
+    ) {
+        let record = serde_json::json!({ "draw_id": draw_id, "input": input, "result": result });
+        let scope = input.scope.to_string();
+        let kind = input.kind.map(|k| k.as_str());
+        let base = DrawRow {
+            ts: now,
+            draw_id: draw_id.to_owned(),
+            date: input.date.clone(),
+            pick: 0,
+            site: "-".to_owned(),
+            grade: None,
+            weight: None,
+            of_weight: None,
+            inspectors: String::new(),
+            seed: input.seed.to_string(),
+            scope,
+            kind,
+            actor: actor.to_owned(),
+            record: record.to_string(),
+        };
+        let mut rows = vec![Row::Draw(Box::new(base.clone()))];
+        for p in &result.picks {
+            rows.push(Row::Draw(Box::new(DrawRow {
+                pick: i64::from(p.order),
+                site: p.site.clone(),
+                grade: Some(p.grade.as_str()),
+                weight: Some(i64::from(p.weight)),
+                of_weight: i64::try_from(p.of_weight).ok(),
+                inspectors: p.inspectors.join(";"),
+                record: String::new(),
+                ..base.clone()
+            })));
+        }
+        let mut st = self.state();
+        st.pending.extend(rows);
+        st.saved.draws.push(StoredDraw {
+            draw_id: draw_id.to_owned(),
+            date: input.date.clone(),
+            picks: result
+                .picks
+                .iter()
+                .map(|p| (p.site.clone(), p.inspectors.clone()))
+                .collect(),
+        });
+        let excess = st.saved.draws.len().saturating_sub(DRAWS_KEPT);
+        st.saved.draws.drain(..excess);
+    }
+}
+
+/// A seed for a draw that was not given one: the clock's microseconds mixed with the
+/// process id (it is published with the draw; only reproducibility matters, not secrecy).
+pub fn fresh_seed(now: Timestamp) -> u64 {
+    let mut rng =
+        alerting::risk::SplitMix64::new((now.0 as u64) ^ (u64::from(std::process::id()) << 32));
+    rng.next_u64()
+}
+
+/// The id of a draw: `draw-<date>-<seed in hex>`.
+pub fn draw_id(date: &str, seed: u64) -> String {
+    format!("draw-{date}-{seed:016x}")
+}
