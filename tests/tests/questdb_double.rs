@@ -385,3 +385,53 @@ fn response_delay_trips_the_client_request_timeout() -> anyhow::Result<()> {
     assert_eq!(db.count("sensor"), 2);
     Ok(())
 }
+
+/// Observed on QuestDB 9.3.5 (built from source, 2026-12-06): a table auto-created by ILP gets
+/// the first line's columns, then `timestamp`; columns of later lines follow it. `SELECT *`
+/// shows them in that order, and `SELECT count()` names its column `count()`.
+#[test]
+fn auto_created_table_columns_and_count_are_shaped_like_questdb() -> anyhow::Result<()> {
+    let db = QuestDbDouble::start();
+    let (status, _, _) = post_raw(
+        &db,
+        "probe,dev=d1 v=1.0 1000000000\nprobe,dev=d1,zone=z v=2.0,n=3i 2000000000\n",
+    )?;
+    assert_eq!(status, 204);
+    let (status, _, _) = post_raw(&db, "probe w=1.0 3000000000\n")?;
+    assert_eq!(status, 204);
+    let (status, json) = exec(&db, "SELECT * FROM probe")?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        json["columns"],
+        serde_json::json!([
+            {"name": "dev", "type": "SYMBOL"},
+            {"name": "v", "type": "DOUBLE"},
+            {"name": "timestamp", "type": "TIMESTAMP"},
+            {"name": "zone", "type": "SYMBOL"},
+            {"name": "n", "type": "LONG"},
+            {"name": "w", "type": "DOUBLE"}
+        ])
+    );
+    assert_eq!(json["timestamp"], 2);
+    assert_eq!(
+        json["dataset"],
+        serde_json::json!([
+            ["d1", 1.0, "1970-01-01T00:00:01.000000Z", null, null, null],
+            ["d1", 2.0, "1970-01-01T00:00:02.000000Z", "z", 3, null],
+            [null, null, "1970-01-01T00:00:03.000000Z", null, null, 1.0]
+        ])
+    );
+    let (status, json) = exec(&db, "SELECT count() FROM probe")?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        json["columns"],
+        serde_json::json!([{"name": "count()", "type": "LONG"}])
+    );
+    assert_eq!(json["dataset"], serde_json::json!([[3]]));
+    // A field named like the designated timestamp is refused (QuestDB 9.3.5: 500 with
+    // `java.lang.UnsupportedOperationException`; the double: 400, a cast error).
+    let (status, _, _) = post_raw(&db, "fresh timestamp=1.5 1000\n")?;
+    assert_ne!(status, 204);
+    assert_eq!(db.count("fresh"), 0);
+    Ok(())
+}

@@ -9,7 +9,8 @@
 //! Deliberate strictness beyond real QuestDB (to catch bugs early): against a table created by
 //! DDL, a string field into a SYMBOL column, a tag into a STRING/VARCHAR column and an integer
 //! into a TIMESTAMP column are rejected as cast errors, and duplicate columns in a line are a
-//! parse error.
+//! parse error. (QuestDB 9.3.5 accepts all of these, keeping the first of duplicate columns;
+//! it also takes a boolean into a LONG column as 0/1, which the double refuses.)
 //!
 //! Layout: the handle [`QuestDbDouble`] and its shared state here; `value.rs` (cell values and
 //! column types), `table.rs` (schemas and stored rows), `server.rs` (the HTTP server and its

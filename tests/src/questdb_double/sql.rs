@@ -342,7 +342,7 @@ fn select(st: &DbState, p: &mut Sql, sql: &str) -> Result<serde_json::Value, Exe
     if count {
         return Ok(json!({
             "query": sql,
-            "columns": [{"name": "count", "type": "LONG"}],
+            "columns": [{"name": "count()", "type": "LONG"}],
             "timestamp": -1,
             "dataset": [[t.rows.len()]],
             "count": 1

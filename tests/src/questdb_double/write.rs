@@ -97,7 +97,8 @@ fn ingest(st: &mut DbState, lines: Vec<IlpLine>) -> Result<(), ilp::IlpError> {
                 .map(|t| t.schema.clone())
                 .unwrap_or_else(|| TableSchema {
                     name: line.table.clone(),
-                    columns: vec![("timestamp".to_string(), ColumnType::Timestamp)],
+                    // QuestDB adds the designated timestamp after the first line's columns.
+                    columns: Vec::new(),
                     designated_timestamp: "timestamp".to_string(),
                     dedup_keys: Vec::new(),
                     created_by_ddl: false,
@@ -108,7 +109,11 @@ fn ingest(st: &mut DbState, lines: Vec<IlpLine>) -> Result<(), ilp::IlpError> {
             let (name, ty) = match schema.column(col) {
                 Some((n, t)) => (n.to_string(), t),
                 None => {
-                    let ty = ColumnType::for_new_column(v);
+                    let ty = if col.eq_ignore_ascii_case(&schema.designated_timestamp) {
+                        ColumnType::Timestamp
+                    } else {
+                        ColumnType::for_new_column(v)
+                    };
                     schema.columns.push((col.clone(), ty));
                     if schema.created_by_ddl {
                         unexpected.push((schema.name.clone(), col.clone()));
@@ -133,6 +138,10 @@ fn ingest(st: &mut DbState, lines: Vec<IlpLine>) -> Result<(), ilp::IlpError> {
                     })
                 }
             }
+        }
+        if schema.column(&schema.designated_timestamp).is_none() {
+            let ts = schema.designated_timestamp.clone();
+            schema.columns.push((ts, ColumnType::Timestamp));
         }
         row.insert(
             schema.designated_timestamp.clone(),
