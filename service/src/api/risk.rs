@@ -274,7 +274,7 @@ pub struct Explanation {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SiteRiskDetail {
     #[serde(flatten)]
-    pub grade: SiteGrade,
+    pub head: SiteGrade,
     /// The lowest score of the grade reached (0 for A).
     pub grade_floor: f64,
     /// The lowest score of the next grade; null for D.
@@ -929,7 +929,7 @@ pub async fn site(
         return Err(ApiError::not_found(format!("site {id} is not configured")));
     };
     Ok(Json(SiteRiskDetail {
-        grade: site_grade(entry, r, board),
+        head: site_grade(entry, r, board),
         grade_floor: r.grade_floor,
         next_grade_at: r.next_grade_at,
         by_rule: r

@@ -1036,3 +1036,101 @@ async fn a_real_answer_changed_in_any_way_no_longer_conforms() {
         );
     }
 }
+
+/// The same for the risk answers: a real grade and a real draw, changed in one place at a
+/// time, no longer conform.
+#[tokio::test]
+async fn a_real_risk_answer_changed_in_any_way_no_longer_conforms() {
+    let c = Conformance::new(Harness::new().await);
+    super::risk::with_history(&c.h);
+    let grade = c.h.get("/api/v1/risk/sites/wp-east", SHUICHANG).await;
+    assert_eq!(grade.status, StatusCode::OK, "{grade:?}");
+    let body = json!({"n": 1, "inspectors": ["张伟", "李娜"], "seed": "2026"});
+    let draw = c.h.post("/api/v1/risk/draws", DONGCHENG, body).await;
+    assert_eq!(draw.status, StatusCode::CREATED, "{draw:?}");
+    let validator = Validator::new(&c.doc);
+    let changes: Vec<(&str, &Answer, &str, Change)> = vec![
+        (
+            "a grade not in the enum",
+            &grade,
+            RISK_SITE,
+            Box::new(|v| v["grade"] = json!("E")),
+        ),
+        (
+            "a grade name not in the enum",
+            &grade,
+            RISK_SITE,
+            Box::new(|v| v["grade_zh"] = json!("中风险")),
+        ),
+        (
+            "a level not in the enum",
+            &grade,
+            RISK_SITE,
+            Box::new(|v| v["contributions"][0]["level"] = json!("V")),
+        ),
+        (
+            "an undocumented field of the parameters",
+            &grade,
+            RISK_SITE,
+            Box::new(|v| v["parameters"]["points"]["V"] = json!(0.5)),
+        ),
+        (
+            "a missing field of the flattened grade",
+            &grade,
+            RISK_SITE,
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("explanation");
+            }),
+        ),
+        (
+            "a null where none is allowed",
+            &grade,
+            RISK_SITE,
+            Box::new(|v| v["grade_floor"] = Value::Null),
+        ),
+        (
+            "a seed as a number",
+            &draw,
+            DRAW,
+            Box::new(|v| v["seed"] = json!(2026)),
+        ),
+        (
+            "a site kind not in the enum",
+            &draw,
+            DRAW,
+            Box::new(|v| v["input"]["sites"][0]["kind"] = json!("pool")),
+        ),
+        (
+            "an undocumented field of a pick",
+            &draw,
+            DRAW,
+            Box::new(|v| v["result"]["picks"][0]["chance"] = json!(0.5)),
+        ),
+        (
+            "a missing scope level",
+            &draw,
+            DRAW,
+            Box::new(|v| {
+                v["input"]["scope"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("community");
+            }),
+        ),
+    ];
+    for (what, answer, op, change) in changes {
+        let (method, path) = match op.split_once(' ') {
+            Some((m, p)) => (m.to_lowercase(), p),
+            None => ("get".to_owned(), op),
+        };
+        let status = answer.status.as_u16().to_string();
+        let schema = c.schema(&method, path, &status).unwrap();
+        assert_eq!(validator.errors(&answer.body, schema), Vec::<String>::new());
+        let mut body = answer.body.clone();
+        change(&mut body);
+        assert!(
+            !validator.errors(&body, schema).is_empty(),
+            "{what} was not noticed"
+        );
+    }
+}
