@@ -158,8 +158,10 @@ pub struct DrawRequest {
 }
 
 /// A grid cell to draw from: no district is the whole city; a community needs its street, a
-/// street its district.
+/// street its district. (A bad one is refused with the words of alerting's `Cell`, which it
+/// replaces in the body: "expected struct Cell".)
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(expecting = "struct Cell")]
 pub struct DrawScope {
     /// District (区).
     district: Option<String>,
