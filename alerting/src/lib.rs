@@ -105,8 +105,8 @@
 
 pub mod delivery;
 pub mod eval;
-pub mod grid;
 pub mod event;
+pub mod grid;
 pub mod index;
 pub mod input;
 pub mod level;

@@ -193,7 +193,6 @@ pub fn run(command: RiskCommand) -> u8 {
     }
 }
 
-
 fn grades_table(body: &Value) -> String {
     let mut s = format!("risk grades on {}\n", body["date"].as_str().unwrap_or("?"));
     s.push_str("grade  score     site  (name)  —  explanation\n");

@@ -57,8 +57,12 @@ async fn a_w2_alert_raises_its_sites_grade_and_a_draw_from_the_command_line_is_s
         &supervisors_toml(&hooks, "group_window_secs = 0"),
         "",
     )?;
-    let config = weijian_ingest::config::Config::parse(&text_cfg, "test", &weijian_ingest::config::ProcessEnv)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = weijian_ingest::config::Config::parse(
+        &text_cfg,
+        "test",
+        &weijian_ingest::config::ProcessEnv,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (running, _shutdown) = env.start(config).await?;
     let api = ApiClient::new(running.http_addr);
 
@@ -196,8 +200,12 @@ async fn a_w2_alert_raises_its_sites_grade_and_a_draw_from_the_command_line_is_s
     // A restart keeps the ledger and the draws (saved with the rule engine's state): the
     // grades are the same, and the site just drawn is left out of the next draw.
     running.stop().await;
-    let config = weijian_ingest::config::Config::parse(&text_cfg, "test", &weijian_ingest::config::ProcessEnv)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = weijian_ingest::config::Config::parse(
+        &text_cfg,
+        "test",
+        &weijian_ingest::config::ProcessEnv,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (running, _shutdown) = env.start(config).await?;
     let api = ApiClient::new(running.http_addr);
     let (status, again) = api.get("/api/v1/risk/sites?date=today", &token("jd-st"))?;

@@ -10,12 +10,12 @@ use alerting::model::Timestamp;
 use alerting::risk::{cst_day, Grade, RiskParams};
 use alerting::{Engine, Input};
 
-use weijian_ingest::risk::{RiskBoard, RiskSnapshot};
 use weijian_ingest::config::Config;
 use weijian_ingest::message::Message;
-use weijian_tools::simulate::{Fleet, Scenario};
+use weijian_ingest::risk::{RiskBoard, RiskSnapshot};
 use weijian_ingest::sink::rows::Row;
 use weijian_ingest::validate::Validator;
+use weijian_tools::simulate::{Fleet, Scenario};
 
 const DEMO: &str = include_str!("../../config/demo.toml");
 const PREFIX: &str = "weijian/v1";

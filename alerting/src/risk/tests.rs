@@ -4,8 +4,8 @@
 
 use super::draw::{draw, DrawError, DrawInput, DrawSite, PastInspection, SplitMix64};
 use super::*;
-use crate::grid::Cell;
 use crate::event::EventKind;
+use crate::grid::Cell;
 use crate::level::Level;
 use crate::model::{days_from_civil, GridPath, SiteKind, Timestamp};
 use crate::RulePack;

@@ -8,6 +8,7 @@
 //!
 //! - [`RiskBoard`]: the ledger, the draws made, and the scores on demand; shared by the alert
 //!   stage (which feeds it and produces the daily rows) and the API (through the desk).
+//!
 //! The commands (`weijian risk grades/draw/verify`) are in the `weijian` binary (`cli/src/risk.rs`).
 //!
 //! Daily: on the first engine tick of a China Standard Time day, the previous day is scored

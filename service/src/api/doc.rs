@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
 use super::error::{
     BadRequest, Conflict, ErrorBody, Forbidden, NotFound, Unauthorized, Unavailable, Unprocessable,
 };
-use super::{alerts, silences, sites, sterilizers};
+use super::{alerts, risk, silences, sites, sterilizers};
 
 /// The API's document (see the module docs).
 #[derive(Debug, OpenApi)]
@@ -24,7 +24,8 @@ use super::{alerts, silences, sites, sterilizers};
         title = "weijian supervisors' API",
         version = "1",
         description = "Alerts of the caller's supervision grid subtree (区 -> 街道 -> 社区): list, \
-            acknowledge, resolve, silence; site status; a dental clinic's sterilizers. Every write \
+            acknowledge, resolve, silence; site status; a dental clinic's sterilizers; the site risk \
+            index (grades A-D) and the 双随机 inspection draw. Every write \
             is journaled and audited; refusals (401, 403) are audited too. Times: every field `x` \
             is RFC 3339 at Beijing time (+08:00), with `x_us` in epoch microseconds. Errors are \
             `{\"error\": \"<code>\", \"message\": \"...\"}` (plus `request_id` for a journaled \
@@ -35,6 +36,7 @@ use super::{alerts, silences, sites, sterilizers};
         (name = "alerts", description = "Alerts (预警) of the caller's grid subtree: list, one with its history, acknowledge, resolve."),
         (name = "silences", description = "Silences (静默) and maintenance windows: list, add, lift."),
         (name = "sites", description = "Sites of the caller's subtree: status, a waste store's ledger, a dental clinic's sterilizers."),
+        (name = "risk", description = "The site risk index of the caller's subtree (grades A-D with their explanation, grid roll-ups, recomputation) and the 双随机 inspection draw."),
         (name = "caller", description = "Who the bearer token belongs to."),
         (name = "document", description = "This OpenAPI document."),
     ),
@@ -52,12 +54,17 @@ use super::{alerts, silences, sites, sterilizers};
         sites::list,
         sites::status,
         sterilizers::list,
+        risk::list,
+        risk::site,
+        risk::grid,
+        risk::recompute,
+        risk::draw,
     ),
     components(
         schemas(ErrorBody),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, Unavailable)
     ),
-    modifiers(&BearerToken, &OptionalAckBody)
+    modifiers(&BearerToken, &OptionalBodies)
 )]
 pub struct ApiDoc;
 
@@ -82,24 +89,33 @@ impl Modify for BearerToken {
     }
 }
 
-/// The body of an acknowledgement may be left out (no note), but when given it is an
-/// `AckBody` object: utoipa can only say "optional" as "`AckBody` or null", and `null` is a
-/// 400, so this makes it a plain, not required `AckBody`.
-#[derive(Debug)]
-struct OptionalAckBody;
+/// Bodies that may be left out, with the schema of the body when given: (path, schema).
+const OPTIONAL_BODIES: &[(&str, &str)] = &[
+    ("/api/v1/alerts/{id}/ack", "AckBody"),
+    ("/api/v1/risk/recompute", "RecomputeRequest"),
+];
 
-impl Modify for OptionalAckBody {
+/// The body of an acknowledgement (or of a recomputation) may be left out (no note;
+/// yesterday), but when given it is an `AckBody` (`RecomputeRequest`) object: utoipa can only
+/// say "optional" as "`AckBody` or null", and `null` is a 400, so this makes it a plain, not
+/// required `AckBody` (`RecomputeRequest`).
+#[derive(Debug)]
+struct OptionalBodies;
+
+impl Modify for OptionalBodies {
     fn modify(&self, doc: &mut Document) {
-        let body = doc
-            .paths
-            .paths
-            .get_mut("/api/v1/alerts/{id}/ack")
-            .and_then(|item| item.post.as_mut())
-            .and_then(|op| op.request_body.as_mut());
-        if let Some(body) = body {
-            body.required = None;
-            for content in body.content.values_mut() {
-                content.schema = Some(utoipa::openapi::Ref::from_schema_name("AckBody").into());
+        for (path, schema) in OPTIONAL_BODIES {
+            let body = doc
+                .paths
+                .paths
+                .get_mut(*path)
+                .and_then(|item| item.post.as_mut())
+                .and_then(|op| op.request_body.as_mut());
+            if let Some(body) = body {
+                body.required = None;
+                for content in body.content.values_mut() {
+                    content.schema = Some(utoipa::openapi::Ref::from_schema_name(*schema).into());
+                }
             }
         }
     }
@@ -115,6 +131,7 @@ pub fn document() -> &'static Document {
 pub mod schema {
     use alerting::delivery::Tier;
     use alerting::model::{DeviceKind, SiteKind};
+    use alerting::risk::Grade;
     use alerting::sterilization::{DeviceVerdict, Program};
     use alerting::waste::Category;
     use alerting::{EventKind, Level};
@@ -210,16 +227,99 @@ pub mod schema {
         )
     }
 
+    /// Every site kind.
+    const SITE_KINDS: [SiteKind; 3] = [
+        SiteKind::Water,
+        SiteKind::WasteStore,
+        SiteKind::DentalSterilization,
+    ];
+
     pub fn site_kind() -> Object {
         one_of(
-            [
-                SiteKind::Water,
-                SiteKind::WasteStore,
-                SiteKind::DentalSterilization,
-            ]
-            .map(SiteKind::as_str),
+            SITE_KINDS.map(SiteKind::as_str),
             "water (饮用水), waste_store (医疗废物暂存间) or dental_sterilization (口腔器械消毒).",
         )
+    }
+
+    /// A site kind, or null.
+    pub fn site_kind_or_null() -> Object {
+        one_of_or_null(
+            SITE_KINDS.map(SiteKind::as_str),
+            "water (饮用水), waste_store (医疗废物暂存间) or dental_sterilization (口腔器械消毒); null for every kind.",
+        )
+    }
+
+    /// `tier=` of a risk roll-up.
+    pub fn roll_up_tier() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Tier::ALL.map(Tier::as_str)))
+            .default(Some(Tier::Community.as_str().into()))
+            .description(Some(
+                "A tier of the supervision grid: community (社区), street (街道), district (区), city (市).",
+            ))
+            .build()
+    }
+
+    pub fn grade() -> Object {
+        one_of(
+            Grade::ALL.map(Grade::as_str),
+            "A site's risk grade: A (低风险, lowest risk) .. D (高风险, highest).",
+        )
+    }
+
+    /// `min_grade=`.
+    pub fn min_grade() -> Object {
+        one_of(
+            Grade::ALL.map(Grade::as_str),
+            "This grade or riskier: B is B, C and D (A .. D, D the riskiest).",
+        )
+    }
+
+    pub fn grade_zh() -> Object {
+        one_of(
+            Grade::ALL.map(Grade::name_zh),
+            "The grade's name in Chinese (低风险 .. 高风险).",
+        )
+    }
+
+    pub fn grade_en() -> Object {
+        one_of(
+            Grade::ALL.map(Grade::name_en),
+            "The grade's name in English (low .. high).",
+        )
+    }
+
+    /// The constant `site_risk`.
+    pub fn site_risk_table() -> Object {
+        one_of(
+            ["site_risk"],
+            "The table of the daily grades (one row per site per day).",
+        )
+    }
+
+    /// `seed` of a draw: decimal text or a number.
+    pub fn seed_in() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^\s*[0-9]{1,20}\s*$"))
+                    .description(Some("Decimal, 0 .. 2^64-1 (text keeps every digit).")),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .description(Some(
+                        "0 .. 2^64-1 (above 2^53 many JSON libraries round it).",
+                    )),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .description(Some(
+                "The draw's seed; left out or null: a fresh one (the answer gives it).",
+            ))
+            .into()
     }
 
     pub fn device_kind() -> Object {

@@ -16,7 +16,7 @@ use crate::supervision::request::status_of;
 pub struct ErrorBody {
     /// Stable code: bad_parameter, bad_body, unauthorized, forbidden, not_found, no_route,
     /// unknown_site, unknown_device, silence_not_found, already_resolved, duplicate_silence,
-    /// invalid_silence, unknown_supervisor, invalid, unavailable.
+    /// invalid_silence, unknown_supervisor, invalid, unavailable, draw_impossible.
     pub error: &'static str,
     /// What was refused and why.
     pub message: String,

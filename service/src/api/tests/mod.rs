@@ -6,8 +6,8 @@
 mod access;
 mod alerts;
 mod openapi;
-mod schema;
 mod risk;
+mod schema;
 mod silences;
 mod sites;
 mod sterilizers;

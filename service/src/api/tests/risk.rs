@@ -6,10 +6,16 @@ use alerting::risk::{cst_day, RiskParams};
 use super::*;
 use weijian_ingest::risk::{RiskBoard, RiskSnapshot};
 
-const DAY_US: i64 = 86_400_000_000;
+pub(super) const DAY_US: i64 = 86_400_000_000;
 
 /// An alert of `rule` at `level` at `site` that fired at `ts` and resolved an hour later.
-fn alert(h: &Harness, rule: &str, site: &str, level: Level, ts: Timestamp) -> Vec<AlertEvent> {
+pub(super) fn alert(
+    h: &Harness,
+    rule: &str,
+    site: &str,
+    level: Level,
+    ts: Timestamp,
+) -> Vec<AlertEvent> {
     let grid = h.desk.registry().site(site).unwrap().grid.clone();
     let base = AlertEvent {
         alert_id: format!("{rule}/{site}/d/{}", ts.as_micros()),
@@ -37,7 +43,7 @@ fn alert(h: &Harness, rule: &str, site: &str, level: Level, ts: Timestamp) -> Ve
 
 /// The harness with a risk board: yesterday (Beijing) wp-east had a level I alert and a
 /// level II one, wp-garden a level IV one, wp-west two level III ones.
-fn with_history(h: &Harness) -> RiskBoard {
+pub(super) fn with_history(h: &Harness) -> RiskBoard {
     let board = RiskBoard::new(
         RiskParams::default(),
         Config::parse(CONFIG, "test.toml", &HashMap::<String, String>::new())
@@ -263,6 +269,11 @@ async fn a_draw_is_stored_remembered_and_verifiable() {
     assert_eq!(draws.len(), 2);
     assert_eq!((draws[0].pick, draws[0].site.as_str()), (0, "-"));
     assert!(draws[0].record.contains("\"seed\":18446744073709551615"));
+    // The answer's record is the stored one, field for field (alerting's own serialization).
+    let stored: Value = serde_json::from_str(&draws[0].record).unwrap();
+    for field in ["draw_id", "input", "result"] {
+        assert_eq!(stored[field], a.body[field], "{field}");
+    }
     assert_eq!(
         (draws[1].pick, draws[1].site.as_str()),
         (1, picked.as_str())
