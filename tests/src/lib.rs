@@ -1,6 +1,11 @@
 //! End-to-end tests and fixtures for weijian (real Mosquitto, the QuestDB double or a real
-//! QuestDB named by `WEIJIAN_TEST_QUESTDB`).
+//! QuestDB named by `WEIJIAN_TEST_QUESTDB`). The tests themselves are in `tests/tests/`, one
+//! file per behaviour (`architecture.rs` checks the workspace's structure).
 //!
+//! # Layout
+//!
+//! * [`harness`]: an environment for one end-to-end test (broker, store, spool, configuration).
+//! * [`process`]: the `weijian` binary of this build, run as a child process.
 //! * [`questdb_double`]: an in-process QuestDB double speaking ILP over HTTP strictly, with
 //!   fault injection; [`ilp`] is its line-protocol parser.
 //! * [`store`]: [`store::TestStore`], the same assertions against the double or a real QuestDB.
