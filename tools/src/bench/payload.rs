@@ -6,7 +6,9 @@
 //! Values are realistic and in range (turbidity ~0.3 NTU, free chlorine ~0.6 mg/L, pH ~7.3,
 //! 15 C, ~420 uS/cm) with a little noise, so they raise no alert; `seq` increases per device
 //! without gaps; timestamps are the wall clock at generation, objects of an array 10 ms
-//! apart going back from now (RFC 3339 at +08:00, as the simulator sends them).
+//! apart going back from now (RFC 3339 at +08:00, as the simulator sends them), and never
+//! earlier than 1 ms after the device's previous reading: a device's readings have distinct
+//! timestamps, so QuestDB's DEDUP on (ts, device) keeps every one of them.
 
 use std::fmt::Write as _;
 
@@ -39,6 +41,8 @@ pub struct PayloadGen {
     per_message: usize,
     rng: SmallRng,
     seq: Vec<u64>,
+    /// Per device, the timestamp of its latest JSON reading (microseconds).
+    last_ts: Vec<i64>,
 }
 
 /// The current wall-clock time.
@@ -61,6 +65,7 @@ impl PayloadGen {
             per_message: per_message.max(1),
             rng: SmallRng::seed_from_u64(seed),
             seq: vec![0; devices.max(1)],
+            last_ts: vec![i64::MIN; devices.max(1)],
         }
     }
 
@@ -109,7 +114,10 @@ impl PayloadGen {
                 out.push(',');
             }
             let back = i64::try_from(k - 1 - j).unwrap_or(0) * 10_000;
-            let ts = rfc3339_cst(Timestamp(now.0 - back));
+            // Timestamps are sent to the millisecond.
+            let micros = (now.0 - back).max(self.last_ts[i].saturating_add(1_000)) / 1_000 * 1_000;
+            self.last_ts[i] = micros;
+            let ts = rfc3339_cst(Timestamp(micros));
             let seq = self.next_seq(i);
             let [turb, cl, ph, temp, cond] = self.values();
             let _ = write!(
@@ -185,6 +193,21 @@ pub fn breaching_json(now: Timestamp) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_devices_array_readings_never_share_a_timestamp_across_messages() {
+        let mut g = super::PayloadGen::new("wj/v1", super::Format::Json, 2, 100, 7);
+        let now = super::Timestamp(1_800_000_000_000_000);
+        let mut seen = std::collections::BTreeSet::new();
+        for m in 0..20 {
+            let (_, payload) = g.message(0, super::Timestamp(now.0 + m * 50_000));
+            let readings: Vec<serde_json::Value> = serde_json::from_slice(&payload).unwrap();
+            for r in readings {
+                assert!(seen.insert(r["ts"].as_str().unwrap().to_owned()), "{r}");
+            }
+        }
+        assert_eq!(seen.len(), 2_000);
+    }
+
     use std::sync::Arc;
 
     use super::*;
