@@ -5,6 +5,8 @@
 
 mod access;
 mod alerts;
+mod conformance;
+mod conformance_risk;
 mod openapi;
 mod risk;
 mod schema;
