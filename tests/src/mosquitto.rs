@@ -79,21 +79,42 @@ impl Mosquitto {
     /// log_dest file <tempdir>/mosquitto.log
     /// ```
     pub fn start_with_config(extra: &str) -> anyhow::Result<Mosquitto> {
+        Self::start_with_settings(
+            |port, dir| {
+                format!(
+                    "listener {port} 127.0.0.1\n\
+                     allow_anonymous true\n\
+                     persistence true\n\
+                     persistence_location {dir}/\n\
+                     persistence_file mosquitto.db\n\
+                     max_queued_messages 0\n\
+                     max_queued_bytes 0\n\
+                     max_inflight_messages 1000\n",
+                    dir = dir.display()
+                )
+            },
+            extra,
+        )
+    }
+
+    /// Start a broker whose settings (listeners, security, persistence, queues) are written by
+    /// `settings(port, dir)`: for example a shipped configuration with its TLS listener moved to
+    /// `port` and its files and persistence in `dir`. The harness adds only its logging lines (to
+    /// `dir`/mosquitto.log) and `extra`. The broker counts as up once `port` accepts TCP
+    /// connections.
+    pub fn start_with_settings(
+        settings: impl FnOnce(u16, &Path) -> String,
+        extra: &str,
+    ) -> anyhow::Result<Mosquitto> {
         let binary = Self::find_binary()?;
         let dir = tempfile::Builder::new()
             .prefix("weijian-mosquitto")
             .tempdir()?;
         let port = free_port()?;
+        let settings = settings(port, dir.path());
         let conf = format!(
             "# written by weijian-tests\n\
-             listener {port} 127.0.0.1\n\
-             allow_anonymous true\n\
-             persistence true\n\
-             persistence_location {dir}/\n\
-             persistence_file mosquitto.db\n\
-             max_queued_messages 0\n\
-             max_queued_bytes 0\n\
-             max_inflight_messages 1000\n\
+             {settings}\n\
              log_dest file {dir}/mosquitto.log\n\
              log_type error\n\
              log_type warning\n\
