@@ -103,8 +103,8 @@ impl Store for FakeStore {
         log.requests.push(rows.to_vec());
         Ok(Written {
             rows: rows.len(),
-            bytes: 0,
-            duration: Duration::ZERO,
+            requests: 1,
+            ..Written::default()
         })
     }
 
