@@ -2,7 +2,8 @@
 //! questdb-rs's `Buffer`, and posts them over HTTP itself ([`super::http`]), so every answer
 //! is known by its status (only HTTP confirms a write).
 //!
-//! A batch goes out in requests of at most `questdb.batch_max_bytes`. A request QuestDB
+//! A batch goes out in requests of at most `questdb.batch_max_bytes` (a single row larger
+//! than that goes alone). A request QuestDB
 //! refuses (400) or finds too large (413) is split, around the line QuestDB names or in
 //! halves, until the rows it refuses stand alone: those go to `quarantine` as
 //! `store_rejected` with QuestDB's message, and every other row is written. So a row that
@@ -223,28 +224,34 @@ impl QuestDbWriter {
                 tracing::error!(table = row.table(), error = %e, "Dropped a row questdb-rs cannot encode.");
                 continue;
             }
-            if encoded.bytes() >= max_bytes {
-                self.send(&encoded, written, refused)?;
+            if encoded.bytes() > max_bytes && encoded.lines() > 1 {
+                // This row does not fit: send the rows before it, and start the next request
+                // with it.
+                self.send(&encoded, encoded.lines() - 1, written, refused)?;
                 encoded = Encoded::new(protocol);
+                encoded.push(row, i, &self.tables).map_err(|e| {
+                    WriteError::Rejected(format!("a row encoded once cannot be encoded again: {e}"))
+                })?;
             }
         }
         if encoded.lines() > 0 {
-            self.send(&encoded, written, refused)?;
+            self.send(&encoded, encoded.lines(), written, refused)?;
         }
         Ok(())
     }
 
-    /// Sends every line of `encoded`, splitting requests QuestDB refuses until each refused
-    /// line stands alone.
+    /// Sends the first `lines` lines of `encoded` in one request, splitting a request
+    /// QuestDB refuses until each refused line stands alone.
     fn send(
         &mut self,
         encoded: &Encoded,
+        lines: usize,
         written: &mut Written,
         refused: &mut Vec<Refused>,
     ) -> Result<(), WriteError> {
         let http = self.http()?.clone();
         // Ranges of lines still to send, the next one last.
-        let mut todo = vec![0..encoded.lines()];
+        let mut todo = vec![0..lines];
         while let Some(lines) = todo.pop() {
             let body = encoded.slice(lines.clone());
             written.requests += 1;
