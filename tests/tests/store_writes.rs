@@ -150,3 +150,58 @@ async fn identical_bad_messages_received_in_one_microsecond_are_each_kept() -> a
     assert_eq!(env.store.count(&quarantine)?, copies as usize, "{stored}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_of_an_earlier_version_are_brought_up_to_date() -> anyhow::Result<()> {
+    let env = Env::new()?;
+    // The quarantine and audit tables as weijian 0.1 created them: rejections keyed by
+    // device and reason, ids from topics and request ids as SYMBOLs.
+    let quarantine = env.table("quarantine");
+    env.store.exec(&format!(
+        "CREATE TABLE IF NOT EXISTS {quarantine} (ts TIMESTAMP, topic VARCHAR, site SYMBOL, \
+         device SYMBOL, reason SYMBOL, item LONG, detail VARCHAR, payload VARCHAR, \
+         encoding SYMBOL) TIMESTAMP(ts) PARTITION BY DAY WAL \
+         DEDUP UPSERT KEYS(ts, device, reason, item)"
+    ))?;
+    let audit = env.table("audit");
+    env.store.exec(&format!(
+        "CREATE TABLE IF NOT EXISTS {audit} (ts TIMESTAMP, request_id SYMBOL, supervisor SYMBOL, \
+         action SYMBOL, target VARCHAR, status LONG, outcome SYMBOL, method SYMBOL, \
+         path VARCHAR, remote VARCHAR, detail VARCHAR) TIMESTAMP(ts) PARTITION BY DAY WAL \
+         DEDUP UPSERT KEYS(ts, request_id)"
+    ))?;
+    let config = env.config(&water_registry(2))?;
+    let mut validator = Validator::new(
+        config.registry.clone(),
+        config.limits.clone(),
+        &config.mqtt.topic_prefix,
+    );
+    let msg = Message {
+        received_at: weijian_ingest::clock::now(),
+        qos: 1,
+        topic: "weijian/v1/s9/ghost/telemetry".into(),
+        payload: b"{}".to_vec(),
+    };
+    let rows: Vec<_> = (1..=3u64)
+        .flat_map(|seq| validator.process_spooled(seq, &msg).rows)
+        .collect();
+    let mut writer = QuestDbWriter::new(config.questdb.clone());
+    tokio::task::spawn_blocking(move || writer.write(&rows)).await??;
+    // Three messages, three rows: the keys are the message identity now.
+    env.store
+        .wait_for_count_async(&quarantine, 3, Duration::from_secs(30))
+        .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(env.store.count(&quarantine)?, 3);
+    let stored = env
+        .store
+        .rows(&quarantine, &["device", "message_seq", "reason"])?;
+    for (i, row) in stored.iter().enumerate() {
+        assert_eq!(row[0], Value::Str("ghost".into()), "device is a VARCHAR");
+        assert_eq!(row[2], Value::Symbol("unknown_device".into()));
+        assert!(matches!(row[1], Value::Long(seq) if (1..=3).contains(&seq)), "row {i}: {row:?}");
+    }
+    let columns = env.store.query_rows(&format!("SELECT request_id FROM {audit}"))?;
+    assert_eq!(columns.columns[0].1, "VARCHAR");
+    Ok(())
+}

@@ -149,3 +149,37 @@ fn statuses_are_classified_without_reading_the_text() {
         Some(HttpError::Refused { message, .. }) if message == "HTTP 400: table does not exist"
     ));
 }
+
+#[test]
+fn an_https_endpoint_is_spoken_to_in_tls() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut first = [0u8; 1];
+        stream.read_exact(&mut first).unwrap();
+        // Not a TLS server: the handshake fails.
+        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        first[0]
+    });
+    let endpoint = QuestDbEndpoint::parse(&format!("https::addr={addr};request_timeout=3000;"))
+        .unwrap();
+    let result = QuestDbHttp::new(&endpoint).unwrap().write(b"t x=1i 1\n");
+    // 0x16: a TLS handshake record (the ClientHello), not plain HTTP.
+    assert_eq!(server.join().unwrap(), 0x16);
+    assert!(matches!(result, Err(HttpError::Unavailable(_))), "{result:?}");
+}
+
+#[test]
+fn a_tls_roots_file_without_certificates_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.pem");
+    std::fs::write(&path, "not a certificate").unwrap();
+    let endpoint =
+        QuestDbEndpoint::parse(&format!("https::addr=x:9000;tls_roots={};", path.display()))
+            .unwrap();
+    assert!(matches!(
+        QuestDbHttp::new(&endpoint),
+        Err(HttpError::Misconfigured(m)) if m.contains("no PEM certificate")
+    ));
+}
