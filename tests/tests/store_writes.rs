@@ -16,8 +16,8 @@ use weijian_tests::questdb_double::Mode;
 use weijian_tests::store::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_held_backlog_larger_than_a_request_is_written_in_bounded_requests(
-) -> anyhow::Result<()> {
+async fn a_held_backlog_larger_than_a_request_is_written_in_bounded_requests() -> anyhow::Result<()>
+{
     let env = Env::new()?;
     let Some(db) = env.store.as_double() else {
         eprintln!("needs the double (an outage is injected); skipped against a real QuestDB");
@@ -32,10 +32,7 @@ async fn a_held_backlog_larger_than_a_request_is_written_in_bounded_requests(
     let pad = "x".repeat(60_000);
     for i in 0..messages {
         publisher
-            .publish(
-                "weijian/v1/s0/d0/telemetry",
-                format!("not json {i} {pad}"),
-            )
+            .publish("weijian/v1/s0/d0/telemetry", format!("not json {i} {pad}"))
             .await?;
     }
     publisher.flushed(Duration::from_secs(60)).await?;
@@ -52,15 +49,19 @@ async fn a_held_backlog_larger_than_a_request_is_written_in_bounded_requests(
         "largest request {largest} bytes, bound {DEFAULT_BATCH_MAX_BYTES}"
     );
     let total: usize = sizes.iter().sum();
-    assert!(total > 12_000_000, "{total} bytes sent in {} requests", sizes.len());
+    assert!(
+        total > 12_000_000,
+        "{total} bytes sent in {} requests",
+        sizes.len()
+    );
     assert!(db.rejected_requests().is_empty());
     running.stop().await;
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_row_questdb_refuses_is_quarantined_and_every_other_row_is_written(
-) -> anyhow::Result<()> {
+async fn a_row_questdb_refuses_is_quarantined_and_every_other_row_is_written() -> anyhow::Result<()>
+{
     let env = Env::new()?;
     // An operator made `turbidity_ntu` a LONG: QuestDB refuses every reading that has one
     // (a DOUBLE cannot go into a LONG column) and takes every reading that has not.
@@ -100,7 +101,9 @@ async fn a_row_questdb_refuses_is_quarantined_and_every_other_row_is_written(
     // Nothing more arrives: the refused rows are not retried forever, nor written twice.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(env.store.count(&table)?, accepted);
-    let rows = env.store.rows(&quarantine, &["reason", "detail", "topic"])?;
+    let rows = env
+        .store
+        .rows(&quarantine, &["reason", "detail", "topic"])?;
     assert_eq!(rows.len(), refused);
     for row in &rows {
         assert_eq!(row[0], Value::Symbol("store_rejected".into()));
@@ -116,13 +119,12 @@ async fn a_row_questdb_refuses_is_quarantined_and_every_other_row_is_written(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identical_bad_messages_received_in_one_microsecond_are_each_kept() -> anyhow::Result<()>
-{
+async fn identical_bad_messages_received_in_one_microsecond_are_each_kept() -> anyhow::Result<()> {
     let env = Env::new()?;
     let config = env.config(&water_registry(2))?;
     let mut validator = Validator::new(
         config.registry.clone(),
-        config.limits.clone(),
+        config.limits,
         &config.mqtt.topic_prefix,
     );
     // A gateway bursting the same bad message: one receive time for all (a microsecond is
@@ -173,7 +175,7 @@ async fn tables_of_an_earlier_version_are_brought_up_to_date() -> anyhow::Result
     let config = env.config(&water_registry(2))?;
     let mut validator = Validator::new(
         config.registry.clone(),
-        config.limits.clone(),
+        config.limits,
         &config.mqtt.topic_prefix,
     );
     let msg = Message {
@@ -199,9 +201,14 @@ async fn tables_of_an_earlier_version_are_brought_up_to_date() -> anyhow::Result
     for (i, row) in stored.iter().enumerate() {
         assert_eq!(row[0], Value::Str("ghost".into()), "device is a VARCHAR");
         assert_eq!(row[2], Value::Symbol("unknown_device".into()));
-        assert!(matches!(row[1], Value::Long(seq) if (1..=3).contains(&seq)), "row {i}: {row:?}");
+        assert!(
+            matches!(row[1], Value::Long(seq) if (1..=3).contains(&seq)),
+            "row {i}: {row:?}"
+        );
     }
-    let columns = env.store.query_rows(&format!("SELECT request_id FROM {audit}"))?;
+    let columns = env
+        .store
+        .query_rows(&format!("SELECT request_id FROM {audit}"))?;
     assert_eq!(columns.columns[0].1, "VARCHAR");
     Ok(())
 }

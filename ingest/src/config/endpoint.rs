@@ -240,9 +240,7 @@ impl fmt::Debug for QuestDbEndpoint {
 }
 
 /// The TLS keys: web roots (the default) or a PEM file of roots; verification stays on.
-fn tls_settings(
-    parsed: &questdb_confstr::ConfStr,
-) -> Result<Option<PathBuf>, EndpointError> {
+fn tls_settings(parsed: &questdb_confstr::ConfStr) -> Result<Option<PathBuf>, EndpointError> {
     if let Some(v) = parsed.get("tls_verify").filter(|v| *v != "on") {
         return Err(EndpointError::Unsupported {
             key: "tls_verify",

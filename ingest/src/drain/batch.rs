@@ -126,7 +126,11 @@ pub(super) fn write_all(
                     }
                 }
                 if written.quarantined > 0 {
-                    count(&mut summary.per_table, "quarantine", written.quarantined as u64);
+                    count(
+                        &mut summary.per_table,
+                        "quarantine",
+                        written.quarantined as u64,
+                    );
                 }
             }
             Err(error) => {
@@ -177,9 +181,15 @@ impl FailureLog {
         let unlogged = std::mem::take(&mut self.unlogged);
         self.last = Some((now, error.kind()));
         match error {
-            WriteError::Unavailable(_) => tracing::warn!(%error, unlogged_failures = unlogged, "QuestDB write failed; readings wait in the spool and alerts keep running (repeats are logged once a minute)."),
-            WriteError::Misconfigured(_) => tracing::error!(%error, unlogged_failures = unlogged, "QuestDB refuses weijian's requests; readings wait in the spool until an operator fixes questdb.conf (repeats are logged once a minute)."),
-            WriteError::Rejected(_) => tracing::error!(%error, unlogged_failures = unlogged, "QuestDB refused a table definition; readings wait in the spool (operator action needed; repeats are logged once a minute)."),
+            WriteError::Unavailable(_) => {
+                tracing::warn!(%error, unlogged_failures = unlogged, "QuestDB write failed; readings wait in the spool and alerts keep running (repeats are logged once a minute).")
+            }
+            WriteError::Misconfigured(_) => {
+                tracing::error!(%error, unlogged_failures = unlogged, "QuestDB refuses weijian's requests; readings wait in the spool until an operator fixes questdb.conf (repeats are logged once a minute).")
+            }
+            WriteError::Rejected(_) => {
+                tracing::error!(%error, unlogged_failures = unlogged, "QuestDB refused a table definition; readings wait in the spool (operator action needed; repeats are logged once a minute).")
+            }
         }
     }
 

@@ -222,7 +222,9 @@ impl QuestDbHttp {
         if let Some(auth) = &self.authorization {
             request = request.header("Authorization", auth);
         }
-        let mut response = request.call().map_err(|e| transport_error(&e, "/settings"))?;
+        let mut response = request
+            .call()
+            .map_err(|e| transport_error(&e, "/settings"))?;
         let status = response.status().as_u16();
         let body = response.body_mut().read_to_string().unwrap_or_default();
         if status == 404 {

@@ -251,7 +251,8 @@ impl QuestDbWriter {
     ) -> Result<(), WriteError> {
         let http = self.http()?.clone();
         // Ranges of lines still to send, the next one last.
-        let mut todo = vec![0..lines];
+        let mut todo: Vec<Range<usize>> = Vec::new();
+        todo.push(0..lines);
         while let Some(lines) = todo.pop() {
             let body = encoded.slice(lines.clone());
             written.requests += 1;

@@ -190,7 +190,9 @@ pub fn upgrades(table: &Table, prefix: &str) -> Vec<String> {
     if table.name == "quarantine" {
         // Identity by message (weijian 0.1 keyed it by device and reason, which merged
         // identical bad messages received in the same microsecond).
-        sql.push(format!("ALTER TABLE {name} ADD COLUMN IF NOT EXISTS message_seq LONG"));
+        sql.push(format!(
+            "ALTER TABLE {name} ADD COLUMN IF NOT EXISTS message_seq LONG"
+        ));
         sql.push(format!(
             "ALTER TABLE {name} DEDUP ENABLE UPSERT KEYS({})",
             table.dedup_keys.join(", ")
@@ -203,7 +205,9 @@ pub fn upgrades(table: &Table, prefix: &str) -> Vec<String> {
         _ => &[],
     };
     for column in retyped {
-        sql.push(format!("ALTER TABLE {name} ALTER COLUMN {column} TYPE VARCHAR"));
+        sql.push(format!(
+            "ALTER TABLE {name} ALTER COLUMN {column} TYPE VARCHAR"
+        ));
     }
     sql
 }

@@ -48,7 +48,10 @@ pub(super) fn alter_table(st: &mut DbState, p: &mut Sql) -> Result<serde_json::V
         let mut keys = Vec::new();
         for k in p.ident_list("dedup key")? {
             let Some((c, _)) = table.schema.column(&k) else {
-                return exec_err(pos, format!("deduplicate key column not found [column={k}]"));
+                return exec_err(
+                    pos,
+                    format!("deduplicate key column not found [column={k}]"),
+                );
             };
             keys.push(c.to_string());
         }
@@ -74,7 +77,10 @@ pub(super) fn alter_table(st: &mut DbState, p: &mut Sql) -> Result<serde_json::V
         let Some(ty) = ColumnType::parse(&ty_name) else {
             return exec_err(tpos, format!("unsupported column type: {ty_name}"));
         };
-        let Some((stored, old)) = table.schema.column(&column).map(|(c, t)| (c.to_string(), t))
+        let Some((stored, old)) = table
+            .schema
+            .column(&column)
+            .map(|(c, t)| (c.to_string(), t))
         else {
             return exec_err(cpos, format!("column '{column}' does not exist"));
         };

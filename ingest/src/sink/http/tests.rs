@@ -73,8 +73,14 @@ fn a_400_is_a_refusal_with_questdbs_message_and_line() {
     match write_against(Script::Answer(400, body)) {
         Err(HttpError::Refused { message, line }) => {
             assert_eq!(line, Some(2));
-            assert!(message.starts_with("HTTP 400: failed to parse line protocol"), "{message}");
-            assert!(message.contains("cast error from protocol type: FLOAT to column type: LONG"), "{message}");
+            assert!(
+                message.starts_with("HTTP 400: failed to parse line protocol"),
+                "{message}"
+            );
+            assert!(
+                message.contains("cast error from protocol type: FLOAT to column type: LONG"),
+                "{message}"
+            );
             assert!(message.contains("errorId=c6bc-1"), "{message}");
         }
         other => panic!("{other:?}"),
@@ -135,12 +141,26 @@ fn a_204_is_success() {
 fn statuses_are_classified_without_reading_the_text() {
     // The same text under different statuses: only the status decides.
     let body = r#"{"message":"anything"}"#;
-    assert!(matches!(classify(400, body), Some(HttpError::Refused { line: None, .. })));
+    assert!(matches!(
+        classify(400, body),
+        Some(HttpError::Refused { line: None, .. })
+    ));
     assert!(matches!(classify(413, body), Some(HttpError::TooLarge(_))));
-    assert!(matches!(classify(404, body), Some(HttpError::Misconfigured(_))));
-    assert!(matches!(classify(421, body), Some(HttpError::Unavailable(_))));
-    assert!(matches!(classify(429, body), Some(HttpError::Unavailable(_))));
-    assert!(matches!(classify(502, "<html>bad gateway</html>"), Some(HttpError::Unavailable(m)) if m.contains("bad gateway")));
+    assert!(matches!(
+        classify(404, body),
+        Some(HttpError::Misconfigured(_))
+    ));
+    assert!(matches!(
+        classify(421, body),
+        Some(HttpError::Unavailable(_))
+    ));
+    assert!(matches!(
+        classify(429, body),
+        Some(HttpError::Unavailable(_))
+    ));
+    assert!(
+        matches!(classify(502, "<html>bad gateway</html>"), Some(HttpError::Unavailable(m)) if m.contains("bad gateway"))
+    );
     assert_eq!(classify(200, body), None);
     assert_eq!(classify(204, ""), None);
     // /exec's error shape.
@@ -162,12 +182,15 @@ fn an_https_endpoint_is_spoken_to_in_tls() {
         let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
         first[0]
     });
-    let endpoint = QuestDbEndpoint::parse(&format!("https::addr={addr};request_timeout=3000;"))
-        .unwrap();
+    let endpoint =
+        QuestDbEndpoint::parse(&format!("https::addr={addr};request_timeout=3000;")).unwrap();
     let result = QuestDbHttp::new(&endpoint).unwrap().write(b"t x=1i 1\n");
     // 0x16: a TLS handshake record (the ClientHello), not plain HTTP.
     assert_eq!(server.join().unwrap(), 0x16);
-    assert!(matches!(result, Err(HttpError::Unavailable(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(HttpError::Unavailable(_))),
+        "{result:?}"
+    );
 }
 
 #[test]
