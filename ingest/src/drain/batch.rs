@@ -88,8 +88,6 @@ pub(super) struct Summary {
     pub refused_requests: u32,
     /// Rows the store refused, now quarantined as `store_rejected`.
     pub quarantined: u64,
-    /// Rows the store refused together with their quarantine row (only logged).
-    pub dropped: u64,
 }
 
 /// A batch that failed: the error, and the in-memory rows (alerts, actions, audit) that were
@@ -117,7 +115,6 @@ pub(super) fn write_all(
                 summary.duration += written.duration;
                 summary.refused_requests += written.refused_requests;
                 summary.quarantined += written.quarantined as u64;
-                summary.dropped += written.dropped as u64;
                 let mut refused = written.refused;
                 refused.sort_unstable();
                 for (j, row) in chunk.iter().enumerate() {
@@ -188,7 +185,7 @@ impl FailureLog {
                 tracing::error!(%error, unlogged_failures = unlogged, "QuestDB refuses weijian's requests; readings wait in the spool until an operator fixes questdb.conf (repeats are logged once a minute).")
             }
             WriteError::Rejected(_) => {
-                tracing::error!(%error, unlogged_failures = unlogged, "QuestDB refused a table definition; readings wait in the spool (operator action needed; repeats are logged once a minute).")
+                tracing::error!(%error, unlogged_failures = unlogged, "QuestDB refused a table definition, or rows and their quarantine rows alike; readings wait in the spool (operator action needed; repeats are logged once a minute).")
             }
         }
     }

@@ -728,7 +728,6 @@ impl Drain {
             .rejected
             .with_label_values(&[Reason::StoreRejected.code()])
             .inc_by(summary.quarantined);
-        self.metrics.dropped_rows.inc_by(summary.dropped);
         if summary.refused_requests > 0 {
             self.metrics
                 .write_errors

@@ -278,4 +278,4 @@ fn transport_error(error: &ureq::Error, path: &str) -> HttpError {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -7,7 +7,8 @@
 //! refuses (400) or finds too large (413) is split, around the line QuestDB names or in
 //! halves, until the rows it refuses stand alone: those go to `quarantine` as
 //! `store_rejected` with QuestDB's message, and every other row is written. So a row that
-//! retrying cannot fix never holds the others back. Unavailability (5xx, no connection) and
+//! retrying cannot fix never holds the others back. (If QuestDB refuses the quarantine rows
+//! too, it refuses everything: the write fails and the rows stay in the spool.) Unavailability (5xx, no connection) and
 //! refused credentials fail the whole write: the caller keeps the rows (they are still in the
 //! spool) and retries with back-off; rows already written are rewritten and DEDUP absorbs them.
 //!
@@ -33,8 +34,9 @@ pub enum WriteError {
     /// operator must fix `questdb.conf`. Retried, and logged at ERROR.
     #[error("QuestDB refused weijian's requests (check questdb.conf): {0}")]
     Misconfigured(String),
-    /// QuestDB refused the DDL that creates a table. Retried, and logged at ERROR.
-    #[error("QuestDB rejected the table definition: {0}")]
+    /// QuestDB refused the DDL that creates a table, or refused rows and their quarantine
+    /// rows alike (nowhere to keep them but the spool). Retried, and logged at ERROR.
+    #[error("QuestDB rejected: {0}")]
     Rejected(String),
 }
 
@@ -78,9 +80,7 @@ pub struct Written {
     pub refused_requests: u32,
     /// Rows QuestDB refused, now in `quarantine` as `store_rejected`.
     pub quarantined: usize,
-    /// Rows QuestDB refused whose quarantine row it refused too: only in the log.
-    pub dropped: usize,
-    /// The batch indices of the rows QuestDB refused (quarantined or dropped).
+    /// The batch indices of the rows QuestDB refused (now quarantined).
     pub refused: Vec<usize>,
 }
 
@@ -194,13 +194,19 @@ impl QuestDbWriter {
             let mut lost = Vec::new();
             let before = written.rows;
             self.write_rows(&quarantine, &mut written, &mut lost)?;
+            if let Some(r) = lost.first() {
+                // QuestDB refuses the quarantine table too, or everything (a proxy answering
+                // 400): no place to keep the rows but the spool, so the write fails and is
+                // retried (the rows written meanwhile are rewritten and deduplicated).
+                return Err(WriteError::Rejected(format!(
+                    "{} rows and their store_rejected quarantine rows were refused: {}",
+                    lost.len(),
+                    r.message
+                )));
+            }
             written.quarantined = written.rows - before;
             written.rows = before;
-            written.dropped = lost.len();
             written.refused = refused.iter().map(|r| r.row).collect();
-            for r in &lost {
-                tracing::error!(row = ?rows[refused[r.row].row], error = %r.message, "QuestDB refused a row and its quarantine row too; the row is only in this log.");
-            }
         }
         written.duration = started.elapsed();
         Ok(written)
@@ -367,6 +373,56 @@ impl Encoded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reject::Reason;
+    use crate::sink::http::tests::serve_forever;
+    use crate::sink::rows::QuarantineRow;
+
+    #[test]
+    fn rows_refused_with_their_quarantine_rows_fail_the_write_and_stay_for_a_retry() {
+        // A stand-in that takes DDL and refuses every write (a proxy answering 400, say).
+        let addr = serve_forever(|request| {
+            if request.starts_with("POST /write") {
+                (
+                    400,
+                    r#"{"code":"invalid","message":"refused","line":1}"#.to_owned(),
+                )
+            } else if request.starts_with("GET /settings") {
+                (
+                    200,
+                    r#"{"config":{"line.proto.support.versions":[1,2]}}"#.to_owned(),
+                )
+            } else {
+                (200, r#"{"ddl":"OK"}"#.to_owned())
+            }
+        });
+        let text = format!(
+            "[questdb]\nconf = \"http::addr={addr};request_timeout=3000;\"\n[[sites]]\nid = \"s0\"\nname = \"n\"\nkind = \"water\"\ngrid = {{ district = \"a\", street = \"b\", community = \"c\" }}\nwater = {{ point = \"outlet\", disinfectant = \"free_chlorine\" }}\n"
+        );
+        let config = crate::config::Config::parse(
+            &text,
+            "t.toml",
+            &std::collections::HashMap::<String, String>::new(),
+        )
+        .unwrap();
+        let mut writer = QuestDbWriter::new(config.questdb.clone());
+        let row = Row::Quarantine(QuarantineRow {
+            received_at: alerting::model::Timestamp(1),
+            message_seq: 1,
+            topic: "t".into(),
+            site: None,
+            device: None,
+            reason: Reason::MalformedJson,
+            item: 0,
+            detail: "d".into(),
+            payload: b"p".to_vec(),
+        });
+        let result = writer.write(&[row.clone(), row]);
+        assert!(
+            matches!(&result, Err(WriteError::Rejected(m)) if m.contains("refused")),
+            "{result:?}"
+        );
+        assert!(!result.unwrap_err().is_transient());
+    }
 
     #[test]
     fn a_refused_range_splits_around_the_named_line_or_in_halves() {

@@ -31,11 +31,10 @@ pub struct Metrics {
     /// Duration of QuestDB flushes that succeeded.
     pub flush_duration: Histogram,
     /// Failed QuestDB requests, by kind: `unavailable` (5xx, no connection), `misconfigured`
-    /// (credentials refused, not QuestDB's API), `rejected` (DDL refused), `refused` (a write
+    /// (credentials refused, not QuestDB's API), `rejected` (DDL refused, or rows and their
+    /// quarantine rows alike), `refused` (a write
     /// QuestDB refused, then split so every other row was written).
     pub write_errors: IntCounterVec,
-    /// Rows QuestDB refused together with their quarantine row: only in the log.
-    pub dropped_rows: IntCounter,
     /// 1 while the last QuestDB write or DDL succeeded.
     pub questdb_up: IntGauge,
     /// 1 while connected to the broker.
@@ -71,7 +70,6 @@ impl Metrics {
         registry.register(Box::new(m.rows_written.clone()))?;
         registry.register(Box::new(m.flush_duration.clone()))?;
         registry.register(Box::new(m.write_errors.clone()))?;
-        registry.register(Box::new(m.dropped_rows.clone()))?;
         registry.register(Box::new(m.questdb_up.clone()))?;
         registry.register(Box::new(m.mqtt_connected.clone()))?;
         registry.register(Box::new(m.mqtt_connection_errors.clone()))?;
@@ -149,10 +147,6 @@ impl Metrics {
                     "Failed QuestDB requests, by kind (unavailable, misconfigured, rejected, refused).",
                 ),
                 &["kind"],
-            )?,
-            dropped_rows: IntCounter::new(
-                "weijian_questdb_dropped_rows_total",
-                "Rows QuestDB refused together with their quarantine row (logged at ERROR).",
             )?,
             questdb_up: IntGauge::new("weijian_questdb_up", "1 while QuestDB accepts writes.")?,
             mqtt_connected: IntGauge::new(

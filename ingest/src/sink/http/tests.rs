@@ -54,6 +54,48 @@ fn serve(script: Script, requests: usize) -> (String, JoinHandle<()>) {
     (addr, handle)
 }
 
+/// A QuestDB stand-in answering every request by `answer(request line and headers)`, until
+/// the test ends; returns its address.
+pub(in crate::sink) fn serve_forever(
+    answer: impl Fn(&str) -> (u16, String) + Send + 'static,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream);
+            let mut first = String::new();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                first.push_str(&line);
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let (status, body) = answer(&first);
+            let mut stream = reader.into_inner();
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    addr
+}
+
 fn client(addr: &str) -> QuestDbHttp {
     let endpoint =
         QuestDbEndpoint::parse(&format!("http::addr={addr};request_timeout=3000;")).unwrap();
@@ -129,6 +171,30 @@ fn server_errors_and_a_closed_connection_are_transient() {
     assert!(matches!(
         client(&addr).write(b"t x=1i 1\n"),
         Err(HttpError::Unavailable(_))
+    ));
+}
+
+#[test]
+fn credentials_from_the_configuration_string_are_sent() {
+    let addr = serve_forever(|request| {
+        // "admin:quest" in base64.
+        if request.contains("authorization: Basic YWRtaW46cXVlc3Q=")
+            || request.contains("Authorization: Basic YWRtaW46cXVlc3Q=")
+        {
+            (204, String::new())
+        } else {
+            (401, r#"{"code":"unauthorised"}"#.to_owned())
+        }
+    });
+    let with = |conf: &str| {
+        QuestDbHttp::new(&QuestDbEndpoint::parse(&format!("http::addr={addr};{conf}")).unwrap())
+            .unwrap()
+            .write(b"t x=1i 1\n")
+    };
+    assert_eq!(with("username=admin;password=quest;"), Ok(()));
+    assert!(matches!(
+        with("username=admin;password=wrong;"),
+        Err(HttpError::Misconfigured(_))
     ));
 }
 

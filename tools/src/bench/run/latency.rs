@@ -53,9 +53,8 @@ impl Latency {
 /// The consumer of a latency run.
 enum Consumer {
     Bare(Bare),
-    // Boxed: the running service is large next to a bare subscriber.
     Weijian(
-        Box<weijian_service::pipeline::Running>,
+        weijian_service::pipeline::Running,
         tokio::task::JoinHandle<()>,
     ),
 }
@@ -107,7 +106,7 @@ pub(super) async fn latency_run(
     } else {
         let (running, _shutdown) = start_weijian(config).await?;
         let listener = alert_listener(&running, sent_at.clone(), samples.clone());
-        Consumer::Weijian(Box::new(running), listener)
+        Consumer::Weijian(running, listener)
     };
 
     let duration = Duration::from_secs(options.latency_secs.max(1));
