@@ -13,8 +13,10 @@ use std::time::Duration;
 /// The default port of QuestDB's HTTP endpoint (questdb-rs uses it when `addr` has none).
 pub const DEFAULT_HTTP_PORT: u16 = 9000;
 
-/// questdb-rs's default `request_timeout`: 10 s per request, plus the body's transfer time.
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// weijian's default `request_timeout` (questdb-rs's is 10 s): 5 s per request plus the
+/// body's transfer time, so a probe or a write to a QuestDB that does not answer gives up soon
+/// and shutdown is never stuck behind it for long (the drain retries with back-off).
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5_000;
 
 /// questdb-rs's default `request_min_throughput`: 100 KiB/s, so a request of n bytes may take
 /// `request_timeout + n / 102400` seconds.
@@ -324,7 +326,7 @@ mod tests {
     #[test]
     fn timeouts_protocol_and_tls_roots_are_read() {
         let e = QuestDbEndpoint::parse("http::addr=x;").unwrap();
-        assert_eq!(e.request_timeout(), Duration::from_secs(10));
+        assert_eq!(e.request_timeout(), Duration::from_secs(5));
         assert_eq!(e.request_min_throughput(), 102_400);
         assert_eq!(e.protocol(), IlpProtocol::Auto);
         assert_eq!(e.tls_roots(), None);
