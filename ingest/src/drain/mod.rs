@@ -13,10 +13,10 @@
 //! - **Normal**: as above.
 //! - **Degraded** (entered on a failed write: QuestDB unavailable or refusing our
 //!   credentials; rows it refuses are quarantined by the writer and never fail a write;
-//!   failures are logged at once, then once a minute): the drain keeps reading *ahead* for the rule
-//!   engine, so alerts still fire and are published while QuestDB is down; data rows are not
-//!   kept (they stay in the spool), alert rows are held in memory. Every back-off interval it
-//!   tries to write the held alert rows; when that succeeds it rewinds the reader to the
+//!   failures are logged at once, then once a minute): the drain keeps reading *ahead* for
+//!   the rule engine, so alerts still fire and are published while QuestDB is down; data
+//!   rows are not kept (they stay in the spool), alert rows are held in memory. Every back-off
+//!   interval it tries to write the held alert rows; when that succeeds it rewinds the reader to the
 //!   committed position and goes back to Normal, re-reading (and now writing) everything the
 //!   outage held back. The engine skips records it has already seen, so nothing is evaluated
 //!   twice. Rule snapshots are saved only in Normal mode, after a successful write, so a crash
