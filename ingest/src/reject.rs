@@ -59,10 +59,14 @@ pub enum Reason {
     Hj212MissingDataTime,
     /// HJ 212: a split packet (PNUM/PNO) was not completed in time.
     Hj212SplitTimeout,
+    /// QuestDB refused a row weijian built (HTTP 400, e.g. a column an operator changed to
+    /// another type, or 413 for a row larger than it accepts); the detail is QuestDB's message
+    /// and the payload the row. Every other row of its batch was written.
+    StoreRejected,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 24] = [
+    pub const ALL: [Reason; 25] = [
         Self::BadTopic,
         Self::EmptyPayload,
         Self::OversizePayload,
@@ -87,6 +91,7 @@ impl Reason {
         Self::Hj212BadValue,
         Self::Hj212MissingDataTime,
         Self::Hj212SplitTimeout,
+        Self::StoreRejected,
     ];
 
     /// The stable code: a metric label, a QuestDB symbol, a word in docs/payload-contract.md.
@@ -116,6 +121,7 @@ impl Reason {
             Self::Hj212BadValue => "hj212_bad_value",
             Self::Hj212MissingDataTime => "hj212_missing_datatime",
             Self::Hj212SplitTimeout => "hj212_split_timeout",
+            Self::StoreRejected => "store_rejected",
         }
     }
 }

@@ -2,13 +2,36 @@
 //! parsed once with `questdb-confstr` (the parser questdb-rs itself uses, so `;;` escaping and
 //! every key are read exactly as the writer reads them) into a typed endpoint: the string for
 //! the ILP writer, the HTTP base for DDL and queries over `/exec`, and the credentials for its
-//! `Authorization` header. The writer, the configuration, the bench and the end-to-end tests
-//! all use it.
+//! `Authorization` header, and the settings the writer's own HTTP client honours (TLS roots,
+//! `request_timeout`, `request_min_throughput`, `protocol_version`). The writer, the
+//! configuration, the bench and the end-to-end tests all use it.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The default port of QuestDB's HTTP endpoint (questdb-rs uses it when `addr` has none).
 pub const DEFAULT_HTTP_PORT: u16 = 9000;
+
+/// weijian's default `request_timeout` (questdb-rs's is 10 s): 5 s per request plus the
+/// body's transfer time, so a probe or a write to a QuestDB that does not answer gives up soon
+/// and shutdown is never stuck behind it for long (the drain retries with back-off).
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5_000;
+
+/// questdb-rs's default `request_min_throughput`: 100 KiB/s, so a request of n bytes may take
+/// `request_timeout + n / 102400` seconds.
+pub const DEFAULT_REQUEST_MIN_THROUGHPUT: u64 = 102_400;
+
+/// The ILP version to encode rows with (`protocol_version=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IlpProtocol {
+    /// Text only (any QuestDB).
+    V1,
+    /// Binary doubles (QuestDB 9.0 and later).
+    V2,
+    /// Ask the server (`/settings`), as questdb-rs does by default.
+    Auto,
+}
 
 /// A parsed questdb-rs configuration string for ILP over HTTP(S).
 #[derive(Clone, PartialEq, Eq)]
@@ -19,6 +42,11 @@ pub struct QuestDbEndpoint {
     host: String,
     port: u16,
     auth: Option<Auth>,
+    /// `tls_roots=`: a PEM file of the CAs to trust instead of the bundled web roots.
+    tls_roots: Option<PathBuf>,
+    request_timeout: Duration,
+    request_min_throughput: u64,
+    protocol: IlpProtocol,
 }
 
 /// How `/exec` requests authenticate, as the ILP writer does.
@@ -43,6 +71,14 @@ pub enum EndpointError {
     Port(String),
     #[error("username= needs password= (and token= goes alone)")]
     Credentials,
+    #[error("{key}={value} is not supported: {why}")]
+    Unsupported {
+        key: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    #[error("{key}={value} is not a whole number")]
+    Number { key: &'static str, value: String },
 }
 
 impl QuestDbEndpoint {
@@ -93,12 +129,40 @@ impl QuestDbEndpoint {
             (None, None, Some(t)) => Some(Auth::Bearer(t.to_owned())),
             _ => return Err(EndpointError::Credentials),
         };
+        let number = |key: &'static str, default: u64| match parsed.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse::<u64>().map_err(|_| EndpointError::Number {
+                key,
+                value: v.to_owned(),
+            }),
+        };
+        let request_timeout =
+            Duration::from_millis(number("request_timeout", DEFAULT_REQUEST_TIMEOUT_MS)?.max(1));
+        let request_min_throughput =
+            number("request_min_throughput", DEFAULT_REQUEST_MIN_THROUGHPUT)?;
+        let protocol = match parsed.get("protocol_version") {
+            None | Some("auto") => IlpProtocol::Auto,
+            Some("1") => IlpProtocol::V1,
+            Some("2") => IlpProtocol::V2,
+            Some(other) => {
+                return Err(EndpointError::Unsupported {
+                    key: "protocol_version",
+                    value: other.to_owned(),
+                    why: "weijian writes ILP version 1 or 2 (or auto)",
+                })
+            }
+        };
+        let tls_roots = tls_settings(&parsed)?;
         Ok(QuestDbEndpoint {
             host: host.to_owned(),
             port,
             tls,
             auth,
             conf,
+            tls_roots,
+            request_timeout,
+            request_min_throughput,
+            protocol,
         })
     }
 
@@ -110,7 +174,31 @@ impl QuestDbEndpoint {
             host: "127.0.0.1".to_owned(),
             port: DEFAULT_HTTP_PORT,
             auth: None,
+            tls_roots: None,
+            request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
+            request_min_throughput: DEFAULT_REQUEST_MIN_THROUGHPUT,
+            protocol: IlpProtocol::Auto,
         }
+    }
+
+    /// A PEM file of the CAs to trust (`tls_roots=`); `None`: the bundled web roots.
+    pub fn tls_roots(&self) -> Option<&Path> {
+        self.tls_roots.as_deref()
+    }
+
+    /// The time a request may take on top of its body's transfer (`request_timeout=`, ms).
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    /// The slowest transfer rate tolerated, bytes a second (`request_min_throughput=`; 0: none).
+    pub fn request_min_throughput(&self) -> u64 {
+        self.request_min_throughput
+    }
+
+    /// The ILP version to encode with (`protocol_version=`).
+    pub fn protocol(&self) -> IlpProtocol {
+        self.protocol
     }
 
     /// The configuration string (with credentials), for the ILP writer.
@@ -150,6 +238,32 @@ impl QuestDbEndpoint {
 impl fmt::Debug for QuestDbEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
+    }
+}
+
+/// The TLS keys: web roots (the default) or a PEM file of roots; verification stays on.
+fn tls_settings(parsed: &questdb_confstr::ConfStr) -> Result<Option<PathBuf>, EndpointError> {
+    if let Some(v) = parsed.get("tls_verify").filter(|v| *v != "on") {
+        return Err(EndpointError::Unsupported {
+            key: "tls_verify",
+            value: v.to_owned(),
+            why: "certificates are always verified (trust a private CA with tls_roots=)",
+        });
+    }
+    let roots = parsed.get("tls_roots").map(PathBuf::from);
+    match (parsed.get("tls_ca"), roots) {
+        (None | Some("webpki_roots"), None) => Ok(None),
+        (None | Some("pem_file"), Some(path)) => Ok(Some(path)),
+        (Some("pem_file"), None) => Err(EndpointError::Unsupported {
+            key: "tls_ca",
+            value: "pem_file".to_owned(),
+            why: "it needs tls_roots=<path of a PEM file>",
+        }),
+        (Some(other), _) => Err(EndpointError::Unsupported {
+            key: "tls_ca",
+            value: other.to_owned(),
+            why: "use webpki_roots, or pem_file with tls_roots=<path>",
+        }),
     }
 }
 
@@ -210,6 +324,23 @@ mod tests {
     }
 
     #[test]
+    fn timeouts_protocol_and_tls_roots_are_read() {
+        let e = QuestDbEndpoint::parse("http::addr=x;").unwrap();
+        assert_eq!(e.request_timeout(), Duration::from_secs(5));
+        assert_eq!(e.request_min_throughput(), 102_400);
+        assert_eq!(e.protocol(), IlpProtocol::Auto);
+        assert_eq!(e.tls_roots(), None);
+        let e = QuestDbEndpoint::parse(
+            "https::addr=x;request_timeout=2500;request_min_throughput=0;protocol_version=1;tls_roots=/etc/ca.pem;",
+        )
+        .unwrap();
+        assert_eq!(e.request_timeout(), Duration::from_millis(2500));
+        assert_eq!(e.request_min_throughput(), 0);
+        assert_eq!(e.protocol(), IlpProtocol::V1);
+        assert_eq!(e.tls_roots(), Some(Path::new("/etc/ca.pem")));
+    }
+
+    #[test]
     fn unusable_strings_say_why() {
         let cases = [
             ("tcp::addr=localhost:9009;", "tcp"),
@@ -217,6 +348,11 @@ mod tests {
             ("http::addr=x:port;", "port"),
             ("http::addr=x:9000;username=u;", "password"),
             ("addr=x:9000", "configuration string"),
+            ("https::addr=x;tls_verify=unsafe_off;", "tls_verify"),
+            ("https::addr=x;tls_ca=os_roots;", "tls_ca"),
+            ("https::addr=x;tls_ca=pem_file;", "tls_roots"),
+            ("http::addr=x;request_timeout=soon;", "request_timeout"),
+            ("http::addr=x;protocol_version=3;", "protocol_version"),
         ];
         for (conf, says) in cases {
             let why = QuestDbEndpoint::parse(conf).unwrap_err().to_string();

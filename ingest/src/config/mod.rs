@@ -31,6 +31,13 @@ use raw::RawConfig;
 /// as a message is durable in the spool.
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 500;
 
+/// The largest ILP request weijian sends (`questdb.batch_max_bytes`), a product default:
+/// 8 MiB holds a full default batch of readings (10,000 rows of a few hundred bytes) in one
+/// request, stays far below questdb-rs's 100 MiB buffer limit and QuestDB's 1 GiB
+/// `line.http.max.recv.buffer.size`, and takes seconds, not minutes, on a slow link
+/// (`request_timeout` grows with the body at `request_min_throughput`).
+pub const DEFAULT_BATCH_MAX_BYTES: usize = 8 * 1024 * 1024;
+
 /// The validated configuration. Only [`Config::parse`] builds one.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -118,6 +125,9 @@ pub struct QuestDbConfig {
     pub endpoint: endpoint::QuestDbEndpoint,
     pub table_prefix: String,
     pub batch_max_rows: usize,
+    /// The largest ILP request body (`questdb.batch_max_bytes`); a batch goes out in as many
+    /// requests as it needs.
+    pub batch_max_bytes: usize,
     pub flush_interval: Duration,
     pub retry_max: Duration,
 }

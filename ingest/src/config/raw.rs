@@ -111,6 +111,9 @@ pub struct RawQuestDb {
     pub table_prefix: Spanned<String>,
     #[serde(default = "default_batch_max_rows")]
     pub batch_max_rows: Spanned<usize>,
+    /// The largest ILP request body, bytes: a batch is sent in as many requests as it needs.
+    #[serde(default = "default_batch_max_bytes")]
+    pub batch_max_bytes: Spanned<usize>,
     #[serde(default = "default_flush_interval_ms")]
     pub flush_interval_ms: Spanned<u64>,
     /// Back-off between retries while QuestDB is down or failing.
@@ -125,6 +128,7 @@ impl Default for RawQuestDb {
             password_env: None,
             table_prefix: default_table_prefix(),
             batch_max_rows: default_batch_max_rows(),
+            batch_max_bytes: default_batch_max_bytes(),
             flush_interval_ms: default_flush_interval_ms(),
             retry_max_ms: default_retry_max_ms(),
         }
@@ -434,6 +438,9 @@ fn default_table_prefix() -> Spanned<String> {
 }
 fn default_batch_max_rows() -> Spanned<usize> {
     unspanned(10_000)
+}
+fn default_batch_max_bytes() -> Spanned<usize> {
+    unspanned(super::DEFAULT_BATCH_MAX_BYTES)
 }
 fn default_flush_interval_ms() -> Spanned<u64> {
     unspanned(super::DEFAULT_FLUSH_INTERVAL_MS)

@@ -280,6 +280,8 @@ impl Validator<'_> {
     }
 
     fn questdb(&mut self, q: raw::RawQuestDb) -> QuestDbConfig {
+        /// The smallest request bound: one row with a quarantined payload must fit.
+        const MIN_BATCH_MAX_BYTES: usize = 64 * 1024;
         let mut conf = q.conf.get_ref().trim().to_string();
         if let Some(pw) = self.secret(None, q.password_env.as_ref(), "questdb.password_env") {
             if !conf.ends_with(';') {
@@ -312,6 +314,13 @@ impl Validator<'_> {
                 "must be at least 1",
             );
         }
+        if *q.batch_max_bytes.get_ref() < MIN_BATCH_MAX_BYTES {
+            self.err(
+                &q.batch_max_bytes,
+                "questdb.batch_max_bytes",
+                "must be at least 65536 (a quarantine row alone can be 64 KiB of payload)",
+            );
+        }
         if *q.flush_interval_ms.get_ref() == 0 {
             self.err(
                 &q.flush_interval_ms,
@@ -323,6 +332,7 @@ impl Validator<'_> {
             endpoint,
             table_prefix: q.table_prefix.into_inner(),
             batch_max_rows: q.batch_max_rows.into_inner(),
+            batch_max_bytes: q.batch_max_bytes.into_inner(),
             flush_interval: Duration::from_millis(q.flush_interval_ms.into_inner()),
             retry_max: Duration::from_millis(q.retry_max_ms.into_inner().max(1)),
         }

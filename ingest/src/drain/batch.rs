@@ -82,8 +82,12 @@ impl Pending {
 pub(super) struct Summary {
     pub requests: u32,
     pub duration: Duration,
-    /// Rows per table name (unprefixed), in first-seen order.
+    /// Rows written per table name (unprefixed), in first-seen order.
     pub per_table: Vec<(&'static str, u64)>,
+    /// Requests the store refused (and split).
+    pub refused_requests: u32,
+    /// Rows the store refused, now quarantined as `store_rejected`.
+    pub quarantined: u64,
 }
 
 /// A batch that failed: the error, and the in-memory rows (alerts, actions, audit) that were
@@ -94,8 +98,9 @@ pub(super) struct Failure {
     pub unwritten_alerts: Vec<Row>,
 }
 
-/// Writes `rows` in requests of at most `max_rows` rows. On failure the chunks already
-/// written stay written (a retry rewrites them and the store deduplicates).
+/// Writes `rows` in chunks of at most `max_rows` rows (the store bounds each request by bytes
+/// too, and quarantines rows it refuses). On failure the chunks already written stay written
+/// (a retry rewrites them and the store deduplicates).
 pub(super) fn write_all(
     store: &mut dyn Store,
     rows: &[Row],
@@ -106,8 +111,24 @@ pub(super) fn write_all(
     for (i, chunk) in rows.chunks(max_rows).enumerate() {
         match store.write(chunk) {
             Ok(written) => {
-                summary.requests += 1;
+                summary.requests += written.requests.max(1);
                 summary.duration += written.duration;
+                summary.refused_requests += written.refused_requests;
+                summary.quarantined += written.quarantined as u64;
+                let mut refused = written.refused;
+                refused.sort_unstable();
+                for (j, row) in chunk.iter().enumerate() {
+                    if refused.binary_search(&j).is_err() {
+                        count(&mut summary.per_table, row.table(), 1);
+                    }
+                }
+                if written.quarantined > 0 {
+                    count(
+                        &mut summary.per_table,
+                        "quarantine",
+                        written.quarantined as u64,
+                    );
+                }
             }
             Err(error) => {
                 let rest = rows.get(i * max_rows..).unwrap_or_default();
@@ -118,14 +139,61 @@ pub(super) fn write_all(
             }
         }
     }
-    for row in rows {
-        let table = row.table();
-        match summary.per_table.iter_mut().find(|(t, _)| *t == table) {
-            Some((_, n)) => *n += 1,
-            None => summary.per_table.push((table, 1)),
+    Ok(summary)
+}
+
+/// Adds `n` rows of `table` to the per-table counts.
+fn count(per_table: &mut Vec<(&'static str, u64)>, table: &'static str, n: u64) {
+    match per_table.iter_mut().find(|(t, _)| *t == table) {
+        Some((_, sum)) => *sum += n,
+        None => per_table.push((table, n)),
+    }
+}
+
+/// How often a write failure that repeats is logged (a product default): the first failure
+/// of an outage at once, then one line a minute with the number of failures in between, and
+/// at once whenever the kind of failure changes.
+pub(super) const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Rate-limits the log of write failures so a long outage is visible in the log without
+/// flooding it.
+#[derive(Debug, Default)]
+pub(super) struct FailureLog {
+    /// When the last line was logged, and the kind of failure it reported.
+    last: Option<(Instant, &'static str)>,
+    /// Failures not logged since that line.
+    unlogged: u64,
+}
+
+impl FailureLog {
+    /// Records a failure and logs it if due.
+    pub(super) fn failed(&mut self, error: &WriteError, now: Instant) {
+        let due = self.last.is_none_or(|(at, kind)| {
+            kind != error.kind() || now.saturating_duration_since(at) >= FAILURE_LOG_INTERVAL
+        });
+        if !due {
+            self.unlogged += 1;
+            return;
+        }
+        let unlogged = std::mem::take(&mut self.unlogged);
+        self.last = Some((now, error.kind()));
+        match error {
+            WriteError::Unavailable(_) => {
+                tracing::warn!(%error, unlogged_failures = unlogged, "QuestDB write failed; readings wait in the spool and alerts keep running (repeats are logged once a minute).")
+            }
+            WriteError::Misconfigured(_) => {
+                tracing::error!(%error, unlogged_failures = unlogged, "QuestDB refuses weijian's requests; readings wait in the spool until an operator fixes questdb.conf (repeats are logged once a minute).")
+            }
+            WriteError::Rejected(_) => {
+                tracing::error!(%error, unlogged_failures = unlogged, "QuestDB refused a table definition, or rows and their quarantine rows alike; readings wait in the spool (operator action needed; repeats are logged once a minute).")
+            }
         }
     }
-    Ok(summary)
+
+    /// Writes succeed again: the next failure is logged at once.
+    pub(super) fn recovered(&mut self) {
+        *self = Self::default();
+    }
 }
 
 /// Rows that exist only in memory until written: the rule engine's output (alerts, cycle

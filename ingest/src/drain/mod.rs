@@ -11,10 +11,12 @@
 //! Two modes, so that alerting never depends on the store:
 //!
 //! - **Normal**: as above.
-//! - **Degraded** (entered on a failed write): the drain keeps reading *ahead* for the rule
-//!   engine, so alerts still fire and are published while QuestDB is down; data rows are not
-//!   kept (they stay in the spool), alert rows are held in memory. Every back-off interval it
-//!   tries to write the held alert rows; when that succeeds it rewinds the reader to the
+//! - **Degraded** (entered on a failed write: QuestDB unavailable or refusing our
+//!   credentials; rows it refuses are quarantined by the writer and never fail a write;
+//!   failures are logged at once, then once a minute): the drain keeps reading *ahead* for
+//!   the rule engine, so alerts still fire and are published while QuestDB is down; data
+//!   rows are not kept (they stay in the spool), alert rows are held in memory. Every back-off
+//!   interval it tries to write the held alert rows; when that succeeds it rewinds the reader to the
 //!   committed position and goes back to Normal, re-reading (and now writing) everything the
 //!   outage held back. The engine skips records it has already seen, so nothing is evaluated
 //!   twice. Rule snapshots are saved only in Normal mode, after a successful write, so a crash
@@ -41,6 +43,7 @@ use crate::alerts::{self, AlertStage, PreparedSave};
 use crate::delivery::{Effects, NoticeOutbox, API_TOPIC};
 use crate::health::Health;
 use crate::message::Message;
+use crate::reject::Reason;
 use crate::sink::questdb::WriteError;
 use crate::sink::rows::Row;
 use crate::sink::store::{Store, StoreFactory};
@@ -49,7 +52,7 @@ use crate::spool::{Position, Record, SpoolError, SpoolReader};
 use crate::telemetry::metrics::Metrics;
 use crate::validate::{Processed, Validator};
 
-use batch::{alert_rows, write_all, Failure, Pending, Summary};
+use batch::{alert_rows, write_all, Failure, FailureLog, Pending, Summary};
 
 /// At most this many alert rows wait in memory while QuestDB is down; beyond it the oldest are
 /// dropped from memory (they are re-emitted after a restart, since rule snapshots stop while
@@ -110,8 +113,8 @@ pub struct Drain {
     last_read: Option<u64>,
     /// The last spool position whose rows the store accepted (Normal mode).
     written_up_to: Option<u64>,
-    /// Whether the current QuestDB outage was already logged.
-    outage_logged: bool,
+    /// The log of write failures, rate-limited through an outage.
+    failure_log: FailureLog,
     /// The last spool position counted in metrics and answered (HJ 212 replies).
     seen_up_to: Option<u64>,
     /// The notice outbox, when delivery is configured.
@@ -193,7 +196,7 @@ impl Drain {
             held_alerts: Vec::new(),
             last_read: None,
             written_up_to: None,
-            outage_logged: false,
+            failure_log: FailureLog::default(),
             seen_up_to: None,
             outbox,
             outbox_lost: false,
@@ -261,7 +264,7 @@ impl Drain {
                         self.apply_request(record.pos.seq(), &msg, &mut effects);
                     }
                     Ok(msg) => {
-                        let processed = self.validator.process(&msg);
+                        let processed = self.validator.process_spooled(record.pos.seq(), &msg);
                         let events = self.alerts.feed(record.pos.seq(), &processed.inputs);
                         // Re-read records (after an outage) are counted and answered once.
                         if self.seen_up_to.is_none_or(|s| record.pos.seq() > s) {
@@ -656,7 +659,11 @@ impl Drain {
         {
             Ok((store, result)) => {
                 self.store = Some(store);
-                result.map_err(|error| tracing::debug!(%error, "QuestDB is still unavailable."))
+                result.map_err(|error| {
+                    self.health.questdb_up.store(false, Ordering::Relaxed);
+                    self.metrics.questdb_up.set(0);
+                    self.failure_log.failed(&error, Instant::now());
+                })
             }
             Err(error) => {
                 tracing::error!(%error, "The QuestDB probe task failed.");
@@ -717,26 +724,27 @@ impl Drain {
                 .with_label_values(&[table])
                 .inc_by(*n);
         }
-        self.outage_logged = false;
+        self.metrics
+            .rejected
+            .with_label_values(&[Reason::StoreRejected.code()])
+            .inc_by(summary.quarantined);
+        if summary.refused_requests > 0 {
+            self.metrics
+                .write_errors
+                .with_label_values(&["refused"])
+                .inc_by(u64::from(summary.refused_requests));
+        }
+        self.failure_log.recovered();
     }
 
     /// Health, metrics and the log after a failed write.
     fn write_failed(&mut self, error: &WriteError) {
         self.health.questdb_up.store(false, Ordering::Relaxed);
-        if !self.outage_logged {
-            self.outage_logged = true;
-            if error.is_transient() {
-                tracing::warn!(%error, "QuestDB write failed; readings wait in the spool and alerts keep running.");
-            } else {
-                tracing::error!(%error, "QuestDB refused rows; they wait in the spool (operator action may be needed).");
-            }
-        }
+        self.failure_log.failed(error, Instant::now());
         self.metrics.questdb_up.set(0);
-        let kind = if error.is_transient() {
-            "unavailable"
-        } else {
-            "rejected"
-        };
-        self.metrics.write_errors.with_label_values(&[kind]).inc();
+        self.metrics
+            .write_errors
+            .with_label_values(&[error.kind()])
+            .inc();
     }
 }

@@ -103,8 +103,8 @@ impl Store for FakeStore {
         log.requests.push(rows.to_vec());
         Ok(Written {
             rows: rows.len(),
-            bytes: 0,
-            duration: Duration::ZERO,
+            requests: 1,
+            ..Written::default()
         })
     }
 
@@ -465,4 +465,55 @@ impl crate::source::mqtt::Publisher for NoBroker {
     ) -> Result<(), crate::source::mqtt::MqttError> {
         Err(crate::source::mqtt::MqttError::Unavailable)
     }
+}
+
+/// Log lines written while a test runs (on its own thread: paused-time tests run the drain on
+/// the test's thread).
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    fn lines_with(&self, text: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter(|l| l.contains(text))
+            .count()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_outage_is_logged_again_once_a_minute_not_only_at_its_start() {
+    let captured = CapturedLog::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let rig = Rig::new(50);
+    rig.store.down.store(true, Ordering::SeqCst);
+    let (writer, drain) = rig.start().await;
+    writer.append(reading(0, 0, false)).await.unwrap();
+    // Five minutes of a store that refuses every write and probe (every 200 ms).
+    tokio::time::sleep(Duration::from_secs(5 * 60 + 1)).await;
+    let logged = captured.lines_with("QuestDB write failed");
+    assert!(
+        (5..=7).contains(&logged),
+        "{logged} failure lines in 5 minutes of failures every 200 ms: want one a minute\n{}",
+        String::from_utf8_lossy(&captured.0.lock().unwrap())
+    );
+    // Each repeat says how many failures it stands for.
+    assert!(captured.lines_with("unlogged_failures=") >= 5);
+    drop(writer);
+    drain.abort();
 }

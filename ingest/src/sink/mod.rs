@@ -3,10 +3,13 @@
 //! - [`schema`]: tables, columns, dedup keys, DDL.
 //! - [`rows`]: rows and their ILP encoding.
 //! - [`cycles`]: the `sterilization_cycles` table and its rows.
-//! - [`questdb`]: the writer (DDL at start, batched flushes over ILP/HTTP, retry).
+//! - [`http`]: QuestDB's HTTP API (`/write`, `/exec`), every answer classified by status.
+//! - [`questdb`]: the writer (DDL at start, requests bounded by bytes, refused rows isolated
+//!   and quarantined).
 //! - [`store`]: the [`store::Store`] seam the drain writes through (QuestDB, or fakes in tests).
 
 pub mod cycles;
+pub mod http;
 pub mod questdb;
 pub mod risk;
 pub mod rows;

@@ -1,28 +1,42 @@
-//! The QuestDB writer: creates the tables by explicit DDL, then encodes rows into ILP and
-//! flushes them over HTTP with questdb-rs (only HTTP confirms a write).
+//! The QuestDB writer: creates the tables by explicit DDL, encodes rows into ILP with
+//! questdb-rs's `Buffer`, and posts them over HTTP itself ([`super::http`]), so every answer
+//! is known by its status (only HTTP confirms a write).
 //!
-//! It is synchronous (questdb-rs flushes block) and owned by one task, which calls it through
-//! `spawn_blocking`. It never drops rows: a failed write returns an error and the caller keeps
-//! the batch (it is still in the spool) and retries with back-off.
+//! A batch goes out in requests of at most `questdb.batch_max_bytes` (a single row larger
+//! than that goes alone). A request QuestDB
+//! refuses (400) or finds too large (413) is split, around the line QuestDB names or in
+//! halves, until the rows it refuses stand alone: those go to `quarantine` as
+//! `store_rejected` with QuestDB's message, and every other row is written. So a row that
+//! retrying cannot fix never holds the others back. (If QuestDB refuses the quarantine rows
+//! too, it refuses everything: the write fails and the rows stay in the spool.) Unavailability (5xx, no connection) and
+//! refused credentials fail the whole write: the caller keeps the rows (they are still in the
+//! spool) and retries with back-off; rows already written are rewritten and DEDUP absorbs them.
+//!
+//! It is synchronous and owned by one task, which calls it through `spawn_blocking`.
 
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use questdb::ingress::{Buffer, Sender};
-use questdb::ErrorCode;
+use questdb::ingress::{Buffer, ProtocolVersion};
 
-use super::rows::Row;
-use super::schema;
+use super::http::{HttpError, QuestDbHttp};
+use super::rows::{QuarantineRow, Row};
+use super::schema::{self, TableNames};
 use crate::config::QuestDbConfig;
 
-/// Why a write did not happen. Either way the rows are kept by the caller and retried.
-#[derive(Debug, thiserror::Error)]
+/// Why a write did not happen. The rows are kept by the caller and retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WriteError {
     /// QuestDB is unreachable, restarting or failing (connection refused, timeout, 5xx).
     #[error("QuestDB is unavailable: {0}")]
     Unavailable(String),
-    /// QuestDB refused the rows (4xx): a schema conflict or a bug; retried in case an operator
-    /// fixes the table, and reported at ERROR.
-    #[error("QuestDB rejected the rows: {0}")]
+    /// QuestDB refused our credentials (401, 403) or the address is not its HTTP API: an
+    /// operator must fix `questdb.conf`. Retried, and logged at ERROR.
+    #[error("QuestDB refused weijian's requests (check questdb.conf): {0}")]
+    Misconfigured(String),
+    /// QuestDB refused the DDL that creates a table, or refused rows and their quarantine
+    /// rows alike (nowhere to keep them but the spool). Retried, and logged at ERROR.
+    #[error("QuestDB rejected: {0}")]
     Rejected(String),
 }
 
@@ -31,106 +45,106 @@ impl WriteError {
         matches!(self, Self::Unavailable(_))
     }
 
-    fn from_questdb(e: &questdb::Error) -> Self {
-        match e.code() {
-            ErrorCode::CouldNotResolveAddr
-            | ErrorCode::SocketError
-            | ErrorCode::ConnectTimeout
-            | ErrorCode::ProtocolVersionError
-            | ErrorCode::FailoverRetry
-            | ErrorCode::TlsError => Self::Unavailable(e.msg().to_string()),
-            ErrorCode::ServerFlushError if looks_like_server_fault(e.msg()) => {
-                Self::Unavailable(e.msg().to_string())
+    /// The `kind` label of `weijian_questdb_write_errors_total`.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Unavailable(_) => "unavailable",
+            Self::Misconfigured(_) => "misconfigured",
+            Self::Rejected(_) => "rejected",
+        }
+    }
+
+    fn from_http(error: HttpError) -> Self {
+        match error {
+            HttpError::Unavailable(m) => Self::Unavailable(m),
+            HttpError::Misconfigured(m) => Self::Misconfigured(m),
+            // Only a write of a single row can be refused without being split; the writer
+            // handles both before they reach here. A DDL refusal is `Rejected`.
+            HttpError::Refused { message, .. } | HttpError::TooLarge(message) => {
+                Self::Rejected(message)
             }
-            _ => Self::Rejected(e.msg().to_string()),
         }
     }
 }
 
-/// questdb-rs reports 4xx and 5xx both as `ServerFlushError`; QuestDB's 4xx carry a JSON
-/// error with a `code` (e.g. `invalid`), shown by questdb-rs as `[... code: ...]`.
-fn looks_like_server_fault(msg: &str) -> bool {
-    !msg.contains("code: ")
-}
-
 /// What a successful write did.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Written {
+    /// Rows QuestDB accepted.
     pub rows: usize,
     pub bytes: usize,
     pub duration: Duration,
+    /// HTTP requests made, refused ones included.
+    pub requests: u32,
+    /// Requests QuestDB refused (400, 413) and that were split.
+    pub refused_requests: u32,
+    /// Rows QuestDB refused, now in `quarantine` as `store_rejected`.
+    pub quarantined: usize,
+    /// The batch indices of the rows QuestDB refused (now quarantined).
+    pub refused: Vec<usize>,
 }
 
-/// Owns the questdb-rs sender; rebuilds it after failures.
+/// Owns the HTTP client; creates the tables on first contact.
 #[derive(Debug)]
 pub struct QuestDbWriter {
     config: QuestDbConfig,
-    tables: super::schema::TableNames,
-    sender: Option<Sender>,
+    tables: TableNames,
+    http: Option<QuestDbHttp>,
+    protocol: Option<ProtocolVersion>,
     tables_ready: bool,
 }
 
 impl QuestDbWriter {
     pub fn new(config: QuestDbConfig) -> Self {
         Self {
-            tables: super::schema::TableNames::new(&config.table_prefix),
+            tables: TableNames::new(&config.table_prefix),
             config,
-            sender: None,
+            http: None,
+            protocol: None,
             tables_ready: false,
         }
     }
 
-    /// The questdb-rs configuration with our retry policy: questdb-rs retries only briefly,
-    /// the caller's loop does the long back-off (so shutdown is never stuck in a flush).
-    fn sender_conf(&self) -> String {
-        let mut conf = self.config.endpoint.conf().to_owned();
-        if !conf.ends_with(';') {
-            conf.push(';');
+    fn http(&mut self) -> Result<&QuestDbHttp, WriteError> {
+        if self.http.is_none() {
+            let http = QuestDbHttp::new(&self.config.endpoint).map_err(WriteError::from_http)?;
+            self.http = Some(http);
         }
-        if !conf.contains("retry_timeout=") {
-            conf.push_str("retry_timeout=500;");
-        }
-        if !conf.contains("request_timeout=") {
-            conf.push_str("request_timeout=5000;");
-        }
-        conf
+        self.http
+            .as_ref()
+            .ok_or_else(|| WriteError::Misconfigured("no HTTP client".into()))
     }
 
-    /// Creates every table (idempotent `CREATE TABLE IF NOT EXISTS`).
+    /// Creates every table (idempotent `CREATE TABLE IF NOT EXISTS`), brings tables of an
+    /// earlier version up to date, and learns the ILP version to encode with.
     ///
     /// # Errors
-    /// QuestDB unreachable or refusing the DDL.
+    /// QuestDB unreachable, refusing our credentials, or refusing the DDL.
     pub fn ensure_tables(&mut self) -> Result<(), WriteError> {
         if self.tables_ready {
             return Ok(());
         }
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(10)))
-                .http_status_as_error(false)
-                .build(),
-        );
+        let prefix = self.config.table_prefix.clone();
+        let http = self.http()?.clone();
         for table in schema::tables() {
-            let ddl = table.ddl(&self.config.table_prefix);
-            let url = format!("{}/exec", self.config.endpoint.http_base());
-            let mut request = agent.get(&url).query("query", &ddl);
-            if let Some(auth) = self.config.endpoint.authorization() {
-                request = request.header("Authorization", &auth);
-            }
-            let mut response = request
-                .call()
-                .map_err(|e| WriteError::Unavailable(format!("DDL for {}: {e}", table.name)))?;
-            let status = response.status().as_u16();
-            if status != 200 {
-                let body = response.body_mut().read_to_string().unwrap_or_default();
-                let error = format!("DDL for {} answered {status}: {body}", table.name);
-                return Err(if status >= 500 {
-                    WriteError::Unavailable(error)
-                } else {
-                    WriteError::Rejected(error)
-                });
+            http.exec(&table.ddl(&prefix)).map_err(|e| match e {
+                HttpError::Refused { message, .. } => {
+                    WriteError::Rejected(format!("CREATE TABLE {prefix}{}: {message}", table.name))
+                }
+                other => WriteError::from_http(other),
+            })?;
+            for sql in schema::upgrades(&table, &prefix) {
+                match http.exec(&sql) {
+                    Ok(()) => {}
+                    // Typically "column ... type is already 'VARCHAR'": nothing to upgrade.
+                    Err(HttpError::Refused { message, .. }) => {
+                        tracing::debug!(%sql, %message, "Table upgrade not applied.");
+                    }
+                    Err(other) => return Err(WriteError::from_http(other)),
+                }
             }
         }
+        self.protocol = Some(http.protocol_version().map_err(WriteError::from_http)?);
         tracing::info!(prefix = %self.config.table_prefix, "QuestDB tables are ready.");
         self.tables_ready = true;
         Ok(())
@@ -139,96 +153,285 @@ impl QuestDbWriter {
     /// Checks that QuestDB answers and the tables exist (creating them if needed).
     ///
     /// # Errors
-    /// QuestDB unreachable or refusing the DDL.
+    /// QuestDB unreachable, refusing our credentials, or refusing the DDL.
     pub fn probe(&mut self) -> Result<(), WriteError> {
         if !self.tables_ready {
             return self.ensure_tables();
         }
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(5)))
-                .http_status_as_error(false)
-                .build(),
-        );
-        match agent
-            .get(format!("{}/ping", self.config.endpoint.http_base()))
-            .call()
-        {
-            Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(WriteError::Unavailable(format!(
-                "/ping answered {}",
-                r.status()
-            ))),
-            Err(e) => Err(WriteError::Unavailable(format!("/ping: {e}"))),
+        self.http()?.ping().map_err(WriteError::from_http)
+    }
+
+    /// Writes `rows` in requests of at most `batch_max_bytes` (one transaction per table and
+    /// request in QuestDB); rows QuestDB refuses are isolated and quarantined.
+    ///
+    /// # Errors
+    /// QuestDB unavailable or refusing our credentials (see [`WriteError`]): the caller keeps
+    /// the rows and retries; a retry rewrites rows already written and DEDUP absorbs them.
+    pub fn write(&mut self, rows: &[Row]) -> Result<Written, WriteError> {
+        self.ensure_tables()?;
+        let started = Instant::now();
+        let mut written = Written::default();
+        let mut refused = Vec::new();
+        self.write_rows(rows, &mut written, &mut refused)?;
+        if !refused.is_empty() {
+            let first = refused.first().map(|r: &Refused| r.message.clone());
+            tracing::warn!(
+                rows = refused.len(),
+                error = first.as_deref().unwrap_or_default(),
+                "QuestDB refused rows; they are in the quarantine table as store_rejected and the rest of the batch is written."
+            );
+            let quarantine: Vec<Row> = refused
+                .iter()
+                .map(|r| {
+                    Row::Quarantine(QuarantineRow::store_rejected(
+                        &rows[r.row],
+                        self.tables.get(rows[r.row].table()),
+                        &r.line,
+                        &r.message,
+                    ))
+                })
+                .collect();
+            let mut lost = Vec::new();
+            let before = written.rows;
+            self.write_rows(&quarantine, &mut written, &mut lost)?;
+            if let Some(r) = lost.first() {
+                // QuestDB refuses the quarantine table too, or everything (a proxy answering
+                // 400): no place to keep the rows but the spool, so the write fails and is
+                // retried (the rows written meanwhile are rewritten and deduplicated).
+                return Err(WriteError::Rejected(format!(
+                    "{} rows and their store_rejected quarantine rows were refused: {}",
+                    lost.len(),
+                    r.message
+                )));
+            }
+            written.quarantined = written.rows - before;
+            written.rows = before;
+            written.refused = refused.iter().map(|r| r.row).collect();
+        }
+        written.duration = started.elapsed();
+        Ok(written)
+    }
+
+    /// Encodes `rows` and sends them in requests bounded by bytes, isolating refused rows
+    /// into `refused`.
+    fn write_rows(
+        &mut self,
+        rows: &[Row],
+        written: &mut Written,
+        refused: &mut Vec<Refused>,
+    ) -> Result<(), WriteError> {
+        let protocol = self.protocol.unwrap_or(ProtocolVersion::V1);
+        let max_bytes = self.config.batch_max_bytes.max(1);
+        let mut encoded = Encoded::new(protocol);
+        for (i, row) in rows.iter().enumerate() {
+            if let Err(e) = encoded.push(row, i, &self.tables) {
+                // An unencodable row is a bug in row building; skip it loudly rather than
+                // block every other row behind it.
+                tracing::error!(table = row.table(), error = %e, "Dropped a row questdb-rs cannot encode.");
+                continue;
+            }
+            if encoded.bytes() > max_bytes && encoded.lines() > 1 {
+                // This row does not fit: send the rows before it, and start the next request
+                // with it.
+                self.send(&encoded, encoded.lines() - 1, written, refused)?;
+                encoded = Encoded::new(protocol);
+                encoded.push(row, i, &self.tables).map_err(|e| {
+                    WriteError::Rejected(format!("a row encoded once cannot be encoded again: {e}"))
+                })?;
+            }
+        }
+        if encoded.lines() > 0 {
+            self.send(&encoded, encoded.lines(), written, refused)?;
+        }
+        Ok(())
+    }
+
+    /// Sends the first `lines` lines of `encoded` in one request, splitting a request
+    /// QuestDB refuses until each refused line stands alone.
+    fn send(
+        &mut self,
+        encoded: &Encoded,
+        lines: usize,
+        written: &mut Written,
+        refused: &mut Vec<Refused>,
+    ) -> Result<(), WriteError> {
+        let http = self.http()?.clone();
+        // Ranges of lines still to send, the next one last.
+        let mut todo: Vec<Range<usize>> = Vec::new();
+        todo.push(0..lines);
+        while let Some(lines) = todo.pop() {
+            let body = encoded.slice(lines.clone());
+            written.requests += 1;
+            let (message, line) = match http.write(body) {
+                Ok(()) => {
+                    written.rows += lines.len();
+                    written.bytes += body.len();
+                    continue;
+                }
+                Err(HttpError::Refused { message, line }) => (message, line),
+                Err(HttpError::TooLarge(message)) => (message, None),
+                Err(other) => return Err(WriteError::from_http(other)),
+            };
+            written.refused_requests += 1;
+            if lines.len() == 1 {
+                refused.push(Refused {
+                    row: encoded.row_of(lines.start),
+                    line: body.to_vec(),
+                    message,
+                });
+                continue;
+            }
+            // Pushed in reverse: the first part is sent next.
+            for part in split(lines, line).into_iter().rev() {
+                todo.push(part);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A row QuestDB refused: its index in the batch, its ILP line and QuestDB's message.
+#[derive(Debug)]
+struct Refused {
+    row: usize,
+    line: Vec<u8>,
+    message: String,
+}
+
+/// Splits a refused range of lines: around the 1-based `line` QuestDB named (before it, it
+/// alone, after it), or in halves when it named none. Every part is smaller than `lines`, so
+/// splitting ends with single lines.
+fn split(lines: Range<usize>, line: Option<usize>) -> Vec<Range<usize>> {
+    let len = lines.len();
+    let parts = match line.filter(|l| (1..=len).contains(l)) {
+        Some(l) => {
+            let bad = lines.start + l - 1;
+            vec![lines.start..bad, bad..bad + 1, bad + 1..lines.end]
+        }
+        None => {
+            let mid = lines.start + len / 2;
+            vec![lines.start..mid, mid..lines.end]
+        }
+    };
+    parts.into_iter().filter(|p| !p.is_empty()).collect()
+}
+
+/// Rows encoded into one ILP buffer, with where each line starts, so any run of lines can be
+/// sent without encoding again.
+struct Encoded {
+    buf: Buffer,
+    /// Byte offset of each line in `buf`.
+    starts: Vec<usize>,
+    /// The batch index of each line's row.
+    rows: Vec<usize>,
+}
+
+impl Encoded {
+    fn new(protocol: ProtocolVersion) -> Self {
+        Self {
+            buf: Buffer::new(protocol),
+            starts: Vec::new(),
+            rows: Vec::new(),
         }
     }
 
-    /// Writes rows in one HTTP request (one transaction per table in QuestDB).
-    ///
-    /// # Errors
-    /// See [`WriteError`]; nothing is partially written from the caller's point of view (a
-    /// retry rewrites the same rows and DEDUP absorbs any that had landed).
-    pub fn write(&mut self, rows: &[Row]) -> Result<Written, WriteError> {
-        self.ensure_tables()?;
-        if self.sender.is_none() {
-            let sender =
-                Sender::from_conf(self.sender_conf()).map_err(|e| WriteError::from_questdb(&e))?;
-            self.sender = Some(sender);
+    /// Appends `row` (batch index `index`) as one line; on error the buffer is unchanged.
+    fn push(&mut self, row: &Row, index: usize, tables: &TableNames) -> questdb::Result<()> {
+        self.buf.set_marker()?;
+        let start = self.buf.len();
+        if let Err(e) = row.encode(&mut self.buf, tables) {
+            self.buf.rewind_to_marker()?;
+            return Err(e);
         }
-        let Some(sender) = self.sender.as_mut() else {
-            return Err(WriteError::Unavailable("no sender".into()));
-        };
-        let mut buf: Buffer = sender.new_buffer();
-        for row in rows {
-            buf.set_marker()
-                .map_err(|e| WriteError::Rejected(e.msg().to_string()))?;
-            if let Err(e) = row.encode(&mut buf, &self.tables) {
-                // An unencodable row is a bug in row building; skip it loudly rather than block
-                // every other row behind it.
-                tracing::error!(table = row.table(), error = %e, "Dropped a row questdb-rs cannot encode.");
-                buf.rewind_to_marker()
-                    .map_err(|e| WriteError::Rejected(e.msg().to_string()))?;
-            }
-        }
-        buf.clear_marker();
-        let bytes = buf.len();
-        let started = Instant::now();
-        if buf.row_count() == 0 {
-            return Ok(Written {
-                rows: 0,
-                bytes: 0,
-                duration: Duration::ZERO,
-            });
-        }
-        let result = sender.flush(&mut buf);
-        match result {
-            Ok(()) => Ok(Written {
-                rows: rows.len(),
-                bytes,
-                duration: started.elapsed(),
-            }),
-            Err(e) => {
-                let error = WriteError::from_questdb(&e);
-                if sender.must_close() || error.is_transient() {
-                    self.sender = None;
-                }
-                Err(error)
-            }
-        }
+        self.buf.clear_marker();
+        self.starts.push(start);
+        self.rows.push(index);
+        Ok(())
+    }
+
+    fn lines(&self) -> usize {
+        self.starts.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn row_of(&self, line: usize) -> usize {
+        self.rows[line]
+    }
+
+    /// The bytes of `lines`.
+    fn slice(&self, lines: Range<usize>) -> &[u8] {
+        let bytes = self.buf.as_bytes();
+        let start = self.starts.get(lines.start).copied().unwrap_or(bytes.len());
+        let end = self.starts.get(lines.end).copied().unwrap_or(bytes.len());
+        &bytes[start..end]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reject::Reason;
+    use crate::sink::http::tests::serve_forever;
+    use crate::sink::rows::QuarantineRow;
 
     #[test]
-    fn client_errors_with_a_code_are_rejections_and_the_rest_unavailability() {
-        assert!(looks_like_server_fault(
-            "Could not flush buffer: internal error"
-        ));
-        assert!(!looks_like_server_fault(
-            "Could not flush buffer: cast error [id: 1, code: invalid, line: 1]"
-        ));
+    fn rows_refused_with_their_quarantine_rows_fail_the_write_and_stay_for_a_retry() {
+        // A stand-in that takes DDL and refuses every write (a proxy answering 400, say).
+        let addr = serve_forever(|request| {
+            if request.starts_with("POST /write") {
+                (
+                    400,
+                    r#"{"code":"invalid","message":"refused","line":1}"#.to_owned(),
+                )
+            } else if request.starts_with("GET /settings") {
+                (
+                    200,
+                    r#"{"config":{"line.proto.support.versions":[1,2]}}"#.to_owned(),
+                )
+            } else {
+                (200, r#"{"ddl":"OK"}"#.to_owned())
+            }
+        });
+        let text = format!(
+            "[questdb]\nconf = \"http::addr={addr};request_timeout=3000;\"\n[[sites]]\nid = \"s0\"\nname = \"n\"\nkind = \"water\"\ngrid = {{ district = \"a\", street = \"b\", community = \"c\" }}\nwater = {{ point = \"outlet\", disinfectant = \"free_chlorine\" }}\n"
+        );
+        let config = crate::config::Config::parse(
+            &text,
+            "t.toml",
+            &std::collections::HashMap::<String, String>::new(),
+        )
+        .unwrap();
+        let mut writer = QuestDbWriter::new(config.questdb.clone());
+        let row = Row::Quarantine(QuarantineRow {
+            received_at: alerting::model::Timestamp(1),
+            message_seq: 1,
+            topic: "t".into(),
+            site: None,
+            device: None,
+            reason: Reason::MalformedJson,
+            item: 0,
+            detail: "d".into(),
+            payload: b"p".to_vec(),
+        });
+        let result = writer.write(&[row.clone(), row]);
+        assert!(
+            matches!(&result, Err(WriteError::Rejected(m)) if m.contains("refused")),
+            "{result:?}"
+        );
+        assert!(!result.unwrap_err().is_transient());
+    }
+
+    #[test]
+    fn a_refused_range_splits_around_the_named_line_or_in_halves() {
+        assert_eq!(split(0..10, Some(4)), vec![0..3, 3..4, 4..10]);
+        assert_eq!(split(5..10, Some(1)), vec![5..6, 6..10]);
+        assert_eq!(split(5..10, Some(5)), vec![5..9, 9..10]);
+        assert_eq!(split(0..10, None), vec![0..5, 5..10]);
+        // A line QuestDB names outside the request is ignored.
+        assert_eq!(split(0..3, Some(9)), vec![0..1, 1..3]);
+        assert_eq!(split(0..2, Some(0)), vec![0..1, 1..2]);
     }
 }

@@ -117,10 +117,18 @@ pub struct StatusRow {
 }
 
 /// A rejected message, object, frame or value, with its raw bytes.
+///
+/// Its identity is (`received_at`, `message_seq`, `item`): the message's spool sequence
+/// number is unique and the same on every replay, so two rejections never merge, however
+/// alike and close in time they are, and a replayed one replaces itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuarantineRow {
     pub received_at: Timestamp,
+    /// The rejected message's spool sequence number ([`crate::message::Message::seq`]); for
+    /// a `store_rejected` row, a hash of the refused ILP line (the same row, the same hash).
+    pub message_seq: u64,
     pub topic: String,
+    /// Taken from the topic, so attacker-chosen: stored as VARCHAR, never as a SYMBOL.
     pub site: Option<String>,
     pub device: Option<String>,
     pub reason: Reason,
@@ -199,15 +207,16 @@ impl Row {
                 .column_bool("online", s.online)?
                 .at(TimestampMicros::new(s.ts.0)),
             Self::Quarantine(q) => {
-                if let Some(s) = &q.site {
-                    buf.symbol("site", s.as_str())?;
-                }
-                if let Some(d) = &q.device {
-                    buf.symbol("device", d.as_str())?;
-                }
                 let (payload, encoding) = payload_text(&q.payload);
                 buf.symbol("reason", q.reason.code())?
-                    .symbol("encoding", encoding)?
+                    .symbol("encoding", encoding)?;
+                if let Some(s) = &q.site {
+                    buf.column_str("site", s.as_str())?;
+                }
+                if let Some(d) = &q.device {
+                    buf.column_str("device", d.as_str())?;
+                }
+                buf.column_i64("message_seq", seq_column(q.message_seq))?
                     .column_str("topic", q.topic.as_str())?
                     .column_i64("item", i64::from(q.item))?
                     .column_str("detail", q.detail.as_str())?
@@ -254,11 +263,11 @@ impl Row {
                     .at(TimestampMicros::new(a.ts.0))
             }
             Self::Audit(a) => buf
-                .symbol("request_id", a.request_id.as_str())?
                 .symbol("supervisor", a.supervisor.as_str())?
                 .symbol("action", a.action)?
                 .symbol("outcome", a.outcome)?
                 .symbol("method", a.method.as_str())?
+                .column_str("request_id", a.request_id.as_str())?
                 .column_str("target", a.target.as_str())?
                 .column_i64("status", i64::from(a.status))?
                 .column_str("path", a.path.as_str())?
@@ -271,6 +280,86 @@ impl Row {
             Self::Draw(d) => super::risk::encode_draw(d, buf),
         }
     }
+}
+
+/// A sequence number as a LONG (they never reach 2^63; saturate rather than wrap).
+fn seq_column(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+impl Row {
+    /// The row's designated timestamp (`ts`).
+    pub fn ts(&self) -> Timestamp {
+        match self {
+            Self::Reading(r) => r.ts,
+            Self::Event(e) => e.ts,
+            Self::Status(s) => s.ts,
+            Self::Quarantine(q) => q.received_at,
+            Self::Alert(a) => a.ts,
+            Self::Action(a) => a.ts,
+            Self::Audit(a) => a.ts,
+            Self::WasteBag(w) => w.ts,
+            Self::Cycle(c) => c.started_at,
+            Self::SiteRisk(r) => r.ts,
+            Self::Draw(d) => d.ts,
+        }
+    }
+
+    /// When weijian received the message the row came from, for rows made of one message.
+    pub fn received_at(&self) -> Option<Timestamp> {
+        match self {
+            Self::Reading(r) => Some(r.received_at),
+            Self::Event(e) => Some(e.received_at),
+            Self::Status(s) => Some(s.received_at),
+            Self::Quarantine(q) => Some(q.received_at),
+            _ => None,
+        }
+    }
+
+    /// The site and device the row is about, where it has them.
+    fn site_and_device(&self) -> (Option<String>, Option<String>) {
+        match self {
+            Self::Reading(r) => (Some(r.site.to_string()), Some(r.device.to_string())),
+            Self::Event(e) => (Some(e.site.to_string()), Some(e.device.to_string())),
+            Self::Status(s) => (Some(s.site.to_string()), Some(s.device.to_string())),
+            Self::Quarantine(q) => (q.site.clone(), q.device.clone()),
+            Self::Alert(a) => (Some(a.site.to_string()), Some(a.device.to_string())),
+            Self::WasteBag(w) => (Some(w.site.to_string()), Some(w.device.to_string())),
+            Self::Cycle(c) => (Some(c.site.to_string()), Some(c.device.to_string())),
+            _ => (None, None),
+        }
+    }
+}
+
+impl QuarantineRow {
+    /// The quarantine row of a row QuestDB refused (`store_rejected`): QuestDB's message as
+    /// the detail, the row itself as the payload. `line` is the row's ILP encoding, whose hash
+    /// is the identity: the same refused row on a replay gives the same quarantine row.
+    pub fn store_rejected(row: &Row, table: &str, line: &[u8], message: &str) -> QuarantineRow {
+        let (site, device) = row.site_and_device();
+        QuarantineRow {
+            received_at: row.received_at().unwrap_or_else(|| row.ts()),
+            message_seq: fnv1a_63(line),
+            topic: table.to_owned(),
+            site,
+            device,
+            reason: Reason::StoreRejected,
+            item: 0,
+            detail: format!("QuestDB refused this row of table {table}: {message}"),
+            payload: format!("{row:?}").into_bytes(),
+        }
+    }
+}
+
+/// FNV-1a (64 bits) of `bytes`, cut to 63 bits so it fits a LONG: a stable identity for a
+/// refused line (not a security measure).
+fn fnv1a_63(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash >> 1
 }
 
 /// The stored form of a raw payload: UTF-8 text as is, anything else as hex; both cut at
@@ -337,6 +426,7 @@ mod tests {
         }));
         rows.push(Row::Quarantine(QuarantineRow {
             received_at: Timestamp(1),
+            message_seq: 42,
             topic: "t/x".into(),
             site: Some("s".into()),
             device: None,

@@ -180,6 +180,38 @@ fn readings_table(kind: DeviceKind) -> Table {
     }
 }
 
+/// Statements that bring a table created by an earlier weijian to the current definition,
+/// run after `CREATE TABLE IF NOT EXISTS` (a no-op on a new table). Adding a column and
+/// setting the dedup keys are idempotent; changing a type QuestDB refuses once the column
+/// has it, which the writer tolerates.
+pub fn upgrades(table: &Table, prefix: &str) -> Vec<String> {
+    let name = format!("{prefix}{}", table.name);
+    let mut sql = Vec::new();
+    if table.name == "quarantine" {
+        // Identity by message (weijian 0.1 keyed it by device and reason, which merged
+        // identical bad messages received in the same microsecond).
+        sql.push(format!(
+            "ALTER TABLE {name} ADD COLUMN IF NOT EXISTS message_seq LONG"
+        ));
+        sql.push(format!(
+            "ALTER TABLE {name} DEDUP ENABLE UPSERT KEYS({})",
+            table.dedup_keys.join(", ")
+        ));
+    }
+    // Columns that were SYMBOLs of unbounded (or attacker-chosen) values.
+    let retyped: &[&str] = match table.name {
+        "quarantine" => &["site", "device"],
+        "audit" => &["request_id"],
+        _ => &[],
+    };
+    for column in retyped {
+        sql.push(format!(
+            "ALTER TABLE {name} ALTER COLUMN {column} TYPE VARCHAR"
+        ));
+    }
+    sql
+}
+
 /// Every table weijian writes.
 pub fn tables() -> Vec<Table> {
     use ColumnType::*;
@@ -215,9 +247,14 @@ pub fn tables() -> Vec<Table> {
         doc: "every rejected message, object, frame or value, with its reason and raw bytes",
         columns: vec![
             col("ts", Timestamp, "when weijian received the message"),
-            col("topic", Varchar, "MQTT topic"),
-            col("site", Symbol, "site id from the topic, when parseable"),
-            col("device", Symbol, "device id from the topic, when parseable"),
+            col(
+                "message_seq",
+                Long,
+                "the message's spool sequence number: unique, the same on every replay (store_rejected: a hash of the refused row)",
+            ),
+            col("topic", Varchar, "MQTT topic (store_rejected: the table of the refused row)"),
+            col("site", Varchar, "site id from the topic, when parseable (VARCHAR: attacker-chosen)"),
+            col("device", Varchar, "device id from the topic, when parseable (VARCHAR: attacker-chosen)"),
             col(
                 "reason",
                 Symbol,
@@ -232,7 +269,9 @@ pub fn tables() -> Vec<Table> {
             ),
             col("encoding", Symbol, "utf8 or hex"),
         ],
-        dedup_keys: vec!["ts", "device", "reason", "item"],
+        // The message's identity, not its content: identical bad messages from one device
+        // received in the same microsecond are still two rows.
+        dedup_keys: vec!["ts", "message_seq", "item"],
     });
     t.push(Table {
         name: "alerts",
@@ -281,7 +320,7 @@ pub fn tables() -> Vec<Table> {
         doc: "every write through the alert API and every refused attempt (bad token, outside the caller's grid)",
         columns: vec![
             col("ts", Timestamp, "when the API received it"),
-            col("request_id", Symbol, "unique per request (returned to the client)"),
+            col("request_id", Varchar, "unique per request (returned to the client); VARCHAR: one value per request would grow a SYMBOL table forever"),
             col("supervisor", Symbol, "the authenticated supervisor, or - when authentication failed"),
             col("action", Symbol, "acknowledge, resolve, add_silence, expire_silence or denied"),
             col("target", Varchar, "the alert or silence acted on"),

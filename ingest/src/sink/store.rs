@@ -8,14 +8,17 @@ use super::rows::Row;
 
 /// A blocking row store, owned by one task and called on tokio's blocking pool.
 ///
-/// A write either succeeds as a whole from the caller's point of view or fails with a
-/// [`WriteError`]; a retry rewrites the same rows, and the store deduplicates them.
+/// A write either succeeds from the caller's point of view (rows the store refused, which
+/// retrying cannot fix, are quarantined by the store and reported in [`Written`]) or fails
+/// with a [`WriteError`]; a retry rewrites the same rows, and the store deduplicates them.
 pub trait Store: Send + 'static {
-    /// Writes `rows` in one request (one transaction per table in QuestDB).
+    /// Writes `rows` (in requests bounded by bytes; one transaction per table and request in
+    /// QuestDB).
     ///
     /// # Errors
-    /// The store is unavailable ([`WriteError::Unavailable`], retried) or refused the rows
-    /// ([`WriteError::Rejected`]).
+    /// The store is unavailable ([`WriteError::Unavailable`]), refuses our credentials
+    /// ([`WriteError::Misconfigured`]) or a table definition ([`WriteError::Rejected`]): all
+    /// retried with back-off.
     fn write(&mut self, rows: &[Row]) -> Result<Written, WriteError>;
 
     /// Asks the store whether it answers (a real request), creating its tables if needed.

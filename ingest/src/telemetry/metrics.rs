@@ -30,7 +30,10 @@ pub struct Metrics {
     pub rows_written: IntCounterVec,
     /// Duration of QuestDB flushes that succeeded.
     pub flush_duration: Histogram,
-    /// Failed QuestDB writes, by kind (unavailable, rejected).
+    /// Failed QuestDB requests, by kind: `unavailable` (5xx, no connection), `misconfigured`
+    /// (credentials refused, not QuestDB's API), `rejected` (DDL refused, or rows and their
+    /// quarantine rows alike), `refused` (a write
+    /// QuestDB refused, then split so every other row was written).
     pub write_errors: IntCounterVec,
     /// 1 while the last QuestDB write or DDL succeeded.
     pub questdb_up: IntGauge,
@@ -141,7 +144,7 @@ impl Metrics {
             write_errors: IntCounterVec::new(
                 Opts::new(
                     "weijian_questdb_write_errors_total",
-                    "Failed QuestDB writes, by kind.",
+                    "Failed QuestDB requests, by kind (unavailable, misconfigured, rejected, refused).",
                 ),
                 &["kind"],
             )?,

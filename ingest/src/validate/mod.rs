@@ -59,11 +59,19 @@ impl Validator {
         }
     }
 
-    /// Validates one message.
+    /// Validates one message that was not read from the spool (tools, tests): its
+    /// quarantine rows carry `message_seq` 0.
     pub fn process(&mut self, msg: &Message) -> Processed {
+        self.process_spooled(0, msg)
+    }
+
+    /// Validates the message the spool holds at sequence number `seq`, its identity: the
+    /// quarantine rows of two messages never merge, and a replayed one replaces itself.
+    pub fn process_spooled(&mut self, seq: u64, msg: &Message) -> Processed {
         let mut out = Processed::default();
         let mut q = Quarantine {
             msg,
+            seq,
             site: None,
             device: None,
             item: 0,
@@ -389,6 +397,8 @@ impl Validator {
 /// Builds the quarantine rows of one message, numbering them.
 struct Quarantine<'m> {
     msg: &'m Message,
+    /// The message's spool sequence number.
+    seq: u64,
     site: Option<String>,
     device: Option<String>,
     item: u32,
@@ -399,6 +409,7 @@ impl Quarantine<'_> {
         out.rejected.push(rejection.reason);
         out.rows.push(Row::Quarantine(QuarantineRow {
             received_at: self.msg.received_at,
+            message_seq: self.seq,
             topic: self.msg.topic.clone(),
             site: self.site.clone(),
             device: self.device.clone(),

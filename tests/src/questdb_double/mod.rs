@@ -14,14 +14,15 @@
 //!
 //! Layout: the handle [`QuestDbDouble`] and its shared state here; `value.rs` (cell values and
 //! column types), `table.rs` (schemas and stored rows), `server.rs` (the HTTP server and its
-//! small endpoints), `write.rs` (ILP writes, validated then committed) and `sql.rs` (the
-//! minimal SQL of `/exec`).
+//! small endpoints), `write.rs` (ILP writes, validated then committed), `sql.rs` (the
+//! minimal SQL of `/exec`) and `alter.rs` (its `ALTER TABLE`).
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+mod alter;
 mod server;
 mod sql;
 mod table;
@@ -72,6 +73,8 @@ struct DbState {
     tables: BTreeMap<String, TableData>,
     unexpected_columns: Vec<(String, String)>,
     requests_received: usize,
+    /// Body size of every ILP write request, in order.
+    request_bytes: Vec<usize>,
     rejected: Vec<Rejection>,
     mode: Mode,
     fail_next: usize,
@@ -233,6 +236,11 @@ impl QuestDbDouble {
     /// Number of ILP write requests received (including rejected and failed ones).
     pub fn requests_received(&self) -> usize {
         self.shared.lock().requests_received
+    }
+
+    /// The body size of every ILP write request received, in order.
+    pub fn write_request_bytes(&self) -> Vec<usize> {
+        self.shared.lock().request_bytes.clone()
     }
 
     /// ILP write requests answered with an error (400 or injected 500), in order.

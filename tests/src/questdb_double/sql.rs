@@ -8,7 +8,7 @@ use super::value::{ColumnType, Value};
 use super::{DbState, ExecError};
 
 /// An `/exec` error at byte `position` of the query.
-fn exec_err<T>(position: usize, error: impl Into<String>) -> Result<T, ExecError> {
+pub(super) fn exec_err<T>(position: usize, error: impl Into<String>) -> Result<T, ExecError> {
     Err(ExecError {
         error: error.into(),
         position,
@@ -74,25 +74,25 @@ fn tokenize(sql: &str) -> Result<Vec<Tok>, ExecError> {
     Ok(out)
 }
 
-struct Sql {
+pub(super) struct Sql {
     toks: Vec<Tok>,
     i: usize,
     len: usize,
 }
 
 impl Sql {
-    fn pos(&self) -> usize {
+    pub(super) fn pos(&self) -> usize {
         self.toks.get(self.i).map_or(self.len, |t| t.pos)
     }
-    fn err<T>(&self, msg: impl Into<String>) -> Result<T, ExecError> {
+    pub(super) fn err<T>(&self, msg: impl Into<String>) -> Result<T, ExecError> {
         exec_err(self.pos(), msg)
     }
-    fn peek_kw(&self, kw: &str) -> bool {
+    pub(super) fn peek_kw(&self, kw: &str) -> bool {
         self.toks
             .get(self.i)
             .is_some_and(|t| !t.quoted && t.text.eq_ignore_ascii_case(kw))
     }
-    fn eat_kw(&mut self, kw: &str) -> bool {
+    pub(super) fn eat_kw(&mut self, kw: &str) -> bool {
         if self.peek_kw(kw) {
             self.i += 1;
             true
@@ -100,14 +100,14 @@ impl Sql {
             false
         }
     }
-    fn expect(&mut self, kw: &str) -> Result<(), ExecError> {
+    pub(super) fn expect(&mut self, kw: &str) -> Result<(), ExecError> {
         if self.eat_kw(kw) {
             Ok(())
         } else {
             self.err(format!("'{kw}' expected"))
         }
     }
-    fn ident(&mut self, what: &str) -> Result<String, ExecError> {
+    pub(super) fn ident(&mut self, what: &str) -> Result<String, ExecError> {
         match self.toks.get(self.i) {
             Some(t) if t.quoted || !"(),;*".contains(t.text.as_str()) => {
                 self.i += 1;
@@ -116,7 +116,7 @@ impl Sql {
             _ => self.err(format!("{what} expected")),
         }
     }
-    fn ident_list(&mut self, what: &str) -> Result<Vec<String>, ExecError> {
+    pub(super) fn ident_list(&mut self, what: &str) -> Result<Vec<String>, ExecError> {
         self.expect("(")?;
         let mut v = vec![self.ident(what)?];
         while self.eat_kw(",") {
@@ -125,7 +125,7 @@ impl Sql {
         self.expect(")")?;
         Ok(v)
     }
-    fn end(&mut self) -> Result<(), ExecError> {
+    pub(super) fn end(&mut self) -> Result<(), ExecError> {
         self.eat_kw(";");
         if self.i < self.toks.len() {
             return self.err("unexpected token");
@@ -157,10 +157,12 @@ pub(super) fn exec_sql(st: &mut DbState, sql: &str) -> Result<serde_json::Value,
             return exec_err(pos, format!("table does not exist [table={name}]"));
         }
         Ok(json!({"ddl": "OK"}))
+    } else if p.eat_kw("ALTER") {
+        super::alter::alter_table(st, &mut p)
     } else if p.eat_kw("SELECT") {
         select(st, &mut p, sql)
     } else {
-        p.err("the QuestDB double only supports CREATE TABLE, DROP TABLE and simple SELECT")
+        p.err("the QuestDB double only supports CREATE TABLE, ALTER TABLE, DROP TABLE and simple SELECT")
     }
 }
 

@@ -48,18 +48,44 @@ impl TableData {
         }
     }
 
+    /// The dedup identity of `row`: its key columns' values (a missing one is NULL, and NULLs
+    /// are equal, as in QuestDB).
+    fn key(&self, row: &Row) -> String {
+        self.schema
+            .dedup_keys
+            .iter()
+            .map(|k| format!("{:?}", row.get(k).unwrap_or(&Value::Null)))
+            .collect::<Vec<_>>()
+            .join("\u{1}")
+    }
+
+    /// New dedup keys (`ALTER TABLE ... DEDUP ENABLE`): later rows are matched on them.
+    pub(super) fn set_dedup_keys(&mut self, keys: Vec<String>) {
+        self.schema.dedup_keys = keys;
+        self.dedup_index.clear();
+        for i in 0..self.rows.len() {
+            let key = self.key(&self.rows[i]);
+            self.dedup_index.insert(key, i);
+        }
+    }
+
+    /// Rewrites every stored value of `column` (a type change).
+    pub(super) fn convert_column(&mut self, column: &str, convert: impl Fn(Value) -> Value) {
+        for row in &mut self.rows {
+            if let Some(v) = row.remove(column) {
+                row.insert(column.to_string(), convert(v));
+            }
+        }
+        let keys = self.schema.dedup_keys.clone();
+        self.set_dedup_keys(keys);
+    }
+
     pub(super) fn insert(&mut self, row: Row) {
         if self.schema.dedup_keys.is_empty() {
             self.rows.push(row);
             return;
         }
-        let key = self
-            .schema
-            .dedup_keys
-            .iter()
-            .map(|k| format!("{:?}", row.get(k).unwrap_or(&Value::Null)))
-            .collect::<Vec<_>>()
-            .join("\u{1}");
+        let key = self.key(&row);
         match self.dedup_index.get(&key) {
             Some(&i) => self.rows[i] = row,
             None => {

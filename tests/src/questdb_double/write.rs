@@ -35,6 +35,7 @@ pub(super) async fn write(
 
 fn write_locked(st: &mut DbState, params: &HashMap<String, String>, body: &[u8]) -> Response {
     st.requests_received += 1;
+    st.request_bytes.push(body.len());
     st.error_seq += 1;
     let error_id = format!("double-{}", st.error_seq);
     let reject = |st: &mut DbState, status: StatusCode, body: serde_json::Value| {
