@@ -4,18 +4,22 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::common::load;
+use crate::common::{config_path, load};
 
 /// The arguments of `weijian check-config`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Configuration file; default: $WEIJIAN_CONFIG.
     #[arg(long, short)]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
 }
 
 /// Validates, prints the summary, runs the pack tests.
 pub fn main(args: Args) -> ExitCode {
-    check_config(&args.config)
+    match config_path(args.config) {
+        Ok(path) => check_config(&path),
+        Err(code) => code,
+    }
 }
 
 fn check_config(path: &std::path::Path) -> ExitCode {

@@ -8,20 +8,24 @@ use tokio_util::sync::CancellationToken;
 use weijian_ingest::config::Config;
 use weijian_ingest::telemetry::logging::{self, LogFormat};
 
-use crate::common::{load, on_signals, runtime_then};
+use crate::common::{config_path, load, on_signals, runtime_then};
 
 /// The arguments of `weijian run`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Configuration file (see config/weijian.example.toml).
+    /// Configuration file (see config/weijian.example.toml); default: $WEIJIAN_CONFIG.
     #[arg(long, short)]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
 }
 
 /// Loads the configuration and runs the service.
 pub fn main(args: Args, format: LogFormat) -> ExitCode {
     logging::init(format, "info");
-    let config = match load(&args.config) {
+    let path = match config_path(args.config) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let config = match load(&path) {
         Ok(c) => c,
         Err(code) => return code,
     };

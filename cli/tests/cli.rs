@@ -36,7 +36,7 @@ fn check_config_accepts_the_shipped_example_and_runs_the_rule_pack_tests() {
 }
 
 #[test]
-fn check_config_reports_every_error_with_key_and_line_and_exits_64() {
+fn check_config_reports_every_error_with_key_and_line_and_exits_78() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(
@@ -49,7 +49,7 @@ fn check_config_reports_every_error_with_key_and_line_and_exits_64() {
         .arg(&path)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG");
     let stderr = String::from_utf8_lossy(&out.stderr);
     for expected in [
         "4 configuration errors",
@@ -71,8 +71,59 @@ fn check_config_names_a_missing_file() {
         .args(["check-config", "--config", "/nonexistent/weijian.toml"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG");
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/weijian.toml"));
+}
+
+#[test]
+fn run_exits_78_on_a_bad_config_before_connecting_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[mqtt]\nport = \"eighteen\"\n").unwrap();
+    let out = weijian()
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 2: mqtt.port"), "{stderr}");
+}
+
+#[test]
+fn weijian_config_names_the_file_when_there_is_no_config_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("weijian.toml");
+    std::fs::write(&path, "[http]\nlisten = \"${WJ_TEST_LISTEN}\"\n").unwrap();
+    let out = weijian()
+        .arg("check-config")
+        .env("WEIJIAN_CONFIG", &path)
+        .env_remove("WJ_TEST_LISTEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("line 2: (environment): environment variable WJ_TEST_LISTEN is not set"),
+        "{stderr}"
+    );
+    let out = weijian()
+        .arg("check-config")
+        .env("WEIJIAN_CONFIG", &path)
+        .env("WJ_TEST_LISTEN", "127.0.0.1:19464")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("http        127.0.0.1:19464"), "{stdout}");
+    let out = weijian()
+        .arg("check-config")
+        .env_remove("WEIJIAN_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64), "EX_USAGE");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WEIJIAN_CONFIG"));
 }
 
 fn decode(format: &str, input: &str) -> (Option<i32>, Vec<serde_json::Value>) {
