@@ -126,6 +126,65 @@ fn weijian_config_names_the_file_when_there_is_no_config_argument() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("WEIJIAN_CONFIG"));
 }
 
+/// A port nothing listens on.
+fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn run_logs_without_colour_codes_to_a_pipe_and_says_whether_questdb_answered() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("weijian.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[mqtt]\nport = {}\n[questdb]\nconf = \"http::addr=127.0.0.1:{};\"\n\
+             [spool]\ndir = \"spool\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
+            unused_port(),
+            unused_port()
+        ),
+    )
+    .unwrap();
+    let mut child = weijian()
+        .args(["run", "--config"])
+        .arg(&path)
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            let done = line.contains("QuestDB did not answer at start");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = seen.join("\n");
+    assert!(log.contains("QuestDB did not answer at start"), "{log}");
+    assert!(!log.contains('\u{1b}'), "colour codes in a pipe:\n{log}");
+    // The relative spool directory is next to the configuration file.
+    assert!(dir.path().join("spool").is_dir(), "{log}");
+}
+
 fn decode(format: &str, input: &str) -> (Option<i32>, Vec<serde_json::Value>) {
     let mut child = weijian()
         .args(["decode", format, "-"])

@@ -3,7 +3,7 @@
 
 use super::endpoint::QuestDbEndpoint;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -92,6 +92,19 @@ impl OutboxMetrics {
         registry.register(Box::new(m.notices.clone()))?;
         registry.register(Box::new(m.pending.clone()))?;
         registry.register(Box::new(m.delivery_seconds.clone()))?;
+        // Every channel kind and outcome at 0 from the start, so rate alerts work at once.
+        use alerting::delivery::ChannelKind;
+        for kind in [
+            ChannelKind::Webhook,
+            ChannelKind::Dingtalk,
+            ChannelKind::Wecom,
+            ChannelKind::Email,
+            ChannelKind::Mqtt,
+        ] {
+            for outcome in ["delivered", "retried", "failed", "duplicate"] {
+                m.notices.with_label_values(&[kind.as_str(), outcome]);
+            }
+        }
         Ok(m)
     }
 }
