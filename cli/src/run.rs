@@ -1,5 +1,5 @@
 //! `weijian run`: the service (MQTT -> spool -> rules -> QuestDB, alert delivery, the API and
-//! the operators' endpoints) until SIGINT or SIGTERM.
+//! the operators' endpoints) until SIGINT or SIGTERM; SIGHUP reloads the supervisors.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,10 +29,10 @@ pub fn main(args: Args, format: LogFormat) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    runtime_then(|| async move { run(config).await })
+    runtime_then(|| async move { run(config, path).await })
 }
 
-async fn run(config: Config) -> ExitCode {
+async fn run(config: Config, path: PathBuf) -> ExitCode {
     let shutdown = CancellationToken::new();
     on_signals(shutdown.clone());
     tracing::info!(
@@ -42,8 +42,9 @@ async fn run(config: Config) -> ExitCode {
         devices = config.registry.device_count(),
         "Starting weijian."
     );
-    match weijian_service::pipeline::start(config, shutdown).await {
+    match weijian_service::pipeline::start(config, shutdown.clone()).await {
         Ok(running) => {
+            weijian_service::reload::on_sighup(running.reloader.clone(), path, shutdown.clone());
             running.wait().await;
             tracing::info!("weijian stopped.");
             ExitCode::SUCCESS

@@ -131,6 +131,8 @@ pub struct Running {
     pub registry: Registry,
     pub health: Arc<Health>,
     pub client: MqttClient,
+    /// Applies a reloaded configuration (SIGHUP: [`crate::reload::on_sighup`]).
+    pub reloader: Arc<crate::reload::Reloader>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
@@ -292,6 +294,11 @@ pub async fn start_with_clock(
             (None, None)
         }
     };
+    let reloader = Arc::new(crate::reload::Reloader::new(
+        config.clone(),
+        desk.clone(),
+        &registry,
+    )?);
     let mut http_router = crate::http::router(registry.clone(), health.clone());
     if let Some(desk) = &desk {
         http_router = http_router.merge(crate::api::router(desk.clone()));
@@ -334,6 +341,7 @@ pub async fn start_with_clock(
         registry,
         health,
         client,
+        reloader,
         shutdown,
         tracker,
     })
