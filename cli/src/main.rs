@@ -21,6 +21,7 @@ use weijian_ingest::telemetry::logging::LogFormat;
 mod check_config;
 mod common;
 mod decode;
+mod probe;
 mod risk;
 mod run;
 
