@@ -36,6 +36,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::alerts::{self, AlertStage, PreparedSave};
 use crate::delivery::{Effects, NoticeOutbox, API_TOPIC};
@@ -262,6 +263,14 @@ impl Drain {
             }
             let mut rows: Vec<Row> = Vec::new();
             let mut effects = Effects::default();
+            // Every log line about a record of this batch names the batch (its size and last
+            // spool position); the span covers decoding, rules and delivery decisions.
+            let span = if batch.is_empty() {
+                tracing::Span::none()
+            } else {
+                tracing::info_span!("drain_batch", records = batch.len(), last = last)
+            };
+            let in_batch = span.enter();
             for record in &batch {
                 match Message::decode(&record.data) {
                     Ok(msg) if msg.topic == API_TOPIC => {
@@ -296,9 +305,11 @@ impl Drain {
                     .extend(self.alerts.take_risk_rows((self.clock)()));
                 self.carry_out(ticked, &mut effects);
             }
+            drop(in_batch);
             // Notices are durable in the outbox before anything that caused them is committed
             // (and before the state that produced them is saved).
             self.append_to_outbox(std::mem::take(&mut effects.notices), &shutdown)
+                .instrument(span)
                 .await;
             if self.outbox_lost {
                 break;

@@ -367,7 +367,16 @@ impl OutboxSender {
                 Arc::clone(&head.delivery),
                 Arc::clone(&self.notifiers),
             );
+            // Every log line of the send (the notifier's, the HTTP client's) carries the
+            // notice, the channel kind and the attempt.
+            let span = tracing::info_span!(
+                "notice_delivery",
+                notice = %delivery.notice_id,
+                channel = delivery.channel.kind.as_str(),
+                attempt = head.attempts + 1,
+            );
             sends.spawn_blocking(move || {
+                let _in_delivery = span.enter();
                 let result = notifiers.send(&delivery);
                 (target, result)
             });
