@@ -3,6 +3,7 @@
 
 mod close_alert;
 mod conditions;
+mod gauges;
 mod config_errors;
 mod normal_day;
 mod pack;
