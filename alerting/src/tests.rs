@@ -3,8 +3,8 @@
 
 mod close_alert;
 mod conditions;
-mod gauges;
 mod config_errors;
+mod gauges;
 mod normal_day;
 mod pack;
 mod props;

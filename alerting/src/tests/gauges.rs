@@ -14,7 +14,13 @@ fn a_silent_monitor_counts_as_offline_and_its_alert_as_firing_at_its_level() {
     assert_eq!((e.firing_by_level(), e.offline_devices()), ([0; 4], 0));
     // d1 keeps quiet, d2 reports: G1 fires (level IV) for d1 only.
     for m in 11..=40 {
-        e.process(&reading("d2", "s1", f64::from(m), Turb, 0.3 + f64::from(m % 3) * 0.01));
+        e.process(&reading(
+            "d2",
+            "s1",
+            f64::from(m),
+            Turb,
+            0.3 + f64::from(m % 3) * 0.01,
+        ));
         e.process(&Input::Tick(at(f64::from(m))));
     }
     assert_eq!(e.firing_by_level(), [0, 0, 0, 1]);
