@@ -1,24 +1,33 @@
 //! `weijian check-config`: validate a configuration file (supervisors' channels checked as
-//! their notifiers read them) and explain what it sets up; run the rule pack's shipped tests.
+//! their notifiers read them) and explain what it sets up; run the rule pack's shipped tests;
+//! with `--probe`, see whether the broker, QuestDB and SMTP answer.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::common::load;
+use crate::common::{config_path, load};
 
 /// The arguments of `weijian check-config`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Configuration file; default: $WEIJIAN_CONFIG.
     #[arg(long, short)]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
+    /// Also connect to the broker, QuestDB and the SMTP relay and report which answer (exit 1
+    /// if one does not).
+    #[arg(long)]
+    pub probe: bool,
 }
 
 /// Validates, prints the summary, runs the pack tests.
 pub fn main(args: Args) -> ExitCode {
-    check_config(&args.config)
+    match config_path(args.config) {
+        Ok(path) => check_config(&path, args.probe),
+        Err(code) => code,
+    }
 }
 
-fn check_config(path: &std::path::Path) -> ExitCode {
+fn check_config(path: &std::path::Path, probe: bool) -> ExitCode {
     let config = match load(path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -114,9 +123,14 @@ fn check_config(path: &std::path::Path) -> ExitCode {
         ),
     }
     let failures = alerting::run_pack_tests(pack);
+    let answered = !probe || crate::probe::probe_all(&config);
     if failures.is_empty() {
         println!("  rule tests  {} shipped test cases pass", pack.tests.len());
-        ExitCode::SUCCESS
+        if answered {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
     } else {
         println!(
             "  rule tests  {} of {} FAILED:",

@@ -1,15 +1,18 @@
 //! What the subcommands share: exit codes, loading a configuration, the async runtime, signals,
 //! and argument helpers.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use tokio_util::sync::CancellationToken;
 use weijian_ingest::config::{Config, ProcessEnv};
 use weijian_service::notify::NotifierChannels;
 
-/// Invalid arguments or configuration (sysexits EX_USAGE).
+/// Invalid arguments (sysexits EX_USAGE).
 pub const EX_USAGE: u8 = 64;
+/// Invalid configuration (sysexits EX_CONFIG), as Vector and other daemons use it; systemd
+/// can tell it from a crash (`RestartPreventExitStatus=78`).
+pub const EX_CONFIG: u8 = 78;
 
 /// A payload format on the command line.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -18,12 +21,26 @@ pub enum PayloadFormat {
     Json,
 }
 
+/// The configuration file: `--config`, else `WEIJIAN_CONFIG`; a usage error when neither is
+/// given.
+pub fn config_path(arg: Option<PathBuf>) -> Result<PathBuf, ExitCode> {
+    arg.or_else(|| Config::default_path(&ProcessEnv))
+        .ok_or_else(|| {
+            eprintln!(
+                "no configuration file: pass --config FILE or set {}",
+                weijian_ingest::config::CONFIG_PATH_VAR
+            );
+            ExitCode::from(EX_USAGE)
+        })
+}
+
 /// Loads a configuration from the process environment, supervisors' channels checked as their
-/// notifiers will read them; prints the problems and gives the exit code otherwise.
+/// notifiers will read them; prints the problems and gives the exit code ([`EX_CONFIG`])
+/// otherwise.
 pub fn load(path: &Path) -> Result<Config, ExitCode> {
     Config::load_checked(path, &ProcessEnv, &NotifierChannels).map_err(|errors| {
         eprint!("{errors}");
-        ExitCode::from(EX_USAGE)
+        ExitCode::from(EX_CONFIG)
     })
 }
 

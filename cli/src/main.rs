@@ -2,8 +2,9 @@
 //! integrators; with the `tools` feature (on by default) also the demo, the simulator, the
 //! load generator and the benchmark (see BENCHMARKS.md). One module per subcommand.
 //!
-//! Exit codes: 0 success, 1 failure at run time (or undecodable input for `decode`),
-//! 64 (EX_USAGE) invalid configuration or arguments.
+//! Exit codes: 0 success, 1 failure at run time (or undecodable input for `decode`, or a
+//! service that does not answer `check-config --probe`), 64 (EX_USAGE) invalid arguments,
+//! 78 (EX_CONFIG) invalid configuration.
 //!
 //! # Layout
 //!
@@ -20,6 +21,7 @@ use weijian_ingest::telemetry::logging::LogFormat;
 mod check_config;
 mod common;
 mod decode;
+mod probe;
 mod risk;
 mod run;
 

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use weijian_ingest::config::Config;
 use weijian_ingest::telemetry::logging::{self, LogFormat};
 
-use crate::common::{host_port, load, on_signals, runtime_then, EX_USAGE};
+use crate::common::{config_path, host_port, load, on_signals, runtime_then, EX_USAGE};
 
 /// The arguments of `weijian simulate`.
 #[derive(Debug, clap::Args)]
@@ -16,9 +16,9 @@ pub struct Args {
     /// Broker as host:port.
     #[arg(long, default_value = "127.0.0.1:1883")]
     pub broker: String,
-    /// Configuration whose sites and devices to simulate.
+    /// Configuration whose sites and devices to simulate; default: $WEIJIAN_CONFIG.
     #[arg(long, short)]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
     /// Hours of history to replay quickly first (0 = real time from now).
     #[arg(long, default_value_t = 0)]
     pub backfill_hours: u32,
@@ -45,7 +45,7 @@ pub fn main(args: Args, format: LogFormat) -> ExitCode {
         client_id,
     } = args;
     logging::init(format, "info");
-    let config = match load(&config) {
+    let config = match config_path(config).and_then(|path| load(&path)) {
         Ok(c) => c,
         Err(code) => return code,
     };

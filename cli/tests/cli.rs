@@ -36,7 +36,7 @@ fn check_config_accepts_the_shipped_example_and_runs_the_rule_pack_tests() {
 }
 
 #[test]
-fn check_config_reports_every_error_with_key_and_line_and_exits_64() {
+fn check_config_reports_every_error_with_key_and_line_and_exits_78() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(
@@ -49,7 +49,7 @@ fn check_config_reports_every_error_with_key_and_line_and_exits_64() {
         .arg(&path)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG");
     let stderr = String::from_utf8_lossy(&out.stderr);
     for expected in [
         "4 configuration errors",
@@ -71,8 +71,118 @@ fn check_config_names_a_missing_file() {
         .args(["check-config", "--config", "/nonexistent/weijian.toml"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG");
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/weijian.toml"));
+}
+
+#[test]
+fn run_exits_78_on_a_bad_config_before_connecting_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[mqtt]\nport = \"eighteen\"\n").unwrap();
+    let out = weijian()
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 2: mqtt.port"), "{stderr}");
+}
+
+#[test]
+fn weijian_config_names_the_file_when_there_is_no_config_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("weijian.toml");
+    std::fs::write(&path, "[http]\nlisten = \"${WJ_TEST_LISTEN}\"\n").unwrap();
+    let out = weijian()
+        .arg("check-config")
+        .env("WEIJIAN_CONFIG", &path)
+        .env_remove("WJ_TEST_LISTEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("line 2: (environment): environment variable WJ_TEST_LISTEN is not set"),
+        "{stderr}"
+    );
+    let out = weijian()
+        .arg("check-config")
+        .env("WEIJIAN_CONFIG", &path)
+        .env("WJ_TEST_LISTEN", "127.0.0.1:19464")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("http        127.0.0.1:19464"), "{stdout}");
+    let out = weijian()
+        .arg("check-config")
+        .env_remove("WEIJIAN_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64), "EX_USAGE");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WEIJIAN_CONFIG"));
+}
+
+/// A port nothing listens on.
+fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn run_logs_without_colour_codes_to_a_pipe_and_says_whether_questdb_answered() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("weijian.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[mqtt]\nport = {}\n[questdb]\nconf = \"http::addr=127.0.0.1:{};\"\n\
+             [spool]\ndir = \"spool\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
+            unused_port(),
+            unused_port()
+        ),
+    )
+    .unwrap();
+    let mut child = weijian()
+        .args(["run", "--config"])
+        .arg(&path)
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            let done = line.contains("QuestDB did not answer at start");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = seen.join("\n");
+    assert!(log.contains("QuestDB did not answer at start"), "{log}");
+    assert!(!log.contains('\u{1b}'), "colour codes in a pipe:\n{log}");
+    // The relative spool directory is next to the configuration file.
+    assert!(dir.path().join("spool").is_dir(), "{log}");
 }
 
 fn decode(format: &str, input: &str) -> (Option<i32>, Vec<serde_json::Value>) {

@@ -378,6 +378,11 @@ impl AlertStage {
         self.engine.active_alerts()
     }
 
+    /// Firing alerts by level (I to IV) and offline devices, for the operators' gauges.
+    pub fn gauges(&self) -> ([usize; 4], usize) {
+        (self.engine.firing_by_level(), self.engine.offline_devices())
+    }
+
     /// The MQTT notification of an event, or `None` for events that are not announced
     /// (pending) or when publishing is off.
     pub fn notification(&self, event: &AlertEvent) -> Option<(String, Vec<u8>)> {

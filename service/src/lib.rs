@@ -25,4 +25,5 @@ pub mod api;
 pub mod http;
 pub mod notify;
 pub mod pipeline;
+pub mod reload;
 pub mod supervision;

@@ -131,6 +131,8 @@ pub struct Running {
     pub registry: Registry,
     pub health: Arc<Health>,
     pub client: MqttClient,
+    /// Applies a reloaded configuration (SIGHUP: [`crate::reload::on_sighup`]).
+    pub reloader: Arc<crate::reload::Reloader>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
@@ -178,6 +180,7 @@ pub async fn start_with_clock(
 ) -> Result<Running, RunError> {
     let registry = Registry::new();
     let metrics = Metrics::register(&registry)?;
+    metrics.prepare_alert_events(&config.alerts.pack);
     let spool_metrics = SpoolMetrics::register(&registry)?;
     let health = Arc::new(Health::default());
 
@@ -222,6 +225,7 @@ pub async fn start_with_clock(
         health: health.clone(),
         filters: Topic::filters(&config.mqtt.topic_prefix),
         backoff: Backoff::new(config.mqtt.reconnect_min, config.mqtt.reconnect_max),
+        session: SessionMarker::new(&config.spool.dir, &config.mqtt),
     };
     let source_done = CancellationToken::new();
     {
@@ -290,6 +294,11 @@ pub async fn start_with_clock(
             (None, None)
         }
     };
+    let reloader = Arc::new(crate::reload::Reloader::new(
+        config.clone(),
+        desk.clone(),
+        &registry,
+    )?);
     let mut http_router = crate::http::router(registry.clone(), health.clone());
     if let Some(desk) = &desk {
         http_router = http_router.merge(crate::api::router(desk.clone()));
@@ -332,6 +341,7 @@ pub async fn start_with_clock(
         registry,
         health,
         client,
+        reloader,
         shutdown,
         tracker,
     })
@@ -350,6 +360,44 @@ struct Source {
     health: Arc<Health>,
     filters: Vec<String>,
     backoff: Backoff,
+    session: SessionMarker,
+}
+
+/// Whether the broker ever had a session for us: a file in the spool directory naming the
+/// broker and client id, written at the first ConnAck. A ConnAck without a session is a
+/// possible data gap only if a session existed before (not on the very first start, nor after
+/// the broker or client id changed).
+struct SessionMarker {
+    path: std::path::PathBuf,
+    identity: String,
+    known: bool,
+}
+
+impl SessionMarker {
+    const FILE: &'static str = "mqtt-session";
+
+    fn new(spool_dir: &std::path::Path, mqtt: &weijian_ingest::config::MqttConfig) -> Self {
+        let path = spool_dir.join(Self::FILE);
+        let identity = format!("{}:{} {}\n", mqtt.host, mqtt.port, mqtt.client_id);
+        let known = std::fs::read_to_string(&path).is_ok_and(|saved| saved == identity);
+        Self {
+            path,
+            identity,
+            known,
+        }
+    }
+
+    /// Records that the broker now has a session for us; `false` if none existed before.
+    fn existed_before(&mut self) -> bool {
+        if self.known {
+            return true;
+        }
+        self.known = true;
+        if let Err(error) = std::fs::write(&self.path, &self.identity) {
+            tracing::warn!(%error, path = %self.path.display(), "Cannot record that the broker has our MQTT session; the next start may report a possible data gap that is none.");
+        }
+        false
+    }
 }
 
 impl Source {
@@ -401,10 +449,13 @@ impl Source {
                 self.health.mqtt_connected.store(true, Ordering::Relaxed);
                 self.metrics.mqtt_connected.set(1);
                 if session_present {
+                    self.session.existed_before();
                     tracing::info!("Connected to the MQTT broker; our session was kept.");
-                } else {
+                } else if self.session.existed_before() {
                     self.metrics.mqtt_session_lost.inc();
                     tracing::warn!("Connected to the MQTT broker without a session: subscribing again; messages published while we were away may be lost (possible data gap).");
+                } else {
+                    tracing::info!("Connected to the MQTT broker for the first time with this client id: creating our session.");
                 }
                 // Subscribing is idempotent; do it on every ConnAck, from a task so the poll
                 // loop never waits on the request channel.

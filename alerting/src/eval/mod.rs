@@ -283,6 +283,30 @@ impl Engine {
                 .sum::<usize>()
     }
 
+    /// Open (firing) alerts by level, I to IV (`Level::ALL` order), for the operators' gauges.
+    pub fn firing_by_level(&self) -> [usize; 4] {
+        let mut counts = [0; 4];
+        let trackers = self
+            .devices
+            .iter()
+            .flat_map(|d| &d.state.trackers)
+            .chain(self.sites.iter().flat_map(|s| &s.state.trackers));
+        for t in trackers.filter(|t| t.phase == crate::state::Phase::Firing) {
+            if let Some(i) = crate::level::Level::ALL.iter().position(|l| *l == t.level) {
+                counts[i] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Devices offline now: their last will stands, or the offline rule (G1) fires for them.
+    pub fn offline_devices(&self) -> usize {
+        self.devices
+            .iter()
+            .filter(|d| conditions::is_inhibited(&self.rules, &d.state))
+            .count()
+    }
+
     /// Feeds one input and returns the alert transitions it causes (usually none).
     /// Inputs for unknown devices, and non-finite values, are ignored.
     pub fn process(&mut self, input: &Input) -> Vec<AlertEvent> {

@@ -3,10 +3,13 @@
 //! Loading is strict and complete: unknown keys are errors, and validation collects **every**
 //! problem before returning, each naming the key path, the line, the value and the rule, so an
 //! operator fixes a file in one pass. Secrets (broker and QuestDB passwords) may come from
-//! environment variables named in the file (`password_env`).
+//! environment variables named in the file (`password_env`), and any value of this file, the
+//! supervisors file and the rule pack from `${VAR}` references ([`interpolate`]). Relative
+//! paths written in a file are relative to that file's directory.
 
 pub mod delivery;
 pub mod endpoint;
+pub mod interpolate;
 pub mod raw;
 mod registry;
 mod registry_file;
@@ -259,6 +262,45 @@ impl ChannelCheck for SecretsPresent {
     }
 }
 
+/// The environment variable naming the configuration file when `--config` is not given.
+pub const CONFIG_PATH_VAR: &str = "WEIJIAN_CONFIG";
+
+/// A parser's message on one line (the TOML parser's can span several), so that every error
+/// is one `line N: key: message` line.
+pub(crate) fn one_line(message: &str) -> String {
+    message
+        .trim()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The dotted key written on the line of `offset` (`mqtt.port` for `port = …` under
+/// `[mqtt]`), so that a parse error names its key like a validation error does; `None` on a
+/// line without a key.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset.min(text.len()))?;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("").trim();
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    if key.is_empty() || key.starts_with(['[', '#', '{', '"', '\'']) {
+        return None;
+    }
+    let table = before[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    Some(match table {
+        Some(table) => format!("{table}.{key}"),
+        None => key.to_owned(),
+    })
+}
+
 fn read_config(path: &Path, name: &str) -> Result<String, ConfigErrors> {
     std::fs::read_to_string(path).map_err(|error| ConfigErrors {
         source_name: name.to_owned(),
@@ -306,7 +348,15 @@ impl Config {
     ) -> Result<Config, ConfigErrors> {
         let name = path.display().to_string();
         let text = read_config(path, &name)?;
-        Self::parse_checked(&text, &name, env, channels)
+        let base = path.parent().unwrap_or(Path::new(""));
+        Self::parse_in(&text, &name, base, env, channels)
+    }
+
+    /// The file named by `WEIJIAN_CONFIG`, when set (the default of `--config`).
+    pub fn default_path(env: &dyn Env) -> Option<PathBuf> {
+        env.var(CONFIG_PATH_VAR)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
     }
 
     /// [`Config::parse`] with supervisors' channels checked by `channels`.
@@ -319,16 +369,43 @@ impl Config {
         env: &dyn Env,
         channels: &dyn ChannelCheck,
     ) -> Result<Config, ConfigErrors> {
+        Self::parse_in(text, source_name, Path::new(""), env, channels)
+    }
+
+    /// [`Config::parse_checked`] for a file in `base` (the directory relative paths written in
+    /// the text are relative to; empty: the working directory).
+    fn parse_in(
+        text: &str,
+        source_name: &str,
+        base: &Path,
+        env: &dyn Env,
+        channels: &dyn ChannelCheck,
+    ) -> Result<Config, ConfigErrors> {
+        let text = &interpolate::interpolate(text, env).map_err(|errors| ConfigErrors {
+            source_name: source_name.into(),
+            errors: errors
+                .into_iter()
+                .map(|e| ConfigError {
+                    line: Some(e.line),
+                    key: "(environment)".into(),
+                    message: e.message,
+                })
+                .collect(),
+        })?;
         let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigErrors {
             source_name: source_name.into(),
             errors: vec![ConfigError {
                 line: error.span().map(|s| line_of(text, s.start)),
-                key: "(syntax)".into(),
-                message: error.message().trim().to_string(),
+                key: error
+                    .span()
+                    .and_then(|s| key_at(text, s.start))
+                    .unwrap_or_else(|| "(syntax)".into()),
+                message: one_line(error.message()),
             }],
         })?;
         let mut v = Validator {
             text,
+            base,
             env,
             channels,
             errors: Vec::new(),

@@ -75,6 +75,10 @@ fn a_syntax_error_names_its_line() {
 fn a_wrong_type_names_its_line() {
     let e = errors("[mqtt]\n\nport = \"eighteen\"\n");
     assert_eq!(e[0].line, Some(3), "{e:?}");
+    assert_eq!(
+        e[0].to_string(),
+        "line 3: mqtt.port: invalid type: string \"eighteen\", expected u16"
+    );
 }
 
 #[test]
@@ -457,4 +461,102 @@ fn a_registry_file_lists_at_most_a_hundred_errors() {
     assert_eq!(e.len(), 101);
     assert_eq!(e[100].key, file);
     assert!(e[100].message.starts_with("50 more errors"), "{e:?}");
+}
+
+#[test]
+fn interpolation_fills_values_from_the_environment_with_defaults_and_escapes() {
+    let env: HashMap<String, String> =
+        [("WJ_BROKER".to_owned(), "broker.example".to_owned())].into();
+    let text = "[mqtt]\nhost = \"${WJ_BROKER}\"\nclient_id = \"${WJ_CLIENT:-wj-1}$$\"\n";
+    let config = Config::parse(text, "test.toml", &env).unwrap();
+    assert_eq!(config.mqtt.host, "broker.example");
+    assert_eq!(config.mqtt.client_id, "wj-1$");
+}
+
+#[test]
+fn an_unset_variable_is_an_error_naming_it_at_its_line_and_later_lines_stay_right() {
+    let e = errors("[mqtt]\n\nhost = \"${WJ_UNSET_HOST}\"\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].line, Some(3));
+    assert_eq!(e[0].key, "(environment)");
+    assert!(e[0].message.contains("WJ_UNSET_HOST"), "{}", e[0].message);
+    // After interpolation, a syntax error still names the line of the file as written.
+    let e = errors("[mqtt]\nhost = \"${WJ_UNSET:-a}\"\nport = \n");
+    assert_eq!(
+        (e[0].line, e[0].key.as_str()),
+        (Some(3), "mqtt.port"),
+        "{e:?}"
+    );
+    assert!(!e[0].message.contains('\n'), "one line: {:?}", e[0].message);
+}
+
+#[test]
+fn the_supervisors_file_is_interpolated_and_its_unset_variables_named_with_file_and_line() {
+    let with_reference = ONE_SUPERVISOR.replace("access_token=x", "access_token=${WJ_TEST_ROBOT}");
+    let (_dir, text) = with_supervisors(&with_reference, "");
+    let env: HashMap<String, String> = [
+        ("WJ_TEST_SECRET".to_owned(), "s".to_owned()),
+        ("WJ_TEST_ROBOT".to_owned(), "robot-key-1".to_owned()),
+    ]
+    .into();
+    let config = Config::parse(&text, "test.toml", &env).unwrap();
+    let supervisors = config.delivery.supervisors.unwrap();
+    assert_eq!(
+        supervisors.supervisors[0].channels[0].target,
+        "https://oapi.dingtalk.com/robot/send?access_token=robot-key-1"
+    );
+    let e = errors(&text);
+    let shown: Vec<String> = e.iter().map(ToString::to_string).collect();
+    assert!(
+        shown
+            .iter()
+            .any(|m| m.contains("supervisors.toml:7: (environment)")
+                && m.contains("WJ_TEST_ROBOT is not set")),
+        "{shown:?}"
+    );
+}
+
+#[test]
+fn relative_paths_are_relative_to_the_file_that_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf_dir = dir.path().join("etc");
+    std::fs::create_dir_all(conf_dir.join("registry")).unwrap();
+    std::fs::write(conf_dir.join("registry/sites.jsonl"), SITES_JSONL).unwrap();
+    std::fs::write(conf_dir.join("supervisors.toml"), ONE_SUPERVISOR).unwrap();
+    std::fs::write(
+        conf_dir.join("rules.toml"),
+        include_str!("../../../config/rules/default.toml"),
+    )
+    .unwrap();
+    let path = conf_dir.join("weijian.toml");
+    std::fs::write(
+        &path,
+        "[spool]\ndir = \"spool\"\n[alerts]\nrules_file = \"rules.toml\"\n\
+         [registry]\nsites_file = \"registry/sites.jsonl\"\n\
+         [delivery]\nsupervisors_file = \"./supervisors.toml\"\n",
+    )
+    .unwrap();
+    let env: HashMap<String, String> = [("WJ_TEST_SECRET".to_owned(), "s".to_owned())].into();
+    // The working directory (the crate's) holds none of these files.
+    let config = Config::load(&path, &env).unwrap();
+    assert_eq!(config.spool.dir, conf_dir.join("spool"));
+    assert_eq!(config.registry.site_count(), 3);
+    assert_eq!(
+        config.alerts.pack_source,
+        conf_dir.join("rules.toml").display().to_string()
+    );
+    assert_eq!(
+        config.delivery.supervisors_source.as_deref(),
+        Some(
+            conf_dir
+                .join("./supervisors.toml")
+                .display()
+                .to_string()
+                .as_str()
+        )
+    );
+    // A default stays relative to the working directory.
+    std::fs::write(&path, "").unwrap();
+    let config = Config::load(&path, &env).unwrap();
+    assert_eq!(config.spool.dir, std::path::Path::new("./weijian-spool"));
 }

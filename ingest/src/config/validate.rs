@@ -3,7 +3,7 @@
 
 use super::endpoint::QuestDbEndpoint;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +36,7 @@ struct RegistryState {
 }
 
 mod delivery;
+mod files;
 
 /// 1-based line of a byte offset.
 pub(super) fn line_of(text: &str, offset: usize) -> usize {
@@ -48,6 +49,9 @@ pub(super) fn line_of(text: &str, offset: usize) -> usize {
 /// Collects every problem while building the validated config.
 pub(super) struct Validator<'a> {
     pub(super) text: &'a str,
+    /// The directory of the file being validated: relative paths written in it are relative
+    /// to it (empty: the working directory).
+    pub(super) base: &'a Path,
     pub(super) env: &'a dyn Env,
     pub(super) channels: &'a dyn super::ChannelCheck,
     pub(super) errors: Vec<ConfigError>,
@@ -120,21 +124,28 @@ impl Validator<'_> {
 
     fn alerts(&mut self, a: raw::RawAlerts) -> AlertsConfig {
         let (pack, pack_source) = match &a.rules_file {
-            Some(path) => match alerting::RulePack::from_path(Path::new(path.get_ref())) {
-                Ok(pack) => (Some(pack), path.get_ref().clone()),
-                Err(error) => {
-                    self.err(
-                        path,
-                        "alerts.rules_file",
-                        format!(
-                            "the rule pack {:?} is invalid:\n    {}",
-                            path.get_ref(),
-                            error.to_string().replace('\n', "\n    ")
-                        ),
-                    );
-                    (None, path.get_ref().clone())
+            Some(path) => {
+                let file = self.path(path).display().to_string();
+                match self.read_interpolated(path, "alerts.rules_file") {
+                    Some(text) => match alerting::RulePack::from_toml_str(&text, &file) {
+                        Ok(pack) => (Some(pack), file),
+                        Err(errors) => {
+                            let shown: Vec<String> =
+                                errors.iter().map(ToString::to_string).collect();
+                            self.err(
+                                path,
+                                "alerts.rules_file",
+                                format!(
+                                    "the rule pack {file:?} is invalid:\n    {}",
+                                    shown.join("\n    ")
+                                ),
+                            );
+                            (None, file)
+                        }
+                    },
+                    None => (None, file),
                 }
-            },
+            }
             None => (
                 None,
                 "built-in default pack (config/rules/default.toml)".to_string(),
@@ -253,14 +264,15 @@ impl Validator<'_> {
         }
         let password = self.secret(m.password, m.password_env.as_ref(), "mqtt.password_env");
         let tls_ca_file = m.tls_ca_file.map(|f| {
-            if !Path::new(f.get_ref()).is_file() {
+            let path = self.path(&f);
+            if !path.is_file() {
                 self.err(
                     &f,
                     "mqtt.tls_ca_file",
-                    format!("{:?} is not a readable file", f.get_ref()),
+                    format!("{:?} is not a readable file", path.display().to_string()),
                 );
             }
-            PathBuf::from(f.into_inner())
+            path
         });
         MqttConfig {
             host: m.host.into_inner(),
@@ -366,7 +378,7 @@ impl Validator<'_> {
             );
         }
         SpoolSettings {
-            dir: PathBuf::from(s.dir.into_inner()),
+            dir: self.path(&s.dir),
             max_bytes: max,
             segment_bytes: seg,
             group_commit_delay: Duration::from_millis(s.group_commit_delay_ms.into_inner()),
@@ -451,8 +463,10 @@ impl Validator<'_> {
     ) where
         T: for<'de> serde::Deserialize<'de>,
     {
-        let name = path.get_ref().as_str();
-        let file = match std::fs::File::open(name) {
+        let resolved = self.path(path);
+        let name = resolved.display().to_string();
+        let name = name.as_str();
+        let file = match std::fs::File::open(&resolved) {
             Ok(f) => f,
             Err(error) => {
                 self.err(path, key, format!("cannot read {name:?}: {error}"));

@@ -38,6 +38,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::alerts::{self, AlertStage, PreparedSave};
 use crate::delivery::{Effects, NoticeOutbox, API_TOPIC};
@@ -210,9 +211,16 @@ impl Drain {
     pub async fn run(mut self, shutdown: CancellationToken) {
         // Create the tables at start, so dashboards work before the first message; if QuestDB
         // is down now, the first write tries again.
-        if self.probe().await.is_ok() {
-            self.health.questdb_up.store(true, Ordering::Relaxed);
-            self.metrics.questdb_up.set(1);
+        match self.probe().await {
+            Ok(()) => {
+                self.health.questdb_up.store(true, Ordering::Relaxed);
+                self.metrics.questdb_up.set(1);
+                tracing::info!("QuestDB answered at start: readings are written as they come.");
+            }
+            Err(error) => tracing::warn!(
+                %error,
+                "QuestDB did not answer at start: readings wait in the spool and are written when it answers; alerts run meanwhile."
+            ),
         }
         let mut mode = Mode::Normal;
         let mut failures = 0u32;
@@ -258,6 +266,14 @@ impl Drain {
             }
             let mut rows: Vec<Row> = Vec::new();
             let mut effects = Effects::default();
+            // Every log line about a record of this batch names the batch (its size and last
+            // spool position); the span covers decoding, rules and delivery decisions.
+            let span = if batch.is_empty() {
+                tracing::Span::none()
+            } else {
+                tracing::info_span!("drain_batch", records = batch.len(), last = last)
+            };
+            let in_batch = span.enter();
             for record in &batch {
                 match Message::decode(&record.data) {
                     Ok(msg) if msg.topic == API_TOPIC => {
@@ -286,14 +302,17 @@ impl Drain {
             if let Some((events, ticked)) = self.alerts.tick_if_due((self.clock)()) {
                 // Delivery already saw these events inside the tick.
                 self.announce(events, false, &mut effects);
+                self.refresh_alert_gauges();
                 self.held_alerts.extend(self.alerts.take_cycle_rows());
                 self.held_alerts
                     .extend(self.alerts.take_risk_rows((self.clock)()));
                 self.carry_out(ticked, &mut effects);
             }
+            drop(in_batch);
             // Notices are durable in the outbox before anything that caused them is committed
             // (and before the state that produced them is saved).
             self.append_to_outbox(std::mem::take(&mut effects.notices), &shutdown)
+                .instrument(span)
                 .await;
             if self.outbox_lost {
                 break;
@@ -322,7 +341,7 @@ impl Drain {
                     let held = std::mem::take(&mut self.held_alerts);
                     let result = match self.probe().await {
                         Ok(()) => self.write_now(held).await,
-                        Err(()) => Err(held),
+                        Err(_) => Err(held),
                     };
                     match result {
                         Ok(()) => {
@@ -578,7 +597,26 @@ impl Drain {
 
     /// Counts, publishes and (in the next write) stores alert events; with `deliver`, also
     /// hands them to delivery.
+    /// `weijian_open_alerts` and `weijian_offline_devices` from the rule engine's state (after
+    /// each tick and each batch of alert events).
+    fn refresh_alert_gauges(&self) {
+        let (by_level, offline) = self.alerts.gauges();
+        for (level, n) in alerting::Level::ALL.iter().zip(by_level) {
+            self.metrics
+                .open_alerts
+                .with_label_values(&[level.as_str()])
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        self.metrics
+            .offline_devices
+            .set(i64::try_from(offline).unwrap_or(i64::MAX));
+    }
+
     fn announce(&mut self, events: Vec<AlertEvent>, deliver: bool, effects: &mut Effects) {
+        if !events.is_empty() {
+            // The engine already holds the state these events report.
+            self.refresh_alert_gauges();
+        }
         if deliver && !events.is_empty() {
             let fx = self.alerts.deliver(&events, (self.clock)());
             self.carry_out(fx, effects);
@@ -649,7 +687,7 @@ impl Drain {
     }
 
     /// Asks QuestDB whether it is back (a real request, also when nothing is waiting).
-    async fn probe(&mut self) -> Result<(), ()> {
+    async fn probe(&mut self) -> Result<(), String> {
         let mut store = self.take_store();
         match tokio::task::spawn_blocking(move || {
             let result = store.probe();
@@ -663,11 +701,12 @@ impl Drain {
                     self.health.questdb_up.store(false, Ordering::Relaxed);
                     self.metrics.questdb_up.set(0);
                     self.failure_log.failed(&error, Instant::now());
+                    error.to_string()
                 })
             }
             Err(error) => {
                 tracing::error!(%error, "The QuestDB probe task failed.");
-                Err(())
+                Err(error.to_string())
             }
         }
     }

@@ -6,10 +6,17 @@
 //! docs/operations.md and the dashboards use exactly these names (checked by a test).
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 
 use crate::reject::Reason;
+use crate::topic::Channel;
+
+/// The `channel` label of a message whose topic has no known channel.
+pub const UNKNOWN_CHANNEL: &str = "unknown";
+/// The `kind` labels of `weijian_questdb_write_errors_total`.
+pub const WRITE_ERROR_KINDS: [&str; 2] = ["unavailable", "rejected"];
 
 /// Every pipeline metric.
 #[derive(Debug, Clone)]
@@ -52,6 +59,12 @@ pub struct Metrics {
     pub alert_events: IntCounterVec,
     /// Event time lag: receive time minus device time, for accepted readings.
     pub event_lag: HistogramVec,
+    /// Always 1, labelled with the version: which build runs.
+    pub build_info: IntGaugeVec,
+    /// Open (firing) alerts, by level.
+    pub open_alerts: IntGaugeVec,
+    /// Devices offline now (last will standing, or the offline rule firing).
+    pub offline_devices: IntGauge,
 }
 
 impl Metrics {
@@ -78,12 +91,63 @@ impl Metrics {
         registry.register(Box::new(m.notifications_dropped.clone()))?;
         registry.register(Box::new(m.alert_events.clone()))?;
         registry.register(Box::new(m.event_lag.clone()))?;
-        // Every reason appears from the start (at 0), so dashboards and alerts on rates work
-        // before the first rejection.
+        registry.register(Box::new(m.build_info.clone()))?;
+        registry.register(Box::new(m.open_alerts.clone()))?;
+        registry.register(Box::new(m.offline_devices.clone()))?;
+        registry.register(Box::new(super::process::ProcessCollector::new()))?;
+        m.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        // Every label value known in advance appears from the start (at 0), so dashboards and
+        // alerts on rates work before the first event.
         for r in Reason::ALL {
             m.rejected.with_label_values(&[r.code()]);
         }
+        for qos in ["0", "1", "2"] {
+            m.received.with_label_values(&[qos]);
+        }
+        for channel in Channel::ALL
+            .map(Channel::as_str)
+            .into_iter()
+            .chain([UNKNOWN_CHANNEL])
+        {
+            m.processed.with_label_values(&[channel]);
+            m.event_lag.with_label_values(&[channel]);
+        }
+        for table in crate::sink::schema::tables() {
+            m.rows_written.with_label_values(&[table.name]);
+        }
+        for kind in WRITE_ERROR_KINDS {
+            m.write_errors.with_label_values(&[kind]);
+        }
+        for level in alerting::Level::ALL {
+            m.open_alerts.with_label_values(&[level.as_str()]);
+        }
         Ok(m)
+    }
+
+    /// Shows `weijian_alert_events_total` at 0 for every rule of `pack`, at each level it can
+    /// take, for every kind of event.
+    pub fn prepare_alert_events(&self, pack: &alerting::RulePack) {
+        use alerting::EventKind;
+        let kinds = [
+            EventKind::Pending,
+            EventKind::Firing,
+            EventKind::LevelChanged,
+            EventKind::Resolved,
+        ];
+        for rule in &pack.rules {
+            let levels = std::iter::once(rule.level).chain(rule.escalate_after.iter().map(|e| e.1));
+            for level in levels {
+                for kind in kinds {
+                    self.alert_events.with_label_values(&[
+                        rule.id.as_str(),
+                        level.as_str(),
+                        kind.as_str(),
+                    ]);
+                }
+            }
+        }
     }
 
     /// Metrics not registered anywhere (tests, tools).
@@ -184,6 +248,21 @@ impl Metrics {
                 .buckets(vec![0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0, 86400.0]),
                 &["channel"],
             )?,
+            build_info: IntGaugeVec::new(
+                Opts::new(
+                    "weijian_build_info",
+                    "Always 1; the version label says which build runs.",
+                ),
+                &["version"],
+            )?,
+            open_alerts: IntGaugeVec::new(
+                Opts::new("weijian_open_alerts", "Open (firing) alerts, by level."),
+                &["level"],
+            )?,
+            offline_devices: IntGauge::new(
+                "weijian_offline_devices",
+                "Devices offline now (last will standing, or the offline rule G1 firing).",
+            )?,
         })
     }
 }
@@ -227,5 +306,47 @@ mod tests {
             Metrics::register(&registry).is_err(),
             "a second registration must fail"
         );
+    }
+
+    #[test]
+    fn a_fresh_registry_shows_the_build_and_every_counter_at_zero() {
+        let registry = Registry::new();
+        let m = Metrics::register(&registry).unwrap();
+        m.prepare_alert_events(&alerting::RulePack::default_pack().unwrap());
+        let text = render(&registry);
+        let version = env!("CARGO_PKG_VERSION");
+        assert!(
+            text.contains(&format!("weijian_build_info{{version=\"{version}\"}} 1")),
+            "{text}"
+        );
+        // Every counter family has samples, all 0, before anything happened.
+        let counters: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.strip_suffix(" counter"))
+            .collect();
+        assert!(counters.len() >= 12, "{counters:?}");
+        for name in counters {
+            let samples: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+                .collect();
+            assert!(!samples.is_empty(), "{name} has no sample at start");
+            if !name.starts_with("process_") {
+                assert!(samples.iter().all(|l| l.ends_with(" 0")), "{samples:?}");
+            }
+        }
+        for expected in [
+            "weijian_mqtt_received_messages_total{qos=\"1\"} 0",
+            "weijian_processed_messages_total{channel=\"telemetry\"} 0",
+            "weijian_questdb_rows_written_total{table=\"alerts\"} 0",
+            "weijian_questdb_write_errors_total{kind=\"unavailable\"} 0",
+            "weijian_alert_events_total{kind=\"firing\",level=\"III\",rule=\"W1\"} 0",
+            "weijian_open_alerts{level=\"II\"} 0",
+            "weijian_offline_devices 0",
+            "weijian_mqtt_session_lost_total 0",
+        ] {
+            assert!(text.contains(expected), "{expected} in:\n{text}");
+        }
     }
 }

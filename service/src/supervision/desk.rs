@@ -244,6 +244,21 @@ impl Desk {
             .cloned()
     }
 
+    /// Replaces the supervisors and notice timing (a reloaded supervisors file), keeping every
+    /// open alert, deadline, group and silence. An alert already notified keeps its recipients;
+    /// new events reach the new supervisors.
+    ///
+    /// # Errors
+    /// The delivery state cannot be carried over (not expected: it is this desk's own).
+    pub fn reconfigure(&self, config: DeliveryConfig) -> Result<(), String> {
+        let sites = self.inner.registry.alerting_sites();
+        let mut state = self.state();
+        let engine = DeliveryEngine::restore(config, &sites, state.engine.snapshot())
+            .map_err(|error| error.to_string())?;
+        state.engine = engine;
+        Ok(())
+    }
+
     /// Replaces the sterilizer status of its device.
     pub fn set_sterilizer(&self, status: alerting::sterilization::SterilizerStatus) {
         let mut map = self

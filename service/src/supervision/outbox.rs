@@ -92,6 +92,19 @@ impl OutboxMetrics {
         registry.register(Box::new(m.notices.clone()))?;
         registry.register(Box::new(m.pending.clone()))?;
         registry.register(Box::new(m.delivery_seconds.clone()))?;
+        // Every channel kind and outcome at 0 from the start, so rate alerts work at once.
+        use alerting::delivery::ChannelKind;
+        for kind in [
+            ChannelKind::Webhook,
+            ChannelKind::Dingtalk,
+            ChannelKind::Wecom,
+            ChannelKind::Email,
+            ChannelKind::Mqtt,
+        ] {
+            for outcome in ["delivered", "retried", "failed", "duplicate"] {
+                m.notices.with_label_values(&[kind.as_str(), outcome]);
+            }
+        }
         Ok(m)
     }
 }
@@ -354,7 +367,16 @@ impl OutboxSender {
                 Arc::clone(&head.delivery),
                 Arc::clone(&self.notifiers),
             );
+            // Every log line of the send (the notifier's, the HTTP client's) carries the
+            // notice, the channel kind and the attempt.
+            let span = tracing::info_span!(
+                "notice_delivery",
+                notice = %delivery.notice_id,
+                channel = delivery.channel.kind.as_str(),
+                attempt = head.attempts + 1,
+            );
             sends.spawn_blocking(move || {
+                let _in_delivery = span.enter();
                 let result = notifiers.send(&delivery);
                 (target, result)
             });

@@ -49,17 +49,9 @@ impl Validator<'_> {
         let Some(path) = d.supervisors_file else {
             return out;
         };
-        let file = path.get_ref().clone();
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(error) => {
-                self.err(
-                    &path,
-                    "delivery.supervisors_file",
-                    format!("cannot read {file:?}: {error}"),
-                );
-                return out;
-            }
+        let file = self.path(&path).display().to_string();
+        let Some(text) = self.read_interpolated(&path, "delivery.supervisors_file") else {
+            return out;
         };
         let sites = registry.alerting_sites();
         match alerting::delivery::DeliveryConfig::from_toml(&text, &file, &sites) {

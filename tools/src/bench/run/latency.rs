@@ -54,7 +54,7 @@ impl Latency {
 enum Consumer {
     Bare(Bare),
     Weijian(
-        weijian_service::pipeline::Running,
+        Box<weijian_service::pipeline::Running>,
         tokio::task::JoinHandle<()>,
     ),
 }
@@ -106,7 +106,7 @@ pub(super) async fn latency_run(
     } else {
         let (running, _shutdown) = start_weijian(config).await?;
         let listener = alert_listener(&running, sent_at.clone(), samples.clone());
-        Consumer::Weijian(running, listener)
+        Consumer::Weijian(Box::new(running), listener)
     };
 
     let duration = Duration::from_secs(options.latency_secs.max(1));

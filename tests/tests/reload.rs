@@ -1,0 +1,150 @@
+//! Reloading without a restart: SIGHUP with a changed supervisors file puts a new supervisor
+//! in charge of their community at once. The alert that fires after the reload reaches them,
+//! and every message published around the reload is processed (none lost). A broken file
+//! sent with SIGHUP is refused and the running supervisors stay.
+//!
+//! One test per file: the SIGHUP goes to this test process.
+
+use std::time::Duration;
+
+use weijian_service::reload::on_sighup;
+use weijian_tests::grid::{config_with_delivery, registry, token};
+use weijian_tests::harness::{metric, wait_metric, Env, Publisher};
+use weijian_tests::receiver::Receiver;
+
+/// Supervisors `jd-st` (the street, covering both communities) and, with `with_c0`, `sq-c0`
+/// (community c0), each with a webhook to `hooks` at a path named after the cell.
+fn supervisors(hooks: &Receiver, with_c0: bool) -> String {
+    let mut toml = String::from("[delivery]\ngroup_window_secs = 0\n\n");
+    let mut cells = vec![("jd-st", "{ district = \"d\", street = \"st\" }", "st")];
+    if with_c0 {
+        cells.push((
+            "sq-c0",
+            "{ district = \"d\", street = \"st\", community = \"c0\" }",
+            "c0",
+        ));
+    }
+    for (id, cell, path) in cells {
+        toml.push_str(&format!(
+            "[[supervisors]]\nid = \"{id}\"\nname = \"{id}\"\ncell = {cell}\n\
+             token_sha256 = \"{}\"\nchannels = [{{ kind = \"webhook\", target = \"{}\" }}]\n\n",
+            weijian_service::supervision::desk::token_sha256(&token(id)),
+            hooks.url(path),
+        ));
+    }
+    toml
+}
+
+/// One free-chlorine reading per minute of event time at d0 (site s0, community c0); `low`
+/// ones at 0.20 mg/L, below the 0.3 outlet residual of GB 5749-2022 (rule W2).
+async fn chlorine(
+    publisher: &mut Publisher,
+    start: i64,
+    minutes: std::ops::Range<i64>,
+    low: bool,
+) -> anyhow::Result<()> {
+    for minute in minutes {
+        let wobble = ((minute * 37) % 11) as f64 / 1000.0;
+        let value = if low { 0.20 } else { 0.55 } + wobble;
+        publisher
+            .publish(
+                "weijian/v1/s0/d0/telemetry",
+                format!(
+                    r#"{{"ts":{},"values":{{"free_chlorine_mg_l":{value},"turbidity_ntu":{},"ph":{}}}}}"#,
+                    start + minute * 60_000,
+                    0.3 + wobble,
+                    7.2 + wobble
+                ),
+            )
+            .await?;
+    }
+    publisher.flushed(Duration::from_secs(30)).await
+}
+
+fn sighup() -> anyhow::Result<()> {
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()?;
+    anyhow::ensure!(status.success(), "kill -HUP failed");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_with_a_new_supervisor_routes_the_next_alert_to_them_without_losing_a_message(
+) -> anyhow::Result<()> {
+    let env = Env::new()?;
+    let hooks = Receiver::start().await?;
+    let text = config_with_delivery(&env, &registry(0), &supervisors(&hooks, false), "")?;
+    let path = env.spool_dir.path().join("weijian.toml");
+    std::fs::write(&path, text)?;
+    let config = weijian_ingest::config::Config::load(&path, &weijian_ingest::config::ProcessEnv)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (running, shutdown) = env.start(config).await?;
+    on_sighup(running.reloader.clone(), path.clone(), shutdown.clone());
+
+    let mut publisher = Publisher::connect(env.broker.host(), env.broker.port(), "gw-s0");
+    let start = chrono::Utc::now().timestamp_millis() - 40 * 60_000;
+    chlorine(&mut publisher, start, 0..5, false).await?;
+
+    // A broken supervisors file is refused; the street supervisor stays in charge.
+    std::fs::write(
+        env.spool_dir.path().join("supervisors.toml"),
+        "[[supervisors]]\nid = \n",
+    )?;
+    sighup()?;
+    wait_metric(
+        &running,
+        "weijian_config_reloads_total",
+        1.0,
+        Duration::from_secs(10),
+    )
+    .await?;
+    assert_eq!(metric(&running, "weijian_config_reloads_total"), 1.0);
+
+    // The community supervisor of c0 is added: applied at once, no restart.
+    std::fs::write(
+        env.spool_dir.path().join("supervisors.toml"),
+        supervisors(&hooks, true),
+    )?;
+    sighup()?;
+    wait_metric(
+        &running,
+        "weijian_config_reloads_total",
+        2.0,
+        Duration::from_secs(10),
+    )
+    .await?;
+    let applied = running
+        .registry
+        .gather()
+        .iter()
+        .filter(|f| f.name() == "weijian_config_reloads_total")
+        .flat_map(|f| f.get_metric().iter())
+        .filter(|m| m.get_label().iter().any(|l| l.value() == "applied"))
+        .map(|m| m.get_counter().get_value())
+        .sum::<f64>();
+    assert_eq!(applied, 1.0, "one reload applied, one refused");
+
+    // 35 minutes below the residual: W2 fires and goes to the new community supervisor.
+    chlorine(&mut publisher, start, 5..40, true).await?;
+    let c0 = hooks.wait_for("c0", 1, Duration::from_secs(30)).await?;
+    assert_eq!(c0[0].body["kind"], "new", "{:?}", c0[0].body);
+    assert_eq!(c0[0].body["tier"], "community");
+    assert!(
+        hooks.received("st").is_empty(),
+        "the street hears only on escalation"
+    );
+    // Every message published around the two reloads was taken and processed.
+    assert_eq!(publisher.acked(), 40);
+    wait_metric(
+        &running,
+        "weijian_processed_messages_total",
+        40.0,
+        Duration::from_secs(10),
+    )
+    .await?;
+    assert_eq!(metric(&running, "weijian_processed_messages_total"), 40.0);
+    assert_eq!(metric(&running, "weijian_accepted_readings_total"), 120.0);
+    running.stop().await;
+    Ok(())
+}
