@@ -9,6 +9,7 @@ mod pack;
 mod props;
 mod restart;
 mod rules;
+mod stuck;
 mod throughput;
 mod waste;
 
