@@ -4,6 +4,7 @@
 mod close_alert;
 mod conditions;
 mod config_errors;
+mod liveness;
 mod normal_day;
 mod pack;
 mod props;

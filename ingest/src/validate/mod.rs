@@ -39,7 +39,8 @@ pub const fn is_storable(ts: Timestamp) -> bool {
 pub struct Processed {
     pub rows: Vec<Row>,
     /// Inputs for the rule engine, in payload order: accepted readings, sensor and clock
-    /// faults (from rejected values), maintenance windows, status.
+    /// faults (from rejected values), maintenance windows, status; last, for a message from a
+    /// registered device on a data channel, [`Input::Heard`] at its receive time.
     pub inputs: Vec<Input>,
     /// Values accepted as readings.
     pub readings: usize,
@@ -180,6 +181,15 @@ impl Validator {
                 out.replies
                     .extend(decoded.replies.into_iter().map(|r| (ack_topic.clone(), r)));
             }
+        }
+        // G1: the device is talking now, whatever the event times of what it sent (a gateway
+        // uploading a backlog). Not for status: the broker publishes last wills for the device.
+        if topic.channel != Channel::Status {
+            out.inputs.push(Input::Heard {
+                site: device.site.clone(),
+                device: device.id.clone(),
+                ts: msg.received_at,
+            });
         }
         out
     }

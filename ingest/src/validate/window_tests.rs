@@ -1,5 +1,7 @@
 //! Device times outside the accepted window, and duplicate metric keys: what validation hands
 //! on (rows, rule inputs) for each, and that the rule state they cause can always be stored.
+//! Device times inside the window but long past (a gateway's backlog): liveness (G1) follows
+//! the receive time.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -102,8 +104,9 @@ fn a_device_time_far_in_the_future_is_a_clock_fault_at_the_receive_time() {
         let faults: Vec<Timestamp> = p
             .inputs
             .iter()
-            .map(|i| match i {
-                Input::ClockFault { ts, .. } => *ts,
+            .filter_map(|i| match i {
+                Input::ClockFault { ts, .. } => Some(*ts),
+                Input::Heard { .. } => None,
                 other => panic!("only a clock fault is expected, not {other:?}"),
             })
             .collect();
@@ -181,7 +184,7 @@ fn a_time_the_store_cannot_hold_is_rejected_even_inside_a_generous_window() {
         assert_eq!(reasons(&p), vec!["bad_timestamp"], "ts {ts}");
         assert_eq!(p.readings, 0);
         assert!(
-            p.inputs.is_empty() && p.rows.len() == 1,
+            !p.inputs.iter().any(|i| matches!(i, Input::Reading(_))) && p.rows.len() == 1,
             "ts {ts}: {:?}",
             p.rows
         );
@@ -238,6 +241,45 @@ fn a_metric_given_twice_in_one_object_is_rejected_and_its_neighbours_kept() {
         assert!(p.inputs.iter().all(|i| matches!(
             i,
             Input::Reading(r) if r.metric == alerting::model::Metric::TurbidityNtu
-        )));
+        ) || matches!(i, Input::Heard { .. })));
     }
+}
+
+/// A gateway reconnects and uploads 40 minutes of backdated readings; the drain's first tick
+/// comes after the oldest few. The device is talking: no G1.
+#[test]
+fn a_backlog_of_backdated_readings_is_not_an_offline_device() {
+    let mut v = validator();
+    let mut e = engine();
+    let now = received_at();
+    let mut events = Vec::new();
+    // The engine has watched the device for an hour (it reported until 40 minutes ago).
+    events.extend(e.process(&Input::Tick(Timestamp(now.0 - 60 * 60_000_000))));
+    for minute in [40_i64, 39, 38] {
+        let ts = NOW_MS - minute * 60_000;
+        let p = v.process(&msg(
+            TELEMETRY,
+            &format!(
+                r#"{{"ts":{ts},"values":{{"free_chlorine_mg_l":0.{}}}}}"#,
+                60 + minute
+            ),
+        ));
+        assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+        events.extend(p.inputs.iter().flat_map(|i| e.process(i)));
+    }
+    events.extend(e.process(&Input::Tick(now)));
+    assert!(
+        !events.iter().any(|ev| ev.rule == "G1"),
+        "{:?}",
+        events.iter().map(|e| (&e.rule, e.kind)).collect::<Vec<_>>()
+    );
+    // Silence after that is absence again: 15 minutes after the last message, G1 fires.
+    let later = Timestamp(now.0 + 15 * 60_000_000);
+    let g1: Vec<_> = e
+        .process(&Input::Tick(later))
+        .into_iter()
+        .filter(|ev| ev.rule == "G1")
+        .collect();
+    assert_eq!(g1.len(), 1, "{g1:?}");
+    assert_eq!(g1[0].started_at, now);
 }
