@@ -430,12 +430,8 @@ impl AutoclaveSim {
                 ),
                 (Metric::ChamberTempC, 850.0),
             ];
-            let stuck: &[Metric] = if self.has_load_probe {
-                &[Metric::LoadTempC]
-            } else {
-                &[]
-            };
-            self.fault = SensorFault::start(t, &candidates, stuck);
+            // No frozen values: an idle chamber legitimately holds still (G2 does not watch it).
+            self.fault = SensorFault::start(t, &candidates, &[]);
         }
         match self.next_start {
             None => {

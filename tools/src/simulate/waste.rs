@@ -371,7 +371,8 @@ impl WasteSim {
                 ),
                 (Metric::TemperatureC, -99.9),
             ];
-            self.fault = SensorFault::start(t, &candidates, &[Metric::HumidityPct]);
+            // No frozen values: a store's climate legitimately holds still (G2 does not watch it).
+            self.fault = SensorFault::start(t, &candidates, &[]);
         }
 
         // Collection windows, bags and handover (the ledger device has the door contact).
