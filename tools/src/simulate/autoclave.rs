@@ -430,8 +430,12 @@ impl AutoclaveSim {
                 ),
                 (Metric::ChamberTempC, 850.0),
             ];
-            // No frozen values: an idle chamber legitimately holds still (G2 does not watch it).
-            self.fault = SensorFault::start(t, &candidates, &[]);
+            let stuck: &[Metric] = if self.has_load_probe {
+                &[Metric::LoadTempC]
+            } else {
+                &[]
+            };
+            self.fault = SensorFault::start(t, &candidates, stuck);
         }
         match self.next_start {
             None => {

@@ -371,8 +371,7 @@ impl WasteSim {
                 ),
                 (Metric::TemperatureC, -99.9),
             ];
-            // No frozen values: a store's climate legitimately holds still (G2 does not watch it).
-            self.fault = SensorFault::start(t, &candidates, &[]);
+            self.fault = SensorFault::start(t, &candidates, &[Metric::HumidityPct]);
         }
 
         // Collection windows, bags and handover (the ledger device has the door contact).
