@@ -46,6 +46,13 @@ pub enum Input {
         ts: Timestamp,
         detail: String,
     },
+    /// weijian received a message from the device at `ts`: the receive time stored with the
+    /// spooled message (weijian's clock, like [`Input::Tick`]), not the readings' event time.
+    /// G1 judges liveness by the later of this and the latest data's event time, so a gateway
+    /// uploading a backlog of backdated readings is not taken for offline while it drains.
+    /// Ingest sends one per message after its other inputs; never for status messages (the
+    /// broker publishes a last will on the device's behalf).
+    Heard { site: Id, device: Id, ts: Timestamp },
     /// A medical-waste `bag_in` (rules M1-M4 through the store's ledger).
     BagIn(crate::waste::BagIn),
     /// A medical-waste `handover` to the disposal company (M2, M3, M4).
@@ -68,6 +75,7 @@ impl Input {
             | Self::Status { ts, .. }
             | Self::SensorFault { ts, .. }
             | Self::ClockFault { ts, .. }
+            | Self::Heard { ts, .. }
             | Self::Tick(ts) => *ts,
             Self::BagIn(b) => b.ts,
             Self::Handover(h) => h.ts,

@@ -254,6 +254,7 @@ impl std::fmt::Debug for OptTs {
 #[derive(Clone, PartialEq)]
 pub struct DeviceState {
     last_seen: OptTs,
+    last_heard: OptTs,
     watch_since: OptTs,
     connection_lost: OptTs,
     maintenance_since: OptTs,
@@ -272,6 +273,7 @@ impl Default for DeviceState {
     fn default() -> Self {
         Self {
             last_seen: OptTs::NONE,
+            last_heard: OptTs::NONE,
             watch_since: OptTs::NONE,
             connection_lost: OptTs::NONE,
             maintenance_since: OptTs::NONE,
@@ -291,6 +293,20 @@ impl DeviceState {
     }
     pub fn set_last_seen(&mut self, t: Option<Timestamp>) {
         self.last_seen = OptTs::from(t);
+    }
+
+    /// Receive time of the latest message from the device ([`crate::Input::Heard`]).
+    pub fn last_heard(&self) -> Option<Timestamp> {
+        self.last_heard.get()
+    }
+    pub fn set_last_heard(&mut self, t: Option<Timestamp>) {
+        self.last_heard = OptTs::from(t);
+    }
+
+    /// When the device last showed it is alive (G1): the later of the latest data's event time
+    /// and the latest message's receive time.
+    pub fn last_alive(&self) -> Option<Timestamp> {
+        self.last_seen().max(self.last_heard())
     }
 
     /// First tick after the device was registered: the absence baseline if it never reports.
@@ -352,6 +368,7 @@ impl std::fmt::Debug for DeviceState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeviceState")
             .field("last_seen", &self.last_seen())
+            .field("last_heard", &self.last_heard())
             .field("watch_since", &self.watch_since())
             .field("last_seq", &self.last_seq())
             .field("connection_lost", &self.connection_lost())
@@ -374,6 +391,9 @@ struct DeviceStateOut<'a> {
     flag_since: &'a PerMetric<Timestamp>,
     stuck: &'a PerMetric<StuckRun>,
     trackers: &'a [Tracker],
+    /// Last, and only when known: snapshots of engines that never heard a device are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_heard: Option<Timestamp>,
 }
 
 /// [`DeviceStateOut`], read back.
@@ -387,6 +407,9 @@ struct DeviceStateIn {
     flag_since: PerMetric<Timestamp>,
     stuck: PerMetric<StuckRun>,
     trackers: Vec<Tracker>,
+    /// Absent in snapshots written before receive times were tracked.
+    #[serde(default)]
+    last_heard: Option<Timestamp>,
 }
 
 impl Serialize for DeviceState {
@@ -400,6 +423,7 @@ impl Serialize for DeviceState {
             flag_since: &self.flag_since,
             stuck: &self.stuck,
             trackers: &self.trackers,
+            last_heard: self.last_heard(),
         }
         .serialize(serializer)
     }
@@ -415,6 +439,7 @@ impl<'de> Deserialize<'de> for DeviceState {
             ..DeviceState::default()
         };
         st.set_last_seen(r.last_seen);
+        st.set_last_heard(r.last_heard);
         st.set_watch_since(r.watch_since);
         st.set_last_seq(r.last_seq);
         st.set_connection_lost(r.connection_lost);

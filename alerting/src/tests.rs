@@ -5,11 +5,13 @@ mod close_alert;
 mod conditions;
 mod config_errors;
 mod gauges;
+mod liveness;
 mod normal_day;
 mod pack;
 mod props;
 mod restart;
 mod rules;
+mod stuck;
 mod throughput;
 mod waste;
 

@@ -35,6 +35,9 @@ pub enum Reason {
     UnknownMetric,
     /// The value is outside the metric's physical range (a sensor fault).
     OutOfRange,
+    /// One object (or HJ 212 frame) gives the same metric more than once, e.g.
+    /// `{"ph":7.0,"ph":9.9}` or `w01001-Rtd` twice: which value is meant cannot be known.
+    DuplicateMetric,
     /// The timestamp is further in the future than the allowed clock drift.
     FutureTimestamp,
     /// The timestamp is older than the backfill window.
@@ -79,6 +82,7 @@ impl Reason {
         Self::SiteMismatch,
         Self::UnknownMetric,
         Self::OutOfRange,
+        Self::DuplicateMetric,
         Self::FutureTimestamp,
         Self::StaleTimestamp,
         Self::BadTimestamp,
@@ -109,6 +113,7 @@ impl Reason {
             Self::SiteMismatch => "site_mismatch",
             Self::UnknownMetric => "unknown_metric",
             Self::OutOfRange => "out_of_range",
+            Self::DuplicateMetric => "duplicate_metric",
             Self::FutureTimestamp => "future_timestamp",
             Self::StaleTimestamp => "stale_timestamp",
             Self::BadTimestamp => "bad_timestamp",

@@ -98,12 +98,36 @@ async fn ten_devices_of_one_site_going_offline_together_are_one_notice_per_recip
         weijian_service::supervision::desk::token_sha256("token-deputy"),
         hooks.url("c0-deputy")
     ));
-    let text = config_with_delivery(&env, &registry(10), &supervisors, "")?;
+    // Liveness follows when weijian hears from a device, so going offline takes silence: the
+    // ten monitors report every second and this test's pack drops G1's 15-minute minimum
+    // (offline after 3 x 1 s of silence).
+    let pack = env.spool_dir.path().join("rules.toml");
+    let g1_min = r#"min_mins = { value = 15, default = true, note = "never less than 15 min" }"#;
+    assert!(alerting::rule::DEFAULT_PACK_TOML.contains(g1_min));
+    std::fs::write(
+        &pack,
+        alerting::rule::DEFAULT_PACK_TOML.replacen(
+            g1_min,
+            r#"min_mins = { value = 0, default = true }"#,
+            1,
+        ),
+    )?;
+    let mut devices = registry(0);
+    for i in 0..10 {
+        devices.push_str(&format!(
+            "[[devices]]\nid = \"x{i}\"\nsite = \"s0\"\nkind = \"water_monitor\"\nexpected_interval_secs = 1\n\n"
+        ));
+    }
+    let text = config_with_delivery(&env, &devices, &supervisors, "")?.replacen(
+        "[alerts]\n",
+        &format!("[alerts]\nrules_file = {:?}\n", pack.display().to_string()),
+        1,
+    );
     let (running, _shutdown) = env.start(parse(&text)?).await?;
 
-    // Each of the ten monitors last reported 20 minutes ago (offline after 15: G1).
+    // Each of the ten monitors reports once, then falls silent together.
     let mut publisher = Publisher::connect(env.broker.host(), env.broker.port(), "gw-s0");
-    let ts = chrono::Utc::now().timestamp_millis() - 20 * 60_000;
+    let ts = chrono::Utc::now().timestamp_millis();
     for i in 0..10 {
         publisher
             .publish(

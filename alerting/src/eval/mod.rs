@@ -357,6 +357,18 @@ impl Engine {
                 },
                 &mut out,
             ),
+            Input::Heard { device, ts, .. } => self.with_device(
+                device,
+                *ts,
+                |cx, dev, rules, clock, out| {
+                    // Hearing from the device now ends an offline alert, whatever the event
+                    // times of the data it sends.
+                    fresh_data(cx, dev, rules, clock, *ts, out);
+                    let st = &mut dev.state;
+                    st.set_last_heard(st.last_heard().max(Some(*ts)));
+                },
+                &mut out,
+            ),
             Input::Status {
                 device, ts, online, ..
             } => self.with_device(

@@ -1,5 +1,5 @@
 //! A reading through the engine: G1 fresh data, G4 sequence and clock, G3 valid values, W6
-//! flags, G2 identical values and the quality thresholds (W1-W4).
+//! flags, G2 identical values of watched metrics and the quality thresholds (W1-W4).
 
 use crate::event::AlertEvent;
 use crate::machine::{Ev, Obs};
@@ -95,16 +95,18 @@ impl Engine {
                 let (bound, _, mut em) = split(cx, rules, out, now);
                 // G2: identical values.
                 for &ri in &bound.stuck {
-                    let Condition::Stuck { min_secs, skip } = rules
-                        .get(ri)
-                        .map(|x| &x.condition)
-                        .unwrap_or(&Condition::Clock)
+                    let Some(Condition::Stuck { watch }) = rules.get(ri).map(|x| &x.condition)
                     else {
                         continue;
                     };
-                    if r.metric.is_state() || skip.contains(&r.metric) {
+                    // Only watched metrics: the others may hold still at their resolution.
+                    let Some(min_secs) = watch
+                        .iter()
+                        .find(|w| w.metric == r.metric)
+                        .map(|w| w.min_secs)
+                    else {
                         continue;
-                    }
+                    };
                     let bits = r.value.to_bits();
                     if mi >= METRICS {
                         continue;
@@ -115,7 +117,7 @@ impl Engine {
                         Some(run) if run.bits == bits => {
                             // After a manual close, the run counts again from the close.
                             let since = closed.map_or(run.since, |c| run.since.max(c));
-                            if now.secs_since(since) >= *min_secs {
+                            if now.secs_since(since) >= min_secs {
                                 breach(since)
                             } else {
                                 Obs::Between

@@ -33,7 +33,9 @@ impl Engine {
             let (bound, _, mut em) = split(cx, rules, out, now);
             for &(ri, f, min) in &bound.offline {
                 let timeout = offline_timeout(f, min, &dev.device);
-                let last = dev.state.last_seen().unwrap_or(watch);
+                // Alive: the latest data's event time, or the latest message's receive time
+                // (a backlog of backdated readings is a device that is talking).
+                let last = dev.state.last_alive().unwrap_or(watch);
                 // After a manual close, absence counts again from the close.
                 let base = closed_manually_at(&dev.state.trackers, ri, Subject::None)
                     .map_or(last, |c| last.max(c));

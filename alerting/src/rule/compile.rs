@@ -28,6 +28,11 @@ impl Unused<'_> {
         self.report(field, name, self.at.clone(), errs);
     }
 
+    /// A `[[rule.<name>]]` list reported at the rule when not empty.
+    fn list<T>(&self, items: &[T], name: &str, errs: &mut Errors<'_>) {
+        self.report(&items.first(), name, self.at.clone(), errs);
+    }
+
     /// A number reported at its own line (at the rule when it has no span).
     fn num(&self, field: &Option<Spanned<RawNum>>, name: &str, errs: &mut Errors<'_>) {
         let line = field.as_ref().map(Spanned::span).or(self.at.clone());
@@ -228,7 +233,7 @@ pub(super) fn compile_rule(
         RawKind::Threshold => {
             unused.num(&raw.interval_factor, "interval_factor", errs);
             unused.num(&raw.min_mins, "min_mins", errs);
-            unused.key(&raw.skip_metrics, "skip_metrics", errs);
+            unused.list(&raw.watch, "watch", errs);
             unused.key(&raw.rules, "rules", errs);
             let metric = match (&raw.metric, &raw.metric_from) {
                 (Some(m), None) => Some(MetricSel::Fixed(*m.get_ref())),
@@ -344,11 +349,11 @@ pub(super) fn compile_rule(
                 unused.num(&raw.interval_factor, "interval_factor", errs);
             }
             if other != RawKind::Stuck {
-                unused.key(&raw.skip_metrics, "skip_metrics", errs);
+                unused.list(&raw.watch, "watch", errs);
             }
             let needs_min = matches!(
                 other,
-                RawKind::Offline | RawKind::Stuck | RawKind::MonitorStatus | RawKind::CycleAborted
+                RawKind::Offline | RawKind::MonitorStatus | RawKind::CycleAborted
             );
             if !needs_min {
                 unused.num(&raw.min_mins, "min_mins", errs);
@@ -392,10 +397,7 @@ pub(super) fn compile_rule(
                         min_secs,
                     }
                 }
-                RawKind::Stuck => Condition::Stuck {
-                    min_secs,
-                    skip: raw.skip_metrics.clone().unwrap_or_default(),
-                },
+                RawKind::Stuck => super::stuck::condition(raw, path, at.clone(), errs, &mut notes),
                 RawKind::SensorFault => Condition::SensorFault,
                 RawKind::Clock => Condition::Clock,
                 other => match super::sterilization::check_of(other, min_secs) {

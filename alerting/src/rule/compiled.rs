@@ -111,6 +111,13 @@ pub struct Threshold {
     pub magnitude: Vec<MagnitudeEscalation>,
 }
 
+/// One metric a stuck rule watches, and how long one value of it may last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StuckWatch {
+    pub metric: Metric,
+    pub min_secs: i64,
+}
+
 /// The condition of a rule, one variant per kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
@@ -120,10 +127,10 @@ pub enum Condition {
         interval_factor: f64,
         min_secs: i64,
     },
-    /// Same value to full precision for `min_secs` (state metrics and `skip` excluded).
+    /// A watched metric at the same value to full precision for its watch's `min_secs`; other
+    /// metrics are never checked (they may legitimately hold still at their resolution).
     Stuck {
-        min_secs: i64,
-        skip: Vec<Metric>,
+        watch: Vec<StuckWatch>,
     },
     SensorFault,
     Clock,

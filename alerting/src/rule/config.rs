@@ -108,6 +108,17 @@ pub struct RawSelector {
     pub small_supply: Option<bool>,
 }
 
+/// `[[rule.watch]]` of a stuck rule: metrics that vary at their sensor's resolution in normal
+/// operation, and how long one value of them may last before the sensor counts as frozen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStuckWatch {
+    pub metrics: Spanned<Vec<Metric>>,
+    pub min_mins: Spanned<RawNum>,
+    /// Documentation only: why these metrics, why this window.
+    pub note: Option<String>,
+}
+
 /// `[[rule.limit]]`: one case of limits; the first case whose `when` matches a site applies.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -168,8 +179,9 @@ pub struct RawRule {
     pub interval_factor: Option<Spanned<RawNum>>,
     /// offline, stuck, monitor_status: the duration the condition must last.
     pub min_mins: Option<Spanned<RawNum>>,
-    /// stuck: metrics never checked (state metrics such as door/lamp are always skipped).
-    pub skip_metrics: Option<Vec<Metric>>,
+    /// stuck: the metrics watched, each with how long one value may last (`[[rule.watch]]`).
+    #[serde(default)]
+    pub watch: Vec<Spanned<RawStuckWatch>>,
     /// all_of: the component rule ids.
     pub rules: Option<Spanned<Vec<String>>>,
     #[serde(default)]

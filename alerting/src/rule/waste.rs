@@ -62,7 +62,7 @@ pub(super) fn condition(
     unused(raw.metric_from.is_some(), "metric_from", errs);
     unused(raw.rules.is_some(), "rules", errs);
     unused(raw.interval_factor.is_some(), "interval_factor", errs);
-    unused(raw.skip_metrics.is_some(), "skip_metrics", errs);
+    unused(!raw.watch.is_empty(), "watch", errs);
     unused(
         kind != RawKind::WasteLedger && raw.pending_mins.is_some(),
         "pending_mins",

@@ -1,7 +1,9 @@
-//! 24 h of normal water data at every kind of water site raise no alert.
+//! 24 h of normal data at every kind of site raise no alert: water sites with varying and with
+//! stable sources (temperature and conductivity holding one value all day), a waste store
+//! whose temperature and humidity hold still, and a dental sterilizer idle all day.
 
 use super::*;
-use crate::model::Metric;
+use crate::model::{DentalSite, Metric, SterilizerType, WasteStoreSite};
 
 /// A tiny deterministic LCG (Numerical Recipes constants): no rand crate.
 struct Lcg(u64);
@@ -83,4 +85,127 @@ fn a_normal_day_at_every_kind_of_water_site_raises_no_alert() {
             }
         }
     }
+}
+
+/// A site of `attributes` with one device `dev` of `kind` reporting every minute.
+fn engine_with(attributes: SiteAttributes, kind: DeviceKind) -> Engine {
+    let mut site = water_site("s1", WaterPoint::Outlet, Disinfectant::FreeChlorine, false);
+    site.attributes = attributes;
+    Engine::new(
+        pack(),
+        vec![site],
+        vec![Device {
+            kind,
+            ..device("d1", "s1")
+        }],
+    )
+}
+
+/// A day of readings every minute (`values(minute)`) with a tick every 5 minutes.
+fn day(
+    e: &mut Engine,
+    values: impl Fn(i32, &mut Lcg) -> Vec<(Metric, f64)>,
+    seed: u64,
+) -> Vec<AlertEvent> {
+    let mut rng = Lcg(seed);
+    let mut events = Vec::new();
+    for m in 0..24 * 60 {
+        let t = f64::from(m);
+        for (metric, value) in values(m, &mut rng) {
+            events.extend(e.process(&r(t, metric, value)));
+        }
+        if m % 5 == 0 {
+            events.extend(e.process(&Input::Tick(at(t + 0.5))));
+        }
+    }
+    events
+}
+
+#[test]
+fn a_normal_day_at_a_stable_source_raises_no_alert_at_any_kind_of_water_site() {
+    // A groundwater source: the outlet's temperature reads 15.0 °C and its conductivity
+    // 350 µS/cm all day; residual, turbidity and pH move at their analysers' resolution.
+    let mut seed = 100u64;
+    for point in [WaterPoint::Outlet, WaterPoint::NetworkEnd] {
+        for d in [
+            Disinfectant::FreeChlorine,
+            Disinfectant::Chloramine,
+            Disinfectant::ChlorineDioxide,
+            Disinfectant::Ozone,
+        ] {
+            for small in [false, true] {
+                seed += 1;
+                let mut e = engine_for(point, d, small);
+                let base = residual_base(d, point);
+                let events = day(
+                    &mut e,
+                    |m, rng| {
+                        let slow = (f64::from(m) / 1440.0 * std::f64::consts::TAU).sin();
+                        vec![
+                            (Metric::TemperatureC, 15.0),
+                            (Metric::ConductivityUsCm, 350.0),
+                            (
+                                d.metric(),
+                                round(base * (1.0 + 0.1 * slow) + rng.noise(0.02), 2),
+                            ),
+                            (Metric::TurbidityNtu, round(0.12 + rng.noise(0.01), 3)),
+                            (Metric::Ph, round(7.45 + 0.03 * slow + rng.noise(0.01), 2)),
+                        ]
+                    },
+                    seed,
+                );
+                assert!(
+                    events.is_empty(),
+                    "{point:?} {d:?} small={small}: {:?}",
+                    brief(&events)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_normal_day_at_a_waste_store_whose_climate_holds_still_raises_no_alert() {
+    // A refrigerated store read at 0.1 °C and 1 %: 4.0 °C and 62 % for hours, door shut.
+    let attributes = SiteAttributes::WasteStore(WasteStoreSite {
+        refrigerated: true,
+        max_temp_c: Some(8.0),
+        collection_windows: vec!["08:00-10:00".into()],
+    });
+    let mut e = engine_with(attributes, DeviceKind::WasteStore);
+    let events = day(
+        &mut e,
+        |m, _| {
+            let warm = (600..720).contains(&m);
+            vec![
+                (Metric::TemperatureC, if warm { 4.5 } else { 4.0 }),
+                (Metric::HumidityPct, 62.0),
+                (Metric::DoorOpen, 0.0),
+                (Metric::UvLampOn, 0.0),
+            ]
+        },
+        7,
+    );
+    assert!(events.is_empty(), "{:?}", brief(&events));
+}
+
+#[test]
+fn a_normal_day_at_an_idle_dental_sterilizer_raises_no_alert() {
+    // No load today: the chamber sits at room temperature and atmospheric pressure.
+    let attributes = SiteAttributes::DentalSterilization(DentalSite {
+        sterilizer: SterilizerType::Prevac,
+        bi_interval_days: 7,
+    });
+    let mut e = engine_with(attributes, DeviceKind::Autoclave);
+    let events = day(
+        &mut e,
+        |_, _| {
+            vec![
+                (Metric::ChamberTempC, 24.0),
+                (Metric::ChamberPressureKpa, 101.3),
+            ]
+        },
+        9,
+    );
+    assert!(events.is_empty(), "{:?}", brief(&events));
 }

@@ -231,19 +231,6 @@ fn g1_a_silent_monitor_fires_iv_then_iii_after_two_hours() {
 }
 
 #[test]
-fn g2_a_frozen_ph_reading_fires_iv_after_an_hour() {
-    let mut e = outlet_engine();
-    let mut inputs: Vec<Input> = (0..=30)
-        .map(|m| r(f64::from(m), Ph, noisy(7.3, m, 0.04)))
-        .collect();
-    inputs.extend((31..=100).map(|m| r(f64::from(m), Ph, 7.312)));
-    assert_eq!(
-        of_rule(&run(&mut e, inputs), "G2"),
-        vec![ev("G2", Level::IV, EventKind::Firing, 91.0)]
-    );
-}
-
-#[test]
 fn g2_never_checks_state_metrics_such_as_a_door() {
     let mut e = Engine::new(
         pack(),

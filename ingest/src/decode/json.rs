@@ -204,7 +204,18 @@ struct WireTelemetry<'a> {
 
 impl WireTelemetry<'_> {
     fn into_sample(self, raw: &str) -> ObjectResult<Sample> {
-        if self.values.0.is_empty() {
+        if let Some(name) = self.values.duplicate {
+            // Which of the values is meant cannot be known: storing both would write two
+            // columns of one name in one row, and both would reach the rules.
+            return Err(RejectedObject {
+                rejection: Rejection::new(
+                    Reason::DuplicateMetric,
+                    format!("values holds the metric {name:?} more than once"),
+                ),
+                raw: raw.to_string(),
+            });
+        }
+        if self.values.values.is_empty() {
             return Err(RejectedObject {
                 rejection: Rejection::new(Reason::MissingField, "values is empty"),
                 raw: raw.to_string(),
@@ -216,7 +227,7 @@ impl WireTelemetry<'_> {
             cycle_id: self.cycle_id.map(Cow::into_owned),
             period: Period::Instant,
             stat: Stat::Value,
-            values: self.values.0,
+            values: self.values.values,
         })
     }
 }
@@ -259,8 +270,12 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
 }
 
 /// `values`: metric name -> number (or boolean for state metrics), straight into
-/// [`SampleValue`]s.
-struct WireValues(Vec<SampleValue>);
+/// [`SampleValue`]s. serde_json hands every key of an object to the visitor, duplicates
+/// included, so a repeated name is caught here (the first one is kept in `duplicate`).
+struct WireValues {
+    values: Vec<SampleValue>,
+    duplicate: Option<String>,
+}
 
 impl<'de> Deserialize<'de> for WireValues {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -271,9 +286,14 @@ impl<'de> Deserialize<'de> for WireValues {
                 f.write_str("an object of metric name -> number")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WireValues, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                let mut out: Vec<SampleValue> = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                let mut duplicate = None;
                 while let Some(name) = map.next_key::<Cow<'de, str>>()? {
                     let WireNumber(value) = map.next_value()?;
+                    // Objects hold a handful of metrics: a scan is cheaper than a set.
+                    if duplicate.is_none() && out.iter().any(|v| v.metric.name() == name) {
+                        duplicate = Some(name.clone().into_owned());
+                    }
                     let metric = match Metric::from_name(&name) {
                         Some(m) => MetricRef::Known(m),
                         None => MetricRef::Unknown(name.into_owned()),
@@ -284,7 +304,10 @@ impl<'de> Deserialize<'de> for WireValues {
                         flag: DataFlag::N,
                     });
                 }
-                Ok(WireValues(out))
+                Ok(WireValues {
+                    values: out,
+                    duplicate,
+                })
             }
         }
         d.deserialize_map(V)

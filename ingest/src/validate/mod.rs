@@ -4,7 +4,8 @@
 //! Checks against the registry: the topic's grammar, the device is registered, to the topic's
 //! site; each metric belongs to the device's kind and is inside its physical range; the
 //! timestamp is inside the window (not more than `max_future_secs` ahead of, nor
-//! `max_age_secs` behind, the message's receive time). Rejection is as fine-grained as the
+//! `max_age_secs` behind, the message's receive time, and storable) for telemetry, events and
+//! status alike; a time ahead of the window is a clock fault at the receive time. Rejection is as fine-grained as the
 //! payload allows: a message, an object of an array, an HJ 212 frame, or one value.
 //!
 //! Pure apart from its own small state (maintenance windows, HJ 212 split packets): the same
@@ -22,12 +23,24 @@ use crate::reject::{Reason, Rejection};
 use crate::sink::rows::{EventRow, QuarantineRow, ReadingRow, Row, Source, StatusRow};
 use crate::topic::{Channel, Topic};
 
+/// The latest time a row can carry with every ILP protocol version: version 1 sends
+/// nanoseconds, so a time must fit in `i64` nanoseconds (until 2262-04-11).
+pub const MAX_STORABLE_TS: Timestamp = Timestamp(i64::MAX / 1_000);
+
+/// Whether `ts` can be a row's timestamp: ILP refuses times before the epoch and (version 1)
+/// after [`MAX_STORABLE_TS`]. Every time validation hands on is storable, so no rule state
+/// starts at a time its `alerts` row could not be written with (tested against the encoder).
+pub const fn is_storable(ts: Timestamp) -> bool {
+    ts.0 >= 0 && ts.0 <= MAX_STORABLE_TS.0
+}
+
 /// What one message produced.
 #[derive(Debug, Default)]
 pub struct Processed {
     pub rows: Vec<Row>,
     /// Inputs for the rule engine, in payload order: accepted readings, sensor and clock
-    /// faults (from rejected values), maintenance windows, status.
+    /// faults (from rejected values), maintenance windows, status; last, for a message from a
+    /// registered device on a data channel, [`Input::Heard`] at its receive time.
     pub inputs: Vec<Input>,
     /// Values accepted as readings.
     pub readings: usize,
@@ -141,6 +154,13 @@ impl Validator {
             },
             Channel::Status => match json::status(text) {
                 Ok(status) => {
+                    // Like telemetry: a status time outside the window never reaches the
+                    // rules (it would start or end the last-will inhibition at that time).
+                    if let Err(r) = self.check_window(&mut out, device, status.ts, msg.received_at)
+                    {
+                        q.reject(&mut out, r, &msg.payload);
+                        return out;
+                    }
                     out.rows.push(Row::Status(StatusRow {
                         ts: status.ts,
                         received_at: msg.received_at,
@@ -170,6 +190,15 @@ impl Validator {
                     .extend(decoded.replies.into_iter().map(|r| (ack_topic.clone(), r)));
             }
         }
+        // G1: the device is talking now, whatever the event times of what it sent (a gateway
+        // uploading a backlog). Not for status: the broker publishes last wills for the device.
+        if topic.channel != Channel::Status {
+            out.inputs.push(Input::Heard {
+                site: device.site.clone(),
+                device: device.id.clone(),
+                ts: msg.received_at,
+            });
+        }
         out
     }
 
@@ -196,7 +225,32 @@ impl Validator {
         Ok(())
     }
 
-    /// Checks `ts` against the window around the receive time.
+    /// Checks a device time against the window: a time ahead of it is also a clock fault
+    /// (G4), reported at the receive time, never at the device's time (which may be anything,
+    /// e.g. `i64::MAX`, and must not become an alert's start).
+    fn check_window(
+        &self,
+        out: &mut Processed,
+        device: &DeviceEntry,
+        ts: Timestamp,
+        received_at: Timestamp,
+    ) -> Result<(), Rejection> {
+        let checked = self.check_time(ts, received_at);
+        if let Err(r) = &checked {
+            if r.reason == Reason::FutureTimestamp {
+                out.inputs.push(Input::ClockFault {
+                    site: device.site.clone(),
+                    device: device.id.clone(),
+                    ts: received_at,
+                    detail: r.detail.clone(),
+                });
+            }
+        }
+        checked
+    }
+
+    /// Checks `ts` against the window around the receive time, and against the range the
+    /// store can hold (a generous `max_age_secs` must not let 1969 in).
     fn check_time(&self, ts: Timestamp, received_at: Timestamp) -> Result<(), Rejection> {
         let ahead = ts.secs_since(received_at);
         if ahead > self.limits.max_future_secs {
@@ -215,6 +269,15 @@ impl Validator {
                 format!(
                     "ts {ts} is {behind} s older than the receive time (backfill window {} s)",
                     self.limits.max_age_secs
+                ),
+            ));
+        }
+        if !is_storable(ts) {
+            return Err(Rejection::new(
+                Reason::BadTimestamp,
+                format!(
+                    "ts {} µs since the epoch is outside the range the store can hold",
+                    ts.0
                 ),
             ));
         }
@@ -237,15 +300,7 @@ impl Validator {
                 .collect();
             serde_json::json!({ "ts": ts.to_string(), "values": values }).to_string()
         };
-        if let Err(r) = self.check_time(sample.ts, q.msg.received_at) {
-            if r.reason == Reason::FutureTimestamp {
-                out.inputs.push(Input::ClockFault {
-                    site: device.site.clone(),
-                    device: device.id.clone(),
-                    ts: sample.ts,
-                    detail: r.detail.clone(),
-                });
-            }
+        if let Err(r) = self.check_window(out, device, sample.ts, q.msg.received_at) {
             let all: Vec<(String, f64)> = sample
                 .values
                 .iter()
@@ -357,7 +412,7 @@ impl Validator {
             q.reject(out, r, event.raw.as_bytes());
             return;
         }
-        if let Err(r) = self.check_time(event.ts, q.msg.received_at) {
+        if let Err(r) = self.check_window(out, device, event.ts, q.msg.received_at) {
             q.reject(out, r, event.raw.as_bytes());
             return;
         }
@@ -428,3 +483,5 @@ mod waste;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod window_tests;

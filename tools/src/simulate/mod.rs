@@ -51,7 +51,7 @@
 //!
 //! | family | what is published | rules it should trip |
 //! |---|---|---|
-//! | sensor fault | for 1-5 min a value outside the physical range (pH 14.3-15.9, water temperature -99.9, turbidity 4500, humidity > 100 %, chamber temperature 850, chamber pressure > 500 kPa), or one metric stuck at the same value for 65-100 min | G3, G2 |
+//! | sensor fault | for 1-5 min a value outside the physical range (pH 14.3-15.9, water temperature -99.9, turbidity 4500, humidity > 100 %, chamber temperature 850, chamber pressure > 500 kPa), or one metric stuck at the same value for 65-100 min (water monitors: residual or turbidity, which G2 watches; stores: humidity and sterilizers: the load probe, which G2 deliberately does not watch) | G3, G2 (water) |
 //! | water breach | residual below the standard's residual (e.g. free chlorine < 0.3 at an outlet) for 15-70 min; or turbidity above 1 NTU (3 at a small supply) for 10-45 min; or residual above the upper limit for 20-50 min; each ramps in and recovers | W2, W1, W3 (W5 if they overlap at an outlet) |
 //! | waste breach | door left open 18-35 min (possibly outside the collection windows); refrigeration failure (above `max_temp_c` for 40-80 min); the next handover 4-14 % short of its bags; the next pickup missed | M5, M6, M2, M4/M1 |
 //! | cycle fault (autoclave loads) | hold of 2-3.3 min (121 C: 10-17 min); air in the chamber (pressure of saturated steam 3.5 K hotter); both with device verdict `pass` (false pass) or `fail`; or `cycle_end aborted` | S1, S2, S6 |

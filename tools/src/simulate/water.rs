@@ -183,7 +183,8 @@ impl WaterSim {
                 (Metric::TemperatureC, -99.9),
                 (Metric::TurbidityNtu, 4500.0),
             ];
-            let stuck = [Metric::Ph, Metric::ConductivityUsCm, self.residual_metric];
+            // Frozen values of the metrics G2 watches for an hour (a frozen pH needs 4 h).
+            let stuck = [Metric::TurbidityNtu, self.residual_metric];
             self.fault = SensorFault::start(t, &candidates, &stuck);
         }
 

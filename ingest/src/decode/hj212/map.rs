@@ -116,9 +116,14 @@ fn bad_value(detail: String) -> Rejection {
     Rejection::new(Reason::Hj212BadValue, detail)
 }
 
+fn duplicate(detail: String) -> Rejection {
+    Rejection::new(Reason::DuplicateMetric, detail)
+}
+
 /// Maps the CP data area of a data frame with command `cn`. Unknown or misspelled fields are
 /// skipped and described in `notes`; a non-numeric value or an unknown flag letter rejects the
-/// frame (`hj212_bad_value`), a missing or unparseable `DataTime` too (`hj212_missing_datatime`).
+/// frame (`hj212_bad_value`), a missing or unparseable `DataTime` too (`hj212_missing_datatime`),
+/// and so does a factor field given twice or two factors of one metric (`duplicate_metric`).
 pub(crate) fn map_data_cp(
     cp: &str,
     cn: u16,
@@ -192,9 +197,21 @@ pub(crate) fn map_data_cp(
                 bad_value(format!("field {name:?} has value {value:?}, not a number"))
             })?;
             if let Some(cell) = factor.values.get_mut(slot) {
+                if cell.is_some() {
+                    return Err(duplicate(format!(
+                        "field {name:?} appears more than once (factor {})",
+                        factor.code
+                    )));
+                }
                 *cell = Some(v);
             }
         } else {
+            if factor.flag.is_some() {
+                return Err(duplicate(format!(
+                    "field {name:?} appears more than once (factor {})",
+                    factor.code
+                )));
+            }
             let mut chars = value.trim().chars();
             let flag = match (chars.next(), chars.next()) {
                 (Some(c), None) => DataFlag::from_char(c),
@@ -239,6 +256,15 @@ pub(crate) fn map_data_cp(
             .collect();
         if values.is_empty() {
             continue;
+        }
+        // Two factor codes the profile maps to one metric: which value is meant is unknown.
+        for (i, v) in values.iter().enumerate() {
+            if values.iter().skip(i + 1).any(|w| w.metric == v.metric) {
+                return Err(duplicate(format!(
+                    "two factors of the frame map to the metric {:?}",
+                    v.metric.name()
+                )));
+            }
         }
         if !wanted.contains(&slot) {
             notes.push(format!(

@@ -56,3 +56,30 @@ fn the_device_utc_offset_shifts_the_timestamp() {
         "2024-05-01T12:00:00.000Z"
     );
 }
+
+#[test]
+fn a_factor_given_twice_rejects_the_frame_as_a_duplicate_metric() {
+    for cp in [
+        // The same field twice: today the second value silently replaces the first.
+        "DataTime=20240501120000;w01001-Rtd=7.0;w01003-Rtd=0.3;w01001-Rtd=9.9",
+        // The same flag twice.
+        "DataTime=20240501120000;w01001-Rtd=7.0,w01001-Flag=N;w01001-Flag=D",
+        // Two codes of one metric (the 2017 and 2005 codes of pH).
+        "DataTime=20240501120000;w01001-Rtd=7.0;001-Rtd=9.9",
+    ] {
+        let outcome = decode(&data_frame(2011, Some(4), cp));
+        assert!(outcome.samples.is_empty(), "{cp}: {:?}", outcome.samples);
+        let reasons: Vec<_> = outcome
+            .rejections
+            .iter()
+            .map(|r| r.rejection.reason.code())
+            .collect();
+        assert_eq!(reasons, vec!["duplicate_metric"], "{cp}");
+        assert!(
+            outcome.rejections[0].rejection.detail.contains("w01001")
+                || outcome.rejections[0].rejection.detail.contains("ph"),
+            "{:?}",
+            outcome.rejections[0].rejection.detail
+        );
+    }
+}
