@@ -69,7 +69,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 26] = [
         Self::BadTopic,
         Self::EmptyPayload,
         Self::OversizePayload,
