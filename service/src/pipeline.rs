@@ -267,6 +267,7 @@ pub async fn start_with_clock(
         Some(supervisors) => {
             let desk = Desk::new(
                 supervisors.clone(),
+                config.api.clone(),
                 config.registry.clone(),
                 journal,
                 clock.clone(),
@@ -306,7 +307,8 @@ pub async fn start_with_clock(
     };
     let mut http_router = crate::http::router(registry.clone(), health.clone());
     if let Some(desk) = &desk {
-        http_router = http_router.merge(crate::api::router(desk.clone()));
+        let api_metrics = crate::api::ApiMetrics::register(&registry)?;
+        http_router = http_router.merge(crate::api::router(desk.clone(), api_metrics));
     }
     let (http_addr, _http_task) =
         crate::http::serve(&config.http.listen, http_router, shutdown.clone())

@@ -5,6 +5,7 @@
 //! operator fixes a file in one pass. Secrets (broker and QuestDB passwords) may come from
 //! environment variables named in the file (`password_env`).
 
+pub mod api;
 pub mod delivery;
 pub mod endpoint;
 pub mod raw;
@@ -41,6 +42,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub alerts: AlertsConfig,
     pub delivery: DeliverySettings,
+    /// `[api]`: the supervisors' API's limits.
+    pub api: api::ApiSettings,
     pub registry: Arc<Registry>,
 }
 

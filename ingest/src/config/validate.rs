@@ -35,6 +35,7 @@ struct RegistryState {
     mns: HashMap<String, String>,
 }
 
+mod api;
 mod delivery;
 
 /// 1-based line of a byte offset.
@@ -106,6 +107,7 @@ impl Validator<'_> {
         let registry = self.registry(raw.sites, raw.devices, raw.registry);
         let alerts = self.alerts(raw.alerts);
         let delivery = self.delivery(raw.delivery, &registry);
+        let api = self.api(raw.api);
         Config {
             mqtt,
             questdb,
@@ -114,6 +116,7 @@ impl Validator<'_> {
             http,
             alerts,
             delivery,
+            api,
             registry: Arc::new(registry),
         }
     }
