@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::common::{config_path, load};
+use crate::common::{config_path, load, print_stdout};
 
 /// The arguments of `weijian check-config`.
 #[derive(Debug, clap::Args)]
@@ -27,13 +27,35 @@ pub fn main(args: Args) -> ExitCode {
     }
 }
 
+/// Appends a formatted line to the report.
+macro_rules! say {
+    ($out:ident, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
+
 fn check_config(path: &std::path::Path, probe: bool) -> ExitCode {
     let config = match load(path) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    println!("{}: configuration is valid.", path.display());
-    println!(
+    let mut out = String::new();
+    let code = report(path, &config, probe, &mut out);
+    print_stdout(&out, code)
+}
+
+/// Writes the summary (and with `probe`, what answered) to `out`; the exit code says whether
+/// the pack tests pass and, with `probe`, every service answered.
+fn report(
+    path: &std::path::Path,
+    config: &weijian_ingest::config::Config,
+    probe: bool,
+    out: &mut String,
+) -> ExitCode {
+    say!(out, "{}: configuration is valid.", path.display());
+    say!(
+        out,
         "  broker      {}:{} (MQTT {}, client id {:?}, inflight window {})",
         config.mqtt.host,
         config.mqtt.port,
@@ -44,31 +66,36 @@ fn check_config(path: &std::path::Path, probe: bool) -> ExitCode {
         config.mqtt.client_id,
         config.mqtt.inflight
     );
-    println!(
+    say!(
+        out,
         "  topics      {}/{{site}}/{{device}}/{{telemetry|event|hj212|status}}",
         config.mqtt.topic_prefix
     );
-    println!(
+    say!(
+        out,
         "  questdb     {} (table prefix {:?})",
         config.questdb.endpoint.redacted(),
         config.questdb.table_prefix
     );
-    println!(
+    say!(
+        out,
         "  spool       {} (max {} MiB)",
         config.spool.dir.display(),
         config.spool.max_bytes >> 20
     );
-    println!("  http        {}", config.http.listen);
+    say!(out, "  http        {}", config.http.listen);
     let pack = &config.alerts.pack;
-    println!(
+    say!(
+        out,
         "  rules       {} rules from {} ({} {})",
         pack.rules.len(),
         config.alerts.pack_source,
         pack.name,
         pack.version
     );
-    println!("{}", crate::risk::describe(&pack.risk));
-    println!(
+    say!(out, "{}", crate::risk::describe(&pack.risk));
+    say!(
+        out,
         "  registry    {} sites, {} devices",
         config.registry.site_count(),
         config.registry.device_count()
@@ -80,7 +107,8 @@ fn check_config(path: &std::path::Path, probe: bool) -> ExitCode {
             .filter(|d| d.site == site.id)
             .map(|d| format!("{} ({})", d.id, d.kind))
             .collect();
-        println!(
+        say!(
+            out,
             "    {:<20} {:<22} {}  [{}]",
             &*site.id,
             site.attributes.kind().as_str(),
@@ -94,7 +122,8 @@ fn check_config(path: &std::path::Path, probe: bool) -> ExitCode {
     ) {
         (Some(d), Some(source)) => {
             let t = &d.timing;
-            println!(
+            say!(
+            out,
                 "  delivery    {} supervisors from {source}; ack deadlines I/II/III/IV {}/{}/{}/{} min, group window {} s{}",
                 d.supervisors.len(),
                 t.ack_deadline_mins.i,
@@ -106,7 +135,8 @@ fn check_config(path: &std::path::Path, probe: bool) -> ExitCode {
             );
             for s in &d.supervisors {
                 let channels: Vec<&str> = s.channels.iter().map(|c| c.kind.as_str()).collect();
-                println!(
+                say!(
+                    out,
                     "    {:<20} {:<10} {}  [{}]",
                     s.id,
                     s.tier().as_str(),
@@ -115,30 +145,36 @@ fn check_config(path: &std::path::Path, probe: bool) -> ExitCode {
                 );
             }
             for w in &config.delivery.warnings {
-                println!("  warning: {w}");
+                say!(out, "  warning: {w}");
             }
         }
-        _ => println!(
+        _ => say!(
+            out,
             "  delivery    off (no [delivery] supervisors_file): nobody is notified, no alert API"
         ),
     }
     let failures = alerting::run_pack_tests(pack);
-    let answered = !probe || crate::probe::probe_all(&config);
+    let answered = !probe || crate::probe::probe_all(config, out);
     if failures.is_empty() {
-        println!("  rule tests  {} shipped test cases pass", pack.tests.len());
+        say!(
+            out,
+            "  rule tests  {} shipped test cases pass",
+            pack.tests.len()
+        );
         if answered {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
         }
     } else {
-        println!(
+        say!(
+            out,
             "  rule tests  {} of {} FAILED:",
             failures.len(),
             pack.tests.len()
         );
         for f in &failures {
-            println!("    {f}");
+            say!(out, "    {f}");
         }
         ExitCode::FAILURE
     }

@@ -96,3 +96,22 @@ pub fn on_signals(token: CancellationToken) {
         token.cancel();
     });
 }
+
+/// Writes a command's report to stdout. A reader that closed early (`weijian check-config |
+/// head`) is not an error: the command exits with `code` as it would have; another write error
+/// is reported on stderr and fails the command.
+pub fn print_stdout(text: &str, code: ExitCode) -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => code,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(error) => {
+            eprintln!("cannot write to stdout: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

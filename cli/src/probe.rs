@@ -15,14 +15,17 @@ use weijian_ingest::source::mqtt::{self, Polled};
 /// How long each service has to answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Probes every service of `config`, prints a line each; `true` when all answered.
-pub fn probe_all(config: &Config) -> bool {
+/// Probes every service of `config`, appends a line each to `out`; `true` when all answered.
+pub fn probe_all(config: &Config, out: &mut String) -> bool {
+    use std::fmt::Write as _;
     let mut all = true;
     let mut report = |what: String, result: Result<String, String>| match result {
-        Ok(answer) => println!("  probe       {what}: answered ({answer})"),
+        Ok(answer) => {
+            let _ = writeln!(out, "  probe       {what}: answered ({answer})");
+        }
         Err(why) => {
             all = false;
-            println!("  probe       {what}: NO ANSWER ({why})");
+            let _ = writeln!(out, "  probe       {what}: NO ANSWER ({why})");
         }
     };
     report(
@@ -38,7 +41,9 @@ pub fn probe_all(config: &Config) -> bool {
             format!("smtp {}:{}", smtp.host, smtp.port),
             probe_smtp(smtp),
         ),
-        None => println!("  probe       smtp: not configured"),
+        None => {
+            let _ = writeln!(out, "  probe       smtp: not configured");
+        }
     }
     all
 }

@@ -36,6 +36,26 @@ fn check_config_accepts_the_shipped_example_and_runs_the_rule_pack_tests() {
 }
 
 #[test]
+fn check_config_into_a_closed_pipe_exits_cleanly_without_a_panic() {
+    // `weijian check-config ... | head -0`: the reader is gone before anything is written.
+    let mut child = weijian()
+        .args([
+            "check-config",
+            "--config",
+            &repo("config/weijian.example.toml"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
 fn check_config_reports_every_error_with_key_and_line_and_exits_78() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");

@@ -146,15 +146,29 @@ impl Running {
 
     /// Waits until the tasks end (after the shutdown token given to [`start`] is cancelled).
     pub async fn wait(self) {
-        self.tracker.close();
-        let wait = self.tracker.wait();
-        tokio::pin!(wait);
-        loop {
-            tokio::select! {
-                () = &mut wait => break,
-                () = tokio::time::sleep(Duration::from_secs(5)) => {
-                    tracing::info!(tasks = self.tracker.len(), "Still shutting down.");
-                }
+        wait_for_tasks(&self.tracker, &self.shutdown).await;
+    }
+}
+
+/// How often a shutdown that takes long says it is still under way.
+const SHUTDOWN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Waits until the tasks of `tracker` end. Once `shutdown` is cancelled, says every
+/// [`SHUTDOWN_PROGRESS_EVERY`] how many tasks are left (before that, the service is running,
+/// not shutting down, and nothing is logged).
+async fn wait_for_tasks(tracker: &TaskTracker, shutdown: &CancellationToken) {
+    tracker.close();
+    let wait = tracker.wait();
+    tokio::pin!(wait);
+    tokio::select! {
+        () = &mut wait => return,
+        () = shutdown.cancelled() => {}
+    }
+    loop {
+        tokio::select! {
+            () = &mut wait => break,
+            () = tokio::time::sleep(SHUTDOWN_PROGRESS_EVERY) => {
+                tracing::info!(tasks = tracker.len(), "Still shutting down.");
             }
         }
     }
@@ -257,6 +271,7 @@ pub async fn start_with_clock(
         Some(supervisors) => {
             let desk = Desk::new(
                 supervisors.clone(),
+                config.api.clone(),
                 config.registry.clone(),
                 journal,
                 clock.clone(),
@@ -301,7 +316,8 @@ pub async fn start_with_clock(
     )?);
     let mut http_router = crate::http::router(registry.clone(), health.clone());
     if let Some(desk) = &desk {
-        http_router = http_router.merge(crate::api::router(desk.clone()));
+        let api_metrics = crate::api::ApiMetrics::register(&registry)?;
+        http_router = http_router.merge(crate::api::router(desk.clone(), api_metrics));
     }
     let (http_addr, _http_task) =
         crate::http::serve(&config.http.listen, http_router, shutdown.clone())
@@ -534,4 +550,79 @@ async fn ack_in_order(
         }
     }
     done.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tokio_util::sync::CancellationToken;
+    use tokio_util::task::TaskTracker;
+
+    /// The log lines written while the returned guard is alive (this thread only).
+    fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || Writer(sink.clone()))
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        // Another test's thread may have cached "nobody listens" for a call site meanwhile.
+        tracing::callsite::rebuild_interest_cache();
+        (lines, guard)
+    }
+
+    struct Writer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn text(lines: &Arc<Mutex<Vec<u8>>>) -> String {
+        String::from_utf8_lossy(&lines.lock().unwrap()).into_owned()
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_running_service_does_not_say_it_is_shutting_down_and_a_slow_shutdown_does() {
+        let (lines, _guard) = capture_logs();
+        let tracker = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        // A task that takes 12 s to stop once asked.
+        tracker.spawn(async move {
+            stop.cancelled().await;
+            tokio::time::sleep(Duration::from_secs(12)).await;
+        });
+        let waiter = {
+            let (tracker, shutdown) = (tracker.clone(), shutdown.clone());
+            tokio::spawn(async move { super::wait_for_tasks(&tracker, &shutdown).await })
+        };
+        // A minute of normal running.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(
+            !text(&lines).contains("Still shutting down."),
+            "logged while running: {}",
+            text(&lines)
+        );
+        shutdown.cancel();
+        waiter.await.unwrap();
+        let logged = text(&lines).matches("Still shutting down.").count();
+        assert_eq!(
+            logged,
+            2,
+            "at 5 s and 10 s of a 12 s shutdown: {}",
+            text(&lines)
+        );
+    }
 }

@@ -78,6 +78,8 @@ fn the_readme_lists_every_metric() {
     weijian_ingest::spool::SpoolMetrics::register(&registry).unwrap();
     let outbox = weijian_service::supervision::outbox::OutboxMetrics::register(&registry).unwrap();
     outbox.notices.with_label_values(&["webhook", "delivered"]);
+    let api = weijian_service::api::ApiMetrics::register(&registry).unwrap();
+    api.refused.with_label_values(&["401"]);
     let metrics = section("## Metrics and health");
     let names: Vec<String> = registry
         .gather()

@@ -7,6 +7,7 @@
 //! supervisors file and the rule pack from `${VAR}` references ([`interpolate`]). Relative
 //! paths written in a file are relative to that file's directory.
 
+pub mod api;
 pub mod delivery;
 pub mod endpoint;
 pub mod interpolate;
@@ -51,6 +52,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub alerts: AlertsConfig,
     pub delivery: DeliverySettings,
+    /// `[api]`: the supervisors' API's limits.
+    pub api: api::ApiSettings,
     pub registry: Arc<Registry>,
 }
 

@@ -26,6 +26,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub delivery: RawDelivery,
     #[serde(default)]
+    pub api: RawApi,
+    #[serde(default)]
     pub sites: Vec<Spanned<RawSite>>,
     #[serde(default)]
     pub devices: Vec<Spanned<RawDevice>>,
@@ -207,6 +209,62 @@ impl Default for RawHttp {
             listen: default_http_listen(),
         }
     }
+}
+
+/// `[api]`: the supervisors' API's limits (defaults and reasons in `config::api`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    /// Longest request target (path and query), bytes; longer is 414.
+    #[serde(default = "default_api_max_uri_bytes")]
+    pub max_uri_bytes: Spanned<u64>,
+    /// Largest request body, bytes; larger is 413.
+    #[serde(default = "default_api_max_body_bytes")]
+    pub max_body_bytes: Spanned<u64>,
+    /// Refused attempts are audited once per remote address per interval (the rest counted).
+    #[serde(default = "default_api_refusal_audit_interval_secs")]
+    pub refusal_audit_interval_secs: Spanned<u64>,
+    /// Remote addresses audited individually per interval (the rest share one row).
+    #[serde(default = "default_api_refusal_audit_remotes")]
+    pub refusal_audit_remotes: Spanned<u64>,
+    /// Longest silence a supervisor may set.
+    #[serde(default = "default_api_max_silence_hours")]
+    pub max_silence_hours: Spanned<u64>,
+    /// Silences in force one supervisor may have set.
+    #[serde(default = "default_api_max_silences_per_supervisor")]
+    pub max_silences_per_supervisor: Spanned<u64>,
+}
+
+impl Default for RawApi {
+    fn default() -> Self {
+        Self {
+            max_uri_bytes: default_api_max_uri_bytes(),
+            max_body_bytes: default_api_max_body_bytes(),
+            refusal_audit_interval_secs: default_api_refusal_audit_interval_secs(),
+            refusal_audit_remotes: default_api_refusal_audit_remotes(),
+            max_silence_hours: default_api_max_silence_hours(),
+            max_silences_per_supervisor: default_api_max_silences_per_supervisor(),
+        }
+    }
+}
+
+fn default_api_max_uri_bytes() -> Spanned<u64> {
+    unspanned(super::api::DEFAULT_MAX_URI_BYTES as u64)
+}
+fn default_api_max_body_bytes() -> Spanned<u64> {
+    unspanned(super::api::DEFAULT_MAX_BODY_BYTES as u64)
+}
+fn default_api_refusal_audit_interval_secs() -> Spanned<u64> {
+    unspanned(super::api::DEFAULT_REFUSAL_AUDIT_INTERVAL.as_secs())
+}
+fn default_api_refusal_audit_remotes() -> Spanned<u64> {
+    unspanned(super::api::DEFAULT_REFUSAL_AUDIT_REMOTES as u64)
+}
+fn default_api_max_silence_hours() -> Spanned<u64> {
+    unspanned(super::api::DEFAULT_MAX_SILENCE.as_secs() / 3600)
+}
+fn default_api_max_silences_per_supervisor() -> Spanned<u64> {
+    unspanned(super::api::DEFAULT_MAX_SILENCES_PER_SUPERVISOR as u64)
 }
 
 /// `[alerts]`: the rule engine.

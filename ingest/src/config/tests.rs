@@ -560,3 +560,29 @@ fn relative_paths_are_relative_to_the_file_that_names_them() {
     let config = Config::load(&path, &env).unwrap();
     assert_eq!(config.spool.dir, std::path::Path::new("./weijian-spool"));
 }
+
+#[test]
+fn api_limits_default_to_product_values_and_refuse_zero() {
+    let c = parse("").unwrap();
+    assert_eq!(c.api, super::api::ApiSettings::default());
+    assert_eq!(c.api.max_silence, std::time::Duration::from_secs(72 * 3600));
+    let c = parse("[api]\nmax_silence_hours = 6\nmax_body_bytes = 1024\n").unwrap();
+    assert_eq!(c.api.max_silence, std::time::Duration::from_secs(6 * 3600));
+    assert_eq!(c.api.max_body_bytes, 1024);
+    let e = errors("[api]\nmax_silences_per_supervisor = 0\nrefusal_audit_interval_secs = 0\n");
+    let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "api.max_silences_per_supervisor",
+            "api.refusal_audit_interval_secs"
+        ]
+    );
+    assert!(e
+        .iter()
+        .all(|e| e.message == "must be at least 1" && e.line.is_some()));
+    assert!(
+        parse("[api]\nmax_silence_days = 3\n").is_err(),
+        "unknown keys are errors"
+    );
+}

@@ -35,6 +35,7 @@ struct RegistryState {
     mns: HashMap<String, String>,
 }
 
+mod api;
 mod delivery;
 mod files;
 
@@ -110,6 +111,7 @@ impl Validator<'_> {
         let registry = self.registry(raw.sites, raw.devices, raw.registry);
         let alerts = self.alerts(raw.alerts);
         let delivery = self.delivery(raw.delivery, &registry);
+        let api = self.api(raw.api);
         Config {
             mqtt,
             questdb,
@@ -118,6 +120,7 @@ impl Validator<'_> {
             http,
             alerts,
             delivery,
+            api,
             registry: Arc::new(registry),
         }
     }

@@ -471,7 +471,8 @@ impl Quarantine<'_> {
             reason: rejection.reason,
             item: self.item,
             detail: rejection.detail,
-            payload: raw.to_vec(),
+            // An HJ 212 frame's access password is a device credential: never stored.
+            payload: crate::decode::hj212::redact_password(raw).into_owned(),
         }));
         self.item += 1;
     }

@@ -318,3 +318,28 @@ fn waste_events_feed_the_ledger_and_the_traceability_table() {
     );
     assert!(matches!(p.rows[0], Row::Event(_)));
 }
+
+#[test]
+fn a_quarantined_hj212_frame_is_stored_without_its_password() {
+    let mut v = validator();
+    let frame = b"##0101QN=20261122080000000;ST=32;CN=2011;PW=SECRET-PW-77;MN=UNKNOWN-MN;Flag=5;CP=&&DataTime=20261122080000;w01001-Rtd=7.1,w01001-Flag=N&&0000\r\n";
+    let p = v.process(&msg("weijian/v1/s1/wm1/hj212", frame));
+    let stored: Vec<String> = p
+        .rows
+        .iter()
+        .filter_map(|r| match r {
+            crate::sink::rows::Row::Quarantine(q) => {
+                Some(String::from_utf8_lossy(&q.payload).into_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(!stored.is_empty(), "{:?}", reasons(&p));
+    for payload in &stored {
+        assert!(!payload.contains("SECRET-PW-77"), "{payload}");
+        assert!(
+            payload.contains("CN=2011;PW=***;MN=UNKNOWN-MN"),
+            "{payload}"
+        );
+    }
+}

@@ -125,7 +125,7 @@ pub async fn detail(
     match found {
         Some(Ok(body)) => Ok(Json(body)),
         Some(Err(site)) => Err(caller
-            .forbid(&state.desk, &format!("alert {id} (site {site})"))
+            .forbid(&state, &format!("alert {id} (site {site})"))
             .await),
         None => Err(unknown(&id)),
     }

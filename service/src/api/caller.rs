@@ -1,6 +1,6 @@
 //! Who is calling: the bearer token's supervisor ([`Caller`], an extractor that answers 401 and
-//! audits the attempt when the token is missing or unknown) and where the request came from
-//! ([`Origin`], for audit rows).
+//! audits the attempt, see `super::refusals`, when the token is missing or unknown) and where
+//! the request came from ([`Origin`], for audit rows).
 
 use std::net::SocketAddr;
 
@@ -11,7 +11,6 @@ use axum::http::{header, StatusCode};
 
 use super::error::ApiError;
 use super::ApiState;
-use crate::supervision::Desk;
 
 /// The remote address, method and path of a request, as audit rows record them.
 #[derive(Debug, Clone)]
@@ -23,7 +22,7 @@ pub struct Origin {
 }
 
 impl Origin {
-    fn of(parts: &Parts) -> Self {
+    pub(crate) fn of(parts: &Parts) -> Self {
         Self {
             remote: parts
                 .extensions
@@ -31,31 +30,6 @@ impl Origin {
                 .map(|ConnectInfo(addr)| addr.to_string()),
             method: parts.method.as_str().to_owned(),
             path: parts.uri.path().to_owned(),
-        }
-    }
-
-    /// Journals a refusal the drain never sees (401, a 403 on a read). A journal failure is
-    /// logged; the client still gets the refusal.
-    pub async fn audit_denied(
-        &self,
-        desk: &Desk,
-        supervisor: Option<&str>,
-        status: StatusCode,
-        reason: &str,
-    ) {
-        let result = desk
-            .audit_denied(
-                supervisor,
-                self.remote.clone(),
-                &self.method,
-                &self.path,
-                status.as_u16(),
-                reason,
-            )
-            .await;
-        if let Err(error) = result {
-            tracing::error!(%error, method = %self.method, path = %self.path, status = status.as_u16(),
-                "Cannot journal a refused API request; it is missing from the audit trail.");
         }
     }
 }
@@ -72,15 +46,17 @@ impl Caller {
         &self.supervisor.id
     }
 
-    /// Refuses a read outside the caller's subtree: audited, then 403.
-    pub async fn forbid(&self, desk: &Desk, what: &str) -> ApiError {
+    /// Refuses a read outside the caller's subtree: audited (see `super::refusals`), then
+    /// 403.
+    pub async fn forbid(&self, state: &ApiState, what: &str) -> ApiError {
         let reason = format!(
             "{what} is outside the grid cell of {} ({})",
             self.supervisor.id, self.supervisor.cell
         );
-        self.origin
-            .audit_denied(
-                desk,
+        state
+            .refusals
+            .refused(
+                &self.origin,
                 Some(&self.supervisor.id),
                 StatusCode::FORBIDDEN,
                 &reason,
@@ -102,8 +78,9 @@ impl FromRequestParts<ApiState> for Caller {
             },
             Err(why) => why,
         };
-        origin
-            .audit_denied(&state.desk, None, StatusCode::UNAUTHORIZED, refusal)
+        state
+            .refusals
+            .refused(&origin, None, StatusCode::UNAUTHORIZED, refusal)
             .await;
         Err(ApiError::unauthorized(format!(
             "{refusal}: send `Authorization: Bearer <token>`"

@@ -13,7 +13,8 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa::{Modify, OpenApi};
 
 use super::error::{
-    BadRequest, Conflict, ErrorBody, Forbidden, NotFound, Unauthorized, Unavailable, Unprocessable,
+    BadRequest, Conflict, ErrorBody, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
+    Unavailable, Unprocessable, UriTooLong,
 };
 use super::{alerts, risk, silences, sites, sterilizers};
 
@@ -62,9 +63,9 @@ use super::{alerts, risk, silences, sites, sterilizers};
     ),
     components(
         schemas(ErrorBody),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, Unavailable)
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, Unavailable, PayloadTooLarge, UriTooLong)
     ),
-    modifiers(&BearerToken, &OptionalBodies)
+    modifiers(&BearerToken, &OptionalBodies, &SizeLimits)
 )]
 pub struct ApiDoc;
 
@@ -115,6 +116,33 @@ impl Modify for OptionalBodies {
                 body.required = None;
                 for content in body.content.values_mut() {
                     content.schema = Some(utoipa::openapi::Ref::from_schema_name(*schema).into());
+                }
+            }
+        }
+    }
+}
+
+/// Every operation may be refused for its size before anything else (`api.max_body_bytes`:
+/// 413, `api.max_uri_bytes`: 414): added to each operation rather than written on each.
+#[derive(Debug)]
+struct SizeLimits;
+
+impl Modify for SizeLimits {
+    fn modify(&self, doc: &mut Document) {
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for op in operations.into_iter().flatten() {
+                for (status, name) in [("413", "PayloadTooLarge"), ("414", "UriTooLong")] {
+                    op.responses.responses.insert(
+                        status.to_owned(),
+                        utoipa::openapi::Ref::from_response_name(name).into(),
+                    );
                 }
             }
         }

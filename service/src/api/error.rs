@@ -16,7 +16,8 @@ use crate::supervision::request::status_of;
 pub struct ErrorBody {
     /// Stable code: bad_parameter, bad_body, unauthorized, forbidden, not_found, no_route,
     /// unknown_site, unknown_device, silence_not_found, already_resolved, duplicate_silence,
-    /// invalid_silence, unknown_supervisor, invalid, unavailable, draw_impossible.
+    /// invalid_silence, unknown_supervisor, invalid, unavailable, draw_impossible,
+    /// body_too_large, uri_too_long.
     pub error: &'static str,
     /// What was refused and why.
     pub message: String,
@@ -53,6 +54,15 @@ pub struct Conflict(#[allow(dead_code)] ErrorBody);
 /// The write was refused (a silence ending in the past, an unknown device, ...).
 #[derive(Debug, ToResponse)]
 pub struct Unprocessable(#[allow(dead_code)] ErrorBody);
+
+/// The request body is larger than `api.max_body_bytes` (audited as a refusal).
+#[derive(Debug, ToResponse)]
+pub struct PayloadTooLarge(#[allow(dead_code)] ErrorBody);
+
+/// The request target (path and query) is longer than `api.max_uri_bytes` (audited as a
+/// refusal).
+#[derive(Debug, ToResponse)]
+pub struct UriTooLong(#[allow(dead_code)] ErrorBody);
 
 /// The request could not be journaled (spool full or closed); nothing changed.
 #[derive(Debug, ToResponse)]

@@ -4,12 +4,15 @@
 //!
 //! Reads are answered from the [`Desk`] under its lock. Writes are journaled as requests and
 //! applied by the drain ([`Desk::submit`]), which also audits them; refusals the drain never
-//! sees (401, a 403 on a read) are journaled here with [`Desk::audit_denied`].
+//! sees (401, a 403 on a read, 413, 414) are counted and audited at most once per remote
+//! address per interval (`refusals`). Request targets and bodies are size-limited
+//! (`api.max_uri_bytes`, `api.max_body_bytes`) before anything is read or stored.
 //!
 //! # Layout
 //!
 //! - this file: [`router`] and the table of routes ([`ROUTES`], checked against the document);
 //! - `caller`: bearer authentication and the request's origin (remote address, method, path);
+//! - `refusals`: refused requests counted, logged and audited once per remote and interval;
 //! - `error`: the JSON error body and its statuses;
 //! - `time`: timestamps in and out (RFC 3339 at +08:00 and epoch µs out; RFC 3339 or epoch ms in);
 //! - `view`: the JSON types of alerts, silences, levels and delivery events (each handler's
@@ -29,6 +32,7 @@ mod caller;
 pub mod doc;
 mod error;
 mod filter;
+mod refusals;
 mod risk;
 mod silences;
 mod sites;
@@ -44,13 +48,18 @@ mod tests;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 
 use crate::supervision::Desk;
-use caller::Caller;
+use caller::{Caller, Origin};
 pub use error::ApiError;
+pub use refusals::ApiMetrics;
+use refusals::Refusals;
 
 /// Every route: (path in OpenAPI form, methods). The router below serves exactly these (a
 /// test checks both against the OpenAPI document).
@@ -79,13 +88,22 @@ pub(crate) struct ApiState {
     pub desk: Desk,
     /// Numbers generated silence ids (`s-<request time ms>-<n>`).
     pub next_silence: Arc<AtomicU64>,
+    /// Counts and audits refused requests.
+    pub refusals: Arc<Refusals>,
 }
 
 /// The API's routes over `desk`, to merge into the operators' router (`crate::http`).
 ///
 /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` (as
-/// [`crate::http::serve`] does) so audit rows carry the client's address.
-pub fn router(desk: Desk) -> Router {
+/// [`crate::http::serve`] does) so audit rows carry the client's address. Call it inside the
+/// tokio runtime: it starts the task that closes the refusal audit's intervals.
+pub fn router(desk: Desk, metrics: ApiMetrics) -> Router {
+    let max_body = desk.limits().max_body_bytes;
+    let state = ApiState {
+        refusals: Refusals::start(desk.clone(), metrics),
+        desk,
+        next_silence: Arc::new(AtomicU64::new(1)),
+    };
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/me", get(me))
@@ -107,10 +125,61 @@ pub fn router(desk: Desk) -> Router {
         .route("/api/v1/risk/recompute", post(risk::recompute))
         .route("/api/v1/risk/draws", post(risk::draw))
         .route("/api/v1/{*rest}", any(no_route))
-        .with_state(ApiState {
-            desk,
-            next_silence: Arc::new(AtomicU64::new(1)),
-        })
+        // A body sent without its length (chunked) is cut at the limit by the handler's
+        // extractor (a plain 413); one that announces its length is refused below.
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            size_limits,
+        ))
+        .with_state(state)
+}
+
+/// Refuses, before routing, authentication or reading the body, a request target longer than
+/// `api.max_uri_bytes` (414) and a body announced longer than `api.max_body_bytes` (413);
+/// both are counted and audited as refusals.
+async fn size_limits(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let limits = state.desk.limits();
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let refusal = if target > limits.max_uri_bytes {
+        ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!(
+                "the request target is {target} bytes long; at most {} are allowed \
+                 (api.max_uri_bytes)",
+                limits.max_uri_bytes
+            ),
+        )
+    } else if let Some(length) =
+        announced.filter(|n| *n > u64::try_from(limits.max_body_bytes).unwrap_or(u64::MAX))
+    {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "the request body is {length} bytes long; at most {} are allowed \
+                 (api.max_body_bytes)",
+                limits.max_body_bytes
+            ),
+        )
+    } else {
+        return next.run(request).await;
+    };
+    let (parts, _body) = request.into_parts();
+    state
+        .refusals
+        .refused(&Origin::of(&parts), None, refusal.status, &refusal.message)
+        .await;
+    refusal.into_response()
 }
 
 /// This document (no token needed).

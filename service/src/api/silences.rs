@@ -22,7 +22,7 @@ use super::time;
 use super::view::{self, Event, SilenceView};
 use super::write::{self, bounded, Queued};
 use super::ApiState;
-use crate::supervision::Action;
+use crate::supervision::{limits, Action};
 
 /// Longest caller-chosen silence id.
 const MAX_ID_CHARS: usize = 100;
@@ -88,7 +88,8 @@ pub struct NewSilence {
     device: Option<String>,
     #[schema(min_length = 1, max_length = 500)]
     reason: String,
-    /// RFC 3339 or epoch milliseconds (text or number).
+    /// RFC 3339 or epoch milliseconds (text or number); at most `api.max_silence_hours`
+    /// (default 72) from now.
     #[schema(schema_with = schema::until_in)]
     until: Value,
 }
@@ -172,7 +173,19 @@ pub async fn add(
         reason: b.reason.trim().to_owned(),
         until,
     };
-    let body = view::silence(state.desk.registry(), &silence, state.desk.now());
+    // The drain checks again when it applies it (requests may race past this check).
+    let now = state.desk.now();
+    state
+        .desk
+        .read(|st| limits::check_silence(state.desk.limits(), &st.engine, &silence, now))
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_silence",
+                e.to_string(),
+            )
+        })?;
+    let body = view::silence(state.desk.registry(), &silence, now);
     let action = Action::AddSilence { silence };
     Ok(match write::submit(&state, &caller, action).await {
         Ok(done) => (

@@ -182,7 +182,7 @@ pub async fn status(
             }
             Ok(Json(body))
         }
-        None => Err(caller.forbid(&state.desk, &format!("site {id}")).await),
+        None => Err(caller.forbid(&state, &format!("site {id}")).await),
     }
 }
 

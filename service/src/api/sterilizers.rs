@@ -283,7 +283,7 @@ pub async fn list(
         return Err(ApiError::not_found(format!("site {id} is not configured")));
     };
     if !state.desk.read(|st| st.engine.can_see(caller.id(), &id)) {
-        return Err(caller.forbid(&state.desk, &format!("site {id}")).await);
+        return Err(caller.forbid(&state, &format!("site {id}")).await);
     }
     if entry.attributes.kind() != SiteKind::DentalSterilization {
         return Err(ApiError::not_found(format!(

@@ -88,11 +88,14 @@ pub fn body<T: serde::de::DeserializeOwned>(bytes: &[u8], empty: Option<T>) -> R
     serde_json::from_slice(bytes).map_err(ApiError::bad_body)
 }
 
-/// Checks a free-text field's length (in characters).
+/// Checks a free-text field: its length (in characters), and no control characters or
+/// direction overrides (they garble or disguise notices, histories and audit rows).
 ///
 /// # Errors
 /// 400 naming the field.
 pub fn bounded(field: &str, text: &str, required: bool, max: usize) -> Result<(), ApiError> {
+    crate::supervision::limits::printable(text)
+        .map_err(|why| ApiError::bad_body(format!("`{field}` {why}")))?;
     if required && text.trim().is_empty() {
         return Err(ApiError::bad_body(format!(
             "`{field}` is required and must not be empty"

@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 
 use super::request::{Action, Applied, Request, API_TOPIC};
 use weijian_ingest::clock::Clock;
+use weijian_ingest::config::api::ApiSettings;
 use weijian_ingest::config::Registry;
 use weijian_ingest::message::encode_record;
 use weijian_ingest::spool::SpoolWriter;
@@ -187,6 +188,8 @@ struct Inner {
     sterilizers: Mutex<HashMap<String, alerting::sterilization::SterilizerStatus>>,
     /// The site risk index (set by the alert stage when delivery is attached).
     risk: std::sync::OnceLock<weijian_ingest::risk::RiskBoard>,
+    /// `[api]`: request sizes, refusal audit, silence limits.
+    limits: ApiSettings,
 }
 
 impl std::fmt::Debug for Desk {
@@ -196,10 +199,11 @@ impl std::fmt::Debug for Desk {
 }
 
 impl Desk {
-    /// A desk over `config`, continuing from `restored` if given (a snapshot whose version
-    /// does not match is logged and ignored).
+    /// A desk over `config` with the API's `limits`, continuing from `restored` if given (a
+    /// snapshot whose version does not match is logged and ignored).
     pub fn new(
         config: DeliveryConfig,
+        limits: ApiSettings,
         registry: Arc<Registry>,
         journal: SpoolWriter,
         clock: Clock,
@@ -229,6 +233,7 @@ impl Desk {
                 waste: super::WasteBoard::default(),
                 sterilizers: Mutex::new(HashMap::new()),
                 risk: std::sync::OnceLock::new(),
+                limits,
             }),
         }
     }
@@ -287,6 +292,11 @@ impl Desk {
     /// The pipeline's clock (simulated time in the demo).
     pub fn now(&self) -> Timestamp {
         (self.inner.clock)()
+    }
+
+    /// The API's limits (`[api]`).
+    pub fn limits(&self) -> &ApiSettings {
+        &self.inner.limits
     }
 
     /// The sites and devices.

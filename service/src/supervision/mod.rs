@@ -6,10 +6,12 @@
 //! - [`desk`]: [`Desk`], the shared delivery state the API reads and submits requests to.
 //! - [`stage`]: [`DeliveryStage`], delivery inside the drain (events, timers, requests ->
 //!   deliveries, rows, messages).
+//! - [`limits`]: what a supervisor may write (printable text, bounded silences).
 //! - [`outbox`]: the durable outbox and its sender: deliveries survive restarts and channel
 //!   outages, are retried with back-off, and keep their order per channel target.
 
 pub mod desk;
+pub mod limits;
 pub mod outbox;
 pub mod request;
 pub mod stage;

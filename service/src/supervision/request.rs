@@ -1,7 +1,8 @@
 //! Supervisors' actions as journaled requests.
 //!
-//! Every write through the alert API (acknowledge, resolve, silences) and every refused
-//! attempt (bad token, outside the caller's grid subtree) becomes a [`Request`] appended to the
+//! Every write through the alert API (acknowledge, resolve, silences) and refused attempts
+//! (bad token, outside the caller's grid subtree, too large; the first per remote address and
+//! interval, then a count) become a [`Request`] appended to the
 //! ingest spool under the internal topic [`API_TOPIC`], exactly like an MQTT message. The drain
 //! applies requests in spool order, between the readings around them, so:
 //!
@@ -56,7 +57,8 @@ pub enum Action {
         silence_id: String,
     },
     /// Refused before it reached the engines (401 bad token, 403 outside the caller's
-    /// subtree, ...): journaled for the audit trail only.
+    /// subtree, 413/414 too large): journaled for the audit trail only, at most once per
+    /// remote address and interval (`crate::api` counts the rest into a summary row).
     Denied {
         status: u16,
         reason: String,
@@ -137,6 +139,7 @@ pub fn outcome_of(status: u16) -> &'static str {
         404 => "not_found",
         409 => "conflict",
         422 | 400 => "invalid",
+        413 | 414 => "too_large",
         _ => "error",
     }
 }

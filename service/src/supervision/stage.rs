@@ -86,7 +86,10 @@ impl DeliveryStage {
                     }
                     Some(result)
                 }
-                Action::AddSilence { silence } => Some(st.engine.add_silence(silence.clone(), now)),
+                Action::AddSilence { silence } => Some(
+                    super::limits::check_silence(self.desk.limits(), &st.engine, silence, now)
+                        .and_then(|()| st.engine.add_silence(silence.clone(), now)),
+                ),
                 Action::ExpireSilence { silence_id } => {
                     Some(st.engine.expire_silence(silence_id, by, now))
                 }

@@ -9,6 +9,13 @@
 //! apart going back from now (RFC 3339 at +08:00, as the simulator sends them), and never
 //! earlier than 1 ms after the device's previous reading: a device's readings have distinct
 //! timestamps, so QuestDB's DEDUP on (ts, device) keeps every one of them.
+//!
+//! HJ 212 times have whole seconds (`DataTime`), and a device may publish faster than once a
+//! second (loadgen without `--rate`): a device's frames take the current seconds while those
+//! are still unused by it, else the seconds just before the earliest it has used (never the
+//! future, which validation bounds at `max_future_secs`; going back one second per excess
+//! frame stays within `max_age_days` for millions of frames). So every HJ 212 reading has its
+//! own (device, ts) too.
 
 use std::fmt::Write as _;
 
@@ -43,6 +50,8 @@ pub struct PayloadGen {
     seq: Vec<u64>,
     /// Per device, the timestamp of its latest JSON reading (microseconds).
     last_ts: Vec<i64>,
+    /// Per device, the earliest and latest second (epoch seconds) its HJ 212 frames used.
+    hj212_seconds: Vec<Option<(i64, i64)>>,
 }
 
 /// The current wall-clock time.
@@ -66,6 +75,7 @@ impl PayloadGen {
             rng: SmallRng::seed_from_u64(seed),
             seq: vec![0; devices.max(1)],
             last_ts: vec![i64::MIN; devices.max(1)],
+            hj212_seconds: vec![None; devices.max(1)],
         }
     }
 
@@ -137,9 +147,9 @@ impl PayloadGen {
         const CST: i32 = 8 * 3600;
         let k = self.per_message;
         let mut out = String::with_capacity(200 * k);
+        let first = self.hj212_first_second(i, now);
         for j in 0..k {
-            let back = i64::try_from(k - 1 - j).unwrap_or(0) * 1_000_000;
-            let ts = Timestamp(now.0 - back);
+            let ts = Timestamp((first + i64::try_from(j).unwrap_or(0)) * 1_000_000);
             let [turb, _cl, ph, temp, cond] = self.values();
             let factor = |code: &str, v: f64| FactorValues {
                 code: code.to_string(),
@@ -168,6 +178,22 @@ impl PayloadGen {
             out.push_str(&frame.build());
         }
         out.into_bytes()
+    }
+
+    /// The first of `per_message` consecutive seconds for device `i`'s next HJ 212 frames:
+    /// the latest ones up to `now` if the device has not used them, else the ones just before
+    /// the earliest second it has used.
+    fn hj212_first_second(&mut self, i: usize, now: Timestamp) -> i64 {
+        let k = i64::try_from(self.per_message).unwrap_or(1);
+        let natural = now.0.div_euclid(1_000_000) - (k - 1);
+        let (first, used) = match self.hj212_seconds[i] {
+            None => (natural, (natural, natural + k - 1)),
+            // Moving forward, the seconds in between count as used (one range is kept).
+            Some((earliest, latest)) if natural > latest => (natural, (earliest, natural + k - 1)),
+            Some((earliest, latest)) => (earliest - k, (earliest - k, latest)),
+        };
+        self.hj212_seconds[i] = Some(used);
+        first
     }
 
     fn next_seq(&mut self, i: usize) -> u64 {
@@ -271,6 +297,40 @@ mod tests {
             assert!(p.rejected.is_empty(), "{:?}", p.rejected);
             assert_eq!(p.readings, 3 * 4);
             assert!(p.replies.is_empty());
+        }
+    }
+
+    /// The readings of `messages` loadgen messages (device taking turns, generated as fast as
+    /// the loop runs, like `weijian loadgen` without `--rate`) as (device, ts) pairs.
+    fn device_ts_pairs(format: Format, per_message: usize, messages: usize) -> Vec<(String, i64)> {
+        let devices = 100;
+        let mut v = validator(devices, format == Format::Hj212);
+        let mut g = PayloadGen::new("weijian/v1", format, devices, per_message, 7);
+        let mut pairs = Vec::new();
+        for n in 0..messages {
+            let (topic, payload) = g.message(n, wall_clock());
+            let p = process(&mut v, topic, payload);
+            assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+            for row in p.rows {
+                if let weijian_ingest::sink::rows::Row::Reading(r) = row {
+                    pairs.push((r.device.to_string(), r.ts.0));
+                }
+            }
+        }
+        pairs
+    }
+
+    #[test]
+    fn every_loadgen_reading_has_its_own_device_and_timestamp_so_dedup_keeps_it() {
+        for (format, k) in [(Format::Json, 1), (Format::Hj212, 1), (Format::Hj212, 3)] {
+            let pairs = device_ts_pairs(format, k, 20_000 / k);
+            let distinct: std::collections::BTreeSet<_> = pairs.iter().collect();
+            assert_eq!(pairs.len(), 20_000 / k * k, "{format:?} x{k}");
+            assert_eq!(
+                distinct.len(),
+                pairs.len(),
+                "{format:?} x{k}: (device, ts) repeats"
+            );
         }
     }
 

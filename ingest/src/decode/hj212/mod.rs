@@ -8,14 +8,15 @@
 //! never drops the good frames beside it; nothing here panics on any input.
 //!
 //! Files: [`crc`](crc16) (checksum), `frame` (split + header), `map` (CP -> samples),
-//! `reassemble` (PNUM/PNO), `encode` (frame builder, 9014), `time` (DataTime), `report`
-//! (the `weijian decode hj212` integrator tool).
+//! `reassemble` (PNUM/PNO), `encode` (frame builder, 9014), `time` (DataTime), `redact` (`PW=`
+//! out of stored payloads), `report` (the `weijian decode hj212` integrator tool).
 
 mod crc;
 mod encode;
 mod frame;
 mod map;
 mod reassemble;
+mod redact;
 mod report;
 mod time;
 
@@ -32,6 +33,7 @@ pub use reassemble::{
     Reassembler, DEFAULT_MAX_PENDING_BYTES, DEFAULT_MAX_PENDING_SETS, DEFAULT_SPLIT_TIMEOUT_SECS,
     MAX_PNUM,
 };
+pub use redact::redact_password;
 pub use report::report;
 pub use time::{format_data_time, format_qn, parse_data_time};
 

@@ -276,7 +276,7 @@ pub async fn site(
         return Err(ApiError::not_found(format!("site {id} is not configured")));
     };
     if !caller.supervisor.cell.contains(&entry.grid) {
-        return Err(caller.forbid(&state.desk, &format!("site {id}")).await);
+        return Err(caller.forbid(&state, &format!("site {id}")).await);
     }
     let scores = board.score_day(day);
     let Some(r) = scores.iter().find(|r| r.site == id) else {
@@ -468,9 +468,7 @@ pub async fn draw(
     .iter()
     .all(|(o, s)| o.is_none() || o == s);
     if !inside {
-        return Err(caller
-            .forbid(&state.desk, &format!("grid cell {scope}"))
-            .await);
+        return Err(caller.forbid(&state, &format!("grid cell {scope}")).await);
     }
     if req.n > MAX_DRAW {
         return Err(ApiError::bad_body(format!(

@@ -101,8 +101,8 @@ async fn the_other_communitys_supervisor_is_refused_reading_and_acknowledging_an
 }
 
 #[tokio::test]
-async fn a_bad_or_missing_token_is_401_with_www_authenticate_and_audited() {
-    let h = Harness::new().await;
+async fn a_bad_or_missing_token_is_401_with_www_authenticate_and_audited_once_per_interval() {
+    let h = Harness::with_api("[api]\nrefusal_audit_interval_secs = 1\n").await;
     let bad = h.get("/api/v1/alerts", "not-a-token").await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED, "{bad:?}");
     assert_eq!(bad.body["error"], "unauthorized");
@@ -120,6 +120,8 @@ async fn a_bad_or_missing_token_is_401_with_www_authenticate_and_audited() {
         .unwrap()
         .contains("Authorization"));
 
+    // The first refusal of the address is audited at once; the second is counted, and the
+    // count is audited when the interval ends.
     let rows = h.audit(2).await;
     assert!(
         rows.iter()
@@ -128,4 +130,10 @@ async fn a_bad_or_missing_token_is_401_with_www_authenticate_and_audited() {
     );
     assert_eq!(rows[0].path, "/api/v1/alerts");
     assert_eq!(rows[1].method, "POST");
+    assert_eq!(rows[1].path, "/api/v1/silences");
+    assert!(
+        rows[1].detail.starts_with("1 more refused requests")
+            && rows[1].detail.contains("no Authorization header"),
+        "{rows:?}"
+    );
 }

@@ -404,9 +404,42 @@ async fn every_answer_of_every_endpoint_conforms_to_the_document() {
     .into_iter()
     .map(|(p, m, s)| (p.to_owned(), m.to_owned(), s.to_owned()))
     .collect();
+    c.too_large().await;
     let unanswered = c.unanswered();
     let surprising: Vec<_> = unanswered.difference(&allowed).collect();
     assert!(surprising.is_empty(), "never answered: {surprising:#?}");
+}
+
+impl Conformance {
+    /// Every route with a target over `api.max_uri_bytes` (414) and a body over
+    /// `api.max_body_bytes` (413), with a valid token.
+    async fn too_large(&mut self) {
+        let limits = self.h.desk.limits().clone();
+        for (path, methods) in crate::api::ROUTES {
+            let uri = path.replace("{id}", "x").replace("{site}", "wp-east");
+            for method in *methods {
+                let long = format!("{uri}?pad={}", "p".repeat(limits.max_uri_bytes));
+                let big = limits.max_body_bytes + 1;
+                for (target, body_len, status) in [(long, 0, 414), (uri.clone(), big, 413)] {
+                    let mut req = HttpRequest::builder()
+                        .method(method.to_uppercase().as_str())
+                        .uri(target)
+                        .header(header::AUTHORIZATION, format!("Bearer {DONGCHENG}"));
+                    if body_len > 0 {
+                        req = req
+                            .header(header::CONTENT_TYPE, "application/json")
+                            .header(header::CONTENT_LENGTH, body_len);
+                    }
+                    let a = self
+                        .h
+                        .send(req.body(Body::from(vec![b' '; body_len])).unwrap())
+                        .await;
+                    assert_eq!(a.status.as_u16(), status, "{method} {uri}: {a:?}");
+                    self.check(method, path, &a);
+                }
+            }
+        }
+    }
 }
 
 /// Three bags in, one handed over, a disinfection.

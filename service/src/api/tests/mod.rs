@@ -7,6 +7,7 @@ mod access;
 mod alerts;
 mod conformance;
 mod conformance_risk;
+mod flood;
 mod openapi;
 mod risk;
 mod schema;
@@ -168,6 +169,17 @@ pub struct Answer {
     pub headers: HeaderMap,
 }
 
+/// What the harness's drain does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drain {
+    /// Applies journaled requests and commits them.
+    Committing,
+    /// Applies them and commits nothing (QuestDB is down).
+    NotCommitting,
+    /// Applies nothing.
+    None,
+}
+
 /// The API over a desk with a drain of its own.
 pub struct Harness {
     pub router: Router,
@@ -191,12 +203,28 @@ impl Drop for Harness {
 
 impl Harness {
     pub async fn new() -> Harness {
-        Self::build(true).await
+        Self::build(Drain::Committing, "").await
     }
 
     /// A desk whose journaled writes are never applied (the API answers 202 after 10 s).
     pub async fn without_drain() -> Harness {
-        Self::build(false).await
+        Self::build(Drain::None, "").await
+    }
+
+    /// With an `[api]` section (limits) added to the configuration.
+    pub async fn with_api(api_toml: &str) -> Harness {
+        Self::build(Drain::Committing, api_toml).await
+    }
+
+    /// As during a QuestDB outage: the drain applies requests but commits nothing, so every
+    /// journaled record stays in the spool.
+    pub async fn outage() -> Harness {
+        Self::build(Drain::NotCommitting, "").await
+    }
+
+    /// The spool's writer (to measure it, or to append as the MQTT source does).
+    pub fn journal(&self) -> &weijian_ingest::spool::SpoolWriter {
+        self.journal.as_ref().expect("the journal is open")
     }
 
     /// Closes the journal: writes (and the audit of refusals) fail from now on.
@@ -206,8 +234,9 @@ impl Harness {
         }
     }
 
-    async fn build(drain: bool) -> Harness {
-        let config = Config::parse(CONFIG, "test.toml", &HashMap::<String, String>::new()).unwrap();
+    async fn build(drain: Drain, api_toml: &str) -> Harness {
+        let text = format!("{api_toml}\n{CONFIG}");
+        let config = Config::parse(&text, "test.toml", &HashMap::<String, String>::new()).unwrap();
         let registry = config.registry.clone();
         let sites = registry.alerting_sites();
         let delivery = alerting::delivery::DeliveryConfig::from_toml(
@@ -230,6 +259,7 @@ impl Harness {
         let journal = Some(writer.clone());
         let desk = Desk::new(
             delivery,
+            config.api.clone(),
             registry.clone(),
             writer,
             Arc::new(move || Timestamp(c.load(Ordering::SeqCst))),
@@ -243,10 +273,11 @@ impl Harness {
             registry.alerting_devices(),
         );
         let (s, a) = (stage.clone(), audit.clone());
-        let (mut reader, idle_reader) = if drain {
-            (Some(reader), None)
-        } else {
+        let commit = drain == Drain::Committing;
+        let (mut reader, idle_reader) = if drain == Drain::None {
             (None, Some(reader))
+        } else {
+            (Some(reader), None)
         };
         let applier = tokio::spawn(async move {
             let Some(reader) = reader.as_mut() else {
@@ -270,13 +301,13 @@ impl Harness {
                         }
                     }
                 }
-                if let Some(last) = batch.last() {
+                if let Some(last) = batch.last().filter(|_| commit) {
                     reader.commit(last.pos).await.unwrap();
                 }
             }
         });
         Harness {
-            router: super::router(desk.clone()),
+            router: super::router(desk.clone(), super::ApiMetrics::unregistered().unwrap()),
             desk,
             stage,
             clock,
@@ -356,12 +387,12 @@ impl Harness {
             }
             None => Body::empty(),
         };
-        let response = self
-            .router
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
+        self.send(req.body(body).unwrap()).await
+    }
+
+    /// Sends a request as built.
+    pub async fn send(&self, req: HttpRequest<Body>) -> Answer {
+        let response = self.router.clone().oneshot(req).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
@@ -415,4 +446,33 @@ pub fn ids(answer: &Answer) -> Vec<String> {
         .iter()
         .map(|a| a["id"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// The log lines (DEBUG and up) written on this thread while the guard lives.
+pub fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || LogSink(sink.clone()))
+        .finish();
+    (lines, tracing::subscriber::set_default(subscriber))
+}
+
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What [`capture_logs`] captured.
+pub fn logged(lines: &Arc<Mutex<Vec<u8>>>) -> String {
+    String::from_utf8_lossy(&lines.lock().unwrap()).into_owned()
 }

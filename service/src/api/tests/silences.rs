@@ -161,3 +161,132 @@ async fn a_silence_outside_the_subtree_or_badly_formed_is_refused() {
     let statuses: Vec<_> = rows.iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![403, 404, 422]);
 }
+
+#[tokio::test]
+async fn a_silence_longer_than_the_maximum_is_refused_with_a_clear_422_and_nothing_is_journaled() {
+    let h = Harness::new().await;
+    for until in [
+        json!("9999-12-31T00:00:00+08:00"),
+        json!((T0 / 1000) + 73 * 3_600_000),
+    ] {
+        let a = h
+            .post(
+                "/api/v1/silences",
+                SHUICHANG,
+                json!({"site": "wp-east", "reason": "永久静默", "until": until}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{until}: {a:?}");
+        assert_eq!(a.body["error"], "invalid_silence", "{a:?}");
+        let message = a.body["message"].as_str().unwrap();
+        assert!(
+            message.contains("at most 72 h") && message.contains("api.max_silence_hours"),
+            "{message}"
+        );
+    }
+    // Exactly the maximum is fine.
+    let ok = h
+        .post(
+            "/api/v1/silences",
+            SHUICHANG,
+            json!({"site": "wp-east", "reason": "周末检修", "until": (T0 / 1000) + 72 * 3_600_000}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{ok:?}");
+    let listed = h.get("/api/v1/silences", SHUICHANG).await;
+    assert_eq!(
+        listed.body["silences"].as_array().unwrap().len(),
+        1,
+        "{listed:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_maximum_can_be_configured() {
+    let h = Harness::with_api("[api]\nmax_silence_hours = 2\n").await;
+    let a = h
+        .post(
+            "/api/v1/silences",
+            SHUICHANG,
+            json!({"site": "wp-east", "reason": "检修", "until": (T0 / 1000) + 3 * 3_600_000}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{a:?}");
+    assert!(
+        a.body["message"].as_str().unwrap().contains("at most 2 h"),
+        "{a:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_supervisor_may_have_only_so_many_silences_in_force() {
+    let h = Harness::with_api("[api]\nmax_silences_per_supervisor = 2\n").await;
+    let add = |n: u32| json!({"id": format!("s{n}"), "site": "wp-east", "reason": "检修", "until": (T0 / 1000) + 3_600_000});
+    for n in 0..2 {
+        let a = h.post("/api/v1/silences", SHUICHANG, add(n)).await;
+        assert_eq!(a.status, StatusCode::CREATED, "{a:?}");
+    }
+    let third = h.post("/api/v1/silences", SHUICHANG, add(2)).await;
+    assert_eq!(third.status, StatusCode::UNPROCESSABLE_ENTITY, "{third:?}");
+    let message = third.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("2 silences in force") && message.contains("max_silences_per_supervisor"),
+        "{message}"
+    );
+    // Another supervisor has their own allowance; lifting one makes room again.
+    let street = h.post("/api/v1/silences", DONGCHENG, add(3)).await;
+    assert_eq!(street.status, StatusCode::CREATED, "{street:?}");
+    let lifted = h
+        .call("DELETE", "/api/v1/silences/s0", Some(SHUICHANG), None)
+        .await;
+    assert_eq!(lifted.status, StatusCode::OK, "{lifted:?}");
+    let again = h.post("/api/v1/silences", SHUICHANG, add(2)).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{again:?}");
+}
+
+#[tokio::test]
+async fn the_drain_enforces_the_count_even_when_requests_race_past_the_api() {
+    let h = Harness::with_api("[api]\nmax_silences_per_supervisor = 1\n").await;
+    let add = |n: u32| json!({"id": format!("race{n}"), "site": "wp-east", "reason": "检修", "until": (T0 / 1000) + 3_600_000});
+    let (a, b) = tokio::join!(
+        h.post("/api/v1/silences", SHUICHANG, add(0)),
+        h.post("/api/v1/silences", SHUICHANG, add(1))
+    );
+    let created = [&a, &b]
+        .iter()
+        .filter(|x| x.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{a:?} {b:?}");
+    let listed = h.get("/api/v1/silences", SHUICHANG).await;
+    assert_eq!(
+        listed.body["silences"].as_array().unwrap().len(),
+        1,
+        "{listed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reason_with_a_direction_override_or_a_control_character_is_refused() {
+    let h = Harness::new().await;
+    for reason in ["检修\u{202E}gnp.exe", "line\u{7}bell", "a\u{2066}b"] {
+        let a = h
+            .post(
+                "/api/v1/silences",
+                SHUICHANG,
+                json!({"site": "wp-east", "reason": reason, "until": (T0 / 1000) + 3_600_000}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{reason:?}: {a:?}");
+        assert_eq!(a.body["error"], "bad_body");
+        let message = a.body["message"].as_str().unwrap();
+        assert!(
+            message.contains("`reason`") && message.contains("U+"),
+            "{message}"
+        );
+    }
+    let listed = h.get("/api/v1/silences", SHUICHANG).await;
+    assert!(
+        listed.body["silences"].as_array().unwrap().is_empty(),
+        "{listed:?}"
+    );
+}
