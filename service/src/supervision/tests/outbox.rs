@@ -127,7 +127,9 @@ struct Running {
 
 async fn start(dir: &std::path::Path, notifier: Arc<Scripted>) -> Running {
     let metrics = OutboxMetrics::register(&Registry::new()).unwrap();
-    let (writer, reader) = outbox::open(dir, 8 << 20, metrics.clone()).await.unwrap();
+    let (writer, reader) = outbox::open(dir, 8 << 20, metrics.clone(), Default::default())
+        .await
+        .unwrap();
     let notifiers = Arc::new(Notifiers::default().with(notifier));
     let stop = CancellationToken::new();
     let sender = OutboxSender::new(reader, notifiers, fast_retry(), metrics);
