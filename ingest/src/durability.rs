@@ -142,8 +142,9 @@ impl StorageHealth {
             .iter()
             .map(|((store, op), error)| {
                 format!(
-                    "the {} cannot {op} ({error}): nothing new is acknowledged or committed past it until it can",
-                    store.as_str()
+                    "the {} cannot {op} ({error}): {}",
+                    store.as_str(),
+                    consequence(*store, op)
                 )
             })
             .collect()
@@ -174,6 +175,22 @@ impl StorageHealth {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(DurableStore, &'static str), String>> {
         self.failing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What a failing operation holds up, for the operator reading `/readyz`.
+fn consequence(store: DurableStore, op: &str) -> &'static str {
+    match (store, op) {
+        (DurableStore::Spool, "append") => {
+            "messages are not acknowledged (the broker keeps them) until it can"
+        }
+        (DurableStore::Spool, _) => "spool space is not freed until it can",
+        (DurableStore::Outbox, _) => {
+            "notices wait, and the spool is not committed past their causes until it can"
+        }
+        (DurableStore::RuleSnapshot, _) => {
+            "the spool is not committed past the last saved rule state until it can"
+        }
     }
 }
 
