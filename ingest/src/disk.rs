@@ -22,6 +22,8 @@ pub enum DiskOp {
     Sync,
     /// Renaming a file into place.
     Rename,
+    /// Overwriting bytes already allocated, in place (needs no new blocks).
+    Overwrite,
 }
 
 /// Asked before each durable write; the default methods allow everything.

@@ -46,7 +46,9 @@
 //! retries the same batch with back-off (10 ms doubling to 1 s) until it succeeds. Meanwhile
 //! appends wait (so acknowledgements stop), [`SpoolWriter::write_error`] says why, and the
 //! failure is reported to the [`StorageReporter`] (`/readyz`, `weijian_storage_writable`); the
-//! reader goes on returning what was durable. The first successful write clears it. Only a
+//! reader goes on returning what was durable, and commits go on (the committed file is
+//! overwritten in place when no new file fits, so a spool that filled its own disk can still
+//! free segments). The first successful write clears it. Only a
 //! shutdown gives up: the waiting appends then fail with [`SpoolError::Failed`] (never
 //! acknowledged, so the broker redelivers them).
 //!

@@ -115,11 +115,55 @@ pub(crate) fn delete_segments(dir: &Path, paths: &[PathBuf]) -> Result<(), Spool
 
 /// Durably replaces the committed-position file: write a temporary file, fsync it, rename it
 /// over `committed`, fsync the directory. A crash leaves either the old or the new value.
+///
+/// On a full disk (the temporary file cannot be written) the existing file is overwritten in
+/// place instead: 28 bytes in a block it already has, so no new space is needed, and the
+/// commit can go on freeing segments (otherwise a spool that filled its disk could never
+/// free it). A crash tearing that write leaves a file that fails its checksum, which recovery
+/// treats as "nothing known committed": everything is replayed, nothing lost.
 pub(crate) fn write_committed(
     faults: &dyn DiskFaults,
     dir: &Path,
     next_seq: u64,
 ) -> Result<(), SpoolError> {
+    match replace_committed(faults, dir, next_seq) {
+        Err(SpoolError::Io { path, source })
+            if source.kind() == std::io::ErrorKind::StorageFull =>
+        {
+            let _ = fs::remove_file(dir.join(COMMITTED_TMP_FILE));
+            overwrite_committed(faults, dir, next_seq).map_err(|_| SpoolError::Io { path, source })
+        }
+        other => other,
+    }
+}
+
+/// The in-place fallback of [`write_committed`]; only over an existing file of the right size.
+fn overwrite_committed(
+    faults: &dyn DiskFaults,
+    dir: &Path,
+    next_seq: u64,
+) -> Result<(), SpoolError> {
+    use std::os::unix::fs::FileExt;
+    let dst = dir.join(COMMITTED_FILE);
+    let f = OpenOptions::new()
+        .write(true)
+        .open(&dst)
+        .map_err(|e| SpoolError::io(&dst, e))?;
+    let len = f.metadata().map_err(|e| SpoolError::io(&dst, e))?.len();
+    if len != format::COMMITTED_LEN as u64 {
+        return Err(SpoolError::io(
+            &dst,
+            std::io::Error::other("committed file has an unexpected size"),
+        ));
+    }
+    faults
+        .before(DiskOp::Overwrite, &dst)
+        .and_then(|()| f.write_all_at(&format::encode_committed(next_seq), 0))
+        .and_then(|()| disk::sync_data(faults, &f, &dst))
+        .map_err(|e| SpoolError::io(&dst, e))
+}
+
+fn replace_committed(faults: &dyn DiskFaults, dir: &Path, next_seq: u64) -> Result<(), SpoolError> {
     let tmp = dir.join(COMMITTED_TMP_FILE);
     let dst = dir.join(COMMITTED_FILE);
     faults
