@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::delivery::{AlertDelivery, Effects};
+use crate::disk::DiskFaults;
+use crate::durability::{DurableStore, StorageReporter};
 use crate::sink::rows::Row;
 use serde_json::value::RawValue;
 
@@ -46,7 +48,14 @@ pub struct AlertStage {
     sterilizers_dirty: std::collections::BTreeSet<String>,
     /// The site risk index's alert-day ledger and draws, saved with the engine.
     risk: crate::risk::RiskBoard,
+    /// What the snapshot file held at open (`rebuild.rs` acts on a missing one).
+    found: rebuild::Found,
+    /// The seam snapshots are written through, and where failing saves are reported.
+    disk: std::sync::Arc<dyn DiskFaults>,
+    storage: StorageReporter,
 }
+
+mod rebuild;
 
 /// A rule state captured for saving ([`AlertStage::prepare_save`]).
 #[derive(Debug)]
@@ -79,6 +88,7 @@ impl AlertStage {
         let sites = config.registry.shared_sites();
         let devices = config.registry.alerting_devices();
         let mut risk = None;
+        let mut found = rebuild::Found::Restored;
         let (engine, position, desk) = match read_snapshot(&snapshot_path) {
             Ok(Some(file)) => {
                 tracing::info!(path = %snapshot_path.display(), position = ?file.position, "Restored the alert engine's state.");
@@ -89,8 +99,12 @@ impl AlertStage {
                     file.delivery,
                 )
             }
-            Ok(None) => (Engine::new(pack, sites, devices), None, None),
+            Ok(None) => {
+                found = rebuild::Found::Missing;
+                (Engine::new(pack, sites, devices), None, None)
+            }
             Err(error) => {
+                found = rebuild::Found::Unreadable(error.to_string());
                 tracing::error!(path = %snapshot_path.display(), %error, "Cannot read the alert engine's snapshot; starting with fresh rule state.");
                 (
                     Engine::new(
@@ -123,8 +137,17 @@ impl AlertStage {
                 config.registry.clone(),
                 risk.unwrap_or_default(),
             ),
+            found,
+            disk: crate::disk::real(),
+            storage: StorageReporter::detached(DurableStore::RuleSnapshot),
         };
         (stage, desk)
+    }
+
+    /// Writes snapshots through `disk` and reports failing saves to `storage` (`/readyz`).
+    pub fn set_storage(&mut self, storage: StorageReporter, disk: std::sync::Arc<dyn DiskFaults>) {
+        self.storage = storage;
+        self.disk = disk;
     }
 
     /// Turns delivery on: every event from now on also goes to `delivery`, whose state is
@@ -307,7 +330,9 @@ impl AlertStage {
         let position = prepared.file.position;
         let path = self.snapshot_path.clone();
         let file = prepared.file;
-        let handle = tokio::task::spawn_blocking(move || write_snapshot(&path, &file));
+        let disk = self.disk.clone();
+        let handle =
+            tokio::task::spawn_blocking(move || write_snapshot(disk.as_ref(), &path, &file));
         if wait {
             self.finish_save(position, handle.await);
         } else {
@@ -339,14 +364,21 @@ impl AlertStage {
         position: Option<u64>,
         result: Result<std::io::Result<()>, tokio::task::JoinError>,
     ) {
-        match result {
-            Ok(Ok(())) => self.saved_up_to = position,
-            Ok(Err(error)) => {
-                tracing::error!(path = %self.snapshot_path.display(), %error, "Cannot save the alert engine's state; the spool keeps the records until it can.")
+        let error = match result {
+            Ok(Ok(())) => {
+                self.saved_up_to = position;
+                if self.storage.recovered("save") {
+                    tracing::info!(path = %self.snapshot_path.display(), "The alert engine's state is saved again.");
+                }
+                return;
             }
-            Err(error) => {
-                tracing::error!(%error, "The task saving the alert engine's state failed; the spool keeps the records until a save succeeds.")
-            }
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => format!("the saving task failed: {error}"),
+        };
+        // Tried again at the next snapshot interval, also if only timers changed the state.
+        self.ticked_since_save = true;
+        if self.storage.failed("save", &error) {
+            tracing::error!(path = %self.snapshot_path.display(), %error, "Cannot save the alert engine's state; the spool keeps the records until it can (retried every snapshot interval).");
         }
     }
 
@@ -412,21 +444,28 @@ fn read_snapshot(path: &Path) -> std::io::Result<Option<SnapshotFile>> {
     }
 }
 
-/// Write to a temporary file, fsync, rename over the old one, fsync the directory.
-fn write_snapshot(path: &Path, file: &SnapshotFile) -> std::io::Result<()> {
+/// Write to a temporary file, fsync, rename over the old one, fsync the directory (all through
+/// the disk seam).
+fn write_snapshot(disk: &dyn DiskFaults, path: &Path, file: &SnapshotFile) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("json.tmp");
-    {
+    let written = (|| {
         // Streamed: at 100,000 devices the JSON is ~30 MB, and a buffer that size (grown by
         // doubling) was the largest allocation of the process.
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
+        let mut w =
+            std::io::BufWriter::with_capacity(1 << 16, crate::disk::SeamFile::create(disk, &tmp)?);
         serde_json::to_writer(&mut w, file).map_err(std::io::Error::other)?;
         w.flush()?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()
+    })();
+    if let Err(error) = written {
+        // A full disk: the partial file would only take the space a later save needs.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(error);
     }
-    std::fs::rename(&tmp, path)?;
+    crate::disk::rename(disk, &tmp, path)?;
     if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
+        crate::disk::sync_dir(disk, dir)?;
     }
     Ok(())
 }

@@ -27,12 +27,14 @@
 //! - [`drain`]: spool -> validate -> rules -> batched QuestDB writes -> commit, with a
 //!   degraded mode.
 //! - [`clock`], [`health`]: the clock the pipeline runs on; the flags readiness reads.
+//! - [`disk`], [`durability`]: the seam every durable write goes through (tests inject a
+//!   full disk there), and the shared state of which stores can write now (`/readyz`).
 //! - [`risk`]: the site risk index in the pipeline: the alert-day ledger fed by rule events,
 //!   saved with the engine, the daily `site_risk` rows and the draws made (`inspection_draws`).
 //! - [`telemetry`]: Prometheus metrics and logging set-up.
 //!
-//! Dependencies inside the crate point one way: `config`, `topic`, `message`, `reject`,
-//! `spool` at the bottom; `decode`, `validate`, `sink` above them; `alerts`, `delivery` above
+//! Dependencies inside the crate point one way: `disk`, `durability`, `config`, `topic`,
+//! `message`, `reject`, `spool` at the bottom; `decode`, `validate`, `sink` above them; `alerts`, `delivery` above
 //! those; `drain` on top.
 #![forbid(unsafe_code)]
 
@@ -41,7 +43,9 @@ pub mod clock;
 pub mod config;
 pub mod decode;
 pub mod delivery;
+pub mod disk;
 pub mod drain;
+pub mod durability;
 pub mod health;
 pub mod message;
 pub mod reject;

@@ -43,12 +43,16 @@ use crate::supervision::{DeliveryStage, Desk, DeskSnapshot};
 use weijian_ingest::alerts::AlertStage;
 pub use weijian_ingest::clock::{now, wall_clock, Clock};
 use weijian_ingest::config::Config;
+use weijian_ingest::disk::DiskFaults;
 use weijian_ingest::drain::{Drain, DrainParts};
+use weijian_ingest::durability::{DurableStore, StorageReporter};
 pub use weijian_ingest::health::Health;
 use weijian_ingest::message::encode_record;
 use weijian_ingest::sink::questdb::QuestDbWriter;
 use weijian_ingest::source::mqtt::{self, AckToken, Backoff, MqttClient, MqttEventLoop, Polled};
-use weijian_ingest::spool::{self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolWriter};
+use weijian_ingest::spool::{
+    self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolOptions, SpoolWriter,
+};
 use weijian_ingest::telemetry::metrics::Metrics;
 use weijian_ingest::topic::Topic;
 use weijian_ingest::validate::Validator;
@@ -113,6 +117,8 @@ impl Readiness for Health {
         if self.spool_full.load(Ordering::Relaxed) {
             reasons.push("the spool is full: acknowledgements are paused".to_string());
         }
+        // The disk refuses writes (full, I/O errors): the spool, the outbox, the snapshot.
+        reasons.extend(self.storage.reasons());
         if reasons.is_empty() {
             Ok(())
         } else {
@@ -192,11 +198,30 @@ pub async fn start_with_clock(
     shutdown: CancellationToken,
     clock: Clock,
 ) -> Result<Running, RunError> {
+    start_with(config, shutdown, clock, weijian_ingest::disk::real()).await
+}
+
+/// [`start_with_clock`] with every durable write (spool, outbox, rule snapshot) going through
+/// `disk` (fault drills and tests inject a full disk there).
+///
+/// # Errors
+/// As [`start`].
+pub async fn start_with(
+    config: Config,
+    shutdown: CancellationToken,
+    clock: Clock,
+    disk: Arc<dyn DiskFaults>,
+) -> Result<Running, RunError> {
     let registry = Registry::new();
     let metrics = Metrics::register(&registry)?;
     metrics.prepare_alert_events(&config.alerts.pack);
     let spool_metrics = SpoolMetrics::register(&registry)?;
     let health = Arc::new(Health::default());
+    health.storage.register(&registry)?;
+    let storage = |store| {
+        SpoolOptions::new(StorageReporter::new(health.storage.clone(), store))
+            .with_faults(disk.clone())
+    };
 
     let mut spool_config = SpoolConfig::new(config.spool.dir.clone());
     spool_config.max_bytes = config.spool.max_bytes;
@@ -213,7 +238,8 @@ pub async fn start_with_clock(
         weijian_ingest::config::MqttProtocol::V311 => MQTT311_ASSUMED_WINDOW,
     };
     spool_config.group_commit_records = config.spool.group_commit_records.min((window / 2).max(1));
-    let (spool_writer, spool_reader, recovery) = spool::open(spool_config, spool_metrics).await?;
+    let (spool_writer, spool_reader, recovery) =
+        spool::open_with(spool_config, spool_metrics, storage(DurableStore::Spool)).await?;
     if recovery.is_clean() {
         tracing::info!(dir = %config.spool.dir.display(), "Spool opened.");
     } else {
@@ -267,6 +293,10 @@ pub async fn start_with_clock(
     }
     let (alert_events, _) = broadcast::channel(1024);
     let (mut alert_stage, restored_desk) = AlertStage::open(&config);
+    alert_stage.set_storage(
+        StorageReporter::new(health.storage.clone(), DurableStore::RuleSnapshot),
+        disk.clone(),
+    );
     let (desk, outbox) = match &config.delivery.supervisors {
         Some(supervisors) => {
             let desk = Desk::new(
@@ -287,6 +317,7 @@ pub async fn start_with_clock(
                 &config.spool.dir.join("outbox"),
                 config.delivery.outbox_max_bytes,
                 outbox_metrics.clone(),
+                storage(DurableStore::Outbox),
             )
             .await?;
             let notifiers = Arc::new(build_notifiers(&config, &client)?);

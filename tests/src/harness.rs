@@ -146,6 +146,33 @@ impl Env {
         Ok((running, shutdown))
     }
 
+    /// [`Env::start`] with every durable write going through `disk` (a simulated full disk).
+    ///
+    /// # Errors
+    /// weijian could not start.
+    pub async fn start_with_disk(
+        &self,
+        config: Config,
+        disk: Arc<dyn weijian_ingest::disk::DiskFaults>,
+    ) -> anyhow::Result<(Running, CancellationToken)> {
+        let shutdown = CancellationToken::new();
+        let running = weijian_service::pipeline::start_with(
+            config,
+            shutdown.clone(),
+            weijian_service::pipeline::wall_clock(),
+            disk,
+        )
+        .await?;
+        for _ in 0..100 {
+            if running.health.mqtt_connected.load(Ordering::Relaxed) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok((running, shutdown))
+    }
+
     /// A table name with this test's prefix.
     pub fn table(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)

@@ -60,6 +60,10 @@ use batch::{alert_rows, write_all, Failure, FailureLog, Pending, Summary};
 /// any are held).
 const MAX_HELD_ALERT_ROWS: usize = 100_000;
 
+/// After shutdown, how long the drain still waits for the outbox to make notices durable
+/// (product default; it usually takes milliseconds, longer only when its disk is full).
+const OUTBOX_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Normal,
@@ -209,6 +213,9 @@ impl Drain {
     /// Runs until the spool is closed (after the source stopped) and everything durable was
     /// handled, or until shutdown while QuestDB is unavailable.
     pub async fn run(mut self, shutdown: CancellationToken) {
+        // A committed position without the rule snapshot that covered it: rebuild, loudly.
+        self.alerts
+            .rebuild_if_snapshot_lost(&mut self.reader, &self.health.storage);
         // Create the tables at start, so dashboards work before the first message; if QuestDB
         // is down now, the first write tries again.
         match self.probe().await {
@@ -251,10 +258,17 @@ impl Drain {
                 Woke::Records(Ok(batch)) => batch,
                 Woke::Records(Err(SpoolError::Closed)) => break,
                 Woke::Records(Err(error)) => {
+                    // Shutdown is honoured in every mode: the spool may never become readable
+                    // again (e.g. another process deleted its segments), and what was not
+                    // committed is read again at the next start.
+                    if shutdown.is_cancelled() {
+                        tracing::warn!(%error, "Stopping while the spool cannot be read; what was not committed is read again at the next start.");
+                        break;
+                    }
                     tracing::error!(%error, "Cannot read the spool; retrying.");
                     tokio::select! {
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        () = shutdown.cancelled(), if matches!(mode, Mode::Degraded { .. }) => {}
+                        () = shutdown.cancelled() => {}
                     }
                     continue;
                 }
@@ -582,7 +596,20 @@ impl Drain {
             return;
         }
         let mut logged = false;
-        while let Err(error) = outbox.append(&notices).await {
+        loop {
+            // A disk that stays full keeps the append waiting: shutdown gives it a grace.
+            let appended = tokio::select! {
+                result = outbox.append(&notices) => result,
+                () = async {
+                    shutdown.cancelled().await;
+                    tokio::time::sleep(OUTBOX_SHUTDOWN_GRACE).await;
+                } => {
+                    tracing::warn!(count = notices.len(), "Stopping while the outbox cannot make notices durable.");
+                    self.outbox_lost = true;
+                    return;
+                }
+            };
+            let Err(error) = appended else { return };
             if !logged {
                 tracing::error!(%error, count = notices.len(), "Cannot write notices to the outbox; the drain waits (readings stay in the spool).");
                 logged = true;

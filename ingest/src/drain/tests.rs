@@ -16,12 +16,14 @@ use super::{Drain, DrainParts};
 use crate::alerts::AlertStage;
 use crate::config::Config;
 use crate::delivery::{AlertDelivery, Effects, NoticeOutbox, OutboxError, OutboxFuture};
+use crate::disk::SimulatedDiskFull;
+use crate::durability::{DurableStore, StorageReporter};
 use crate::health::Health;
 use crate::message::encode_record;
 use crate::sink::questdb::{WriteError, Written};
 use crate::sink::rows::Row;
 use crate::sink::store::Store;
-use crate::spool::{SpoolConfig, SpoolMetrics, SpoolWriter};
+use crate::spool::{SpoolConfig, SpoolMetrics, SpoolOptions, SpoolWriter};
 use crate::telemetry::metrics::Metrics;
 use crate::validate::Validator;
 
@@ -109,6 +111,10 @@ impl Store for FakeStore {
     }
 
     fn probe(&mut self) -> Result<(), WriteError> {
+        let delay = self.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            std::thread::sleep(Duration::from_millis(delay));
+        }
         if self.down.load(Ordering::SeqCst) {
             return Err(WriteError::Unavailable("connection refused".into()));
         }
@@ -122,6 +128,12 @@ struct Rig {
     flush_ms: u64,
     /// Delivery on: every firing alert becomes a notice for this outbox.
     outbox: Option<FakeOutbox>,
+    /// The drain's shutdown token.
+    shutdown: CancellationToken,
+    /// The drain's health (the durability state included).
+    health: Arc<Health>,
+    /// The disk the spool and the rule snapshot write through.
+    disk: Arc<SimulatedDiskFull>,
 }
 
 impl Rig {
@@ -131,6 +143,9 @@ impl Rig {
             store: FakeStore::default(),
             flush_ms,
             outbox: None,
+            shutdown: CancellationToken::new(),
+            health: Arc::new(Health::default()),
+            disk: Arc::new(SimulatedDiskFull::default()),
         }
     }
 
@@ -141,10 +156,15 @@ impl Rig {
         let mut spool = SpoolConfig::new(self.dir.path());
         spool.segment_bytes = 1 << 20;
         spool.max_bytes = 64 << 20;
-        let (writer, reader, _) = crate::spool::open(spool, SpoolMetrics::unregistered().unwrap())
-            .await
-            .unwrap();
+        let storage = |store| StorageReporter::new(self.health.storage.clone(), store);
+        let options =
+            SpoolOptions::new(storage(DurableStore::Spool)).with_faults(self.disk.clone());
+        let (writer, reader, _) =
+            crate::spool::open_with(spool, SpoolMetrics::unregistered().unwrap(), options)
+                .await
+                .unwrap();
         let (mut alerts, _) = AlertStage::open(&config);
+        alerts.set_storage(storage(DurableStore::RuleSnapshot), self.disk.clone());
         if self.outbox.is_some() {
             alerts.attach_delivery(Box::new(NoticePerFiring));
         }
@@ -166,15 +186,16 @@ impl Rig {
             alert_events: tokio::sync::broadcast::channel(16).0,
             client: Arc::new(NoBroker),
             metrics: Metrics::unregistered().unwrap(),
-            health: Arc::new(Health::default()),
+            health: self.health.clone(),
             outbox,
             batch_max_rows: config.questdb.batch_max_rows,
             flush_interval: config.questdb.flush_interval,
             retry_max: Duration::from_millis(200),
         });
         // Publishes fail, as with a broker that is away.
+        let shutdown = self.shutdown.clone();
         let task = tokio::spawn(async move {
-            drain.run(CancellationToken::new()).await;
+            drain.run(shutdown).await;
         });
         (writer, task)
     }
@@ -516,4 +537,134 @@ async fn a_long_outage_is_logged_again_once_a_minute_not_only_at_its_start() {
     assert!(captured.lines_with("unlogged_failures=") >= 5);
     drop(writer);
     drain.abort();
+}
+
+/// A drain whose spool cannot be read (its segments were deleted under it, as a second process
+/// on the same spool did) still stops on shutdown, in Normal mode too.
+#[tokio::test]
+async fn shutdown_stops_a_drain_that_cannot_read_the_spool() {
+    let rig = Rig::new(100);
+    // The drain's first probe of the store takes a while: the records are durable and their
+    // segment gone before the drain reads anything.
+    rig.store.delay_ms.store(1500, Ordering::SeqCst);
+    let (writer, drain) = rig.start().await;
+    for seq in 0..3 {
+        writer.append(reading(0, seq, false)).await.unwrap();
+    }
+    for entry in std::fs::read_dir(rig.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wjs") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    rig.store.delay_ms.store(0, Ordering::SeqCst);
+    // Let the drain meet the read error and settle into its retry loop.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(!drain.is_finished());
+    rig.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), drain)
+        .await
+        .expect("the drain ignored shutdown while the spool could not be read")
+        .unwrap();
+    drop(writer);
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// Issue #12, item 1: the disk under the spool and the rule snapshot fills. Nothing new is
+/// acknowledged, the rules keep running on what was durable, the store says why, and all of it
+/// clears by itself once there is space again.
+#[tokio::test]
+async fn a_full_disk_stops_acknowledgements_but_not_the_rules_and_clears_by_itself() {
+    let rig = Rig::new(100);
+    let (writer, drain) = rig.start().await;
+    writer.append(reading(0, 0, false)).await.unwrap();
+    // d1's faulty reading is durable, then the disk fills before the rule state covering it
+    // is saved (a save waits for the batch, due 100 ms later).
+    writer.append(reading(1, 1, true)).await.unwrap();
+    rig.disk.set_full(true);
+    // The rules still run on what is durable: d1's alert is raised and stored.
+    eventually("d1's alert is stored", || {
+        rig.log().firing("G3").contains("d1")
+    })
+    .await;
+    let waiting = tokio::spawn(writer.append(reading(2, 2, true)));
+    let storage = rig.health.storage.clone();
+    eventually("the spool reports it cannot append", || {
+        !storage.is_writable(DurableStore::Spool)
+    })
+    .await;
+    // The rule snapshot (due every second) cannot be saved either, and says so.
+    eventually("the snapshot reports it cannot save", || {
+        !storage.is_writable(DurableStore::RuleSnapshot)
+    })
+    .await;
+    let reasons = storage.reasons().join("; ");
+    assert!(reasons.contains("spool cannot append"), "{reasons}");
+    assert!(reasons.contains("rule_snapshot cannot save"), "{reasons}");
+    assert!(reasons.contains("No space left on device"), "{reasons}");
+    assert!(!waiting.is_finished(), "acknowledged on a full disk");
+    assert!(!rig.log().firing("G3").contains("d2"));
+
+    rig.disk.set_full(false);
+    tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("the append resumes once there is space")
+        .unwrap()
+        .unwrap();
+    eventually("d2's alert is stored", || {
+        rig.log().firing("G3").contains("d2")
+    })
+    .await;
+    eventually("every store writes again", || storage.reasons().is_empty()).await;
+    drop(writer);
+    drain.await.unwrap();
+    assert!(rig.dir.path().join("alert-engine.json").exists());
+}
+
+/// Issue #12, item 11: the spool was committed but the rule snapshot is gone. The start is
+/// counted and the open alert is rebuilt from the records the spool still holds (the same
+/// alert, same id), instead of silently starting with no open alerts.
+#[tokio::test]
+async fn a_missing_rule_snapshot_is_counted_and_open_alerts_are_rebuilt_from_the_spool() {
+    let rig = Rig::new(100);
+    let (writer, drain) = rig.start().await;
+    writer.append(reading(0, 0, true)).await.unwrap();
+    for seq in 1..4 {
+        writer.append(reading(1, seq, false)).await.unwrap();
+    }
+    drop(writer);
+    drain.await.unwrap();
+    let firing = |log: &Log| -> Vec<String> {
+        log.rows()
+            .filter_map(|r| match r {
+                Row::Alert(e) if e.kind == EventKind::Firing && e.rule.as_str() == "G3" => {
+                    Some(e.alert_id.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let before = firing(&rig.log());
+    assert_eq!(before.len(), 1);
+    let snapshot = rig.dir.path().join("alert-engine.json");
+    assert!(snapshot.exists());
+    std::fs::remove_file(&snapshot).unwrap();
+
+    let (writer, drain) = rig.start().await;
+    drop(writer);
+    drain.await.unwrap();
+    assert_eq!(rig.health.storage.snapshots_missing(), 1);
+    let after = firing(&rig.log());
+    assert_eq!(after.len(), 2, "the open alert is rebuilt from the spool");
+    assert_eq!(after[0], after[1], "as the same alert");
+    assert!(snapshot.exists(), "and saved again")
 }

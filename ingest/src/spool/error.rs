@@ -45,10 +45,18 @@ pub enum SpoolError {
         /// What was wrong.
         reason: &'static str,
     },
-    /// A write or fsync failed, so what is on disk is unknown. The spool refuses further appends
-    /// until it is reopened (recovery then re-establishes the durable prefix).
-    #[error("spool stopped accepting records after a write failure: {0}")]
+    /// The record could not be made durable: the spool was shut down while its writes were
+    /// failing (disk full...), or an internal task failed. Never acknowledged.
+    #[error("spool could not make the record durable: {0}")]
     Failed(String),
+    /// Another process has the spool directory (one process per spool).
+    #[error("the spool directory {dir} is in use by another weijian process ({holder}); only one process may use a spool directory: stop it or give this one another spool.dir")]
+    Locked {
+        /// The spool directory.
+        dir: PathBuf,
+        /// Who holds it, as its lock file says (pid and since when).
+        holder: String,
+    },
     /// The spool was shut down (or its writer thread is gone).
     #[error("spool is closed")]
     Closed,
@@ -65,7 +73,7 @@ impl SpoolError {
     /// Whether retrying the same operation later may succeed without restarting.
     ///
     /// I/O errors that come from a temporary condition (interrupted, timed out, disk full) are
-    /// transient; corruption, invalid configuration, a failed (poisoned) spool and a closed spool
+    /// transient; corruption, invalid configuration, a failed append and a closed or locked spool
     /// are not.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -83,6 +91,7 @@ impl SpoolError {
             | SpoolError::CommitBeyondRead { .. }
             | SpoolError::Corrupt { .. }
             | SpoolError::Failed(_)
+            | SpoolError::Locked { .. }
             | SpoolError::Closed => false,
         }
     }

@@ -16,6 +16,8 @@ pub mod names {
     pub const OLDEST_UNWRITTEN_AGE_SECONDS: &str = "weijian_spool_oldest_unwritten_age_seconds";
     /// Corruption or torn-tail events found by recovery or while reading.
     pub const CORRUPTION_EVENTS_TOTAL: &str = "weijian_spool_corruption_events_total";
+    /// Records lost to damage found by recovery (estimated from the sequence numbers around it).
+    pub const RECORDS_LOST_TOTAL: &str = "weijian_spool_records_lost_total";
     /// Duration of one group commit (write + fsync of a batch).
     pub const COMMIT_DURATION_SECONDS: &str = "weijian_spool_commit_duration_seconds";
     /// Records made durable.
@@ -36,6 +38,7 @@ pub struct SpoolMetrics {
     pub(crate) full: IntGauge,
     pub(crate) oldest_unwritten_age_seconds: Gauge,
     pub(crate) corruption_events: IntCounter,
+    pub(crate) records_lost: IntCounter,
     pub(crate) commit_duration: Histogram,
     pub(crate) appended_records: IntCounter,
 }
@@ -53,6 +56,7 @@ impl SpoolMetrics {
         registry.register(Box::new(m.full.clone()))?;
         registry.register(Box::new(m.oldest_unwritten_age_seconds.clone()))?;
         registry.register(Box::new(m.corruption_events.clone()))?;
+        registry.register(Box::new(m.records_lost.clone()))?;
         registry.register(Box::new(m.commit_duration.clone()))?;
         registry.register(Box::new(m.appended_records.clone()))?;
         Ok(m)
@@ -88,6 +92,10 @@ impl SpoolMetrics {
             corruption_events: IntCounter::new(
                 CORRUPTION_EVENTS_TOTAL,
                 "Torn or corrupt spool data found (and truncated) by recovery or reads.",
+            )?,
+            records_lost: IntCounter::new(
+                RECORDS_LOST_TOTAL,
+                "Acknowledged spool records lost to damage found by recovery (estimated from the sequence numbers around it; the bytes are set aside).",
             )?,
             commit_duration: Histogram::with_opts(
                 HistogramOpts::new(
@@ -125,6 +133,7 @@ mod tests {
             names::FULL,
             names::OLDEST_UNWRITTEN_AGE_SECONDS,
             names::CORRUPTION_EVENTS_TOTAL,
+            names::RECORDS_LOST_TOTAL,
             names::COMMIT_DURATION_SECONDS,
             names::APPENDED_RECORDS_TOTAL,
         ] {

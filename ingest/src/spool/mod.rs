@@ -25,15 +25,32 @@
 //!   the accepted position durably before any segment is deleted, and a segment is deleted only
 //!   when all of its records are committed. After a restart the reader resumes at the first
 //!   uncommitted record: records may be delivered twice (QuestDB dedup absorbs it), never lost.
-//! - Recovery at [`open`] never fails because of damaged data: a torn or corrupt tail is cut
-//!   off after the last good record, and every event is reported (see [`recovery`]).
+//! - Recovery at [`open`] never fails because of damaged data: a torn tail is cut off after
+//!   the last good record, damage inside a segment is skipped up to the next valid frame (the
+//!   damaged bytes are moved to a file beside the segment), and every event is reported (see
+//!   [`recovery`]).
 //!
 //! Appends waiting for space are held in memory in call order. Their number is bounded by the
 //! caller: the MQTT source has at most its in-flight window (receive maximum) of unacknowledged
 //! messages, so the waiting memory is at most window × record size.
 //!
-//! One process owns a spool directory at a time (there is no lock file). Recovery reads each
-//! segment whole, so opening a full 1 GiB spool reads 1 GiB once.
+//! One process owns a spool directory at a time: [`open`] takes an exclusive `flock` on
+//! `weijian.lock` in it (holding the owner's pid and start time), and a second process gets
+//! [`SpoolError::Locked`] naming the owner. Recovery reads each segment whole, so opening a
+//! full 1 GiB spool reads 1 GiB once.
+//!
+//! # When the disk cannot take a write
+//!
+//! A failed write or fsync (disk full, an I/O error) does not stop the spool: the writer cuts
+//! the segment back to its last durable length (removing segments the batch had created), then
+//! retries the same batch with back-off (10 ms doubling to 1 s) until it succeeds. Meanwhile
+//! appends wait (so acknowledgements stop), [`SpoolWriter::write_error`] says why, and the
+//! failure is reported to the [`StorageReporter`] (`/readyz`, `weijian_storage_writable`); the
+//! reader goes on returning what was durable, and commits go on (the committed file is
+//! overwritten in place when no new file fits, so a spool that filled its own disk can still
+//! free segments). The first successful write clears it. Only a
+//! shutdown gives up: the waiting appends then fail with [`SpoolError::Failed`] (never
+//! acknowledged, so the broker redelivers them).
 //!
 //! # On-disk format (version 1, little-endian)
 //!
@@ -99,6 +116,7 @@
 
 mod error;
 mod format;
+mod lock;
 mod metrics;
 mod reader;
 pub mod recovery;
@@ -115,6 +133,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::SystemTime;
 
 use tokio::sync::watch;
+
+use crate::disk::DiskFaults;
+use crate::durability::{DurableStore, StorageReporter};
 
 pub use error::SpoolError;
 pub use metrics::{names as metric_names, SpoolMetrics, COMMIT_DURATION_BUCKETS};
@@ -303,25 +324,75 @@ pub struct SpoolStats {
     pub appended_records: u64,
 }
 
-/// Opens (or creates) the spool in `config.dir`, runs recovery, and starts the writer thread.
+/// What a spool reports into and writes through, besides its configuration.
+#[derive(Debug, Clone)]
+pub struct SpoolOptions {
+    /// The seam every write goes through ([`crate::disk::real`] in production).
+    pub faults: Arc<dyn DiskFaults>,
+    /// Where failing and recovering writes are reported (`/readyz`, `weijian_storage_writable`).
+    pub storage: StorageReporter,
+}
+
+impl SpoolOptions {
+    /// The real disk, reporting into `storage`.
+    pub fn new(storage: StorageReporter) -> Self {
+        Self {
+            faults: crate::disk::real(),
+            storage,
+        }
+    }
+
+    /// Writes through `faults` instead of the real disk (tests).
+    pub fn with_faults(mut self, faults: Arc<dyn DiskFaults>) -> Self {
+        self.faults = faults;
+        self
+    }
+}
+
+impl Default for SpoolOptions {
+    /// The real disk, reporting into a health state nobody reads.
+    fn default() -> Self {
+        Self::new(StorageReporter::detached(DurableStore::Spool))
+    }
+}
+
+/// [`open_with`] with the default options: the real disk, and write failures reported only in
+/// the log and the spool's own state ([`SpoolWriter::write_error`]).
+///
+/// # Errors
+/// As [`open_with`].
+pub async fn open(
+    config: SpoolConfig,
+    metrics: SpoolMetrics,
+) -> Result<(SpoolWriter, SpoolReader, RecoveryReport), SpoolError> {
+    open_with(config, metrics, SpoolOptions::default()).await
+}
+
+/// Opens (or creates) the spool in `config.dir`, takes its lock, runs recovery, and starts the
+/// writer thread.
 ///
 /// Returns the append handle, the single reader (positioned at the committed position) and
 /// what recovery found.
 ///
 /// # Errors
-/// [`SpoolError::InvalidConfig`] for inconsistent sizes; [`SpoolError::Io`] when the directory
-/// or a file cannot be read, written or fsynced. Damaged data is *not* an error.
-pub async fn open(
+/// [`SpoolError::InvalidConfig`] for inconsistent sizes; [`SpoolError::Locked`] when another
+/// process has the directory; [`SpoolError::Io`] when the directory or a file cannot be read,
+/// written or fsynced. Damaged data is *not* an error.
+pub async fn open_with(
     config: SpoolConfig,
     metrics: SpoolMetrics,
+    options: SpoolOptions,
 ) -> Result<(SpoolWriter, SpoolReader, RecoveryReport), SpoolError> {
     config.validate()?;
     let max_payload = config.max_record_bytes();
     let dir = config.dir.clone();
     let m = metrics.clone();
-    let recovered = tokio::task::spawn_blocking(move || recovery::recover(&dir, max_payload, &m))
-        .await
-        .map_err(|e| SpoolError::Failed(format!("spool recovery task failed: {e}")))??;
+    let (lock, recovered) = tokio::task::spawn_blocking(move || {
+        let lock = lock::acquire(&dir)?;
+        recovery::recover(&dir, max_payload, &m).map(|r| (lock, r))
+    })
+    .await
+    .map_err(|e| SpoolError::Failed(format!("spool recovery task failed: {e}")))??;
 
     let active = recovered.active.and_then(|(base, file)| {
         recovered.segments.get(&base).map(|meta| writer::Active {
@@ -336,7 +407,7 @@ pub async fn open(
         pending_bytes: 0,
         writers_closed: false,
         reader_closed: false,
-        failed: None,
+        write_error: None,
         segments: recovered.segments,
         total_bytes: recovered.total_bytes,
         durable_next: recovered.next_seq,
@@ -358,6 +429,9 @@ pub async fn open(
         durable_tx,
         writer_done: done_rx,
         metrics,
+        faults: options.faults,
+        storage: options.storage,
+        _lock: lock,
     });
     writer::spawn(Arc::clone(&shared), active, recovered.next_seq, done_tx)?;
     let reader = SpoolReader::new(Arc::clone(&shared), recovered.committed_next);

@@ -127,6 +127,19 @@ impl SpoolReader {
         self.cursor = Cursor::at_seq(self.committed_next);
     }
 
+    /// Moves the reader back to the oldest record still on disk, committed ones included, and
+    /// returns its sequence number (`None` when the spool holds no committed record). For
+    /// rebuilding state that was lost with the records it covered (a missing rule snapshot);
+    /// committing those records again is a no-op.
+    pub fn rewind_to_oldest(&mut self) -> Option<u64> {
+        let oldest = self.shared.lock().segments.keys().next().copied()?;
+        if oldest >= self.committed_next {
+            return None;
+        }
+        self.cursor = Cursor::at_seq(oldest);
+        Some(oldest)
+    }
+
     /// Records durably that every record up to and including `upto` was accepted downstream,
     /// then deletes segments that hold only committed records (and wakes appends waiting for
     /// space). Committing a position at or before the current committed one does nothing.
@@ -147,10 +160,33 @@ impl SpoolReader {
             return Ok(());
         }
         let shared = Arc::clone(&self.shared);
-        self.committed_next = tokio::task::spawn_blocking(move || commit_blocking(&shared, next))
+        let result = tokio::task::spawn_blocking(move || commit_blocking(&shared, next))
             .await
-            .map_err(|e| SpoolError::Failed(format!("spool commit task failed: {e}")))??;
-        Ok(())
+            .map_err(|e| SpoolError::Failed(format!("spool commit task failed: {e}")))
+            .and_then(|r| r);
+        // Reported so `/readyz` shows it; the caller commits again on its next pass.
+        let storage = &self.shared.storage;
+        match result {
+            Ok(committed) => {
+                if storage.recovered("commit") {
+                    tracing::info!(
+                        store = storage.store().as_str(),
+                        "The committed position can be recorded again."
+                    );
+                }
+                self.committed_next = committed;
+                Ok(())
+            }
+            Err(error) => {
+                if storage.failed("commit", &error) {
+                    tracing::warn!(store = storage.store().as_str(), %error, "Cannot record the committed position; retried on the next commit.");
+                }
+                // A failure after the committed file was written (deleting a segment) still
+                // moved the position.
+                self.committed_next = self.committed_next.max(self.shared.lock().committed_next);
+                Err(error)
+            }
+        }
     }
 
     /// The last committed position, if any record was ever committed.
@@ -333,7 +369,7 @@ fn commit_blocking(shared: &Shared, next: u64) -> Result<u64, SpoolError> {
         return Ok(current);
     }
     let dir = &shared.config.dir;
-    segment::write_committed(dir, next)?;
+    segment::write_committed(shared.faults.as_ref(), dir, next)?;
     let doomed: Vec<(u64, std::path::PathBuf)> = {
         let mut st = shared.lock();
         st.committed_next = next;

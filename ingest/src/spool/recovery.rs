@@ -1,21 +1,30 @@
 //! Recovery at open: validate every segment, truncate torn or corrupt data, drop segments that
 //! were already committed, and rebuild the in-memory index.
 //!
-//! Damage is never fatal. Within a segment, everything before the first bad frame is kept and
-//! the rest is truncated away, because frames carry no resynchronisation marker and guessing a
-//! restart point inside garbage could resurrect bytes that only look like a record:
+//! Damage is never fatal, and loses only the damaged records:
 //!
-//! - in the last segment this is the expected torn tail of a crash (records that were being
-//!   written were never acknowledged, so the broker still has them): logged at WARN;
-//! - in an earlier segment it means acknowledged data was damaged on disk: logged at ERROR,
-//!   the segment's rest is truncated and reading continues with the next segment (sequence
-//!   numbers then have a gap, which readers tolerate);
-//! - a segment whose header is unreadable is renamed to `*.corrupt` (kept for inspection, no
+//! - **Damage inside a segment** (a frame that fails its checksum, an impossible length, a
+//!   sequence number going backwards) is skipped: recovery searches the following bytes for
+//!   the next valid frame and resumes there. A resynchronisation point must pass the frame's
+//!   checksum, carry a sequence number above every record kept so far (so nothing is read
+//!   twice or out of order) and no further ahead than the skipped bytes could hold (each
+//!   frame takes at least 24 bytes), and be followed by another valid frame or the end of the
+//!   segment. The damaged bytes are moved to `<segment>.at-<offset>.damaged` beside the
+//!   segment (for inspection; no longer spool data), the segment is rewritten without them
+//!   (temporary file, fsync, rename), and the records lost are estimated from the sequence
+//!   numbers on either side: logged at ERROR and counted
+//!   (`weijian_spool_records_lost_total`).
+//! - **Damage with no valid frame after it** in the last segment is the expected torn tail of
+//!   a crash (records being written were never acknowledged, so the broker still has them):
+//!   cut off, logged at WARN. In an earlier segment it is acknowledged data damaged on disk:
+//!   the bytes are moved aside as above, the segment truncated, logged at ERROR; the records
+//!   lost are those up to the next segment's first one.
+//! - A segment whose header is unreadable is renamed to `*.corrupt` (kept for inspection, no
 //!   longer counted as spool data), except a header-less *last* segment, which is a segment
 //!   creation torn by a crash and is deleted.
 //!
-//! Every such event is counted in [`RecoveryReport`] and in
-//! `weijian_spool_corruption_events_total`.
+//! Sequence numbers then have gaps, which readers tolerate. Every event is counted in
+//! [`RecoveryReport`] and in `weijian_spool_corruption_events_total`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
@@ -68,6 +77,13 @@ pub struct CorruptionEvent {
     pub reason: String,
     /// Whether it was the last segment (a crash's torn tail) rather than an earlier one.
     pub in_last_segment: bool,
+    /// Records lost in the damage, estimated from the sequence numbers on either side (`None`
+    /// for a torn tail, whose records were never acknowledged, or when unknown).
+    pub records_lost: Option<u64>,
+    /// Where the damaged bytes were moved (`None` when they were cut off: a torn tail).
+    pub moved_to: Option<PathBuf>,
+    /// The sequence number reading resumed at after the damage (`None`: the segment ends).
+    pub resumed_at_seq: Option<u64>,
 }
 
 /// The result of recovery: the state the spool starts from.
@@ -110,14 +126,26 @@ pub(crate) fn recover(
 
     let listed = segment::list_segments(dir)?;
     let count = listed.len();
+    let next_bases: Vec<Option<u64>> = listed
+        .iter()
+        .skip(1)
+        .map(|(b, _)| Some(*b))
+        .chain([None])
+        .collect();
     let mut segments = BTreeMap::new();
     let mut ts_index: VecDeque<(u64, u64)> = VecDeque::new();
     let mut total_bytes = 0;
     let mut prev_end: Option<u64> = None;
     for (i, (base, path)) in listed.into_iter().enumerate() {
         let last = i + 1 == count;
-        let Some(meta) = scan_segment(base, &path, last, max_payload, &mut ts_index, &mut report)?
-        else {
+        let scan = Scan {
+            base,
+            path: &path,
+            last,
+            next_base: next_bases[i],
+            max_payload,
+        };
+        let Some(meta) = scan_segment(&scan, &mut ts_index, &mut report)? else {
             continue;
         };
         if let Some(prev) = prev_end {
@@ -131,7 +159,6 @@ pub(crate) fn recover(
             }
         }
         prev_end = Some(meta.end_seq);
-        report.records += meta.end_seq - base;
         total_bytes += meta.len;
         segments.insert(base, meta);
     }
@@ -178,6 +205,13 @@ pub(crate) fn recover(
     metrics
         .corruption_events
         .inc_by(report.corruption.len() as u64);
+    metrics.records_lost.inc_by(
+        report
+            .corruption
+            .iter()
+            .filter_map(|e| e.records_lost)
+            .sum(),
+    );
     info!(
         dir = %dir.display(),
         segments = report.segments,
@@ -219,22 +253,43 @@ fn read_committed(dir: &Path, report: &mut RecoveryReport) -> Result<Option<u64>
                 dropped_bytes: bytes.len() as u64,
                 reason: reason.to_string(),
                 in_last_segment: false,
+                records_lost: None,
+                moved_to: None,
+                resumed_at_seq: None,
             });
             Ok(None)
         }
     }
 }
 
-/// Validates one segment, truncating it after its last good record. Returns `None` when the
-/// segment was removed or set aside.
-fn scan_segment(
+/// One segment to scan, and what recovery knows around it.
+struct Scan<'a> {
     base: u64,
-    path: &Path,
+    path: &'a Path,
     last: bool,
+    /// The next segment's first sequence number (`None` for the last segment).
+    next_base: Option<u64>,
     max_payload: u64,
+}
+
+/// A stretch of damaged bytes inside a segment, and where reading resumed after it.
+struct Damage {
+    start: usize,
+    end: usize,
+    reason: &'static str,
+    /// `(sequence number resumed at, records skipped)`; `None` when nothing valid follows.
+    resumed: Option<(u64, u64)>,
+}
+
+/// Validates one segment: damage is skipped up to the next valid frame (set aside, segment
+/// rewritten without it), a damaged end is cut off. Returns `None` when the segment was
+/// removed or set aside whole.
+fn scan_segment(
+    scan: &Scan<'_>,
     ts_index: &mut VecDeque<(u64, u64)>,
     report: &mut RecoveryReport,
 ) -> Result<Option<SegMeta>, SpoolError> {
+    let (base, path, last) = (scan.base, scan.path, scan.last);
     let buf = fs::read(path).map_err(|e| SpoolError::io(path, e))?;
     let header = match format::decode_segment_header(&buf) {
         Ok(b) if b == base => Ok(()),
@@ -243,44 +298,18 @@ fn scan_segment(
         Err(HeaderError::Invalid(reason)) => Err(reason),
     };
     if let Err(reason) = header {
-        let event = CorruptionEvent {
-            path: path.to_path_buf(),
-            offset: 0,
-            dropped_bytes: buf.len() as u64,
-            reason: reason.to_string(),
-            in_last_segment: last,
-        };
-        if last && buf.len() < SEGMENT_HEADER_LEN as usize {
-            warn!(path = %path.display(), error = reason, "Deleted a spool segment whose creation was torn.");
-            fs::remove_file(path).map_err(|e| SpoolError::io(path, e))?;
-        } else {
-            let aside = path.with_extension("wjs.corrupt");
-            error!(
-                path = %path.display(),
-                moved_to = %aside.display(),
-                error = reason,
-                "Set aside a spool segment with an unreadable header."
-            );
-            fs::rename(path, &aside).map_err(|e| SpoolError::io(path, e))?;
-        }
-        if let Some(dir) = path.parent() {
-            segment::fsync_dir(dir)?;
-        }
-        report.corruption.push(event);
+        set_aside_unreadable(path, &buf, last, reason, report)?;
         return Ok(None);
     }
 
     let mut off = SEGMENT_HEADER_LEN as usize;
     let mut expected = base;
-    let damage: Option<&'static str> = loop {
-        if off == buf.len() {
-            break None;
-        }
-        match format::decode_frame(&buf[off..], max_payload) {
-            Decoded::Frame(frame) => {
-                if frame.seq != expected {
-                    break Some("unexpected record sequence number");
-                }
+    let mut kept_records = 0u64;
+    let mut damages: Vec<Damage> = Vec::new();
+    while off < buf.len() {
+        let reason = match format::decode_frame(&buf[off..], scan.max_payload) {
+            // A forward jump is a gap an earlier recovery left (records moved aside).
+            Decoded::Frame(frame) if frame.seq >= expected => {
                 let due = match ts_index.back() {
                     None => true,
                     Some(&(_, t)) => {
@@ -290,39 +319,207 @@ fn scan_segment(
                 if due {
                     ts_index.push_back((frame.seq, frame.appended_at_ms));
                 }
-                expected += 1;
+                expected = frame.seq + 1;
+                kept_records += 1;
                 off += frame.len() as usize;
+                continue;
             }
-            Decoded::Incomplete { .. } => break Some("record truncated (torn write)"),
-            Decoded::Corrupt(reason) => break Some(reason),
+            Decoded::Frame(_) => "record sequence number goes backwards",
+            Decoded::Incomplete { .. } => "record truncated (torn write)",
+            Decoded::Corrupt(reason) => reason,
+        };
+        match resync(&buf, off, expected, scan.max_payload) {
+            Some((next_off, next_seq)) => {
+                damages.push(Damage {
+                    start: off,
+                    end: next_off,
+                    reason,
+                    resumed: Some((next_seq, next_seq - expected)),
+                });
+                off = next_off;
+            }
+            None => {
+                damages.push(Damage {
+                    start: off,
+                    end: buf.len(),
+                    reason,
+                    resumed: None,
+                });
+                break;
+            }
         }
-    };
+    }
+    report.records += kept_records;
+    let kept_len = (buf.len() - damages.iter().map(|d| d.end - d.start).sum::<usize>()) as u64;
+    if damages.is_empty() {
+        return Ok(Some(SegMeta {
+            path: path.to_path_buf(),
+            len: kept_len,
+            end_seq: expected,
+        }));
+    }
 
-    if let Some(reason) = damage {
-        let dropped = (buf.len() - off) as u64;
-        if last {
-            warn!(path = %path.display(), offset = off, dropped_bytes = dropped, error = reason, "Truncated a torn spool tail.");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut events = Vec::new();
+    for d in &damages {
+        let torn_tail = last && d.resumed.is_none();
+        let moved_to = if torn_tail {
+            None
         } else {
-            error!(path = %path.display(), offset = off, dropped_bytes = dropped, error = reason, "Truncated a corrupt spool segment; records after the damage in this segment are lost.");
+            Some(move_aside(path, d.start, &buf[d.start..d.end])?)
+        };
+        let records_lost = match d.resumed {
+            Some((_, skipped)) => Some(skipped),
+            None if last => None,
+            None => scan.next_base.map(|next| next.saturating_sub(expected)),
+        };
+        let resumed_at_seq = d.resumed.map(|(seq, _)| seq);
+        let dropped = (d.end - d.start) as u64;
+        if torn_tail {
+            warn!(path = %path.display(), offset = d.start, dropped_bytes = dropped, error = d.reason, "Truncated a torn spool tail.");
+        } else {
+            error!(
+                path = %path.display(),
+                offset = d.start,
+                end_offset = d.end,
+                dropped_bytes = dropped,
+                records_lost = ?records_lost,
+                resumed_at_seq = ?resumed_at_seq,
+                moved_to = %moved_to.as_deref().map_or(String::new(), |p| p.display().to_string()),
+                error = d.reason,
+                "Damaged spool data set aside; the records in it are lost, everything after it is kept."
+            );
         }
+        events.push(CorruptionEvent {
+            path: path.to_path_buf(),
+            offset: d.start as u64,
+            dropped_bytes: dropped,
+            reason: d.reason.to_string(),
+            in_last_segment: last,
+            records_lost,
+            moved_to,
+            resumed_at_seq,
+        });
+    }
+
+    if damages.iter().all(|d| d.resumed.is_none()) {
+        // Only the end is damaged: cut it off.
         let f = OpenOptions::new()
             .write(true)
             .open(path)
             .map_err(|e| SpoolError::io(path, e))?;
-        f.set_len(off as u64)
+        f.set_len(kept_len)
             .and_then(|()| f.sync_all())
             .map_err(|e| SpoolError::io(path, e))?;
-        report.corruption.push(CorruptionEvent {
-            path: path.to_path_buf(),
-            offset: off as u64,
-            dropped_bytes: dropped,
-            reason: reason.to_string(),
-            in_last_segment: last,
-        });
+    } else {
+        rewrite_without(path, &buf, &damages)?;
     }
+    segment::fsync_dir(dir)?;
+    report.corruption.extend(events);
     Ok(Some(SegMeta {
         path: path.to_path_buf(),
-        len: off as u64,
+        len: kept_len,
         end_seq: expected,
     }))
+}
+
+/// Finds the next valid frame after damage at `from` (see the module doc for what counts):
+/// its offset and sequence number.
+fn resync(buf: &[u8], from: usize, expected: u64, max_payload: u64) -> Option<(usize, u64)> {
+    let header = format::FRAME_HEADER_LEN;
+    let mut at = from + 1;
+    while at + header <= buf.len() {
+        let seq = u64::from_le_bytes(buf[at + 8..at + 16].try_into().ok()?);
+        // Cheap plausibility first: each skipped record took at least a frame header.
+        let plausible =
+            seq >= expected && (seq - expected).saturating_mul(header as u64) <= (at - from) as u64;
+        if plausible {
+            if let Decoded::Frame(frame) = format::decode_frame(&buf[at..], max_payload) {
+                let next = at + frame.len() as usize;
+                let confirmed = next == buf.len()
+                    || matches!(
+                        format::decode_frame(&buf[next..], max_payload),
+                        Decoded::Frame(f) if f.seq > frame.seq
+                    );
+                if confirmed {
+                    return Some((at, frame.seq));
+                }
+            }
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Writes damaged bytes to `<segment>.at-<offset>.damaged` beside the segment (fsynced) and
+/// returns its path.
+fn move_aside(path: &Path, offset: usize, bytes: &[u8]) -> Result<PathBuf, SpoolError> {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let aside = path.with_file_name(format!("{name}.at-{offset}.damaged"));
+    let mut f = File::create(&aside).map_err(|e| SpoolError::io(&aside, e))?;
+    std::io::Write::write_all(&mut f, bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| SpoolError::io(&aside, e))?;
+    Ok(aside)
+}
+
+/// Replaces the segment by its bytes without the damaged stretches (temporary file, fsync,
+/// rename); a crash meanwhile leaves the original, and the next open does it again.
+fn rewrite_without(path: &Path, buf: &[u8], damages: &[Damage]) -> Result<(), SpoolError> {
+    let tmp = path.with_extension("wjs.rewrite");
+    let mut kept = Vec::with_capacity(buf.len());
+    let mut from = 0;
+    for d in damages {
+        kept.extend_from_slice(&buf[from..d.start]);
+        from = d.end;
+    }
+    kept.extend_from_slice(&buf[from..]);
+    let mut f = File::create(&tmp).map_err(|e| SpoolError::io(&tmp, e))?;
+    std::io::Write::write_all(&mut f, &kept)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| SpoolError::io(&tmp, e))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(|e| SpoolError::io(path, e))
+}
+
+/// A segment whose header cannot be read: a torn creation (last segment, shorter than a
+/// header) is deleted, anything else renamed to `*.corrupt`.
+fn set_aside_unreadable(
+    path: &Path,
+    buf: &[u8],
+    last: bool,
+    reason: &'static str,
+    report: &mut RecoveryReport,
+) -> Result<(), SpoolError> {
+    let mut event = CorruptionEvent {
+        path: path.to_path_buf(),
+        offset: 0,
+        dropped_bytes: buf.len() as u64,
+        reason: reason.to_string(),
+        in_last_segment: last,
+        records_lost: None,
+        moved_to: None,
+        resumed_at_seq: None,
+    };
+    if last && buf.len() < SEGMENT_HEADER_LEN as usize {
+        warn!(path = %path.display(), error = reason, "Deleted a spool segment whose creation was torn.");
+        fs::remove_file(path).map_err(|e| SpoolError::io(path, e))?;
+    } else {
+        let aside = path.with_extension("wjs.corrupt");
+        error!(
+            path = %path.display(),
+            moved_to = %aside.display(),
+            error = reason,
+            "Set aside a spool segment with an unreadable header."
+        );
+        fs::rename(path, &aside).map_err(|e| SpoolError::io(path, e))?;
+        event.moved_to = Some(aside);
+    }
+    if let Some(dir) = path.parent() {
+        segment::fsync_dir(dir)?;
+    }
+    report.corruption.push(event);
+    Ok(())
 }

@@ -2,11 +2,11 @@
 //! fsync), deleting, and the atomic committed-position file.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::error::SpoolError;
 use super::format;
+use crate::disk::{self, DiskFaults, DiskOp};
 
 /// File name prefix of segment files.
 const SEGMENT_PREFIX: &str = "seg-";
@@ -56,20 +56,33 @@ pub(crate) fn fsync_dir(dir: &Path) -> Result<(), SpoolError> {
         .map_err(|e| SpoolError::io(dir, e))
 }
 
-/// Creates a new segment file with its header, fsyncs it and the directory, and returns it
-/// opened for appending.
-pub(crate) fn create_segment(dir: &Path, base_seq: u64) -> Result<(File, PathBuf), SpoolError> {
-    let path = segment_path(dir, base_seq);
+/// Creates a new segment file (`path`, from [`segment_path`]) with its header, fsyncs it and
+/// the directory, and returns it opened for appending. On failure the file may exist, torn:
+/// the caller removes it.
+pub(crate) fn create_segment(
+    faults: &dyn DiskFaults,
+    dir: &Path,
+    path: &Path,
+    base_seq: u64,
+) -> Result<File, SpoolError> {
+    faults
+        .before(DiskOp::Create, path)
+        .map_err(|e| SpoolError::io(path, e))?;
     let mut file = OpenOptions::new()
         .create_new(true)
         .append(true)
-        .open(&path)
-        .map_err(|e| SpoolError::io(&path, e))?;
-    file.write_all(&format::encode_segment_header(base_seq))
-        .and_then(|()| file.sync_all())
-        .map_err(|e| SpoolError::io(&path, e))?;
-    fsync_dir(dir)?;
-    Ok((file, path))
+        .open(path)
+        .map_err(|e| SpoolError::io(path, e))?;
+    disk::write_all(
+        faults,
+        &mut file,
+        path,
+        &format::encode_segment_header(base_seq),
+    )
+    .and_then(|()| disk::sync_all(faults, &file, path))
+    .and_then(|()| disk::sync_dir(faults, dir))
+    .map_err(|e| SpoolError::io(path, e))?;
+    Ok(file)
 }
 
 /// Opens an existing (recovered) segment for appending at its end.
@@ -102,21 +115,72 @@ pub(crate) fn delete_segments(dir: &Path, paths: &[PathBuf]) -> Result<(), Spool
 
 /// Durably replaces the committed-position file: write a temporary file, fsync it, rename it
 /// over `committed`, fsync the directory. A crash leaves either the old or the new value.
-pub(crate) fn write_committed(dir: &Path, next_seq: u64) -> Result<(), SpoolError> {
+///
+/// On a full disk (the temporary file cannot be written) the existing file is overwritten in
+/// place instead: 28 bytes in a block it already has, so no new space is needed, and the
+/// commit can go on freeing segments (otherwise a spool that filled its disk could never
+/// free it). A crash tearing that write leaves a file that fails its checksum, which recovery
+/// treats as "nothing known committed": everything is replayed, nothing lost.
+pub(crate) fn write_committed(
+    faults: &dyn DiskFaults,
+    dir: &Path,
+    next_seq: u64,
+) -> Result<(), SpoolError> {
+    match replace_committed(faults, dir, next_seq) {
+        Err(SpoolError::Io { path, source })
+            if source.kind() == std::io::ErrorKind::StorageFull =>
+        {
+            let _ = fs::remove_file(dir.join(COMMITTED_TMP_FILE));
+            overwrite_committed(faults, dir, next_seq).map_err(|_| SpoolError::Io { path, source })
+        }
+        other => other,
+    }
+}
+
+/// The in-place fallback of [`write_committed`]; only over an existing file of the right size.
+fn overwrite_committed(
+    faults: &dyn DiskFaults,
+    dir: &Path,
+    next_seq: u64,
+) -> Result<(), SpoolError> {
+    use std::os::unix::fs::FileExt;
+    let dst = dir.join(COMMITTED_FILE);
+    let f = OpenOptions::new()
+        .write(true)
+        .open(&dst)
+        .map_err(|e| SpoolError::io(&dst, e))?;
+    let len = f.metadata().map_err(|e| SpoolError::io(&dst, e))?.len();
+    if len != format::COMMITTED_LEN as u64 {
+        return Err(SpoolError::io(
+            &dst,
+            std::io::Error::other("committed file has an unexpected size"),
+        ));
+    }
+    faults
+        .before(DiskOp::Overwrite, &dst)
+        .and_then(|()| f.write_all_at(&format::encode_committed(next_seq), 0))
+        .and_then(|()| disk::sync_data(faults, &f, &dst))
+        .map_err(|e| SpoolError::io(&dst, e))
+}
+
+fn replace_committed(faults: &dyn DiskFaults, dir: &Path, next_seq: u64) -> Result<(), SpoolError> {
     let tmp = dir.join(COMMITTED_TMP_FILE);
     let dst = dir.join(COMMITTED_FILE);
+    faults
+        .before(DiskOp::Create, &tmp)
+        .map_err(|e| SpoolError::io(&tmp, e))?;
     let mut f = OpenOptions::new()
         .create(true)
         .write(true)
         .truncate(true)
         .open(&tmp)
         .map_err(|e| SpoolError::io(&tmp, e))?;
-    f.write_all(&format::encode_committed(next_seq))
-        .and_then(|()| f.sync_all())
+    disk::write_all(faults, &mut f, &tmp, &format::encode_committed(next_seq))
+        .and_then(|()| disk::sync_all(faults, &f, &tmp))
         .map_err(|e| SpoolError::io(&tmp, e))?;
     drop(f);
-    fs::rename(&tmp, &dst).map_err(|e| SpoolError::io(&dst, e))?;
-    fsync_dir(dir)
+    disk::rename(faults, &tmp, &dst).map_err(|e| SpoolError::io(&dst, e))?;
+    disk::sync_dir(faults, dir).map_err(|e| SpoolError::io(dir, e))
 }
 
 #[cfg(test)]

@@ -46,8 +46,9 @@ pub(crate) struct State {
     pub(crate) writers_closed: bool,
     /// Set when the `SpoolReader` is dropped.
     pub(crate) reader_closed: bool,
-    /// Set when a write or fsync failed; appends are refused from then on.
-    pub(crate) failed: Option<String>,
+    /// The error of the last write attempt while writes fail (disk full...); `None` once a
+    /// write succeeds again. Appends wait meanwhile.
+    pub(crate) write_error: Option<String>,
     /// Segment files by base sequence number; the last one is the one being appended to.
     pub(crate) segments: BTreeMap<u64, SegMeta>,
     /// Sum of the segment files' durable lengths.
@@ -149,6 +150,12 @@ pub(crate) struct Shared {
     /// Becomes `true` when the writer thread has exited.
     pub(crate) writer_done: watch::Receiver<bool>,
     pub(crate) metrics: SpoolMetrics,
+    /// The seam every write goes through.
+    pub(crate) faults: std::sync::Arc<dyn crate::disk::DiskFaults>,
+    /// Where failing and recovering writes are reported.
+    pub(crate) storage: crate::durability::StorageReporter,
+    /// The directory's lock, released when the last handle goes.
+    pub(crate) _lock: super::lock::SpoolLock,
 }
 
 impl Shared {

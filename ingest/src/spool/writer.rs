@@ -10,24 +10,30 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::future::Future;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::error::SpoolError;
 use super::format::{self, SEGMENT_HEADER_LEN};
 use super::segment;
 use super::state::{now_ms, Pending, SegMeta, Shared};
 use super::{Position, SpoolStats};
+use crate::disk::{self, DiskFaults};
 
 /// A batch is cut at this many bytes even if more is queued (bounds the write buffer).
 const MAX_BATCH_BYTES: u64 = 8 << 20;
 /// A batch is cut at this many records even if more is queued.
 const MAX_BATCH_RECORDS: usize = 16_384;
+/// First wait before a failed write is retried; doubles up to [`RETRY_MAX`]. Product default:
+/// short enough that a disk freed by an operator resumes acknowledgements at once.
+const RETRY_MIN: Duration = Duration::from_millis(10);
+/// Longest wait between two attempts of a failing write. Product default: one attempt per
+/// second costs nothing and recovers within a second of space returning.
+const RETRY_MAX: Duration = Duration::from_secs(1);
 /// How often an idle or blocked writer thread refreshes the gauges (the oldest-record age grows
 /// with time alone).
 const GAUGE_REFRESH: Duration = Duration::from_secs(1);
@@ -72,8 +78,9 @@ impl SpoolWriter {
     ///
     /// # Errors
     /// [`SpoolError::RecordTooLarge`] if the record cannot fit in a segment,
-    /// [`SpoolError::Closed`] after shutdown, [`SpoolError::Failed`] after a write or fsync
-    /// failure (the spool must be reopened).
+    /// [`SpoolError::Closed`] after shutdown, [`SpoolError::Failed`] if the spool was shut
+    /// down while its writes were failing. A failing write (disk full) is retried, so the
+    /// future waits meanwhile; [`SpoolWriter::write_error`] says why.
     pub fn append(
         &self,
         record: Vec<u8>,
@@ -101,9 +108,6 @@ impl SpoolWriter {
         let (tx, rx) = oneshot::channel();
         let wake = {
             let mut st = shared.lock();
-            if let Some(reason) = &st.failed {
-                return Err(SpoolError::Failed(reason.clone()));
-            }
             if st.writers_closed {
                 return Err(SpoolError::Closed);
             }
@@ -125,6 +129,11 @@ impl SpoolWriter {
             shared.wake_writer.notify_one();
         }
         Ok(rx)
+    }
+
+    /// Why appends are waiting for the disk (the last write error), while writes fail.
+    pub fn write_error(&self) -> Option<String> {
+        self.handle.shared.lock().write_error.clone()
     }
 
     /// Whether appends are currently waiting for space.
@@ -177,6 +186,7 @@ pub(crate) fn spawn(
                 active,
                 next_seq,
                 last_fsync_start: None,
+                rollback: None,
             }
             .run();
             let _ = done.send(true);
@@ -191,35 +201,113 @@ struct WriterThread {
     next_seq: u64,
     /// When the last batch started (the group-commit interval counts from it).
     last_fsync_start: Option<Instant>,
+    /// What to undo before the next attempt, after a failed one.
+    rollback: Option<Rollback>,
+}
+
+/// The files as they were before a batch that failed.
+#[derive(Debug)]
+struct Rollback {
+    /// The segment that was active: base, path, durable length.
+    active: Option<(u64, PathBuf, u64)>,
+    /// Segments the failed batch created.
+    created: Vec<PathBuf>,
 }
 
 impl WriterThread {
     fn run(mut self) {
         while let Some(batch) = self.take_batch() {
-            let error = match self.write_batch(&batch) {
-                Ok(first) => {
-                    for (i, p) in batch.into_iter().enumerate() {
-                        let _ = p.done.send(Ok(Position(first + i as u64)));
+            let mut delay = RETRY_MIN;
+            loop {
+                let attempt = self.restore().and_then(|()| self.write_batch(&batch));
+                let error = match attempt {
+                    Ok(first) => {
+                        self.writes_work_again();
+                        for (i, p) in batch.into_iter().enumerate() {
+                            let _ = p.done.send(Ok(Position(first + i as u64)));
+                        }
+                        break;
                     }
-                    continue;
+                    Err(error) => error,
+                };
+                // What reached the disk is unknown (an fsync error may have dropped dirty
+                // pages): `restore` cuts the files back to what was durable before this
+                // batch, and the same batch is written again.
+                let reason = error.to_string();
+                if self.shared.storage.failed("append", &error) {
+                    warn!(%error, "Spool write failed; appends wait (no acknowledgements) and the write is retried until it succeeds.");
+                } else {
+                    debug!(%error, "Spool write failed again.");
                 }
-                Err(error) => error,
-            };
-            // What reached the disk is unknown (an fsync error may have dropped dirty pages),
-            // so stop here; reopening runs recovery, which re-establishes the durable prefix.
-            error!(%error, "Spool write failed; refusing further appends until reopened.");
-            let reason = error.to_string();
-            let rest: Vec<Pending> = {
                 let mut st = self.shared.lock();
-                st.failed = Some(reason.clone());
-                st.pending_bytes = 0;
-                st.pending.drain(..).collect()
-            };
-            for p in batch.into_iter().chain(rest) {
-                let _ = p.done.send(Err(SpoolError::Failed(reason.clone())));
+                st.write_error = Some(reason.clone());
+                st.publish_gauges(&self.shared.metrics);
+                if !st.writers_closed {
+                    st = self.shared.wait_timeout(st, delay);
+                    delay = (delay * 2).min(RETRY_MAX);
+                }
+                if st.writers_closed {
+                    // Shutting down while the disk refuses: nothing more is made durable; the
+                    // broker redelivers what was not acknowledged.
+                    st.pending_bytes = 0;
+                    let rest: Vec<Pending> = st.pending.drain(..).collect();
+                    drop(st);
+                    error!(%error, records = batch.len() + rest.len(), "Spool closed while its writes were failing; those records were not acknowledged.");
+                    for p in batch.into_iter().chain(rest) {
+                        let _ = p.done.send(Err(SpoolError::Failed(reason.clone())));
+                    }
+                    let _ = self.restore();
+                    return;
+                }
             }
-            return;
         }
+    }
+
+    /// Clears a write failure after a successful write.
+    fn writes_work_again(&mut self) {
+        let was_failing = self.shared.lock().write_error.take().is_some();
+        if self.shared.storage.recovered("append") || was_failing {
+            info!("Spool writes succeed again; appends resume.");
+        }
+    }
+
+    /// Undoes a failed batch, if one is pending: removes the segments it created and cuts
+    /// the segment that was active back to its durable length. Kept pending (and retried
+    /// before the next attempt) if that fails too.
+    fn restore(&mut self) -> Result<(), SpoolError> {
+        let Some(rollback) = self.rollback.take() else {
+            return Ok(());
+        };
+        let result = (|| {
+            let dir = &self.shared.config.dir;
+            for path in &rollback.created {
+                segment::remove_segment(path)?;
+            }
+            self.active = None;
+            if let Some((base, path, len)) = &rollback.active {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| SpoolError::io(path, e))?;
+                file.set_len(*len)
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| SpoolError::io(path, e))?;
+                self.active = Some(Active {
+                    base: *base,
+                    file: segment::open_for_append(path)?,
+                    path: path.clone(),
+                    len: *len,
+                });
+            }
+            if !rollback.created.is_empty() {
+                segment::fsync_dir(dir)?;
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            self.rollback = Some(rollback);
+        }
+        result
     }
 
     /// Waits for the next batch to write. `None` means: exit.
@@ -324,59 +412,33 @@ impl WriterThread {
     /// sequence number; the caller resolves the futures.
     fn write_batch(&mut self, batch: &VecDeque<Pending>) -> Result<u64, SpoolError> {
         let shared = Arc::clone(&self.shared);
-        let cfg = &shared.config;
         let started = Instant::now();
         self.last_fsync_start = Some(started);
         let mut buf = Vec::with_capacity(batch.iter().map(|p| p.data.len() + 32).sum());
         let mut touched: Vec<(u64, SegMeta)> = Vec::new();
         let mut added_bytes = 0u64;
         let mut seq = self.next_seq;
+        // Until this batch is durable, a failure rolls the files back to this.
+        let mut rollback = Rollback {
+            active: self
+                .active
+                .as_ref()
+                .map(|a| (a.base, a.path.clone(), a.len)),
+            created: Vec::new(),
+        };
+        let result = self.write_frames(
+            batch,
+            &mut buf,
+            &mut touched,
+            &mut added_bytes,
+            &mut seq,
+            &mut rollback,
+        );
+        if let Err(error) = result {
+            self.rollback = Some(rollback);
+            return Err(error);
+        }
 
-        for p in batch {
-            let frame = format::frame_len(p.data.len());
-            let roll = match &self.active {
-                None => true,
-                Some(a) => a.len + frame > cfg.segment_bytes && a.len > SEGMENT_HEADER_LEN,
-            };
-            if roll {
-                if let Some(a) = self.active.as_mut() {
-                    flush(a, &mut buf)?;
-                    touched.push((
-                        a.base,
-                        SegMeta {
-                            path: a.path.clone(),
-                            len: a.len,
-                            end_seq: seq,
-                        },
-                    ));
-                }
-                let (file, path) = segment::create_segment(&cfg.dir, seq)?;
-                added_bytes += SEGMENT_HEADER_LEN;
-                self.active = Some(Active {
-                    base: seq,
-                    file,
-                    path,
-                    len: SEGMENT_HEADER_LEN,
-                });
-            }
-            format::encode_frame(&mut buf, seq, p.appended_at_ms, &p.data);
-            if let Some(a) = self.active.as_mut() {
-                a.len += frame;
-            }
-            added_bytes += frame;
-            seq += 1;
-        }
-        if let Some(a) = self.active.as_mut() {
-            flush(a, &mut buf)?;
-            touched.push((
-                a.base,
-                SegMeta {
-                    path: a.path.clone(),
-                    len: a.len,
-                    end_seq: seq,
-                },
-            ));
-        }
         shared
             .metrics
             .commit_duration
@@ -403,19 +465,81 @@ impl WriterThread {
         self.next_seq = seq;
         Ok(first)
     }
+
+    /// Frames the batch into the active segment (rolling over as needed), writes and fsyncs.
+    fn write_frames(
+        &mut self,
+        batch: &VecDeque<Pending>,
+        buf: &mut Vec<u8>,
+        touched: &mut Vec<(u64, SegMeta)>,
+        added_bytes: &mut u64,
+        seq: &mut u64,
+        rollback: &mut Rollback,
+    ) -> Result<(), SpoolError> {
+        let shared = Arc::clone(&self.shared);
+        let cfg = &shared.config;
+        let faults = shared.faults.as_ref();
+        for p in batch {
+            let frame = format::frame_len(p.data.len());
+            let roll = match &self.active {
+                None => true,
+                Some(a) => a.len + frame > cfg.segment_bytes && a.len > SEGMENT_HEADER_LEN,
+            };
+            if roll {
+                if let Some(a) = self.active.as_mut() {
+                    flush(faults, a, buf)?;
+                    touched.push((
+                        a.base,
+                        SegMeta {
+                            path: a.path.clone(),
+                            len: a.len,
+                            end_seq: *seq,
+                        },
+                    ));
+                }
+                let path = segment::segment_path(&cfg.dir, *seq);
+                rollback.created.push(path.clone());
+                let file = segment::create_segment(faults, &cfg.dir, &path, *seq)?;
+                *added_bytes += SEGMENT_HEADER_LEN;
+                self.active = Some(Active {
+                    base: *seq,
+                    file,
+                    path,
+                    len: SEGMENT_HEADER_LEN,
+                });
+            }
+            format::encode_frame(buf, *seq, p.appended_at_ms, &p.data);
+            if let Some(a) = self.active.as_mut() {
+                a.len += frame;
+            }
+            *added_bytes += frame;
+            *seq += 1;
+        }
+        if let Some(a) = self.active.as_mut() {
+            flush(faults, a, buf)?;
+            touched.push((
+                a.base,
+                SegMeta {
+                    path: a.path.clone(),
+                    len: a.len,
+                    end_seq: *seq,
+                },
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Writes the buffered frames to the active segment and fsyncs it (data and size).
-fn flush(active: &mut Active, buf: &mut Vec<u8>) -> Result<(), SpoolError> {
+fn flush(
+    faults: &dyn DiskFaults,
+    active: &mut Active,
+    buf: &mut Vec<u8>,
+) -> Result<(), SpoolError> {
     if !buf.is_empty() {
-        active
-            .file
-            .write_all(buf)
+        disk::write_all(faults, &mut active.file, &active.path, buf)
             .map_err(|e| SpoolError::io(&active.path, e))?;
         buf.clear();
     }
-    active
-        .file
-        .sync_data()
-        .map_err(|e| SpoolError::io(&active.path, e))
+    disk::sync_data(faults, &active.file, &active.path).map_err(|e| SpoolError::io(&active.path, e))
 }

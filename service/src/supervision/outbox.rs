@@ -33,7 +33,7 @@ use alerting::delivery::Notice;
 use crate::notify::{Decision, Delivery, Notifiers, NotifyError, Retry};
 use weijian_ingest::delivery::{NoticeOutbox, OutboxError, OutboxFuture};
 use weijian_ingest::spool::{
-    self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolReader, SpoolWriter,
+    self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolOptions, SpoolReader, SpoolWriter,
 };
 
 /// Deliveries held in memory at most (the rest wait in the outbox spool).
@@ -116,7 +116,8 @@ pub struct OutboxWriter {
     metrics: OutboxMetrics,
 }
 
-/// Opens (or recovers) the outbox spool in `dir`.
+/// Opens (or recovers) the outbox spool in `dir`, writing through and reporting into
+/// `options` (a full disk makes appends wait and is reported as the `outbox` store).
 ///
 /// # Errors
 /// The directory cannot be created or read, or the sizes are inconsistent.
@@ -124,13 +125,14 @@ pub async fn open(
     dir: &Path,
     max_bytes: u64,
     metrics: OutboxMetrics,
+    options: SpoolOptions,
 ) -> Result<(OutboxWriter, SpoolReader), SpoolError> {
     let mut config = SpoolConfig::new(dir);
     config.segment_bytes = (max_bytes / 4).clamp(1 << 20, 64 << 20);
     config.max_bytes = max_bytes.max(2 * config.segment_bytes);
     let spool_metrics = SpoolMetrics::unregistered()
         .map_err(|e| SpoolError::Failed(format!("outbox metrics: {e}")))?;
-    let (spool, reader, report) = spool::open(config, spool_metrics).await?;
+    let (spool, reader, report) = spool::open_with(config, spool_metrics, options).await?;
     if !report.is_clean() {
         tracing::warn!(dir = %dir.display(), ?report, "The outbox recovered from damage; everything before it was kept.");
     }

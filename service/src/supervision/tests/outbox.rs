@@ -126,8 +126,18 @@ struct Running {
 }
 
 async fn start(dir: &std::path::Path, notifier: Arc<Scripted>) -> Running {
+    start_on(dir, notifier, Default::default()).await
+}
+
+async fn start_on(
+    dir: &std::path::Path,
+    notifier: Arc<Scripted>,
+    options: weijian_ingest::spool::SpoolOptions,
+) -> Running {
     let metrics = OutboxMetrics::register(&Registry::new()).unwrap();
-    let (writer, reader) = outbox::open(dir, 8 << 20, metrics.clone()).await.unwrap();
+    let (writer, reader) = outbox::open(dir, 8 << 20, metrics.clone(), options)
+        .await
+        .unwrap();
     let notifiers = Arc::new(Notifiers::default().with(notifier));
     let stop = CancellationToken::new();
     let sender = OutboxSender::new(reader, notifiers, fast_retry(), metrics);
@@ -236,5 +246,43 @@ async fn what_was_not_delivered_before_a_stop_is_sent_after_the_restart_and_noth
         n2.accepted("http://up").is_empty(),
         "delivered before the stop: not again"
     );
+    r.stop().await;
+}
+
+/// Issue #12, item 1: the outbox's disk fills. Appends wait (the drain does not commit past
+/// their cause), the outbox says why, and the notices go out once there is space again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_holds_outbox_appends_says_why_and_recovers_by_itself() {
+    use weijian_ingest::disk::SimulatedDiskFull;
+    use weijian_ingest::durability::{DurableStore, StorageHealth, StorageReporter};
+    let dir = tempfile::tempdir().unwrap();
+    let n = Arc::new(Scripted::default());
+    let disk = Arc::new(SimulatedDiskFull::default());
+    let health = Arc::new(StorageHealth::default());
+    let options = weijian_ingest::spool::SpoolOptions::new(StorageReporter::new(
+        health.clone(),
+        DurableStore::Outbox,
+    ))
+    .with_faults(disk.clone());
+    let r = start_on(dir.path(), n.clone(), options).await;
+    disk.set_full(true);
+    let writer = r.writer.clone();
+    let append = tokio::spawn(async move {
+        writer
+            .append_deliveries(&[delivery("http://up", "n1")])
+            .await
+    });
+    wait_until(|| !health.is_writable(DurableStore::Outbox)).await;
+    let reasons = health.reasons().join("; ");
+    assert!(reasons.contains("outbox cannot append"), "{reasons}");
+    assert!(reasons.contains("No space left on device"), "{reasons}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!append.is_finished(), "durable on a full disk?");
+    assert!(n.accepted("http://up").is_empty());
+
+    disk.set_full(false);
+    append.await.unwrap().unwrap();
+    wait_until(|| n.accepted("http://up") == ["n1"]).await;
+    assert!(health.reasons().is_empty(), "{:?}", health.reasons());
     r.stop().await;
 }
