@@ -23,6 +23,8 @@ use serde_json::value::RawValue;
 #[derive(Debug)]
 pub struct AlertStage {
     engine: Engine,
+    /// The rule pack the engine runs (kept to rebuild it over a reloaded registry).
+    pack: alerting::rule::RulePack,
     snapshot_path: PathBuf,
     /// Records at or below this spool position are already in the engine's state.
     fed_up_to: Option<u64>,
@@ -46,6 +48,17 @@ pub struct AlertStage {
     sterilizers_dirty: std::collections::BTreeSet<String>,
     /// The site risk index's alert-day ledger and draws, saved with the engine.
     risk: crate::risk::RiskBoard,
+}
+
+/// What a registry swap ([`AlertStage::set_registry`]) dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistrySwap {
+    /// Devices no longer configured whose rule state was dropped.
+    pub dropped_devices: Vec<String>,
+    /// Sites no longer configured whose rule state (site rules, waste ledger) was dropped.
+    pub dropped_sites: Vec<String>,
+    /// Open alerts that went with them (their devices or sites are gone).
+    pub open_alerts_dropped: usize,
 }
 
 /// A rule state captured for saving ([`AlertStage::prepare_save`]).
@@ -105,6 +118,7 @@ impl AlertStage {
         };
         let stage = AlertStage {
             engine,
+            pack: config.alerts.pack.clone(),
             snapshot_path,
             fed_up_to: position,
             saved_up_to: position,
@@ -125,6 +139,45 @@ impl AlertStage {
             ),
         };
         (stage, desk)
+    }
+
+    /// Runs the rules over `registry` from now on (a reloaded configuration): the engine is
+    /// rebuilt from its own snapshot, so the state of every device and site that stays (open
+    /// alerts, pending durations, offline timers, ledgers) carries on; the state of removed
+    /// ones is dropped. The risk index scores the new sites. Call between records, never
+    /// while one is being fed.
+    pub fn set_registry(
+        &mut self,
+        registry: &std::sync::Arc<crate::config::Registry>,
+    ) -> RegistrySwap {
+        let open_before = self.engine.active_alerts();
+        let snapshot = self.engine.snapshot();
+        let dropped_devices = snapshot
+            .devices
+            .iter()
+            .filter(|d| registry.device(&d.device).is_none())
+            .map(|d| d.device.clone())
+            .collect();
+        let dropped_sites = snapshot
+            .sites
+            .iter()
+            .filter(|s| registry.site(&s.site).is_none())
+            .map(|s| s.site.clone())
+            .collect();
+        self.engine = Engine::restore(
+            self.pack.clone(),
+            registry.shared_sites(),
+            registry.alerting_devices(),
+            snapshot,
+        );
+        self.risk.set_registry(registry.clone());
+        // The state changed without a record: saved at the next chance.
+        self.ticked_since_save = true;
+        RegistrySwap {
+            dropped_devices,
+            dropped_sites,
+            open_alerts_dropped: open_before.saturating_sub(self.engine.active_alerts()),
+        }
     }
 
     /// Turns delivery on: every event from now on also goes to `delivery`, whose state is

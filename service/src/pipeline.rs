@@ -294,11 +294,11 @@ pub async fn start_with_clock(
             (None, None)
         }
     };
-    let reloader = Arc::new(crate::reload::Reloader::new(
-        config.clone(),
-        desk.clone(),
-        &registry,
-    )?);
+    let (registry_updates, registry_updates_rx) = mpsc::unbounded_channel();
+    let reloader = Arc::new(
+        crate::reload::Reloader::new(config.clone(), desk.clone(), &registry)?
+            .with_drain(registry_updates),
+    );
     let mut http_router = crate::http::router(registry.clone(), health.clone());
     if let Some(desk) = &desk {
         http_router = http_router.merge(crate::api::router(desk.clone()));
@@ -331,7 +331,8 @@ pub async fn start_with_clock(
         batch_max_rows: config.questdb.batch_max_rows,
         flush_interval: config.questdb.flush_interval,
         retry_max: config.questdb.retry_max,
-    });
+    })
+    .with_registry_updates(registry_updates_rx);
     tracker.spawn(drain.run(shutdown.clone()));
 
     Ok(Running {

@@ -34,13 +34,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alerting::{AlertEvent, Input};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::alerts::{self, AlertStage, PreparedSave};
+use crate::alerts::{self, AlertStage, PreparedSave, RegistrySwap};
+use crate::config::Registry;
 use crate::delivery::{Effects, NoticeOutbox, API_TOPIC};
 use crate::health::Health;
 use crate::message::Message;
@@ -127,6 +128,16 @@ pub struct Drain {
     pending: Pending,
     /// The batch being written, if any.
     in_flight: Option<InFlight>,
+    /// Reloaded registries (SIGHUP), applied between batches.
+    registry_updates: Option<mpsc::UnboundedReceiver<RegistryUpdate>>,
+}
+
+/// A reloaded registry for the drain, and where to report what the swap dropped (the
+/// reloader waits for it, so the messages published after a reload are judged by it).
+#[derive(Debug)]
+pub struct RegistryUpdate {
+    pub registry: Arc<Registry>,
+    pub done: std::sync::mpsc::Sender<RegistrySwap>,
 }
 
 impl std::fmt::Debug for Drain {
@@ -203,6 +214,34 @@ impl Drain {
             outbox_lost: false,
             pending: Pending::default(),
             in_flight: None,
+            registry_updates: None,
+        }
+    }
+
+    /// Takes reloaded registries from `updates`: each is applied between two batches, so
+    /// every message is validated and evaluated wholly by the old or wholly by the new one.
+    #[must_use]
+    pub fn with_registry_updates(
+        mut self,
+        updates: mpsc::UnboundedReceiver<RegistryUpdate>,
+    ) -> Self {
+        self.registry_updates = Some(updates);
+        self
+    }
+
+    /// Applies the registries reloaded since the last batch to the validator and the rule
+    /// stage (with the risk index).
+    fn apply_registry_updates(&mut self) {
+        while let Some(Ok(RegistryUpdate { registry, done })) = self
+            .registry_updates
+            .as_mut()
+            .map(mpsc::UnboundedReceiver::try_recv)
+        {
+            self.validator.set_registry(registry.clone());
+            let swap = self.alerts.set_registry(&registry);
+            self.refresh_alert_gauges();
+            // The reloader may have given up waiting; it logged that.
+            let _ = done.send(swap);
         }
     }
 
@@ -225,6 +264,8 @@ impl Drain {
         let mut mode = Mode::Normal;
         let mut failures = 0u32;
         loop {
+            // Between batches: never while a batch's records are being judged.
+            self.apply_registry_updates();
             self.health
                 .spool_full
                 .store(self.reader.is_full(), Ordering::Relaxed);

@@ -69,7 +69,7 @@ pub async fn list(State(state): State<ApiState>, caller: Caller) -> Json<Silence
         st.engine
             .silences_visible_to(caller.id(), now)
             .into_iter()
-            .map(|s| view::silence(registry, s, now))
+            .map(|s| view::silence(&registry, s, now))
             .collect::<Vec<_>>()
     });
     Json(SilenceList { silences })
@@ -172,7 +172,7 @@ pub async fn add(
         reason: b.reason.trim().to_owned(),
         until,
     };
-    let body = view::silence(state.desk.registry(), &silence, state.desk.now());
+    let body = view::silence(&state.desk.registry(), &silence, state.desk.now());
     let action = Action::AddSilence { silence };
     Ok(match write::submit(&state, &caller, action).await {
         Ok(done) => (
