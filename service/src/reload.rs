@@ -228,16 +228,29 @@ fn swap_in_drain(
 
 /// The rule state a registry swap dropped, in words (nothing when it dropped none).
 fn describe_swap(swap: &RegistrySwap) -> Vec<String> {
-    let mut words = Vec::new();
-    if !swap.dropped_devices.is_empty() || !swap.dropped_sites.is_empty() {
-        words.push(format!(
-            "rule state dropped with the removed devices {} and sites {} ({} open alerts)",
-            listed(&swap.dropped_devices),
-            listed(&swap.dropped_sites),
-            swap.open_alerts_dropped
+    let mut of = Vec::new();
+    if !swap.dropped_devices.is_empty() {
+        of.push(format!(
+            "{} removed devices {}",
+            swap.dropped_devices.len(),
+            listed(&swap.dropped_devices)
         ));
     }
-    words
+    if !swap.dropped_sites.is_empty() {
+        of.push(format!(
+            "{} removed sites {}",
+            swap.dropped_sites.len(),
+            listed(&swap.dropped_sites)
+        ));
+    }
+    if of.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "rule state dropped of {}, with {} open alerts",
+        of.join(" and "),
+        swap.open_alerts_dropped
+    )]
 }
 
 /// Reloads `path` on every SIGHUP until `shutdown`.
@@ -411,4 +424,71 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
     .filter(|(_, changed)| *changed)
     .map(|(name, _)| name.to_owned())
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// A registry of `sites` (id, name) and `devices` (id, site, expected interval).
+    fn registry(sites: &[(&str, &str)], devices: &[(&str, &str, u32)]) -> Arc<SiteRegistry> {
+        let mut text = String::new();
+        for (i, (id, name)) in sites.iter().enumerate() {
+            text.push_str(&format!(
+                "[[sites]]\nid = \"{id}\"\nname = \"{name}\"\nkind = \"water\"\n\
+                 grid = {{ district = \"d\", street = \"st\", community = \"c{i}\" }}\n\
+                 water = {{ point = \"outlet\", disinfectant = \"free_chlorine\" }}\n\n"
+            ));
+        }
+        for (id, site, interval) in devices {
+            text.push_str(&format!(
+                "[[devices]]\nid = \"{id}\"\nsite = \"{site}\"\nkind = \"water_monitor\"\n\
+                 expected_interval_secs = {interval}\n\n"
+            ));
+        }
+        Config::parse(&text, "test.toml", &HashMap::<String, String>::new())
+            .unwrap()
+            .registry
+    }
+
+    #[test]
+    fn the_log_lists_sites_and_devices_added_removed_and_changed_with_counts_and_first_ids() {
+        let removed: Vec<String> = (1..=7).map(|i| format!("d{i}")).collect();
+        let mut old_devices = vec![("d0", "s0", 60)];
+        old_devices.extend(removed.iter().map(|d| (d.as_str(), "s0", 60)));
+        let old = registry(&[("s0", "水厂")], &old_devices);
+        let new = registry(
+            &[("s0", "水厂（新）"), ("s1", "水厂1")],
+            &[("d0", "s0", 120), ("d8", "s1", 60)],
+        );
+        assert_eq!(
+            describe_registry(&old, &new),
+            [
+                "sites added: 1 (s1)",
+                "sites changed: 1 (s0)",
+                "devices added: 1 (d8)",
+                "devices removed: 7 (d1, d2, d3, d4, d5, and 2 more)",
+                "devices changed: 1 (d0)",
+            ]
+        );
+        assert!(describe_registry(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn the_log_says_what_rule_state_went_with_removed_devices() {
+        let swap = RegistrySwap {
+            dropped_devices: vec!["d1".into()],
+            dropped_sites: Vec::new(),
+            open_alerts_dropped: 1,
+        };
+        assert_eq!(
+            describe_swap(&swap),
+            ["rule state dropped of 1 removed devices (d1), with 1 open alerts"]
+        );
+        assert!(describe_swap(&RegistrySwap::default()).is_empty());
+    }
 }

@@ -22,10 +22,15 @@
 //!   twice. Rule snapshots are saved only in Normal mode, after a successful write, so a crash
 //!   in Degraded mode replays (and re-emits, with the same alert ids) what was held in memory.
 //!
+//! A reloaded registry (SIGHUP) is taken between two batches (`reload.rs`), never in the
+//! middle of one.
+//!
 //! Layout: the loop and the modes here; `batch.rs` (pending rows, writing a batch);
+//! `reload.rs` (taking a reloaded registry);
 //! `tests.rs` (the drain against an in-memory store, under paused time).
 
 mod batch;
+mod reload;
 #[cfg(test)]
 mod tests;
 
@@ -40,8 +45,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::alerts::{self, AlertStage, PreparedSave, RegistrySwap};
-use crate::config::Registry;
+use crate::alerts::{self, AlertStage, PreparedSave};
 use crate::delivery::{Effects, NoticeOutbox, API_TOPIC};
 use crate::health::Health;
 use crate::message::Message;
@@ -53,6 +57,8 @@ use crate::source::mqtt::{Backoff, Publisher};
 use crate::spool::{Position, Record, SpoolError, SpoolReader};
 use crate::telemetry::metrics::Metrics;
 use crate::validate::{Processed, Validator};
+
+pub use reload::RegistryUpdate;
 
 use batch::{alert_rows, write_all, Failure, FailureLog, Pending, Summary};
 
@@ -132,14 +138,6 @@ pub struct Drain {
     registry_updates: Option<mpsc::UnboundedReceiver<RegistryUpdate>>,
 }
 
-/// A reloaded registry for the drain, and where to report what the swap dropped (the
-/// reloader waits for it, so the messages published after a reload are judged by it).
-#[derive(Debug)]
-pub struct RegistryUpdate {
-    pub registry: Arc<Registry>,
-    pub done: std::sync::mpsc::Sender<RegistrySwap>,
-}
-
 impl std::fmt::Debug for Drain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Drain")
@@ -215,33 +213,6 @@ impl Drain {
             pending: Pending::default(),
             in_flight: None,
             registry_updates: None,
-        }
-    }
-
-    /// Takes reloaded registries from `updates`: each is applied between two batches, so
-    /// every message is validated and evaluated wholly by the old or wholly by the new one.
-    #[must_use]
-    pub fn with_registry_updates(
-        mut self,
-        updates: mpsc::UnboundedReceiver<RegistryUpdate>,
-    ) -> Self {
-        self.registry_updates = Some(updates);
-        self
-    }
-
-    /// Applies the registries reloaded since the last batch to the validator and the rule
-    /// stage (with the risk index).
-    fn apply_registry_updates(&mut self) {
-        while let Some(Ok(RegistryUpdate { registry, done })) = self
-            .registry_updates
-            .as_mut()
-            .map(mpsc::UnboundedReceiver::try_recv)
-        {
-            self.validator.set_registry(registry.clone());
-            let swap = self.alerts.set_registry(&registry);
-            self.refresh_alert_gauges();
-            // The reloader may have given up waiting; it logged that.
-            let _ = done.send(swap);
         }
     }
 
