@@ -216,7 +216,10 @@ fn swap_in_drain(
     }
     match taken.recv_timeout(DRAIN_SWAP_WAIT) {
         Ok(swap) => describe_swap(&swap),
-        Err(_) => {
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            vec!["the drain stopped before taking the registry (shutting down)".into()]
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
             tracing::warn!(
                 waited_secs = DRAIN_SWAP_WAIT.as_secs(),
                 "The drain has not taken the reloaded registry yet; it does before its next batch."
