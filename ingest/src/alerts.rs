@@ -25,6 +25,8 @@ use serde_json::value::RawValue;
 #[derive(Debug)]
 pub struct AlertStage {
     engine: Engine,
+    /// The rule pack the engine runs (kept to rebuild it over a reloaded registry).
+    pack: alerting::rule::RulePack,
     snapshot_path: PathBuf,
     /// Records at or below this spool position are already in the engine's state.
     fed_up_to: Option<u64>,
@@ -56,6 +58,17 @@ pub struct AlertStage {
 }
 
 mod rebuild;
+
+/// What a registry swap ([`AlertStage::set_registry`]) dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistrySwap {
+    /// Devices no longer configured whose rule state was dropped.
+    pub dropped_devices: Vec<String>,
+    /// Sites no longer configured whose rule state (site rules, waste ledger) was dropped.
+    pub dropped_sites: Vec<String>,
+    /// Open alerts that went with them (their devices or sites are gone).
+    pub open_alerts_dropped: usize,
+}
 
 /// A rule state captured for saving ([`AlertStage::prepare_save`]).
 #[derive(Debug)]
@@ -119,6 +132,7 @@ impl AlertStage {
         };
         let stage = AlertStage {
             engine,
+            pack: config.alerts.pack.clone(),
             snapshot_path,
             fed_up_to: position,
             saved_up_to: position,
@@ -148,6 +162,45 @@ impl AlertStage {
     pub fn set_storage(&mut self, storage: StorageReporter, disk: std::sync::Arc<dyn DiskFaults>) {
         self.storage = storage;
         self.disk = disk;
+    }
+
+    /// Runs the rules over `registry` from now on (a reloaded configuration): the engine is
+    /// rebuilt from its own snapshot, so the state of every device and site that stays (open
+    /// alerts, pending durations, offline timers, ledgers) carries on; the state of removed
+    /// ones is dropped. The risk index scores the new sites. Call between records, never
+    /// while one is being fed.
+    pub fn set_registry(
+        &mut self,
+        registry: &std::sync::Arc<crate::config::Registry>,
+    ) -> RegistrySwap {
+        let open_before = self.engine.active_alerts();
+        let snapshot = self.engine.snapshot();
+        let dropped_devices = snapshot
+            .devices
+            .iter()
+            .filter(|d| registry.device(&d.device).is_none())
+            .map(|d| d.device.clone())
+            .collect();
+        let dropped_sites = snapshot
+            .sites
+            .iter()
+            .filter(|s| registry.site(&s.site).is_none())
+            .map(|s| s.site.clone())
+            .collect();
+        self.engine = Engine::restore(
+            self.pack.clone(),
+            registry.shared_sites(),
+            registry.alerting_devices(),
+            snapshot,
+        );
+        self.risk.set_registry(registry.clone());
+        // The state changed without a record: saved at the next chance.
+        self.ticked_since_save = true;
+        RegistrySwap {
+            dropped_devices,
+            dropped_sites,
+            open_alerts_dropped: open_before.saturating_sub(self.engine.active_alerts()),
+        }
     }
 
     /// Turns delivery on: every event from now on also goes to `delivery`, whose state is
@@ -468,4 +521,88 @@ fn write_snapshot(disk: &dyn DiskFaults, path: &Path, file: &SnapshotFile) -> st
         crate::disk::sync_dir(disk, dir)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! A reloaded registry: the rule state of devices that stay carries on, that of removed
+    //! devices is dropped and counted, and added devices reach the rules.
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::message::{encode_record, Message};
+    use crate::validate::Validator;
+
+    /// A configuration with site s0 and water monitors `devices`, its spool in `dir`.
+    fn config(dir: &Path, devices: &[&str]) -> Config {
+        let mut text = format!(
+            "[spool]\ndir = {:?}\n\n[[sites]]\nid = \"s0\"\nname = \"出厂水\"\nkind = \"water\"\n\
+             grid = {{ district = \"区\", street = \"街道\", community = \"社区\" }}\n\
+             water = {{ point = \"outlet\", disinfectant = \"free_chlorine\" }}\n",
+            dir.display().to_string()
+        );
+        for d in devices {
+            text.push_str(&format!(
+                "\n[[devices]]\nid = \"{d}\"\nsite = \"s0\"\nkind = \"water_monitor\"\nexpected_interval_secs = 60\n"
+            ));
+        }
+        Config::parse(&text, "test.toml", &HashMap::<String, String>::new()).unwrap()
+    }
+
+    /// Feeds a reading of `device` at spool `position`, validated by `validator`; turbidity
+    /// 9999 NTU is out of the sensor's range (rule G3 fires at once). The firing events.
+    fn feed(
+        stage: &mut AlertStage,
+        validator: &mut Validator,
+        position: u64,
+        device: &str,
+    ) -> Vec<AlertEvent> {
+        let now = crate::clock::now();
+        let payload = format!(
+            r#"{{"ts":{},"values":{{"turbidity_ntu":9999.0,"ph":7.2,"free_chlorine_mg_l":0.6}}}}"#,
+            now.as_millis() - 1_000
+        );
+        let record = encode_record(
+            now,
+            1,
+            &format!("weijian/v1/s0/{device}/telemetry"),
+            payload.as_bytes(),
+        );
+        let msg = Message::decode(&record).unwrap();
+        let processed = validator.process_spooled(position, &msg);
+        stage
+            .feed(position, &processed.inputs)
+            .into_iter()
+            .filter(|e| e.kind == EventKind::Firing)
+            .collect()
+    }
+
+    #[test]
+    fn an_open_alert_on_a_device_that_stays_survives_a_registry_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = config(dir.path(), &["d0", "d1"]);
+        let (mut stage, _) = AlertStage::open(&before);
+        let mut validator = Validator::new(before.registry.clone(), before.limits, "weijian/v1");
+        let d0_alert = feed(&mut stage, &mut validator, 1, "d0");
+        assert_eq!(d0_alert.len(), 1, "G3 fires on d0");
+        assert_eq!(feed(&mut stage, &mut validator, 2, "d1").len(), 1);
+        assert_eq!(stage.open_alerts(), 2);
+
+        // d1 leaves the registry, d2 joins it.
+        let after = config(dir.path(), &["d0", "d2"]);
+        validator.set_registry(after.registry.clone());
+        let swap = stage.set_registry(&after.registry);
+        assert_eq!(swap.dropped_devices, vec!["d1".to_owned()]);
+        assert!(swap.dropped_sites.is_empty());
+        assert_eq!(swap.open_alerts_dropped, 1);
+        assert_eq!(stage.open_alerts(), 1, "d0's alert is still open");
+
+        // d0's alert carries on (not announced again); d2 reaches the rules.
+        assert!(feed(&mut stage, &mut validator, 3, "d0").is_empty());
+        let d2_alert = feed(&mut stage, &mut validator, 4, "d2");
+        assert_eq!(d2_alert.len(), 1);
+        assert_eq!(stage.open_alerts(), 2);
+    }
 }

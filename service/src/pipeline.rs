@@ -340,11 +340,11 @@ pub async fn start_with(
             (None, None)
         }
     };
-    let reloader = Arc::new(crate::reload::Reloader::new(
-        config.clone(),
-        desk.clone(),
-        &registry,
-    )?);
+    let (registry_updates, registry_updates_rx) = mpsc::unbounded_channel();
+    let reloader = Arc::new(
+        crate::reload::Reloader::new(config.clone(), desk.clone(), &registry)?
+            .with_drain(registry_updates),
+    );
     let mut http_router = crate::http::router(registry.clone(), health.clone());
     if let Some(desk) = &desk {
         let api_metrics = crate::api::ApiMetrics::register(&registry)?;
@@ -378,7 +378,8 @@ pub async fn start_with(
         batch_max_rows: config.questdb.batch_max_rows,
         flush_interval: config.questdb.flush_interval,
         retry_max: config.questdb.retry_max,
-    });
+    })
+    .with_registry_updates(registry_updates_rx);
     tracker.spawn(drain.run(shutdown.clone()));
 
     Ok(Running {

@@ -1,5 +1,6 @@
-//! The site and device registry: who may publish what, where. Built once from the validated
-//! configuration and shared read-only (`Arc<Registry>`) by every stage.
+//! The site and device registry: who may publish what, where. Built from the validated
+//! configuration and shared read-only (`Arc<Registry>`) by every stage; a reload (SIGHUP,
+//! `weijian_service::reload`) replaces it whole, never edits it.
 //!
 //! It is sized for 100,000+ devices: entries live in two vectors in configuration order, and
 //! the by-id indexes ([`IdIndex`]) hold only positions (the ids are read from the vectors).

@@ -22,10 +22,15 @@
 //!   twice. Rule snapshots are saved only in Normal mode, after a successful write, so a crash
 //!   in Degraded mode replays (and re-emits, with the same alert ids) what was held in memory.
 //!
+//! A reloaded registry (SIGHUP) is taken between two batches (`reload.rs`), never in the
+//! middle of one.
+//!
 //! Layout: the loop and the modes here; `batch.rs` (pending rows, writing a batch);
+//! `reload.rs` (taking a reloaded registry);
 //! `tests.rs` (the drain against an in-memory store, under paused time).
 
 mod batch;
+mod reload;
 #[cfg(test)]
 mod tests;
 
@@ -34,7 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alerting::{AlertEvent, Input};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -52,6 +57,8 @@ use crate::source::mqtt::{Backoff, Publisher};
 use crate::spool::{Position, Record, SpoolError, SpoolReader};
 use crate::telemetry::metrics::Metrics;
 use crate::validate::{Processed, Validator};
+
+pub use reload::RegistryUpdate;
 
 use batch::{alert_rows, write_all, Failure, FailureLog, Pending, Summary};
 
@@ -131,6 +138,8 @@ pub struct Drain {
     pending: Pending,
     /// The batch being written, if any.
     in_flight: Option<InFlight>,
+    /// Reloaded registries (SIGHUP), applied between batches.
+    registry_updates: Option<mpsc::UnboundedReceiver<RegistryUpdate>>,
 }
 
 impl std::fmt::Debug for Drain {
@@ -207,6 +216,7 @@ impl Drain {
             outbox_lost: false,
             pending: Pending::default(),
             in_flight: None,
+            registry_updates: None,
         }
     }
 
@@ -232,6 +242,8 @@ impl Drain {
         let mut mode = Mode::Normal;
         let mut failures = 0u32;
         loop {
+            // Between batches: never while a batch's records are being judged.
+            self.apply_registry_updates();
             self.health
                 .spool_full
                 .store(self.reader.is_full(), Ordering::Relaxed);

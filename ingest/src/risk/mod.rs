@@ -17,7 +17,7 @@
 
 pub mod verify;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use alerting::model::Timestamp;
 use alerting::risk::{
@@ -63,7 +63,8 @@ struct State {
 pub struct RiskBoard {
     inner: Arc<Mutex<State>>,
     params: Arc<RiskParams>,
-    registry: Arc<Registry>,
+    /// The sites scored, shared by every clone: a reloaded registry reaches them all.
+    registry: Arc<RwLock<Arc<Registry>>>,
 }
 
 /// Draws remembered for exclusions and 回避; older ones are forgotten (product default: at 10
@@ -78,7 +79,7 @@ impl RiskBoard {
                 pending: Vec::new(),
             })),
             params: Arc::new(params),
-            registry,
+            registry: Arc::new(RwLock::new(registry)),
         }
     }
 
@@ -92,8 +93,21 @@ impl RiskBoard {
         &self.params
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// The sites and devices in force.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Scores the sites of `registry` from now on (a reloaded configuration); the ledger of
+    /// removed sites stays until it ages out of the window.
+    pub fn set_registry(&self, registry: Arc<Registry>) {
+        *self
+            .registry
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = registry;
     }
 
     /// Records the rule engine's events in the ledger.
@@ -117,7 +131,7 @@ impl RiskBoard {
         let window = i64::from(self.params.window_days);
         let days = self.state().saved.ledger.alert_days(day - window + 1, day);
         score_sites(
-            self.registry.sites().map(|s| &*s.id),
+            self.registry().sites().map(|s| &*s.id),
             day,
             &days,
             &self.params,
@@ -133,7 +147,8 @@ impl RiskBoard {
     }
 
     fn row(&self, r: &SiteRisk) -> Option<Row> {
-        let site = self.registry.site(&r.site)?;
+        let registry = self.registry();
+        let site = registry.site(&r.site)?;
         Some(Row::SiteRisk(Box::new(SiteRiskRow {
             ts: cst_midnight(r.day),
             date: r.date.clone(),

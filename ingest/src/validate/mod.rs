@@ -72,6 +72,14 @@ impl Validator {
         }
     }
 
+    /// Judges the next messages by `registry` (a reloaded configuration). The per-device state
+    /// of devices it no longer has is forgotten.
+    pub fn set_registry(&mut self, registry: std::sync::Arc<Registry>) {
+        self.in_maintenance
+            .retain(|device, _| registry.device(device).is_some());
+        self.registry = registry;
+    }
+
     /// Validates one message that was not read from the spool (tools, tests): its
     /// quarantine rows carry `message_seq` 0.
     pub fn process(&mut self, msg: &Message) -> Processed {

@@ -79,7 +79,7 @@ pub async fn list(
         let alerts = found
             .into_iter()
             .take(filter.limit)
-            .map(|(id, rec)| view::alert(st, registry, id, rec, now))
+            .map(|(id, rec)| view::alert(st, &registry, id, rec, now))
             .collect();
         AlertList {
             alerts,
@@ -116,7 +116,7 @@ pub async fn detail(
     let found = state.desk.read(|st| {
         st.alerts.get(&id).map(|rec| {
             if st.engine.can_see(caller.id(), &rec.last.site) {
-                Ok(view::alert_detail(st, registry, &id, rec, now))
+                Ok(view::alert_detail(st, &registry, &id, rec, now))
             } else {
                 Err(rec.last.site.clone())
             }

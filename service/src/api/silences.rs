@@ -69,7 +69,7 @@ pub async fn list(State(state): State<ApiState>, caller: Caller) -> Json<Silence
         st.engine
             .silences_visible_to(caller.id(), now)
             .into_iter()
-            .map(|s| view::silence(registry, s, now))
+            .map(|s| view::silence(&registry, s, now))
             .collect::<Vec<_>>()
     });
     Json(SilenceList { silences })
@@ -185,7 +185,7 @@ pub async fn add(
                 e.to_string(),
             )
         })?;
-    let body = view::silence(state.desk.registry(), &silence, now);
+    let body = view::silence(&state.desk.registry(), &silence, now);
     let action = Action::AddSilence { silence };
     Ok(match write::submit(&state, &caller, action).await {
         Ok(done) => (

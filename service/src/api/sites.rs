@@ -168,7 +168,7 @@ pub async fn status(
     let found = state.desk.read(|st| {
         st.engine
             .can_see(caller.id(), &id)
-            .then(|| site_status(st, registry, entry, now))
+            .then(|| site_status(st, &registry, entry, now))
     });
     match found {
         Some(mut body) => {

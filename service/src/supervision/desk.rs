@@ -177,7 +177,8 @@ struct Inner {
     waiters: Mutex<HashMap<String, oneshot::Sender<Applied>>>,
     journal: SpoolWriter,
     clock: Clock,
-    registry: Arc<Registry>,
+    /// The sites and devices in force (replaced by a reload).
+    registry: std::sync::RwLock<Arc<Registry>>,
     run: i64,
     next: AtomicU64,
     /// Waste stores' ledger summaries (published by the alert stage).
@@ -227,7 +228,7 @@ impl Desk {
                 waiters: Mutex::new(HashMap::new()),
                 journal,
                 clock,
-                registry,
+                registry: std::sync::RwLock::new(registry),
                 run,
                 next: AtomicU64::new(1),
                 waste: super::WasteBoard::default(),
@@ -249,18 +250,33 @@ impl Desk {
             .cloned()
     }
 
-    /// Replaces the supervisors and notice timing (a reloaded supervisors file), keeping every
-    /// open alert, deadline, group and silence. An alert already notified keeps its recipients;
-    /// new events reach the new supervisors.
+    /// Replaces the supervisors and notice timing (a reloaded supervisors file) and, when
+    /// given, the sites and devices (a reloaded registry), together, keeping every open alert,
+    /// deadline, group and silence. An alert already notified keeps its recipients; new events
+    /// reach the new supervisors.
     ///
     /// # Errors
     /// The delivery state cannot be carried over (not expected: it is this desk's own).
-    pub fn reconfigure(&self, config: DeliveryConfig) -> Result<(), String> {
-        let sites = self.inner.registry.alerting_sites();
+    pub fn reconfigure(
+        &self,
+        config: DeliveryConfig,
+        registry: Option<Arc<Registry>>,
+    ) -> Result<(), String> {
+        let sites = registry
+            .as_ref()
+            .map_or_else(|| self.registry(), Arc::clone)
+            .alerting_sites();
         let mut state = self.state();
         let engine = DeliveryEngine::restore(config, &sites, state.engine.snapshot())
             .map_err(|error| error.to_string())?;
         state.engine = engine;
+        if let Some(registry) = registry {
+            *self
+                .inner
+                .registry
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = registry;
+        }
         Ok(())
     }
 
@@ -299,9 +315,13 @@ impl Desk {
         &self.inner.limits
     }
 
-    /// The sites and devices.
-    pub fn registry(&self) -> &Registry {
-        &self.inner.registry
+    /// The sites and devices in force.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.inner
+            .registry
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The waste stores' ledger summaries.

@@ -168,11 +168,11 @@ fn parameters(board: &RiskBoard) -> RiskParameters {
 
 /// The caller's visible sites scored on `day`, with their registry entries.
 fn visible_scores<'b>(
-    board: &'b RiskBoard,
+    board: &RiskBoard,
+    registry: &'b weijian_ingest::config::Registry,
     caller: &Caller,
     day: i64,
 ) -> Vec<(&'b SiteEntry, SiteRisk)> {
-    let registry = board.registry();
     board
         .score_day(day)
         .into_iter()
@@ -227,7 +227,8 @@ pub async fn list(
             )
         })?),
     };
-    let mut found = visible_scores(board, &caller, day);
+    let registry = board.registry();
+    let mut found = visible_scores(board, &registry, &caller, day);
     found.retain(|(e, r)| {
         grade.is_none_or(|g| r.grade == g)
             && min_grade.is_none_or(|g| r.grade >= g)
@@ -272,7 +273,8 @@ pub async fn site(
     only(&pairs, SITE_PARAMETERS)?;
     let board = board(&state)?;
     let day = day_of(param(&pairs, "date"), state.desk.now())?;
-    let Some(entry) = board.registry().site(&id) else {
+    let registry = board.registry();
+    let Some(entry) = registry.site(&id) else {
         return Err(ApiError::not_found(format!("site {id} is not configured")));
     };
     if !caller.supervisor.cell.contains(&entry.grid) {
@@ -345,7 +347,8 @@ pub async fn grid(
             .ok_or_else(|| ApiError::bad_parameter("worst", "expected 0 to 100"))?,
     };
     let mut cells: Vec<(Cell, Vec<(&SiteEntry, SiteRisk)>)> = Vec::new();
-    for (e, r) in visible_scores(board, &caller, day) {
+    let registry = board.registry();
+    for (e, r) in visible_scores(board, &registry, &caller, day) {
         let cell = Cell::of(&e.grid, tier);
         match cells.iter_mut().find(|(c, _)| *c == cell) {
             Some((_, v)) => v.push((e, r)),
