@@ -97,18 +97,29 @@ pub fn on_signals(token: CancellationToken) {
     });
 }
 
-/// Writes a command's report to stdout. A reader that closed early (`weijian check-config |
-/// head`) is not an error: the command exits with `code` as it would have; another write error
-/// is reported on stderr and fails the command.
-pub fn print_stdout(text: &str, code: ExitCode) -> ExitCode {
+/// Writes `text` to stdout. A reader that closed early (`weijian check-config | head`) is not
+/// an error: what it did not read is dropped.
+///
+/// # Errors
+/// Any other write error.
+pub fn write_stdout(text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
     {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Writes a command's report to stdout ([`write_stdout`]): the command exits with `code` as it
+/// would have, also when the reader closed early; another write error is reported on stderr and
+/// fails the command.
+pub fn print_stdout(text: &str, code: ExitCode) -> ExitCode {
+    match write_stdout(text) {
         Ok(()) => code,
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => code,
         Err(error) => {
             eprintln!("cannot write to stdout: {error}");
             ExitCode::FAILURE

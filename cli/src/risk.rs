@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use alerting::delivery::grid::Cell;
 
+use crate::common::write_stdout;
+
 use serde_json::{json, Value};
 
 /// Exit code of a usage error (EX_USAGE).
@@ -87,10 +89,7 @@ pub fn run(command: RiskCommand) -> u8 {
                 None => "/api/v1/risk/sites".to_owned(),
             };
             match call(&api, "GET", &path, None) {
-                Ok(body) => {
-                    print!("{}", grades_table(&body));
-                    0
-                }
+                Ok(body) => out(&grades_table(&body)),
                 Err(e) => fail(&e),
             }
         }
@@ -135,14 +134,11 @@ pub fn run(command: RiskCommand) -> u8 {
                 Ok(a) => a,
                 Err(e) => return fail(&e),
             };
-            println!(
-                "draw {}  date {}  seed {}",
+            let summary = format!(
+                "draw {}  date {}  seed {}\nin scope {}, eligible {}, drawn {}{}\n\n{}\n{}",
                 answer["draw_id"].as_str().unwrap_or("?"),
                 answer["input"]["date"].as_str().unwrap_or("?"),
-                answer["seed"].as_str().unwrap_or("?")
-            );
-            println!(
-                "in scope {}, eligible {}, drawn {}{}",
+                answer["seed"].as_str().unwrap_or("?"),
                 answer["result"]["in_scope"],
                 answer["result"]["eligible"],
                 answer["result"]["picks"].as_array().map_or(0, Vec::len),
@@ -150,12 +146,13 @@ pub fn run(command: RiskCommand) -> u8 {
                     Some(s) if s > 0 =>
                         format!(" ({s} fewer than asked: not enough eligible sites)"),
                     _ => String::new(),
-                }
+                },
+                answer["table"].as_str().unwrap_or(""),
+                answer["csv"].as_str().unwrap_or("")
             );
-            println!();
-            print!("{}", answer["table"].as_str().unwrap_or(""));
-            println!();
-            print!("{}", answer["csv"].as_str().unwrap_or(""));
+            if out(&summary) != 0 {
+                return 1;
+            }
             if let Some(path) = record {
                 let published = json!({
                     "draw_id": answer["draw_id"],
@@ -180,10 +177,7 @@ pub fn run(command: RiskCommand) -> u8 {
                 }
             };
             match weijian_ingest::risk::verify::verify(&text) {
-                Ok(msg) => {
-                    println!("{msg}");
-                    0
-                }
+                Ok(msg) => out(&format!("{msg}\n")),
                 Err(msg) => {
                     eprintln!("{msg}");
                     1
@@ -207,6 +201,14 @@ fn grades_table(body: &Value) -> String {
         ));
     }
     s
+}
+
+/// Prints a report; a reader that closed early is no error (`weijian risk grades | head`).
+fn out(text: &str) -> u8 {
+    match write_stdout(text) {
+        Ok(()) => 0,
+        Err(e) => fail(&format!("cannot write to stdout: {e}")),
+    }
 }
 
 fn fail(e: &str) -> u8 {

@@ -183,6 +183,19 @@ async fn a_w2_alert_raises_its_sites_grade_and_a_draw_from_the_command_line_is_s
         String::from_utf8_lossy(&verify.stderr)
     );
     assert!(String::from_utf8_lossy(&verify.stdout).starts_with("verified"));
+    // `weijian risk verify draw.json | head -0`: a reader gone before anything is written is
+    // no panic, and the verdict's exit code stands.
+    let mut closed = std::process::Command::new(&bin)
+        .args(["risk", "verify"])
+        .arg(&record)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    drop(closed.stdout.take());
+    let closed = closed.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&closed.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(closed.status.code(), Some(0), "{stderr}");
     let draws = env.table("inspection_draws");
     env.store
         .wait_for_count_async(&draws, 2, Duration::from_secs(20))
