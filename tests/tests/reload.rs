@@ -71,6 +71,33 @@ async fn chlorine(
 /// Held by each test while it runs, so one test's SIGHUP never reloads another's weijian.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// weijian started from a configuration file (grid of `registry(0)`, the street supervisor
+/// only), with SIGHUP reloading that file.
+struct Started {
+    env: Env,
+    hooks: Receiver,
+    path: std::path::PathBuf,
+    running: weijian_service::pipeline::Running,
+}
+
+async fn start() -> anyhow::Result<Started> {
+    let env = Env::new()?;
+    let hooks = Receiver::start().await?;
+    let text = config_with_delivery(&env, &registry(0), &supervisors(&hooks, false), "")?;
+    let path = env.spool_dir.path().join("weijian.toml");
+    std::fs::write(&path, text)?;
+    let config = weijian_ingest::config::Config::load(&path, &weijian_ingest::config::ProcessEnv)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (running, shutdown) = env.start(config).await?;
+    on_sighup(running.reloader.clone(), path.clone(), shutdown);
+    Ok(Started {
+        env,
+        hooks,
+        path,
+        running,
+    })
+}
+
 fn sighup() -> anyhow::Result<()> {
     let status = std::process::Command::new("kill")
         .args(["-HUP", &std::process::id().to_string()])
@@ -83,15 +110,12 @@ fn sighup() -> anyhow::Result<()> {
 async fn sighup_with_a_new_supervisor_routes_the_next_alert_to_them_without_losing_a_message(
 ) -> anyhow::Result<()> {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let env = Env::new()?;
-    let hooks = Receiver::start().await?;
-    let text = config_with_delivery(&env, &registry(0), &supervisors(&hooks, false), "")?;
-    let path = env.spool_dir.path().join("weijian.toml");
-    std::fs::write(&path, text)?;
-    let config = weijian_ingest::config::Config::load(&path, &weijian_ingest::config::ProcessEnv)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (running, shutdown) = env.start(config).await?;
-    on_sighup(running.reloader.clone(), path.clone(), shutdown.clone());
+    let Started {
+        env,
+        hooks,
+        running,
+        ..
+    } = start().await?;
 
     let mut publisher = Publisher::connect(env.broker.host(), env.broker.port(), "gw-s0");
     let start = chrono::Utc::now().timestamp_millis() - 40 * 60_000;
@@ -184,15 +208,13 @@ fn supervisors_with_c2(hooks: &Receiver) -> String {
 async fn sighup_with_a_new_device_in_the_registry_stores_and_alerts_on_it_without_losing_a_message(
 ) -> anyhow::Result<()> {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let env = Env::new()?;
-    let hooks = Receiver::start().await?;
-    let text = config_with_delivery(&env, &registry(0), &supervisors(&hooks, false), "")?;
-    let path = env.spool_dir.path().join("weijian.toml");
-    std::fs::write(&path, text)?;
-    let config = weijian_ingest::config::Config::load(&path, &weijian_ingest::config::ProcessEnv)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (running, shutdown) = env.start(config).await?;
-    on_sighup(running.reloader.clone(), path.clone(), shutdown.clone());
+    let Started {
+        env,
+        hooks,
+        path,
+        running,
+        ..
+    } = start().await?;
 
     let mut d0 = Publisher::connect(env.broker.host(), env.broker.port(), "gw-s0");
     let mut d2 = Publisher::connect(env.broker.host(), env.broker.port(), "gw-s2");

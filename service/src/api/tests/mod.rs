@@ -476,3 +476,40 @@ impl std::io::Write for LogSink {
 pub fn logged(lines: &Arc<Mutex<Vec<u8>>>) -> String {
     String::from_utf8_lossy(&lines.lock().unwrap()).into_owned()
 }
+
+/// A waste store's ledger as the alert stage publishes it: three bags in, one handed over, a
+/// disinfection (hours before `now`).
+pub fn filled_ledger(now: Timestamp) -> alerting::waste::LedgerSummary {
+    use alerting::waste::{BagIn, Category, Handover, Ledger};
+    let at = |hours_ago: i64| Timestamp(now.0 - hours_ago * 3_600_000_000);
+    let mut ledger = Ledger::default();
+    for (id, category, kg, hours_ago) in [
+        ("B1", Category::Infectious, 2.5, 30),
+        ("B2", Category::Sharps, 0.75, 20),
+        ("B3", Category::Infectious, 1.5, 10),
+    ] {
+        ledger.bag_in(&BagIn {
+            site: "ws-west".into(),
+            device: "wd-west-1".into(),
+            ts: at(hours_ago),
+            bag_id: id.into(),
+            category,
+            weight_kg: kg,
+            department: None,
+        });
+    }
+    ledger.handover(
+        &Handover {
+            site: "ws-west".into(),
+            device: "wd-west-1".into(),
+            ts: at(6),
+            manifest_id: "MF-88".into(),
+            bag_ids: vec!["B1".into()],
+            weight_kg: 2.48,
+            carrier: "HZ-MW-01".into(),
+        },
+        600,
+    );
+    ledger.disinfection(at(3));
+    ledger.summary()
+}

@@ -80,8 +80,6 @@ async fn site_status_outside_the_subtree_is_403_audited_and_unknown_is_404() {
 
 #[tokio::test]
 async fn a_waste_store_status_shows_its_ledger() {
-    use alerting::model::Timestamp;
-    use alerting::waste::{BagIn, Category, Handover, Ledger};
     let h = Harness::new().await;
     let empty = h.get("/api/v1/sites/ws-west/status", XUEFU).await;
     assert_eq!(empty.status, StatusCode::OK, "{empty:?}");
@@ -95,37 +93,7 @@ async fn a_waste_store_status_shows_its_ledger() {
     );
 
     // The ledger as the alert stage publishes it: three bags in, one handed over.
-    let at = |hours_ago: i64| Timestamp(h.now().0 - hours_ago * 3_600_000_000);
-    let mut ledger = Ledger::default();
-    for (id, category, kg, hours_ago) in [
-        ("B1", Category::Infectious, 2.5, 30),
-        ("B2", Category::Sharps, 0.75, 20),
-        ("B3", Category::Infectious, 1.5, 10),
-    ] {
-        ledger.bag_in(&BagIn {
-            site: "ws-west".into(),
-            device: "wd-west-1".into(),
-            ts: at(hours_ago),
-            bag_id: id.into(),
-            category,
-            weight_kg: kg,
-            department: None,
-        });
-    }
-    ledger.handover(
-        &Handover {
-            site: "ws-west".into(),
-            device: "wd-west-1".into(),
-            ts: at(6),
-            manifest_id: "MF-88".into(),
-            bag_ids: vec!["B1".into()],
-            weight_kg: 2.48,
-            carrier: "HZ-MW-01".into(),
-        },
-        600,
-    );
-    ledger.disinfection(at(3));
-    h.desk.waste().set("ws-west", ledger.summary());
+    h.desk.waste().set("ws-west", filled_ledger(h.now()));
 
     let s = h.get("/api/v1/sites/ws-west/status", XUEFU).await;
     let w = &s.body["waste"];
