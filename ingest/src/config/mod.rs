@@ -8,6 +8,7 @@
 //! paths written in a file are relative to that file's directory.
 
 pub mod api;
+pub mod console;
 pub mod delivery;
 pub mod endpoint;
 pub mod interpolate;
@@ -170,6 +171,8 @@ impl Default for Limits {
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub listen: String,
+    /// The supervisors' web console (`console_*` keys).
+    pub console: console::ConsoleSettings,
 }
 
 /// One configuration problem: where (key path and line), and what is wrong.

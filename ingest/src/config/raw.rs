@@ -195,18 +195,38 @@ impl Default for RawLimits {
     }
 }
 
-/// `[http]`: metrics, health and the API.
+/// `[http]`: metrics, health, the API and the console.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawHttp {
     #[serde(default = "default_http_listen")]
     pub listen: Spanned<String>,
+    /// Console session length, hours (defaults and reasons in `config::console`).
+    #[serde(default = "default_console_session_hours")]
+    pub console_session_hours: Spanned<u64>,
+    /// Failed console sign-ins allowed per remote address and window.
+    #[serde(default = "default_console_signin_max_failures")]
+    pub console_signin_max_failures: Spanned<u64>,
+    /// The window of failed sign-ins, minutes.
+    #[serde(default = "default_console_signin_lockout_minutes")]
+    pub console_signin_lockout_minutes: Spanned<u64>,
+    /// The alert page's chart query timeout, milliseconds.
+    #[serde(default = "default_console_chart_timeout_ms")]
+    pub console_chart_timeout_ms: Spanned<u64>,
+    /// Console sessions held at once.
+    #[serde(default = "default_console_max_sessions")]
+    pub console_max_sessions: Spanned<u64>,
 }
 
 impl Default for RawHttp {
     fn default() -> Self {
         Self {
             listen: default_http_listen(),
+            console_session_hours: default_console_session_hours(),
+            console_signin_max_failures: default_console_signin_max_failures(),
+            console_signin_lockout_minutes: default_console_signin_lockout_minutes(),
+            console_chart_timeout_ms: default_console_chart_timeout_ms(),
+            console_max_sessions: default_console_max_sessions(),
         }
     }
 }
@@ -540,6 +560,21 @@ fn default_max_age_days() -> Spanned<u64> {
 }
 fn default_http_listen() -> Spanned<String> {
     unspanned("127.0.0.1:9464".into())
+}
+fn default_console_session_hours() -> Spanned<u64> {
+    unspanned(super::console::DEFAULT_SESSION_HOURS)
+}
+fn default_console_signin_max_failures() -> Spanned<u64> {
+    unspanned(u64::from(super::console::DEFAULT_SIGNIN_MAX_FAILURES))
+}
+fn default_console_signin_lockout_minutes() -> Spanned<u64> {
+    unspanned(super::console::DEFAULT_SIGNIN_LOCKOUT.as_secs() / 60)
+}
+fn default_console_chart_timeout_ms() -> Spanned<u64> {
+    unspanned(u64::try_from(super::console::DEFAULT_CHART_TIMEOUT.as_millis()).unwrap_or(2000))
+}
+fn default_console_max_sessions() -> Spanned<u64> {
+    unspanned(super::console::DEFAULT_MAX_SESSIONS as u64)
 }
 fn default_tick_interval_secs() -> Spanned<u64> {
     unspanned(10)

@@ -36,6 +36,7 @@ struct RegistryState {
 }
 
 mod api;
+mod console;
 mod delivery;
 mod files;
 
@@ -105,8 +106,10 @@ impl Validator<'_> {
         let questdb = self.questdb(raw.questdb);
         let spool = self.spool(raw.spool);
         let limits = self.limits(raw.limits);
+        let console = self.console(&raw.http);
         let http = HttpConfig {
             listen: self.socket_addr(raw.http.listen, "http.listen"),
+            console,
         };
         let registry = self.registry(raw.sites, raw.devices, raw.registry);
         let alerts = self.alerts(raw.alerts);

@@ -13,7 +13,7 @@ use super::caller::Caller;
 use super::error::ApiError;
 use super::filter::{AlertFilter, AlertQuery};
 use super::view::{self, Alert, AlertDetail, AlertState, Event};
-use super::write::{self, bounded, Queued};
+use super::write::{self, bounded, NotApplied, Queued};
 use super::ApiState;
 use crate::supervision::Action;
 
@@ -64,13 +64,18 @@ pub async fn list(
 ) -> Result<Json<AlertList>, ApiError> {
     let Query(pairs) = query.map_err(|e| ApiError::bad_parameter("(query)", e.body_text()))?;
     let filter = AlertFilter::parse(&pairs)?;
+    Ok(Json(visible(&state, caller.id(), &filter)))
+}
+
+/// The alerts `supervisor` may see that pass `filter`, newest first (the API and the console).
+pub fn visible(state: &ApiState, supervisor: &str, filter: &AlertFilter) -> AlertList {
     let now = state.desk.now();
     let registry = state.desk.registry();
-    let body = state.desk.read(|st| {
+    state.desk.read(|st| {
         let mut found: Vec<_> = st
             .alerts
             .iter()
-            .filter(|(_, rec)| st.engine.can_see(caller.id(), &rec.last.site))
+            .filter(|(_, rec)| st.engine.can_see(supervisor, &rec.last.site))
             .filter(|(_, rec)| filter.matches(rec))
             .filter(|(id, rec)| filter.state.matches(AlertState::of(st, id, rec)))
             .collect();
@@ -86,8 +91,7 @@ pub async fn list(
             total,
             limit: filter.limit,
         }
-    });
-    Ok(Json(body))
+    })
 }
 
 /// One alert with its history.
@@ -111,24 +115,33 @@ pub async fn detail(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<AlertDetail>, ApiError> {
     let id = alert_id(id)?;
-    let now = state.desk.now();
-    let registry = state.desk.registry();
-    let found = state.desk.read(|st| {
-        st.alerts.get(&id).map(|rec| {
-            if st.engine.can_see(caller.id(), &rec.last.site) {
-                Ok(view::alert_detail(st, &registry, &id, rec, now))
-            } else {
-                Err(rec.last.site.clone())
-            }
-        })
-    });
-    match found {
+    match detail_of(&state, caller.id(), &id) {
         Some(Ok(body)) => Ok(Json(body)),
         Some(Err(site)) => Err(caller
             .forbid(&state, &format!("alert {id} (site {site})"))
             .await),
         None => Err(unknown(&id)),
     }
+}
+
+/// Alert `id` with its history when `supervisor` may see it, else `Err(its site)`; `None`
+/// when the desk does not know it (the API and the console).
+pub fn detail_of(
+    state: &ApiState,
+    supervisor: &str,
+    id: &str,
+) -> Option<Result<AlertDetail, String>> {
+    let now = state.desk.now();
+    let registry = state.desk.registry();
+    state.desk.read(|st| {
+        st.alerts.get(id).map(|rec| {
+            if st.engine.can_see(supervisor, &rec.last.site) {
+                Ok(view::alert_detail(st, &registry, id, rec, now))
+            } else {
+                Err(rec.last.site.clone())
+            }
+        })
+    })
 }
 
 /// An acknowledgement (the body may also be empty).
@@ -178,11 +191,7 @@ pub async fn acknowledge(
 ) -> Result<Response, ApiError> {
     let id = alert_id(id)?;
     let b: AckBody = write::body(&body, Some(AckBody::default()))?;
-    bounded("note", &b.note, false, MAX_TEXT_CHARS)?;
-    let action = Action::Acknowledge {
-        alert_id: id.clone(),
-        note: b.note.trim().to_owned(),
-    };
+    let action = acknowledgement(&id, &b.note)?;
     Ok(written(&state, &caller, &id, action).await)
 }
 
@@ -214,32 +223,64 @@ pub async fn resolve(
 ) -> Result<Response, ApiError> {
     let id = alert_id(id)?;
     let b: ResolveBody = write::body(&body, None)?;
-    bounded("reason", &b.reason, true, MAX_TEXT_CHARS)?;
-    let action = Action::Resolve {
-        alert_id: id.clone(),
-        reason: b.reason.trim().to_owned(),
-    };
+    let action = resolution(&id, &b.reason)?;
     Ok(written(&state, &caller, &id, action).await)
+}
+
+/// An acknowledgement of `id` with `note` (optional, at most [`MAX_TEXT_CHARS`]).
+///
+/// # Errors
+/// 400 naming what is wrong with the note.
+pub fn acknowledgement(id: &str, note: &str) -> Result<Action, ApiError> {
+    bounded("note", note, false, MAX_TEXT_CHARS)?;
+    Ok(Action::Acknowledge {
+        alert_id: id.to_owned(),
+        note: note.trim().to_owned(),
+    })
+}
+
+/// A resolution of `id` with `reason` (required, at most [`MAX_TEXT_CHARS`]).
+///
+/// # Errors
+/// 400 naming what is wrong with the reason.
+pub fn resolution(id: &str, reason: &str) -> Result<Action, ApiError> {
+    bounded("reason", reason, true, MAX_TEXT_CHARS)?;
+    Ok(Action::Resolve {
+        alert_id: id.to_owned(),
+        reason: reason.trim().to_owned(),
+    })
+}
+
+/// Submits a write on alert `id` (the API and the console): the alert's state after it and
+/// what it changed.
+///
+/// # Errors
+/// The write was queued, refused or not journaled.
+pub async fn act(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+) -> Result<AlertWritten, NotApplied> {
+    let done = write::apply(state, caller, action).await?;
+    let alert_state = state.desk.read(|st| {
+        st.alerts
+            .get(id)
+            .map_or(AlertState::Resolved, |rec| AlertState::of(st, id, rec))
+    });
+    Ok(AlertWritten {
+        request_id: done.request_id,
+        alert_id: id.to_owned(),
+        state: alert_state,
+        events: view::events(&done.events),
+    })
 }
 
 /// Submits a write on an alert: 200 `{request_id, alert_id, state, events}`.
 async fn written(state: &ApiState, caller: &Caller, id: &str, action: Action) -> Response {
-    match write::submit(state, caller, action).await {
-        Ok(done) => {
-            let alert_state = state.desk.read(|st| {
-                st.alerts
-                    .get(id)
-                    .map_or(AlertState::Resolved, |rec| AlertState::of(st, id, rec))
-            });
-            Json(AlertWritten {
-                request_id: done.request_id,
-                alert_id: id.to_owned(),
-                state: alert_state,
-                events: view::events(&done.events),
-            })
-            .into_response()
-        }
-        Err(response) => response,
+    match act(state, caller, id, action).await {
+        Ok(body) => Json(body).into_response(),
+        Err(not_applied) => not_applied.into_response(),
     }
 }
 

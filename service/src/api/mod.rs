@@ -27,23 +27,23 @@
 //! Alert ids contain `/`: clients percent-encode them in paths (`%2F`); [`axum::extract::Path`]
 //! decodes them.
 
-mod alerts;
-mod caller;
+pub(crate) mod alerts;
+pub(crate) mod caller;
 pub mod doc;
 mod error;
-mod filter;
-mod refusals;
+pub(crate) mod filter;
+pub(crate) mod refusals;
 mod risk;
-mod silences;
-mod sites;
-mod sterilizers;
-mod time;
-mod view;
-mod waste;
-mod write;
+pub(crate) mod silences;
+pub(crate) mod sites;
+pub(crate) mod sterilizers;
+pub(crate) mod time;
+pub(crate) mod view;
+pub(crate) mod waste;
+pub(crate) mod write;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -82,7 +82,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/risk/draws", &["post"]),
 ];
 
-/// What every handler shares.
+/// What every handler shares (the console's handlers too, `crate::console`).
 #[derive(Debug, Clone)]
 pub(crate) struct ApiState {
     pub desk: Desk,
@@ -98,12 +98,24 @@ pub(crate) struct ApiState {
 /// [`crate::http::serve`] does) so audit rows carry the client's address. Call it inside the
 /// tokio runtime: it starts the task that closes the refusal audit's intervals.
 pub fn router(desk: Desk, metrics: ApiMetrics) -> Router {
-    let max_body = desk.limits().max_body_bytes;
-    let state = ApiState {
-        refusals: Refusals::start(desk.clone(), metrics),
-        desk,
-        next_silence: Arc::new(AtomicU64::new(1)),
-    };
+    router_with(ApiState::new(desk, metrics))
+}
+
+impl ApiState {
+    /// The state the API's handlers share, to give to [`router_with`] and the console. Call it
+    /// inside the tokio runtime: it starts the task that closes the refusal audit's intervals.
+    pub fn new(desk: Desk, metrics: ApiMetrics) -> Self {
+        ApiState {
+            refusals: Refusals::start(desk.clone(), metrics),
+            desk,
+            next_silence: Arc::new(AtomicU64::new(1)),
+        }
+    }
+}
+
+/// [`router`] over a state shared with the console (`crate::console`).
+pub(crate) fn router_with(state: ApiState) -> Router {
+    let max_body = state.desk.limits().max_body_bytes;
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/me", get(me))

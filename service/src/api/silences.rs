@@ -20,7 +20,7 @@ use super::doc::schema;
 use super::error::ApiError;
 use super::time;
 use super::view::{self, Event, SilenceView};
-use super::write::{self, bounded, Queued};
+use super::write::{self, bounded, Done, NotApplied, Queued};
 use super::ApiState;
 use crate::supervision::{limits, Action};
 
@@ -81,17 +81,17 @@ pub async fn list(State(state): State<ApiState>, caller: Caller) -> Json<Silence
 pub struct NewSilence {
     /// Generated (`s-<request time ms>-<n>`) when absent.
     #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$", nullable = false)]
-    id: Option<String>,
-    site: String,
+    pub(crate) id: Option<String>,
+    pub(crate) site: String,
     /// Silence only this device of the site.
     #[schema(nullable = false)]
-    device: Option<String>,
+    pub(crate) device: Option<String>,
     #[schema(min_length = 1, max_length = 500)]
-    reason: String,
+    pub(crate) reason: String,
     /// RFC 3339 or epoch milliseconds (text or number); at most `api.max_silence_hours`
     /// (default 72) from now.
     #[schema(schema_with = schema::until_in)]
-    until: Value,
+    pub(crate) until: Value,
 }
 
 /// Silence a site, or one device of it, until a time (notices are held; alerts are still
@@ -121,6 +121,31 @@ pub async fn add(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: NewSilence = write::body(&body, None)?;
+    Ok(match create(&state, &caller, b).await {
+        Ok((silence, done)) => (
+            StatusCode::CREATED,
+            Json(SilenceCreated {
+                request_id: done.request_id,
+                silence,
+                events: view::events(&done.events),
+            }),
+        )
+            .into_response(),
+        Err(not_applied) => not_applied.into_response(),
+    })
+}
+
+/// Checks a new silence and submits it (the API and the console): the silence as created and
+/// what the write did.
+///
+/// # Errors
+/// A field is not valid (400), the device is not the site's (422), the silence breaks a limit
+/// (422), or the write was queued, refused or not journaled.
+pub async fn create(
+    state: &ApiState,
+    caller: &Caller,
+    b: NewSilence,
+) -> Result<(SilenceView, Done), NotApplied> {
     bounded("reason", &b.reason, true, MAX_TEXT_CHARS)?;
     let until = match &b.until {
         Value::String(s) => time::parse(s),
@@ -134,9 +159,7 @@ pub async fn add(
     .map_err(|e| ApiError::bad_body(format!("`until`: {e}")))?;
     let site = b.site.trim().to_owned();
     if site.is_empty() {
-        return Err(ApiError::bad_body(
-            "`site` is required and must not be empty",
-        ));
+        return Err(ApiError::bad_body("`site` is required and must not be empty").into());
     }
     let id = match b.id {
         Some(id) => checked_id(id)?,
@@ -161,7 +184,8 @@ pub async fn add(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "unknown_device",
                     format!("device `{device}` is not registered at site {site}"),
-                ));
+                )
+                .into());
             }
             SilenceScope::Device { site, device }
         }
@@ -185,20 +209,9 @@ pub async fn add(
                 e.to_string(),
             )
         })?;
-    let body = view::silence(&state.desk.registry(), &silence, now);
-    let action = Action::AddSilence { silence };
-    Ok(match write::submit(&state, &caller, action).await {
-        Ok(done) => (
-            StatusCode::CREATED,
-            Json(SilenceCreated {
-                request_id: done.request_id,
-                silence: body,
-                events: view::events(&done.events),
-            }),
-        )
-            .into_response(),
-        Err(response) => response,
-    })
+    let created = view::silence(&state.desk.registry(), &silence, now);
+    let done = write::apply(state, caller, Action::AddSilence { silence }).await?;
+    Ok((created, done))
 }
 
 /// Lift a silence now; its open, unacknowledged alerts are notified.

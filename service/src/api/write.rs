@@ -31,12 +31,45 @@ pub struct Done {
     pub events: Vec<DeliveryEvent>,
 }
 
-/// Journals `action` for `caller` and waits for the drain.
+/// Why a write was not applied (yet).
+#[derive(Debug)]
+pub enum NotApplied {
+    /// Durable but not applied within 10 s: the journaled request's id.
+    Queued(String),
+    /// Refused before journaling (a bad field), by the engine (with the request id), or not
+    /// journaled at all (`503`).
+    Refused(ApiError),
+}
+
+impl IntoResponse for NotApplied {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Queued(request_id) => (
+                StatusCode::ACCEPTED,
+                Json(Queued {
+                    request_id,
+                    state: "queued",
+                    message: "the request is durable and will be applied; it was not applied \
+                              within 10 s (the pipeline is busy). Check the alert or silence later.",
+                }),
+            )
+                .into_response(),
+            Self::Refused(error) => error.into_response(),
+        }
+    }
+}
+
+impl From<ApiError> for NotApplied {
+    fn from(error: ApiError) -> Self {
+        Self::Refused(error)
+    }
+}
+
+/// Journals `action` for `caller` and waits for the drain (the API and the console).
 ///
 /// # Errors
-/// The response to give instead: `202` (durable, not applied yet), the engine's refusal
-/// (`403`/`404`/`409`/`422` with the request id) or `503` (not journaled).
-pub async fn submit(state: &ApiState, caller: &Caller, action: Action) -> Result<Done, Response> {
+/// The write was queued (durable, not applied yet), refused by the engine, or not journaled.
+pub async fn apply(state: &ApiState, caller: &Caller, action: Action) -> Result<Done, NotApplied> {
     let o = &caller.origin;
     let submitted = state
         .desk
@@ -56,25 +89,26 @@ pub async fn submit(state: &ApiState, caller: &Caller, action: Action) -> Result
         Ok(Submitted::Applied {
             request_id,
             result: Err(error),
-        }) => Err(ApiError::refused(&error, &request_id).into_response()),
-        Ok(Submitted::Queued { request_id }) => Err((
-            StatusCode::ACCEPTED,
-            Json(Queued {
-                request_id,
-                state: "queued",
-                message: "the request is durable and will be applied; it was not applied \
-                          within 10 s (the pipeline is busy). Check the alert or silence later.",
-            }),
-        )
-            .into_response()),
+        }) => Err(NotApplied::Refused(ApiError::refused(&error, &request_id))),
+        Ok(Submitted::Queued { request_id }) => Err(NotApplied::Queued(request_id)),
         Err(error) => {
-            tracing::error!(%error, method = %o.method, path = %o.path, "Cannot journal an API write.");
-            Err(
-                ApiError::unavailable(format!("{error}; nothing was changed, try again later"))
-                    .into_response(),
-            )
+            tracing::error!(%error, method = %o.method, path = %o.path, "Cannot journal a supervisor's write.");
+            Err(NotApplied::Refused(ApiError::unavailable(format!(
+                "{error}; nothing was changed, try again later"
+            ))))
         }
     }
+}
+
+/// [`apply`], its failure as the API's response.
+///
+/// # Errors
+/// The response to give instead: `202` (durable, not applied yet), the engine's refusal
+/// (`403`/`404`/`409`/`422` with the request id) or `503` (not journaled).
+pub async fn submit(state: &ApiState, caller: &Caller, action: Action) -> Result<Done, Response> {
+    apply(state, caller, action)
+        .await
+        .map_err(IntoResponse::into_response)
 }
 
 /// Parses an optional JSON body (empty = `T::default()`-like via `empty`).
