@@ -123,7 +123,7 @@ pub(crate) mod text;
 pub mod waste;
 pub mod wire;
 
-pub use eval::Engine;
+pub use eval::{DeviceActivity, Engine};
 pub use event::{AlertEvent, EventKind, Evidence, EvidenceValue, SITE_SCOPE_DEVICE};
 pub use input::Input;
 pub use level::Level;

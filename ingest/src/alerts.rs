@@ -322,6 +322,7 @@ impl AlertStage {
         }
         let mut effects = self.deliver(&events, now);
         if let Some(d) = &self.delivery {
+            d.show_devices(self.engine.device_activity());
             let ticked = d.tick(now);
             self.ticked_since_save |= !ticked.is_empty();
             effects.extend(ticked);

@@ -83,6 +83,10 @@ pub trait AlertDelivery: Send + Sync + Debug {
     /// The site risk index (shared: the alert stage updates it, the supervisors' views read
     /// it and make draws).
     fn show_risk(&self, risk: crate::risk::RiskBoard);
+
+    /// Each device's latest data, latest sign of life and whether it is offline, for the
+    /// supervisors' grid view (sent with the timers, so at most once per tick interval).
+    fn show_devices(&self, activity: Vec<alerting::DeviceActivity>);
 }
 
 /// A future the outbox returns.

@@ -13,15 +13,18 @@
 //!   drives (it implements `weijian_ingest::delivery::AlertDelivery`), and the outbox.
 //! - [`api`]: the supervisors' HTTP API under `/api/v1` (alerts, acknowledge, resolve,
 //!   silences, site status; its OpenAPI document), over the alert desk.
+//! - [`console`]: the supervisors' web console at `/` (sign-in, alerts, an alert's page with
+//!   its chart, acknowledge / resolve / silence, the grid tree), over the API's state.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`, and serving a router.
 //! - [`pipeline`]: starting and stopping the tasks (source, acks, drain, outbox, HTTP) and how
 //!   they hand work over.
 //!
 //! Inside the crate: `notify` at the bottom, `supervision` over it, `api` and `http` over
-//! that, `pipeline` on top.
+//! that, `console` over `api`, `pipeline` on top.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod console;
 pub mod http;
 pub mod notify;
 pub mod pipeline;

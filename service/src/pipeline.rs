@@ -348,7 +348,19 @@ pub async fn start_with(
     let mut http_router = crate::http::router(registry.clone(), health.clone());
     if let Some(desk) = &desk {
         let api_metrics = crate::api::ApiMetrics::register(&registry)?;
-        http_router = http_router.merge(crate::api::router(desk.clone(), api_metrics));
+        let api_state = crate::api::ApiState::new(desk.clone(), api_metrics);
+        let chart = crate::console::ChartSource {
+            endpoint: config.questdb.endpoint.clone(),
+            table_prefix: config.questdb.table_prefix.clone(),
+            timeout: config.http.console.chart_timeout,
+        };
+        http_router = http_router
+            .merge(crate::api::router_with(api_state.clone()))
+            .merge(crate::console::router(
+                api_state,
+                config.http.console.clone(),
+                Some(chart),
+            ));
     }
     let (http_addr, _http_task) =
         crate::http::serve(&config.http.listen, http_router, shutdown.clone())
@@ -357,7 +369,7 @@ pub async fn start_with(
                 listen: config.http.listen.clone(),
                 error,
             })?;
-    tracing::info!(%http_addr, "Serving /metrics, /healthz, /readyz{}.", if desk.is_some() { " and the alert API under /api/v1" } else { "" });
+    tracing::info!(%http_addr, "Serving /metrics, /healthz, /readyz{}.", if desk.is_some() { ", the alert API under /api/v1 and the console at /" } else { "" });
 
     let questdb = config.questdb.clone();
     let drain = Drain::new(DrainParts {

@@ -68,6 +68,18 @@ pub(crate) struct DeviceTable {
     index: IdIndex,
 }
 
+/// What [`Engine::device_activity`] says of one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceActivity {
+    pub device: Id,
+    /// Event time of the latest data (readings, maintenance events).
+    pub last_data: Option<Timestamp>,
+    /// The later of the latest data's event time and the latest message's receive time.
+    pub last_alive: Option<Timestamp>,
+    /// Its last will stands, or the offline rule (G1) fires for it.
+    pub offline: bool,
+}
+
 impl DeviceTable {
     /// When an id is registered twice, the later registration wins (as a map insert would).
     fn new(mut list: Vec<DeviceCtx>) -> DeviceTable {
@@ -305,6 +317,21 @@ impl Engine {
             .iter()
             .filter(|d| conditions::is_inhibited(&self.rules, &d.state))
             .count()
+    }
+
+    /// Each device's latest data (event time), latest sign of life (data or any message) and
+    /// whether it is offline now (as [`Engine::offline_devices`] counts), for the supervisors'
+    /// grid view.
+    pub fn device_activity(&self) -> Vec<DeviceActivity> {
+        self.devices
+            .iter()
+            .map(|d| DeviceActivity {
+                device: d.device.id.clone(),
+                last_data: d.state.last_seen(),
+                last_alive: d.state.last_alive(),
+                offline: conditions::is_inhibited(&self.rules, &d.state),
+            })
+            .collect()
     }
 
     /// Feeds one input and returns the alert transitions it causes (usually none).

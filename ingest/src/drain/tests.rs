@@ -438,6 +438,8 @@ impl AlertDelivery for NoticePerFiring {
     fn show_sterilizer(&self, _status: alerting::sterilization::SterilizerStatus) {}
 
     fn show_risk(&self, _risk: crate::risk::RiskBoard) {}
+
+    fn show_devices(&self, _activity: Vec<alerting::DeviceActivity>) {}
 }
 
 /// An outbox that keeps the ids of the notices it took; `down` makes it refuse them.

@@ -188,6 +188,32 @@ impl QuestDbHttp {
         answer(request.call(), "/exec")
     }
 
+    /// Runs one query through `/exec` within `timeout` and returns QuestDB's JSON answer
+    /// (`columns`, `dataset`, ...), for the console's charts.
+    ///
+    /// # Errors
+    /// See [`HttpError`]; an answer that is not JSON is [`HttpError::Misconfigured`].
+    pub fn query(&self, sql: &str, timeout: Duration) -> Result<serde_json::Value, HttpError> {
+        let mut request = self
+            .agent
+            .get(format!("{}/exec", self.base))
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .query("query", sql);
+        if let Some(auth) = &self.authorization {
+            request = request.header("Authorization", auth);
+        }
+        let mut response = request.call().map_err(|e| transport_error(&e, "/exec"))?;
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        if let Some(error) = classify(status, &body) {
+            return Err(error);
+        }
+        serde_json::from_str(&body)
+            .map_err(|e| HttpError::Misconfigured(format!("/exec answered with no JSON: {e}")))
+    }
+
     /// Asks whether QuestDB answers (`/ping`).
     ///
     /// # Errors

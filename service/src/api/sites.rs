@@ -187,7 +187,7 @@ pub async fn status(
 }
 
 /// The open (firing) alerts of a site, acknowledged or not.
-fn open_alerts<'a>(
+pub(crate) fn open_alerts<'a>(
     st: &'a DeskState,
     s: &SiteEntry,
 ) -> Vec<(&'a String, &'a AlertRecord, AlertState)> {
@@ -211,7 +211,7 @@ fn silences_of<'a>(
         .collect()
 }
 
-fn head(s: &SiteEntry, open: &[(&String, &AlertRecord, AlertState)]) -> SiteHead {
+pub(crate) fn head(s: &SiteEntry, open: &[(&String, &AlertRecord, AlertState)]) -> SiteHead {
     let worst: Option<Level> = open.iter().map(|(_, rec, _)| rec.last.level).max();
     SiteHead {
         id: s.id.to_string(),

@@ -84,7 +84,7 @@ pub struct LastHandover {
 }
 
 /// The `waste` field of a waste store's status.
-pub(super) fn ledger(summary: Option<&LedgerSummary>, now: Timestamp) -> WasteLedger {
+pub(crate) fn ledger(summary: Option<&LedgerSummary>, now: Timestamp) -> WasteLedger {
     let Some(s) = summary else {
         return WasteLedger {
             bags: 0,

@@ -189,6 +189,9 @@ struct Inner {
     sterilizers: Mutex<HashMap<String, alerting::sterilization::SterilizerStatus>>,
     /// The site risk index (set by the alert stage when delivery is attached).
     risk: std::sync::OnceLock<weijian_ingest::risk::RiskBoard>,
+    /// Each device's latest data and whether it is offline (sent by the alert stage with its
+    /// timers; the console's grid reads it).
+    devices: std::sync::RwLock<Arc<HashMap<String, alerting::DeviceActivity>>>,
     /// `[api]`: request sizes, refusal audit, silence limits.
     limits: ApiSettings,
 }
@@ -234,6 +237,7 @@ impl Desk {
                 waste: super::WasteBoard::default(),
                 sterilizers: Mutex::new(HashMap::new()),
                 risk: std::sync::OnceLock::new(),
+                devices: std::sync::RwLock::default(),
                 limits,
             }),
         }
@@ -298,6 +302,28 @@ impl Desk {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(device).cloned()
+    }
+
+    /// Replaces the devices' activity (latest data, offline).
+    pub fn set_devices(&self, activity: Vec<alerting::DeviceActivity>) {
+        let map: HashMap<String, alerting::DeviceActivity> = activity
+            .into_iter()
+            .map(|a| (a.device.to_string(), a))
+            .collect();
+        *self
+            .inner
+            .devices
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(map);
+    }
+
+    /// The devices' activity as last sent (empty until the alert stage's first tick).
+    pub fn devices(&self) -> Arc<HashMap<String, alerting::DeviceActivity>> {
+        self.inner
+            .devices
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Reads the state under its lock (keep `f` short: the drain waits meanwhile).

@@ -221,6 +221,10 @@ impl AlertDelivery for DeliveryStage {
     fn show_risk(&self, risk: weijian_ingest::risk::RiskBoard) {
         self.desk.set_risk(risk);
     }
+
+    fn show_devices(&self, activity: Vec<alerting::DeviceActivity>) {
+        self.desk.set_devices(activity);
+    }
 }
 
 fn record_notice(st: &mut DeskState, notice: &Notice) {

@@ -183,6 +183,8 @@ enum Drain {
 /// The API over a desk with a drain of its own.
 pub struct Harness {
     pub router: Router,
+    /// The API's state (the console's tests build their router over it).
+    pub state: super::ApiState,
     pub desk: Desk,
     pub stage: DeliveryStage,
     clock: Arc<AtomicI64>,
@@ -306,8 +308,10 @@ impl Harness {
                 }
             }
         });
+        let state = super::ApiState::new(desk.clone(), super::ApiMetrics::unregistered().unwrap());
         Harness {
-            router: super::router(desk.clone(), super::ApiMetrics::unregistered().unwrap()),
+            router: super::router_with(state.clone()),
+            state,
             desk,
             stage,
             clock,
