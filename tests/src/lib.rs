@@ -12,10 +12,12 @@
 //! * [`mosquitto`]: runs a real Mosquitto broker for a test.
 //! * [`grid`]: a small supervision grid with supervisors on local webhooks.
 //! * [`api_client`]: a client for the alert API.
+//! * [`console_client`]: a signed-in client of the web console (no browser).
 //! * [`receiver`]: a local webhook receiver (records notices, can play "down").
 #![forbid(unsafe_code)]
 
 pub mod api_client;
+pub mod console_client;
 pub mod grid;
 pub mod harness;
 pub mod ilp;

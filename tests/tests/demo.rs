@@ -77,3 +77,86 @@ async fn the_demo_runs_without_questdb_and_says_storage_is_unavailable() -> anyh
     assert!(!summary.questdb_up);
     Ok(())
 }
+
+/// The demo's output, shared with the test while the demo runs.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_prints_the_console_and_its_sign_ins_and_its_alerts_show_there(
+) -> anyhow::Result<()> {
+    let db = QuestDbDouble::start();
+    let options = DemoOptions {
+        questdb: db.conf_string(),
+        http_listen: "127.0.0.1:0".into(),
+        backfill_hours: 3,
+        speedup: 900.0,
+        duration: Some(Duration::from_secs(40)),
+        ..DemoOptions::default()
+    };
+    let out = Shared::default();
+    let mut writer = out.clone();
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    let demo = tokio::spawn(async move { run(options, stop, &mut writer).await });
+    // The address and the sign-ins are printed once the service listens.
+    let mut base = None;
+    for _ in 0..200 {
+        let text = out.text();
+        if let Some(at) = text.find("console is on http://") {
+            let rest = &text[at + "console is on ".len()..];
+            base = rest.split('/').take(3).collect::<Vec<_>>().join("/").into();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let base = base.unwrap_or_else(|| panic!("no console address printed: {}", out.text()));
+    let text = out.text();
+    for token in ["demo-sq-shuichang", "demo-jd-binjiang", "demo-qu-linjiang"] {
+        assert!(text.contains(token), "sign-in {token} not printed: {text}");
+    }
+    // A district supervisor signed in with the printed token sees the alerts as they fire.
+    let b = base.clone();
+    let seen = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, String)> {
+        let console =
+            weijian_tests::console_client::ConsoleClient::sign_in(&b, "demo-qu-linjiang")?;
+        for _ in 0..300 {
+            let (status, page) = console.get("/alerts?state=all")?;
+            anyhow::ensure!(status == 200, "HTTP {status}: {page}");
+            if let Some(at) = page.find("href=\"/alerts/") {
+                let link = page[at + 6..].split('"').next().unwrap_or("").to_owned();
+                let (status, alert) = console.get(&link)?;
+                anyhow::ensure!(status == 200, "HTTP {status} for {link}: {alert}");
+                return Ok((page, alert));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        anyhow::bail!("no alert appeared in the console")
+    })
+    .await??;
+    let (list, alert) = seen;
+    assert!(list.contains("条预警"), "{list}");
+    assert!(alert.contains("经过") && alert.contains("依据"), "{alert}");
+    shutdown.cancel();
+    demo.await??;
+    Ok(())
+}

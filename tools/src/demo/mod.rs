@@ -139,6 +139,7 @@ pub async fn run(
         )
     })?;
     let supervisors = loaded.config.supervisors.len();
+    let sign_ins = sign_ins(&loaded.config);
     config.delivery.supervisors = Some(loaded.config);
     config.delivery.supervisors_source = Some("config/demo-supervisors.toml".into());
 
@@ -178,6 +179,10 @@ pub async fn run(
     say(&format!(
         "{supervisors} supervisors on the grid (config/demo-supervisors.toml) hear about alerts on MQTT {prefix}/notify/{{id}}; \
          the alert API is on http://{addr}/api/v1 (token demo-<id>), e.g.\n  curl -s -H 'Authorization: Bearer demo-jd-binjiang' http://{addr}/api/v1/alerts",
+        addr = running.http_addr
+    ));
+    say(&format!(
+        "the supervisors' console is on http://{addr}/ (预警台; ?lang=en for English); sign in with a demo token:\n{sign_ins}",
         addr = running.http_addr
     ));
     say(&format!("metrics on http://{}/metrics; replaying the last {} h at {}x, then real time. Ctrl-C to stop.\n", running.http_addr, options.backfill_hours, options.speedup));
@@ -330,6 +335,22 @@ pub fn alert_line(event: &AlertEvent, colour: bool) -> Option<String> {
         "{level} {tag} {:<3} {}\n{:>14} {}",
         event.rule, event.summary_zh, "", event.summary_en
     ))
+}
+
+/// The demo's sign-ins, one line each: the token (`demo-<id>`, whose SHA-256 the demo
+/// supervisors file holds), the supervisor's name and grid cell.
+pub fn sign_ins(config: &alerting::delivery::DeliveryConfig) -> String {
+    config
+        .supervisors
+        .iter()
+        .map(|s| format!("  {:<18} {} ({})", demo_token(&s.id), s.name, s.cell))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The API and console token of a demo supervisor.
+pub fn demo_token(supervisor: &str) -> String {
+    format!("demo-{supervisor}")
 }
 
 /// Listens like the supervisors' apps would: every notice published to
