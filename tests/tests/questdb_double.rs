@@ -273,6 +273,53 @@ fn dedup_upsert_keys_replace_rows() -> anyhow::Result<()> {
 }
 
 #[test]
+fn select_where_and_limit_filter_rows_as_questdb_does() -> anyhow::Result<()> {
+    let db = QuestDbDouble::start();
+    db.exec("CREATE TABLE sensor (ts TIMESTAMP, dev SYMBOL, v DOUBLE) TIMESTAMP(ts) PARTITION BY DAY WAL")
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut sender = Sender::from_conf(db.conf_string())?;
+    let mut buf = sender.new_buffer();
+    for (dev, nanos, v) in [
+        ("d1", 1_000_000, 1.0),
+        ("d2", 2_000_000, 2.0),
+        ("d1", 3_000_000, 3.0),
+        ("d1", 4_000_000, 4.0),
+    ] {
+        sensor_row(&mut buf, dev, nanos, v)?;
+    }
+    sender.flush(&mut buf)?;
+    // A symbol compared with text, a timestamp with an ISO literal, and LIMIT.
+    let (status, json) = exec(
+        &db,
+        "SELECT ts, v FROM sensor WHERE dev = 'd1' AND ts >= '1970-01-01T00:00:00.002000Z' AND ts < '1970-01-01T00:00:01Z' LIMIT 5",
+    )?;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(
+        json["dataset"],
+        serde_json::json!([
+            ["1970-01-01T00:00:00.003000Z", 3.0],
+            ["1970-01-01T00:00:00.004000Z", 4.0]
+        ])
+    );
+    let (_, json) = exec(&db, "SELECT v FROM sensor WHERE v > 1.5 LIMIT 1")?;
+    assert_eq!(json["dataset"], serde_json::json!([[2.0]]));
+    let (_, json) = exec(&db, "SELECT count() FROM sensor WHERE dev = 'd2'")?;
+    assert_eq!(json["dataset"], serde_json::json!([[1]]));
+    // Errors name the position, as QuestDB's do.
+    let (status, json) = exec(&db, "SELECT v FROM sensor WHERE nope = 'x'")?;
+    assert_eq!(status, 400);
+    assert!(
+        json["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Invalid column: nope")),
+        "{json}"
+    );
+    let (status, _) = exec(&db, "SELECT v FROM sensor WHERE ts >= 'yesterday'")?;
+    assert_eq!(status, 400);
+    Ok(())
+}
+
+#[test]
 fn unreachable_then_healthy_on_the_same_address() -> anyhow::Result<()> {
     let db = QuestDbDouble::start();
     let addr = db.addr();

@@ -1,5 +1,6 @@
 //! The minimal SQL of the QuestDB double's `/exec`: a tokenizer, `CREATE TABLE` (with
-//! `TIMESTAMP`, `PARTITION BY`, WAL and `DEDUP UPSERT KEYS`), `SELECT`, `DROP TABLE`.
+//! `TIMESTAMP`, `PARTITION BY`, WAL and `DEDUP UPSERT KEYS`), `SELECT` (with a `WHERE` of
+//! comparisons joined by `AND`, and `LIMIT`), `DROP TABLE`.
 
 use serde_json::json;
 
@@ -337,16 +338,40 @@ fn select(st: &DbState, p: &mut Sql, sql: &str) -> Result<serde_json::Value, Exe
     p.expect("FROM")?;
     let tpos = p.pos();
     let table = p.ident("table name")?;
-    p.end()?;
     let Some(t) = st.tables.get(&table.to_ascii_lowercase()) else {
         return exec_err(tpos, format!("table does not exist [table={table}]"));
     };
+    let mut conditions = Vec::new();
+    if p.eat_kw("WHERE") {
+        loop {
+            conditions.push(condition(p, t)?);
+            if !p.eat_kw("AND") {
+                break;
+            }
+        }
+    }
+    let mut limit = usize::MAX;
+    if p.eat_kw("LIMIT") {
+        let pos = p.pos();
+        let n = p.ident("row count")?;
+        limit = n.parse().map_err(|_| ExecError {
+            error: format!("LIMIT expects a number, got {n}"),
+            position: pos,
+        })?;
+    }
+    p.end()?;
+    let rows: Vec<_> = t
+        .sorted_rows()
+        .into_iter()
+        .filter(|r| conditions.iter().all(|c| c.holds(r)))
+        .take(limit)
+        .collect();
     if count {
         return Ok(json!({
             "query": sql,
             "columns": [{"name": "count()", "type": "LONG"}],
             "timestamp": -1,
-            "dataset": [[t.rows.len()]],
+            "dataset": [[rows.len()]],
             "count": 1
         }));
     }
@@ -361,7 +386,6 @@ fn select(st: &DbState, p: &mut Sql, sql: &str) -> Result<serde_json::Value, Exe
             }
         }
     }
-    let rows = t.sorted_rows();
     let dataset: Vec<Vec<serde_json::Value>> = rows
         .iter()
         .map(|r| {
@@ -378,4 +402,89 @@ fn select(st: &DbState, p: &mut Sql, sql: &str) -> Result<serde_json::Value, Exe
         "dataset": dataset,
         "count": rows.len()
     }))
+}
+
+/// One `column <op> literal` of a `WHERE`.
+struct Condition {
+    column: String,
+    op: String,
+    literal: Value,
+}
+
+impl Condition {
+    fn holds(&self, row: &super::table::Row) -> bool {
+        let Some(have) = row.get(&self.column) else {
+            return false;
+        };
+        let ord = match (have, &self.literal) {
+            (Value::Timestamp(a), Value::Timestamp(b)) | (Value::Long(a), Value::Long(b)) => {
+                a.partial_cmp(b)
+            }
+            (Value::Double(a), Value::Double(b)) => a.partial_cmp(b),
+            (Value::Long(a), Value::Double(b)) => (*a as f64).partial_cmp(b),
+            (Value::Double(a), Value::Long(b)) => a.partial_cmp(&(*b as f64)),
+            (a, b) => match (a.as_str(), b.as_str()) {
+                (Some(x), Some(y)) => x.partial_cmp(y),
+                // NULL compares with nothing (QuestDB: only `= NULL` matches it).
+                _ => None,
+            },
+        };
+        let Some(ord) = ord else { return false };
+        match self.op.as_str() {
+            "=" => ord.is_eq(),
+            "!=" | "<>" => ord.is_ne(),
+            "<" => ord.is_lt(),
+            "<=" => ord.is_le(),
+            ">" => ord.is_gt(),
+            _ => ord.is_ge(),
+        }
+    }
+}
+
+/// `column op literal`: a quoted literal is text, or a timestamp when the column is one (as
+/// QuestDB reads `ts >= '2026-11-22T00:00:00.000000Z'`); an unquoted one a number.
+fn condition(p: &mut Sql, t: &TableData) -> Result<Condition, ExecError> {
+    let cpos = p.pos();
+    let column = p.ident("column")?;
+    let Some((name, ty)) = t.schema.column(&column) else {
+        return exec_err(cpos, format!("Invalid column: {column}"));
+    };
+    let name = name.to_string();
+    let opos = p.pos();
+    let op = p.ident("operator")?;
+    if !["=", "!=", "<>", "<", "<=", ">", ">="].contains(&op.as_str()) {
+        return exec_err(
+            opos,
+            format!("unexpected token [{op}]; the QuestDB double supports =, !=, <, <=, >, >="),
+        );
+    }
+    let lpos = p.pos();
+    let Some(tok) = p.toks.get(p.i).cloned() else {
+        return p.err("literal expected");
+    };
+    p.i += 1;
+    let literal = if tok.quoted {
+        if ty == ColumnType::Timestamp {
+            let micros = chrono::DateTime::parse_from_rfc3339(&tok.text)
+                .map_err(|_| ExecError {
+                    error: format!("Invalid date [str={}]", tok.text),
+                    position: lpos,
+                })?
+                .timestamp_micros();
+            Value::Timestamp(micros)
+        } else {
+            Value::Str(tok.text)
+        }
+    } else if let Ok(n) = tok.text.parse::<i64>() {
+        Value::Long(n)
+    } else if let Ok(x) = tok.text.parse::<f64>() {
+        Value::Double(x)
+    } else {
+        return exec_err(lpos, format!("Invalid column: {}", tok.text));
+    };
+    Ok(Condition {
+        column: name,
+        op,
+        literal,
+    })
 }
