@@ -14,6 +14,7 @@
 //! * [`api_client`]: a client for the alert API.
 //! * [`console_client`]: a signed-in client of the web console (no browser).
 //! * [`receiver`]: a local webhook receiver (records notices, can play "down").
+//! * [`webdriver`]: a minimal WebDriver client and chromedriver with headless chromium.
 #![forbid(unsafe_code)]
 
 pub mod api_client;
@@ -26,3 +27,4 @@ pub mod process;
 pub mod questdb_double;
 pub mod receiver;
 pub mod store;
+pub mod webdriver;
