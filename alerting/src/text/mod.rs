@@ -1,9 +1,11 @@
 //! Human text of alert events: reasons, bilingual summaries (Chinese first, Beijing time) and
 //! the evidence list, built from a tracker at a transition.
 //!
-//! Layout: events, reasons and summaries here; the texts of medical-waste alerts (M1-M7) in
+//! Layout: events, reasons and summaries here; every word and unit from `catalogue.rs` (public
+//! as `alerting::catalogue`); the texts of medical-waste alerts (M1-M7) in
 //! `waste.rs` and of sterilizer alerts (S1-S6) in `sterilization.rs`.
 
+pub mod catalogue;
 pub(crate) mod sterilization;
 mod waste;
 
