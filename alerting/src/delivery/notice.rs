@@ -2,6 +2,7 @@
 //! what to say) and [`DeliveryEvent`]s, the lifecycle records (escalated, acknowledged, ...)
 //! the caller writes to QuestDB and publishes (docs/payload-contract.md, alert messages).
 
+use crate::text::catalogue::{self, Texts};
 use serde::{Deserialize, Serialize};
 
 use super::config::{Channel, SupervisorId};
@@ -36,6 +37,18 @@ impl NoticeKind {
             Self::Escalated => "escalated",
             Self::Resolved => "resolved",
             Self::Acknowledged => "acknowledged",
+        }
+    }
+
+    /// Why the notice is sent, in Chinese and English (from the text catalogue).
+    pub const fn texts(self) -> Texts {
+        match self {
+            Self::New => catalogue::NOTICE_NEW,
+            Self::LevelChanged => catalogue::NOTICE_LEVEL_CHANGED,
+            Self::Repeat => catalogue::NOTICE_REPEAT,
+            Self::Escalated => catalogue::NOTICE_ESCALATED,
+            Self::Resolved => catalogue::NOTICE_RESOLVED,
+            Self::Acknowledged => catalogue::NOTICE_ACKNOWLEDGED,
         }
     }
 }

@@ -8,12 +8,14 @@
 //! only, as `12月6日 14:05`; the alert is a 预警 (domain reference section E, 预警分级: 一级红色
 //! .. 四级蓝色), never 告警.
 //!
-//! The module sits at the bottom of the crate (it uses only `model`, `level` and `event`), so
+//! The module sits low in the crate (it uses only `model`, `level`, `event` and the
+//! sterilizer programs), so
 //! the rule texts, the delivery texts and the service's notifiers can all use it.
 
 use crate::event::EventKind;
 use crate::level::Level;
 use crate::model::{civil_from_days, Metric, Timestamp};
+use crate::sterilization::Program;
 
 /// The term for an alert in Chinese (预警分级, domain reference section E). DingTalk robots
 /// with the "custom keyword" option must list it: every notice title contains it.
@@ -82,6 +84,17 @@ pub fn number(v: f64) -> String {
         "0".to_owned()
     } else {
         s.to_owned()
+    }
+}
+
+/// A metric's Chinese name followed by a Chinese phrase: `游离氯低于`, `pH 超过` (a space
+/// only after a name ending in a Latin letter).
+pub fn name_then(m: Metric, phrase: &str) -> String {
+    let name = metric(m).zh;
+    if name.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+        format!("{name} {phrase}")
+    } else {
+        format!("{name}{phrase}")
     }
 }
 
@@ -158,11 +171,11 @@ impl LimitType {
         }
     }
 
-    /// `(zh, en)` of a breach of `m` on `side`: `高于上限 8.5` / `above the upper limit 8.5`.
+    /// `(zh, en)` of a breach of `m` on `side`: `超过上限 8.5` / `above the upper limit 8.5`.
     pub fn breach_words(self, m: Metric, side: Side) -> (String, String) {
         let (zh, en) = self.limit_words(m, side);
         match side {
-            Side::Above => (format!("高于{zh}"), format!("above the {en}")),
+            Side::Above => (format!("超过{zh}"), format!("above the {en}")),
             Side::Below => (format!("低于{zh}"), format!("below the {en}")),
         }
     }
@@ -255,6 +268,9 @@ pub const fn event_kind(k: EventKind) -> Texts {
     }
 }
 
+/// The kind of a summary of an alert a supervisor closed by hand.
+pub const CLOSED_MANUALLY: Texts = t("已解除", "resolved manually");
+
 /// Notice kinds (why a notice is sent); `delivery::NoticeKind` maps onto these.
 pub const NOTICE_NEW: Texts = t("新预警", "new alert");
 pub const NOTICE_LEVEL_CHANGED: Texts = t("级别变更", "level changed");
@@ -274,6 +290,18 @@ pub const fn rule_family(first: char) -> Texts {
     }
 }
 
+/// A sterilizer program in Chinese (WS 310.2: 预真空 and 下排气 cycles, the Bowie-Dick test).
+pub const fn program_zh(p: Program) -> &'static str {
+    match p {
+        Program::Prevac134 => "预真空 134 °C",
+        Program::Prevac132 => "预真空 132 °C",
+        Program::Gravity121Instruments => "下排气 121 °C 器械",
+        Program::Gravity121Textiles => "下排气 121 °C 敷料",
+        Program::BowieDick => "B-D 测试",
+        Program::LeakTest => "真空泄漏测试",
+    }
+}
+
 /// Labels of evidence lines.
 pub const EVIDENCE: Texts = t("证据", "Evidence");
 pub const EVIDENCE_METRIC: Texts = t("指标", "metric");
@@ -285,6 +313,26 @@ pub const EVIDENCE_DETAIL: Texts = t("说明", "detail");
 pub const WHAT_TO_DO: Texts = t("处置建议", "What to do");
 pub const SITE_WIDE: Texts = t("全站", "site-wide");
 pub const DEVICE: Texts = t("设备", "device");
+
+/// Separates the English and the Chinese part of a bilingual evidence text (a tracker's
+/// `detail`): each language's text shows its own part.
+pub const BOTH: &str = " ‖ ";
+
+/// A bilingual evidence text: English, then Chinese.
+pub fn both(en: impl AsRef<str>, zh: impl AsRef<str>) -> String {
+    format!("{}{BOTH}{}", en.as_ref(), zh.as_ref())
+}
+
+/// The Chinese part of a bilingual text; empty when it has none (a text from before texts
+/// were bilingual is English, and English never goes into a Chinese text).
+pub fn zh_part(text: &str) -> &str {
+    text.split_once(BOTH).map_or("", |(_, zh)| zh)
+}
+
+/// The English part of a bilingual text (all of it when it has no Chinese part).
+pub fn en_part(text: &str) -> &str {
+    text.split_once(BOTH).map_or(text, |(en, _)| en)
+}
 
 /// Beijing time (UTC+8, no daylight saving) written in Chinese: `12月6日 14:05`.
 pub fn time_zh(ts: Timestamp) -> String {
@@ -357,7 +405,7 @@ mod tests {
         assert_eq!(upper.side_of(0.9), Some(Side::Above));
         assert_eq!(
             upper.breach_words(Metric::TurbidityNtu, Side::Above).0,
-            "高于上限 1 NTU"
+            "超过上限 1 NTU"
         );
         assert_eq!(band.recovery_words(Metric::Ph).0, "已回到范围 6.5–8.5 内");
         let lower = LimitType::of(Some(0.05), None).unwrap();

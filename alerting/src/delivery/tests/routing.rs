@@ -25,12 +25,18 @@ fn a_firing_alert_goes_to_the_community_supervisor_of_its_site() {
     assert_eq!(n.alerts, [id]);
     assert_eq!(n.level, Level::II);
     assert!(
-        n.text_zh.starts_with("【二级橙色·新告警】城东水厂 出厂水"),
+        n.text_zh.starts_with("【二级橙色·新预警】城东水厂 出厂水"),
         "{}",
         n.text_zh
     );
     assert!(n.text_zh.contains("处置建议") && n.text_en.contains("What to do"));
-    assert!(n.text_zh.contains("证据：value=0.1"));
+    // English evidence is labelled; the Chinese text carries no `key=value` evidence line.
+    assert!(
+        n.text_en.contains("Evidence: value 0.1, limit 0.3"),
+        "{}",
+        n.text_en
+    );
+    assert!(!n.text_zh.contains("value"), "{}", n.text_zh);
     assert!(n.text_zh.contains("逾期将升级至街道级"), "{}", n.text_zh);
     assert_eq!(n.recipients[0].channels.len(), 2);
 }
