@@ -396,6 +396,7 @@ impl DeliveryEngine {
                 name: s.name.clone(),
                 tier: s.tier(),
                 channels: s.channels.clone(),
+                mobile: s.mobile.clone(),
             })
             .collect();
         if recipients.is_empty() {
@@ -405,7 +406,15 @@ impl DeliveryEngine {
             .sites
             .get(site)
             .map_or_else(|| site.to_owned(), |s| s.name.clone());
-        let (text_zh, text_en) = text::render(kind, level, &site_name, grid, events, extra);
+        let public_url = self.config.public_url.as_deref();
+        let (text_zh, text_en) =
+            text::render(kind, level, &site_name, grid, events, extra, public_url);
+        let links = public_url.map_or_else(Vec::new, |base| {
+            events
+                .iter()
+                .map(|e| text::alert_page(base, &e.alert_id))
+                .collect()
+        });
         let seq = self.st.next_notice;
         self.st.next_notice = seq.saturating_add(1);
         let mut alerts: Vec<String> = events.iter().map(|e| e.alert_id.clone()).collect();
@@ -423,6 +432,7 @@ impl DeliveryEngine {
             text_zh,
             text_en,
             created_at: now,
+            links,
         })
     }
 }

@@ -60,6 +60,9 @@ pub struct Recipient {
     pub name: String,
     pub tier: Tier,
     pub channels: Vec<Channel>,
+    /// Mobile number for @mentions in group robots (DingTalk), if configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
 }
 
 /// One message to deliver to every recipient on each of their channels.
@@ -85,6 +88,10 @@ pub struct Notice {
     /// The same in English.
     pub text_en: String,
     pub created_at: Timestamp,
+    /// The console page of each alert, in the order the texts list them (empty when
+    /// `http.public_url` is not configured).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
 }
 
 impl Notice {

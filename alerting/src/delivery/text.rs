@@ -12,7 +12,7 @@ use crate::model::{GridPath, Timestamp};
 use crate::text::catalogue::{
     self, en_part, level_en, level_zh, number, quantity, time_en, time_zh, zh_part, ALERT_ZH,
     EVIDENCE, EVIDENCE_DETAIL, EVIDENCE_LIMIT, EVIDENCE_METRIC, EVIDENCE_VALUE, EVIDENCE_WORST,
-    WHAT_TO_DO,
+    LINK_ACK, LINK_VIEW, WHAT_TO_DO,
 };
 
 /// Context of a notice beyond its alerts.
@@ -23,6 +23,21 @@ pub(crate) struct Extra {
     pub en: Option<String>,
     /// When the recipients must acknowledge by, and where it goes next if they do not.
     pub deadline: Option<(Timestamp, Option<Tier>)>,
+}
+
+/// The console page of an alert: `{public_url}/alerts/{alert id percent-encoded}` (every
+/// byte but unreserved ones encoded, so the id's `/` is `%2F`; a trailing `/` of
+/// `public_url` is dropped).
+pub fn alert_page(public_url: &str, alert_id: &str) -> String {
+    let mut out = format!("{}/alerts/", public_url.trim_end_matches('/'));
+    for b in alert_id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 /// What to do, by rule family (the first letter of the rule id).
@@ -98,6 +113,10 @@ fn evidence_en(e: &AlertEvent) -> String {
 }
 
 /// `(text_zh, text_en)` of a notice about `alerts` (their latest events) at one site.
+///
+/// With `public_url`, every alert's page (`{public_url}/alerts/{id}`, [`alert_page`]) follows
+/// its summary as `查看并确认：<url>` (`查看详情` once resolved or acknowledged), and the
+/// deadline sentence says to acknowledge there.
 pub(crate) fn render(
     kind: NoticeKind,
     level: Level,
@@ -105,7 +124,14 @@ pub(crate) fn render(
     grid: &GridPath,
     alerts: &[&AlertEvent],
     extra: &Extra,
+    public_url: Option<&str>,
 ) -> (String, String) {
+    let closed = matches!(kind, NoticeKind::Resolved | NoticeKind::Acknowledged);
+    let (open_zh, open_en) = if closed {
+        (LINK_VIEW.zh, LINK_VIEW.en)
+    } else {
+        (LINK_ACK.zh, LINK_ACK.en)
+    };
     let n = alerts.len();
     let mut zh = format!(
         "【{}·{}】{}（{}）",
@@ -137,6 +163,11 @@ pub(crate) fn render(
         if !ev.is_empty() {
             let _ = writeln!(en, "   {}: {ev}", EVIDENCE.en);
         }
+        if let Some(base) = public_url {
+            let url = alert_page(base, &e.alert_id);
+            let _ = writeln!(zh, "   {open_zh}：{url}");
+            let _ = writeln!(en, "   {open_en}: {url}");
+        }
     }
     if let (Some(z), Some(e)) = (&extra.zh, &extra.en) {
         let _ = writeln!(zh, "{z}");
@@ -159,19 +190,34 @@ pub(crate) fn render(
                 Some(t) => {
                     let _ = writeln!(
                         zh,
-                        "请于北京时间 {} 前确认，逾期将升级至{}级。",
+                        "请于北京时间 {} 前{}确认，逾期将升级至{}级。",
                         time_zh(by),
+                        if public_url.is_some() {
+                            "打开上方链接"
+                        } else {
+                            ""
+                        },
                         t.zh()
                     );
                     let _ = writeln!(
                         en,
-                        "Acknowledge by {}, or it escalates to the {t} tier.",
-                        time_en(by)
+                        "Acknowledge by {}{}, or it escalates to the {t} tier.",
+                        time_en(by),
+                        if public_url.is_some() {
+                            " on the page linked above"
+                        } else {
+                            ""
+                        }
                     );
                 }
                 None => {
-                    let _ = writeln!(zh, "请于北京时间 {} 前确认。", time_zh(by));
-                    let _ = writeln!(en, "Please acknowledge by {}.", time_en(by));
+                    let (how_zh, how_en) = if public_url.is_some() {
+                        ("打开上方链接", " on the page linked above")
+                    } else {
+                        ("", "")
+                    };
+                    let _ = writeln!(zh, "请于北京时间 {} 前{how_zh}确认。", time_zh(by));
+                    let _ = writeln!(en, "Please acknowledge by {}{how_en}.", time_en(by));
                 }
             }
         }

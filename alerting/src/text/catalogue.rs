@@ -311,6 +311,9 @@ pub const EVIDENCE_WORST: Texts = t("超标期间最差值", "worst value");
 pub const EVIDENCE_SINCE: Texts = t("开始时间", "since");
 pub const EVIDENCE_DETAIL: Texts = t("说明", "detail");
 pub const WHAT_TO_DO: Texts = t("处置建议", "What to do");
+/// The link to an open alert's page (also the DingTalk button), and to a closed one's.
+pub const LINK_ACK: Texts = t("查看并确认", "Open and acknowledge");
+pub const LINK_VIEW: Texts = t("查看详情", "Open");
 pub const SITE_WIDE: Texts = t("全站", "site-wide");
 pub const DEVICE: Texts = t("设备", "device");
 
