@@ -170,6 +170,9 @@ impl Default for Limits {
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub listen: String,
+    /// `http.public_url`: the console's address as supervisors reach it (absolute http(s)
+    /// URL, no trailing `/`); `None`: notices carry no link (a check-config warning).
+    pub public_url: Option<String>,
 }
 
 /// One configuration problem: where (key path and line), and what is wrong.

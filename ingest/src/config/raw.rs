@@ -201,12 +201,17 @@ impl Default for RawLimits {
 pub struct RawHttp {
     #[serde(default = "default_http_listen")]
     pub listen: Spanned<String>,
+    /// Where supervisors reach the console (`https://weijian.example.gov.cn`): notices link
+    /// to `{public_url}/alerts/{id}`.
+    #[serde(default)]
+    pub public_url: Option<Spanned<String>>,
 }
 
 impl Default for RawHttp {
     fn default() -> Self {
         Self {
             listen: default_http_listen(),
+            public_url: None,
         }
     }
 }
