@@ -127,7 +127,10 @@ impl DeliveryEngine {
         match event.kind {
             EventKind::Pending => {}
             EventKind::Resolved => {
-                if let Some(a) = self.st.alerts.remove(id) {
+                if let Some(mut a) = self.st.alerts.remove(id) {
+                    // The notice says what is back (the resolved event's summary), not the
+                    // breach it announced before.
+                    a.event = event.clone();
                     out.extend(self.closed(a, None, now));
                 }
             }
