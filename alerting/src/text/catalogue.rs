@@ -6,7 +6,7 @@
 //! Rules of the Chinese texts (issue 15, checked by `text/tests.rs`): Chinese metric names
 //! with units, never a code identifier (`free_chlorine_mg_l`) or an English word; Beijing time
 //! only, as `12月6日 14:05`; the alert is a 预警 (domain reference section E, 预警分级: 一级红色
-//! .. 四级蓝色), never 告警.
+//! .. 四级蓝色), never the other word (`tests/tests/terms.rs`).
 //!
 //! The module sits low in the crate (it uses only `model`, `level`, `event` and the
 //! sterilizer programs), so
@@ -430,6 +430,20 @@ mod tests {
         assert_eq!(date_time_zh(ts), "2026年12月6日 14:05");
         assert_eq!(time_en(ts), "2026-12-06 14:05 Beijing time");
         assert_eq!(duration_zh(200 * 60), "3 小时 20 分钟");
+    }
+
+    #[test]
+    fn the_documented_catalogue_table_matches_the_catalogue() {
+        let doc = include_str!("../../../docs/alert-delivery.md");
+        for m in Metric::ALL {
+            let e = metric(m);
+            let unit = if e.unit.is_empty() { "(none)" } else { e.unit };
+            let row = format!("| `{}` | {} | {} | {unit} |", m.name(), e.zh, e.en);
+            assert!(
+                doc.contains(&row),
+                "docs/alert-delivery.md lacks the row {row}"
+            );
+        }
     }
 
     #[test]
