@@ -388,7 +388,7 @@ mod tests {
             assert!(!e.zh.is_empty() && !e.en.is_empty(), "{m}");
             assert!(!e.zh.contains('_') && !e.en.contains('_'), "{m}: {e:?}");
             assert!(
-                e.zh.chars().any(|c| !c.is_ascii()) || m == Metric::Ph,
+                !e.zh.is_ascii() || m == Metric::Ph,
                 "{m}"
             );
         }

@@ -172,7 +172,7 @@ fn with_a_public_url_every_alert_links_to_its_page_and_the_deadline_says_how() {
         "https://weijian.example.gov.cn/alerts/{}",
         id.replace('/', "%2F")
     );
-    assert_eq!(n.links, [page.clone()]);
+    assert_eq!(n.links, std::slice::from_ref(&page));
     assert!(
         n.text_zh.contains(&format!("查看并确认：{page}")),
         "{}",
