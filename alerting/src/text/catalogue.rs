@@ -387,10 +387,7 @@ mod tests {
             let e = metric(m);
             assert!(!e.zh.is_empty() && !e.en.is_empty(), "{m}");
             assert!(!e.zh.contains('_') && !e.en.contains('_'), "{m}: {e:?}");
-            assert!(
-                !e.zh.is_ascii() || m == Metric::Ph,
-                "{m}"
-            );
+            assert!(!e.zh.is_ascii() || m == Metric::Ph, "{m}");
         }
         assert_eq!(quantity(Metric::FreeChlorineMgL, 0.038), "0.038 mg/L");
         assert_eq!(quantity(Metric::Ph, 8.44), "8.44");
