@@ -48,26 +48,6 @@ impl EventKind {
         .into_iter()
         .find(|k| k.as_str() == s)
     }
-
-    /// The kind as named in Chinese summaries.
-    pub(crate) const fn zh(self) -> &'static str {
-        match self {
-            Self::Pending => "待确认",
-            Self::Firing => "告警",
-            Self::LevelChanged => "级别变更",
-            Self::Resolved => "已解除",
-        }
-    }
-
-    /// The kind as named in English summaries.
-    pub(crate) const fn en(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Firing => "firing",
-            Self::LevelChanged => "level changed",
-            Self::Resolved => "resolved",
-        }
-    }
 }
 
 /// An evidence value: a number (measured value, limit) or text (metric name, time, detail).

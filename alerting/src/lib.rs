@@ -50,7 +50,8 @@
 //!   with the waste and sterilizer kinds in `rule/waste.rs` and `rule/sterilization.rs`),
 //!   numbers and their provenance (`rule/numbers.rs`), the tests shipped with a pack
 //!   (`rule/pack_test.rs`), load errors with line numbers (`rule/error.rs`).
-//! - `text` (private): reasons, bilingual summaries and evidence of events (`text/mod.rs`), and
+//! - `text` (private): the catalogue of texts (`text/catalogue.rs`, public as [`catalogue`]:
+//!   metric names and units, limit types, levels, kinds, Beijing time in Chinese); reasons, bilingual summaries and evidence of events (`text/mod.rs`), and
 //!   the texts of waste (`text/waste.rs`) and sterilizer alerts (`text/sterilization.rs`).
 //! - `machine` (private): the alert state machine (pending, firing, levels, resolve).
 //! - [`eval`]: the engine: the [`Engine`] and input routing (`eval/mod.rs`), binding rules to
@@ -130,6 +131,7 @@ pub use level::Level;
 pub use pack_tests::{run_pack_tests, PackTest, TestFailure};
 pub use rule::{ConfigError, LoadError, RulePack, DEFAULT_PACK_TOML};
 pub use state::EngineSnapshot;
+pub use text::catalogue;
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@ use crate::model::{Metric, Timestamp};
 use crate::rule::Rule;
 use crate::state::{Phase, Subject, Tracker};
 use crate::text::breach_text;
+use crate::text::catalogue::{LimitType, Side};
 
 /// What a rule saw in one piece of evidence.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -32,6 +33,24 @@ pub(crate) struct Ev {
     pub value: Option<f64>,
     pub limit: Option<f64>,
     pub detail: Option<String>,
+    /// Threshold rules: the limits at the site, `(low, high)`.
+    pub bounds: Option<(Option<f64>, Option<f64>)>,
+}
+
+/// Keeps the worst breaching value of a threshold alert: the value furthest past the limit it
+/// breaches (the upper limit for a value above a band, the lower one below it).
+fn note_worst(t: &mut Tracker) {
+    let (Some(v), Some(limits)) = (t.value, LimitType::of(t.low, t.high)) else {
+        return;
+    };
+    let excess = |v: f64| match limits.side_of(v) {
+        Some(Side::Above) => v - t.high.unwrap_or(v),
+        Some(Side::Below) => t.low.unwrap_or(v) - v,
+        None => f64::NEG_INFINITY,
+    };
+    if t.worst.is_none_or(|w| excess(v) > excess(w)) && excess(v) > f64::NEG_INFINITY {
+        t.worst = Some(v);
+    }
 }
 
 /// Level an open alert should have at `now`.
@@ -108,8 +127,14 @@ pub(crate) fn step(
             value: ev.value,
             limit: ev.limit,
             detail: ev.detail,
+            low: ev.bounds.and_then(|b| b.0),
+            high: ev.bounds.and_then(|b| b.1),
+            worst: None,
             closed_manually_at: None,
         };
+        if matches!(obs, Obs::Breach { .. }) {
+            note_worst(&mut t);
+        }
         let held = now.secs_since(started_at);
         let (kind, reason) = if held >= pending_secs {
             t.phase = Phase::Firing;
@@ -147,6 +172,12 @@ pub(crate) fn step(
     }
     if ev.detail.is_some() {
         t.detail = ev.detail;
+    }
+    if let Some((low, high)) = ev.bounds {
+        (t.low, t.high) = (low, high);
+    }
+    if matches!(obs, Obs::Breach { .. }) {
+        note_worst(t);
     }
     match (t.phase, obs) {
         (Phase::Closed, _) => None, // handled above; kept for exhaustiveness

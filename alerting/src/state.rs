@@ -90,6 +90,17 @@ pub struct Tracker {
     pub limit: Option<f64>,
     /// Free-text evidence (clock detail, flags, component rules).
     pub detail: Option<String>,
+    /// Threshold rules: the limits that apply at the site (breach below `low`, above
+    /// `high`), so texts name the rule's limit type (upper limit, lower limit, band) rather
+    /// than guessing it from the value. Absent in snapshots written before they existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
+    /// Threshold rules: the worst breaching value of this alert (furthest past its limit),
+    /// named in its texts. Absent in snapshots written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst: Option<f64>,
     /// Closed only: set when a supervisor closed the alert manually
     /// ([`crate::Engine::close_alert`]). Evidence older than this is ignored, the next alert
     /// of the identity starts no earlier than this, and duration-based conditions (offline,
@@ -349,18 +360,13 @@ impl DeviceState {
             .min()
     }
 
-    /// Which metrics carry a non-N flag, and whether maintenance is on, as text.
-    pub fn abnormal_detail(&self) -> String {
-        let mut parts: Vec<String> = Metric::ALL
-            .iter()
+    /// The metrics whose latest value carries a flag other than N, in catalogue order.
+    pub fn abnormal_metrics(&self) -> impl Iterator<Item = Metric> + '_ {
+        Metric::ALL
+            .into_iter()
             .enumerate()
             .filter(|(i, _)| self.flag_since.get(*i).is_some())
-            .map(|(_, m)| format!("{m} flagged"))
-            .collect();
-        if self.maintenance_since().is_some() {
-            parts.push("maintenance".to_owned());
-        }
-        parts.join(", ")
+            .map(|(_, m)| m)
     }
 }
 

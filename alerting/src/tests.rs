@@ -12,6 +12,7 @@ mod props;
 mod restart;
 mod rules;
 mod stuck;
+mod texts;
 mod throughput;
 mod waste;
 

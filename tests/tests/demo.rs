@@ -50,7 +50,7 @@ async fn the_demo_runs_the_fleet_through_the_pipeline_into_questdb() -> anyhow::
     );
     // Three simulated hours of the demo scenario raise alerts, printed Chinese first.
     assert!(summary.alerts_fired > 0, "{summary:?}\n{text}");
-    assert!(text.contains("告警 FIRING"), "{text}");
+    assert!(text.contains("新预警 FIRING"), "{text}");
     assert!(db.count("alerts") > 0);
     // The demo's supervisors hear about them on their MQTT channels.
     assert!(summary.notices > 0, "{summary:?}\n{text}");

@@ -79,6 +79,61 @@ pub struct Channel {
     /// Name of the environment variable holding the channel's secret (signing key), if any.
     /// The secret itself never appears in configuration, notices or snapshots.
     pub secret_env: Option<String>,
+    /// The language(s) of its messages; `None`: the kind's default ([`Language::default_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
+}
+
+impl Channel {
+    /// The language(s) this channel's messages are written in.
+    pub fn language(&self) -> Language {
+        self.language
+            .unwrap_or_else(|| Language::default_for(self.kind))
+    }
+}
+
+/// The language(s) of a channel's messages (`language = "zh" | "en" | "zh+en"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Language {
+    /// Chinese only.
+    #[serde(rename = "zh")]
+    Zh,
+    /// English only.
+    #[serde(rename = "en")]
+    En,
+    /// Chinese first, then English.
+    #[serde(rename = "zh+en")]
+    ZhEn,
+}
+
+impl Language {
+    /// Default (ours, issue 15): group chats (DingTalk, WeCom) are read on phones by Chinese
+    /// officials, so Chinese only, with no English block doubling the message; e-mail,
+    /// webhooks and MQTT notices feed people and systems that may need English: both.
+    pub const fn default_for(kind: ChannelKind) -> Language {
+        match kind {
+            ChannelKind::Dingtalk | ChannelKind::Wecom => Self::Zh,
+            ChannelKind::Webhook | ChannelKind::Email | ChannelKind::Mqtt => Self::ZhEn,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Zh => "zh",
+            Self::En => "en",
+            Self::ZhEn => "zh+en",
+        }
+    }
+
+    /// Whether the Chinese text is shown.
+    pub const fn has_zh(self) -> bool {
+        matches!(self, Self::Zh | Self::ZhEn)
+    }
+
+    /// Whether the English text is shown.
+    pub const fn has_en(self) -> bool {
+        matches!(self, Self::En | Self::ZhEn)
+    }
 }
 
 /// A supervisor: one person (or duty desk) owning one grid cell.
@@ -90,6 +145,9 @@ pub struct Supervisor {
     pub channels: Vec<Channel>,
     /// Lowercase hex SHA-256 of the supervisor's API bearer token (hashing happens elsewhere).
     pub token_sha256: String,
+    /// Mainland mobile number (11 digits), for @mentions in DingTalk group messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
 }
 
 impl Supervisor {
@@ -177,6 +235,10 @@ impl Default for DeliveryTiming {
 pub struct DeliveryConfig {
     pub supervisors: Vec<Supervisor>,
     pub timing: DeliveryTiming,
+    /// `http.public_url` of the main configuration: where the console is reached, so that
+    /// notices link to each alert's page. Not part of the supervisors file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 /// A loaded configuration and its warnings (problems that do not stop loading).
@@ -206,6 +268,7 @@ struct RawSupervisor {
     #[serde(default)]
     channels: Vec<Spanned<RawChannel>>,
     token_sha256: Spanned<String>,
+    mobile: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -222,6 +285,7 @@ struct RawChannel {
     kind: Spanned<ChannelKind>,
     target: Spanned<String>,
     secret_env: Option<Spanned<String>>,
+    language: Option<Spanned<Language>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -340,6 +404,7 @@ impl DeliveryConfig {
                 config: DeliveryConfig {
                     supervisors,
                     timing,
+                    public_url: None,
                 },
                 warnings,
             })
@@ -543,6 +608,7 @@ fn supervisors(
                 kind,
                 target,
                 secret_env,
+                language: c.language.as_ref().map(|l| *l.get_ref()),
             });
         }
         if channels.is_empty() {
@@ -570,8 +636,20 @@ fn supervisors(
                 format_args!("same token hash as supervisor {other}: tokens must be distinct"),
             );
         }
+        let mobile = r.mobile.as_ref().map(|m| m.get_ref().trim().to_owned());
+        if let (Some(m), Some(raw)) = (&mobile, &r.mobile) {
+            let ok = m.len() == 11 && m.starts_with('1') && m.chars().all(|c| c.is_ascii_digit());
+            if !ok {
+                p.at(
+                    Some(raw.span()),
+                    &format!("{path}.mobile"),
+                    "must be a mainland mobile number: 11 digits starting with 1, no spaces or +86",
+                );
+            }
+        }
         if p.list.len() == before {
             out.push(Supervisor {
+                mobile,
                 id,
                 name: r.name.get_ref().trim().to_owned(),
                 cell,

@@ -127,7 +127,10 @@ impl DeliveryEngine {
         match event.kind {
             EventKind::Pending => {}
             EventKind::Resolved => {
-                if let Some(a) = self.st.alerts.remove(id) {
+                if let Some(mut a) = self.st.alerts.remove(id) {
+                    // The notice says what is back (the resolved event's summary), not the
+                    // breach it announced before.
+                    a.event = event.clone();
                     out.extend(self.closed(a, None, now));
                 }
             }
@@ -396,6 +399,7 @@ impl DeliveryEngine {
                 name: s.name.clone(),
                 tier: s.tier(),
                 channels: s.channels.clone(),
+                mobile: s.mobile.clone(),
             })
             .collect();
         if recipients.is_empty() {
@@ -405,7 +409,15 @@ impl DeliveryEngine {
             .sites
             .get(site)
             .map_or_else(|| site.to_owned(), |s| s.name.clone());
-        let (text_zh, text_en) = text::render(kind, level, &site_name, grid, events, extra);
+        let public_url = self.config.public_url.as_deref();
+        let (text_zh, text_en) =
+            text::render(kind, level, &site_name, grid, events, extra, public_url);
+        let links = public_url.map_or_else(Vec::new, |base| {
+            events
+                .iter()
+                .map(|e| text::alert_page(base, &e.alert_id))
+                .collect()
+        });
         let seq = self.st.next_notice;
         self.st.next_notice = seq.saturating_add(1);
         let mut alerts: Vec<String> = events.iter().map(|e| e.alert_id.clone()).collect();
@@ -423,6 +435,7 @@ impl DeliveryEngine {
             text_zh,
             text_en,
             created_at: now,
+            links,
         })
     }
 }

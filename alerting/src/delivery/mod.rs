@@ -70,8 +70,10 @@ pub mod notice;
 pub mod silence;
 mod text;
 
+pub use text::alert_page;
+
 pub use config::{
-    Channel, ChannelKind, DeliveryConfig, DeliveryTiming, Loaded, PerLevel, Supervisor,
+    Channel, ChannelKind, DeliveryConfig, DeliveryTiming, Language, Loaded, PerLevel, Supervisor,
     SupervisorId,
 };
 pub use engine::{

@@ -2,6 +2,7 @@
 //! what to say) and [`DeliveryEvent`]s, the lifecycle records (escalated, acknowledged, ...)
 //! the caller writes to QuestDB and publishes (docs/payload-contract.md, alert messages).
 
+use crate::text::catalogue::{self, Texts};
 use serde::{Deserialize, Serialize};
 
 use super::config::{Channel, SupervisorId};
@@ -38,6 +39,18 @@ impl NoticeKind {
             Self::Acknowledged => "acknowledged",
         }
     }
+
+    /// Why the notice is sent, in Chinese and English (from the text catalogue).
+    pub const fn texts(self) -> Texts {
+        match self {
+            Self::New => catalogue::NOTICE_NEW,
+            Self::LevelChanged => catalogue::NOTICE_LEVEL_CHANGED,
+            Self::Repeat => catalogue::NOTICE_REPEAT,
+            Self::Escalated => catalogue::NOTICE_ESCALATED,
+            Self::Resolved => catalogue::NOTICE_RESOLVED,
+            Self::Acknowledged => catalogue::NOTICE_ACKNOWLEDGED,
+        }
+    }
 }
 
 /// One supervisor to reach, with their channels (copied from the config at notice time).
@@ -47,6 +60,9 @@ pub struct Recipient {
     pub name: String,
     pub tier: Tier,
     pub channels: Vec<Channel>,
+    /// Mobile number for @mentions in group robots (DingTalk), if configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
 }
 
 /// One message to deliver to every recipient on each of their channels.
@@ -72,6 +88,10 @@ pub struct Notice {
     /// The same in English.
     pub text_en: String,
     pub created_at: Timestamp,
+    /// The console page of each alert, in the order the texts list them (empty when
+    /// `http.public_url` is not configured).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
 }
 
 impl Notice {

@@ -7,7 +7,13 @@ use super::grid::Tier;
 use super::notice::NoticeKind;
 use crate::event::{AlertEvent, EvidenceValue};
 use crate::level::Level;
+use crate::model::Metric;
 use crate::model::{GridPath, Timestamp};
+use crate::text::catalogue::{
+    self, en_part, level_en, level_zh, number, quantity, time_en, time_zh, zh_part, ALERT_ZH,
+    EVIDENCE, EVIDENCE_DETAIL, EVIDENCE_LIMIT, EVIDENCE_METRIC, EVIDENCE_VALUE, EVIDENCE_WORST,
+    LINK_ACK, LINK_VIEW, WHAT_TO_DO,
+};
 
 /// Context of a notice beyond its alerts.
 #[derive(Debug, Default)]
@@ -19,34 +25,19 @@ pub(crate) struct Extra {
     pub deadline: Option<(Timestamp, Option<Tier>)>,
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in Beijing time (UTC+8, no daylight saving).
-pub(crate) fn beijing(ts: Timestamp) -> String {
-    let local = Timestamp(ts.0.saturating_add(8 * 3600 * Timestamp::MICROS_PER_SEC)).to_string();
-    local
-        .get(..19)
-        .map_or(local.clone(), |s| s.replace('T', " "))
-}
-
-const fn kind_zh(k: NoticeKind) -> &'static str {
-    match k {
-        NoticeKind::New => "新告警",
-        NoticeKind::LevelChanged => "级别变更",
-        NoticeKind::Repeat => "未确认提醒",
-        NoticeKind::Escalated => "逾期未确认·升级上报",
-        NoticeKind::Resolved => "已解除",
-        NoticeKind::Acknowledged => "已确认",
+/// The console page of an alert: `{public_url}/alerts/{alert id percent-encoded}` (every
+/// byte but unreserved ones encoded, so the id's `/` is `%2F`; a trailing `/` of
+/// `public_url` is dropped).
+pub fn alert_page(public_url: &str, alert_id: &str) -> String {
+    let mut out = format!("{}/alerts/", public_url.trim_end_matches('/'));
+    for b in alert_id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
     }
-}
-
-const fn kind_en(k: NoticeKind) -> &'static str {
-    match k {
-        NoticeKind::New => "new alert",
-        NoticeKind::LevelChanged => "level changed",
-        NoticeKind::Repeat => "still unacknowledged",
-        NoticeKind::Escalated => "escalated: not acknowledged in time",
-        NoticeKind::Resolved => "resolved",
-        NoticeKind::Acknowledged => "acknowledged",
-    }
+    out
 }
 
 /// What to do, by rule family (the first letter of the rule id).
@@ -75,18 +66,57 @@ pub(crate) fn what_to_do(rule: &str) -> (&'static str, &'static str) {
     }
 }
 
-fn evidence(e: &AlertEvent) -> String {
+/// The Chinese evidence line of an alert: the Chinese part of its detail, when its summary
+/// does not already say it (values, limits and times are in the summary, with units).
+fn evidence_zh(e: &AlertEvent) -> Option<String> {
     e.evidence
         .iter()
-        .map(|ev| match &ev.value {
-            EvidenceValue::Number(n) => format!("{}={n}", ev.name),
-            EvidenceValue::Text(t) => format!("{}={t}", ev.name),
+        .find_map(|ev| match (&ev.name[..], &ev.value) {
+            ("detail", EvidenceValue::Text(t)) => {
+                let zh = zh_part(t);
+                (!zh.is_empty() && !e.summary_zh.contains(zh)).then(|| zh.to_owned())
+            }
+            _ => None,
+        })
+}
+
+/// The English evidence line: labelled values (metric names and units from the catalogue)
+/// and the English part of the detail; the start is in the summary.
+fn evidence_en(e: &AlertEvent) -> String {
+    let metric = e.evidence.iter().find_map(|ev| match &ev.value {
+        EvidenceValue::Text(t) if ev.name == "metric" => Metric::from_name(t),
+        _ => None,
+    });
+    e.evidence
+        .iter()
+        .filter_map(|ev| {
+            let label = match &ev.name[..] {
+                "metric" => EVIDENCE_METRIC.en,
+                "value" => EVIDENCE_VALUE.en,
+                "limit" => EVIDENCE_LIMIT.en,
+                "worst" => EVIDENCE_WORST.en,
+                "detail" => EVIDENCE_DETAIL.en,
+                "since" => return None,
+                other => other,
+            };
+            let value = match (&ev.value, metric) {
+                (EvidenceValue::Number(n), Some(m)) => quantity(m, *n),
+                (EvidenceValue::Number(n), None) => number(*n),
+                (EvidenceValue::Text(t), _) if ev.name == "metric" => Metric::from_name(t)
+                    .map_or_else(|| t.clone(), |m| catalogue::metric(m).en.to_owned()),
+                (EvidenceValue::Text(t), _) => en_part(t).to_owned(),
+            };
+            Some(format!("{label} {value}"))
         })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 /// `(text_zh, text_en)` of a notice about `alerts` (their latest events) at one site.
+///
+/// With `public_url`, every alert's page (`{public_url}/alerts/{id}`, [`alert_page`]) follows
+/// its summary as `查看并确认：<url>` (`查看详情` once resolved or acknowledged), and the
+/// deadline sentence says to acknowledge there.
 pub(crate) fn render(
     kind: NoticeKind,
     level: Level,
@@ -94,26 +124,31 @@ pub(crate) fn render(
     grid: &GridPath,
     alerts: &[&AlertEvent],
     extra: &Extra,
+    public_url: Option<&str>,
 ) -> (String, String) {
+    let closed = matches!(kind, NoticeKind::Resolved | NoticeKind::Acknowledged);
+    let (open_zh, open_en) = if closed {
+        (LINK_VIEW.zh, LINK_VIEW.en)
+    } else {
+        (LINK_ACK.zh, LINK_ACK.en)
+    };
     let n = alerts.len();
     let mut zh = format!(
-        "【{}{}·{}】{}（{}）",
-        level.label_zh(),
-        level.colour_zh(),
-        kind_zh(kind),
+        "【{}·{}】{}（{}）",
+        level_zh(level),
+        kind.texts().zh,
         site_name,
         grid
     );
     let mut en = format!(
-        "[Level {} {} · {}] {} ({})",
-        level,
-        level.colour(),
-        kind_en(kind),
+        "[{} · {}] {} ({})",
+        level_en(level),
+        kind.texts().en,
         site_name,
         grid
     );
     if n > 1 {
-        let _ = write!(zh, " 共 {n} 条告警");
+        let _ = write!(zh, " 共 {n} 条{ALERT_ZH}");
         let _ = write!(en, ", {n} alerts");
     }
     zh.push('\n');
@@ -121,10 +156,17 @@ pub(crate) fn render(
     for (i, e) in alerts.iter().enumerate() {
         let _ = writeln!(zh, "{}. {}", i + 1, e.summary_zh);
         let _ = writeln!(en, "{}. {}", i + 1, e.summary_en);
-        let ev = evidence(e);
+        if let Some(ev) = evidence_zh(e) {
+            let _ = writeln!(zh, "   {}：{ev}", EVIDENCE.zh);
+        }
+        let ev = evidence_en(e);
         if !ev.is_empty() {
-            let _ = writeln!(zh, "   证据：{ev}");
-            let _ = writeln!(en, "   Evidence: {ev}");
+            let _ = writeln!(en, "   {}: {ev}", EVIDENCE.en);
+        }
+        if let Some(base) = public_url {
+            let url = alert_page(base, &e.alert_id);
+            let _ = writeln!(zh, "   {open_zh}：{url}");
+            let _ = writeln!(en, "   {open_en}: {url}");
         }
     }
     if let (Some(z), Some(e)) = (&extra.zh, &extra.en) {
@@ -140,23 +182,42 @@ pub(crate) fn render(
         families.dedup();
         for f in families {
             let (z, e) = what_to_do(&f.to_string());
-            let _ = writeln!(zh, "处置建议：{z}");
-            let _ = writeln!(en, "What to do: {e}");
+            let _ = writeln!(zh, "{}：{z}", WHAT_TO_DO.zh);
+            let _ = writeln!(en, "{}: {e}", WHAT_TO_DO.en);
         }
         if let Some((by, next)) = extra.deadline {
             match next {
                 Some(t) => {
                     let _ = writeln!(
                         zh,
-                        "请于北京时间 {} 前确认，逾期将升级至{}级。",
-                        beijing(by),
+                        "请于北京时间 {} 前{}确认，逾期将升级至{}级。",
+                        time_zh(by),
+                        if public_url.is_some() {
+                            "打开上方链接"
+                        } else {
+                            ""
+                        },
                         t.zh()
                     );
-                    let _ = writeln!(en, "Acknowledge by {by}, or it escalates to the {t} tier.");
+                    let _ = writeln!(
+                        en,
+                        "Acknowledge by {}{}, or it escalates to the {t} tier.",
+                        time_en(by),
+                        if public_url.is_some() {
+                            " on the page linked above"
+                        } else {
+                            ""
+                        }
+                    );
                 }
                 None => {
-                    let _ = writeln!(zh, "请于北京时间 {} 前确认。", beijing(by));
-                    let _ = writeln!(en, "Please acknowledge by {by}.");
+                    let (how_zh, how_en) = if public_url.is_some() {
+                        ("打开上方链接", " on the page linked above")
+                    } else {
+                        ("", "")
+                    };
+                    let _ = writeln!(zh, "请于北京时间 {} 前{how_zh}确认。", time_zh(by));
+                    let _ = writeln!(en, "Please acknowledge by {}{how_en}.", time_en(by));
                 }
             }
         }

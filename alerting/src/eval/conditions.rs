@@ -6,6 +6,7 @@ use crate::machine::{Ev, Obs};
 use crate::model::Timestamp;
 use crate::rule::{Condition, Magnitude, Rule};
 use crate::state::{DeviceState, Phase, Subject};
+use crate::text::catalogue::{both, metric, time_zh};
 
 use super::bind::{offline_timeout, BoundThreshold};
 use super::close::closed_manually_at;
@@ -106,7 +107,10 @@ pub(super) fn fresh_data(
             continue;
         }
         let ev = Ev {
-            detail: Some(format!("data again at {now}")),
+            detail: Some(both(
+                format!("data again at {now}"),
+                format!("{} 起恢复上报", time_zh(now)),
+            )),
             ..Ev::default()
         };
         em.observe(
@@ -117,6 +121,29 @@ pub(super) fn fresh_data(
             Obs::Clear,
             ev,
         );
+    }
+}
+
+/// Which metrics carry a flag other than N, and whether maintenance is on, in both languages
+/// (empty when neither).
+fn abnormal_detail(st: &DeviceState) -> String {
+    let (mut en, mut zh): (Vec<String>, Vec<String>) = st
+        .abnormal_metrics()
+        .map(|m| {
+            (
+                format!("{m} flagged"),
+                format!("{}数据标记非正常", metric(m).zh),
+            )
+        })
+        .unzip();
+    if st.maintenance_since().is_some() {
+        en.push("maintenance".to_owned());
+        zh.push("维护中".to_owned());
+    }
+    if en.is_empty() {
+        String::new()
+    } else {
+        both(en.join(", "), zh.join("、"))
     }
 }
 
@@ -141,7 +168,7 @@ pub(super) fn status_rules(
     {
         return;
     }
-    let detail = dev.state.abnormal_detail();
+    let detail = abnormal_detail(&dev.state);
     let (bound, _, mut em) = split(cx, rules, out, now);
     for &(ri, min_secs) in &bound.status {
         // After a manual close, the abnormal state counts again from the close.
@@ -156,7 +183,7 @@ pub(super) fn status_rules(
         };
         let ev = Ev {
             detail: Some(if detail.is_empty() {
-                "all values flagged N".to_owned()
+                both("all values flagged N", "数据标记均为正常（N）")
             } else {
                 detail.clone()
             }),
@@ -198,9 +225,15 @@ pub(super) fn compositions(
         }
         let ev = Ev {
             detail: Some(if all {
-                format!("{} firing together", names.join(" + "))
+                both(
+                    format!("{} firing together", names.join(" + ")),
+                    format!("{} 同时处于预警状态", names.join("、")),
+                )
             } else {
-                format!("{} no longer all firing", names.join(" + "))
+                both(
+                    format!("{} no longer all firing", names.join(" + ")),
+                    format!("{} 不再同时处于预警状态", names.join("、")),
+                )
             }),
             ..Ev::default()
         };

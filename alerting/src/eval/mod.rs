@@ -20,6 +20,7 @@ use crate::machine::Ev;
 use crate::model::{Device, Id, Site, Timestamp};
 use crate::rule::{Rule, RulePack};
 use crate::state::{DeviceState, SiteState, Subject};
+use crate::text::catalogue::{band, both};
 
 mod bind;
 mod close;
@@ -419,7 +420,11 @@ impl Engine {
                     metric: Some(*metric),
                     value: value.is_finite().then_some(*value),
                     limit: None,
-                    detail: Some(format!("physical range {lo}..{hi}")),
+                    detail: Some(both(
+                        format!("physical range {lo}..{hi}"),
+                        format!("物理量程 {}", band(*metric, lo, hi)),
+                    )),
+                    bounds: None,
                 };
                 let subject = Subject::Metric(*metric);
                 self.fault(device, *ts, |b| &b.sensor_fault, subject, ev, &mut out);
@@ -427,8 +432,10 @@ impl Engine {
             Input::ClockFault {
                 device, ts, detail, ..
             } => {
+                // The detail comes from the validator, in English: the Chinese part says what
+                // it means.
                 let ev = Ev {
-                    detail: Some(detail.clone()),
+                    detail: Some(both(detail, "设备时间超前于接收时间，超出允许范围")),
                     ..Ev::default()
                 };
                 self.fault(device, *ts, |b| &b.clock, Subject::Clock, ev, &mut out);

@@ -6,6 +6,7 @@ use crate::machine::{Ev, Obs};
 use crate::model::Reading;
 use crate::rule::Condition;
 use crate::state::{metric_index, StuckRun, Subject, METRICS};
+use crate::text::catalogue::{both, time_zh};
 
 use super::close::closed_manually_at;
 use super::conditions::{fresh_data, is_inhibited, status_rules, threshold_obs};
@@ -36,11 +37,17 @@ impl Engine {
                     match last {
                         Some(last) if seq < last => (
                             breach(now),
-                            Some(format!("seq restarted: {seq} after {last}")),
+                            Some(both(
+                                format!("seq restarted: {seq} after {last}"),
+                                format!("数据序号回退：{last} 之后收到 {seq}（设备可能重启）"),
+                            )),
                         ),
                         Some(last) if seq > last.saturating_add(1) => (
                             breach(now),
-                            Some(format!("seq gap: {} missing after {last}", seq - last - 1)),
+                            Some(both(
+                                format!("seq gap: {} missing after {last}", seq - last - 1),
+                                format!("数据序号中断：序号 {last} 之后缺失 {} 条", seq - last - 1),
+                            )),
                         ),
                         _ => (Obs::Clear, None),
                     }
@@ -52,7 +59,11 @@ impl Engine {
                         if detail.is_some() || has(trackers, ri, Subject::Seq) {
                             let ev = Ev {
                                 detail: Some(detail.clone().unwrap_or_else(|| {
-                                    format!("seq {} in order", r.seq.unwrap_or_default())
+                                    let seq = r.seq.unwrap_or_default();
+                                    both(
+                                        format!("seq {seq} in order"),
+                                        format!("数据序号 {seq} 已连续"),
+                                    )
                                 })),
                                 ..Ev::default()
                             };
@@ -61,7 +72,10 @@ impl Engine {
                     }
                     if has(trackers, ri, Subject::Clock) {
                         let ev = Ev {
-                            detail: Some(format!("device time {now} accepted")),
+                            detail: Some(both(
+                                format!("device time {now} accepted"),
+                                format!("设备时间 {} 已正常", time_zh(now)),
+                            )),
                             ..Ev::default()
                         };
                         em.observe(trackers, &id, ri, Subject::Clock, Obs::Clear, ev);
@@ -149,6 +163,7 @@ impl Engine {
                         value: Some(r.value),
                         limit,
                         detail: None,
+                        bounds: Some((b.limit.low, b.limit.high)),
                     };
                     em.observe_with(
                         &mut dev.state.trackers,

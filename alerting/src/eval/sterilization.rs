@@ -20,7 +20,7 @@ use crate::sterilization::{
     cst_day, CycleTag, DeviceVerdict, SterilCheck, SterilParams, SterilizerEvent,
     SterilizerEventKind,
 };
-use crate::text::beijing;
+use crate::text::catalogue::{program_zh, time_en, time_zh};
 use crate::text::sterilization::{both, cycle_text, recall_text, state_word};
 
 use super::bind::SiteRules;
@@ -263,12 +263,13 @@ impl Ctx<'_> {
                     };
                     let detail = both(
                         format!(
-                            "pre-vacuum load {cycle_id} ({program}) started at {} (Beijing) without a passing Bowie-Dick test: {last}",
-                            beijing(now)
+                            "pre-vacuum load {cycle_id} ({program}) started at {} without a passing Bowie-Dick test: {last}",
+                            time_en(now)
                         ),
                         format!(
-                            "预真空周期 {cycle_id}（{program}）于北京时间 {} 开始，此前无合格 B-D 测试：{last_zh}",
-                            beijing(now)
+                            "预真空周期 {cycle_id}（{}）于北京时间 {} 开始，此前无合格 B-D 测试：{last_zh}",
+                            program_zh(*program),
+                            time_zh(now)
                         ),
                     );
                     self.fire(
@@ -300,8 +301,8 @@ impl Ctx<'_> {
                         ),
                         format!(
                             "周期 {cycle_id}（{}）北京时间 {} 开始，被灭菌器中止",
-                            c.program,
-                            beijing(c.started_at)
+                            program_zh(c.program),
+                            time_zh(c.started_at)
                         ),
                     );
                     self.fire(
@@ -467,8 +468,8 @@ impl Ctx<'_> {
             format!(
                 "周期 {}（{}）北京时间 {} 开始，{} 分钟后仍无结束记录",
                 c.cycle_id,
-                c.program,
-                beijing(started),
+                program_zh(c.program),
+                time_zh(started),
                 self.now.secs_since(started) / 60
             ),
         );
@@ -506,7 +507,7 @@ impl Ctx<'_> {
                 format!("implant load {cycle_id} started {start} has no BI result after {hours} h"),
                 format!(
                     "植入物周期 {cycle_id}（北京时间 {} 开始）{hours} 小时后仍无生物监测结果",
-                    beijing(start)
+                    time_zh(start)
                 ),
             );
             self.fire(
@@ -535,11 +536,11 @@ impl Ctx<'_> {
         let (what, what_zh) = match &self.st.last_bi {
             Some(b) => (
                 format!("last BI {} read at {}", b.bi_id, b.ts),
-                format!("最近一次 {} 读取于北京时间 {}", b.bi_id, beijing(b.ts)),
+                format!("最近一次 {} 读取于北京时间 {}", b.bi_id, time_zh(b.ts)),
             ),
             None => (
                 format!("no BI result since monitoring began at {base}"),
-                format!("自北京时间 {} 开始监测以来无结果", beijing(base)),
+                format!("自北京时间 {} 开始监测以来无结果", time_zh(base)),
             ),
         };
         let days = self.now.secs_since(base) / 86_400;
@@ -613,8 +614,8 @@ impl Ctx<'_> {
                     format!(
                         "周期 {}（{}）无结束记录，下一周期已于北京时间 {} 开始",
                         record.cycle_id,
-                        record.program,
-                        beijing(self.now)
+                        program_zh(record.program),
+                        time_zh(self.now)
                     ),
                 );
                 self.fire(
@@ -656,7 +657,11 @@ impl Ctx<'_> {
                         "cycle {} ({}) passed the computed verdict",
                         record.cycle_id, record.program
                     ),
-                    format!("周期 {}（{}）计算判定合格", record.cycle_id, record.program),
+                    format!(
+                        "周期 {}（{}）计算判定合格",
+                        record.cycle_id,
+                        program_zh(record.program)
+                    ),
                 );
                 self.clear(
                     |c| matches!(c, SterilCheck::CycleFailed | SterilCheck::Aborted { .. }),

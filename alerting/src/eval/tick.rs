@@ -6,6 +6,7 @@ use crate::machine::{tick_step, Ev};
 use crate::model::Timestamp;
 use crate::rule::Condition;
 use crate::state::Subject;
+use crate::text::catalogue::{both, time_zh};
 
 use super::bind::{offline_timeout, pending_of};
 use super::close::closed_manually_at;
@@ -41,9 +42,13 @@ impl Engine {
                     .map_or(last, |c| last.max(c));
                 if now.secs_since(base) >= timeout {
                     let ev = Ev {
-                        detail: Some(format!(
-                            "no data since {last}; timeout {} min",
-                            timeout / 60
+                        detail: Some(both(
+                            format!("no data since {last}; timeout {} min", timeout / 60),
+                            format!(
+                                "最后数据时间 {}，超时阈值 {} 分钟",
+                                time_zh(last),
+                                timeout / 60
+                            ),
                         )),
                         ..Ev::default()
                     };

@@ -21,6 +21,7 @@ use crate::machine::{Ev, Obs};
 use crate::model::{Metric, Reading, SiteAttributes, Timestamp, WasteStoreSite};
 use crate::rule::{Condition, Rule};
 use crate::state::{Subject, Tracker};
+use crate::text::catalogue::{both, duration_zh, time_en, time_zh};
 use crate::waste::ledger::{BagOutcome, HandoverOutcome, Judgement, LedgerSummary};
 use crate::waste::{windows, DoorState, TempState, WasteRule, WasteState};
 
@@ -344,16 +345,22 @@ fn store_rules(
                 // Evidence only when it is used (a breach, or a clear of an open alert).
                 let ev = |secs: i64| {
                     let kg: f64 = w.ledger.bags().iter().map(|b| b.weight_kg).sum();
-                    let last_text = last.map_or_else(
-                        || "no handover recorded".to_owned(),
-                        |l| format!("last handover {} at {}", l.manifest_id, l.ts),
+                    let (last_en, last_zh) = last.map_or_else(
+                        || ("no handover recorded".to_owned(), "无交接记录".to_owned()),
+                        |l| {
+                            (
+                                format!("last handover {} at {}", l.manifest_id, time_en(l.ts)),
+                                format!("上次交接 {}，{}", l.manifest_id, time_zh(l.ts)),
+                            )
+                        },
                     );
+                    let n = w.ledger.bag_count();
                     Ev {
                         value: Some(hours(secs)),
                         limit: Some(hours(*max_secs)),
-                        detail: Some(format!(
-                            "{} bags, {kg:.2} kg in store; {last_text}",
-                            w.ledger.bag_count()
+                        detail: Some(both(
+                            format!("{n} bags, {kg:.2} kg in store; {last_en}"),
+                            format!("在库 {n} 袋，共 {kg:.2} 千克；{last_zh}"),
                         )),
                         ..Ev::default()
                     }
@@ -384,8 +391,21 @@ fn store_rules(
                     continue;
                 };
                 let detail = last.map_or_else(
-                    || format!("no disinfection recorded since monitoring began at {since}"),
-                    |l| format!("last disinfection at {l}"),
+                    || {
+                        both(
+                            format!(
+                                "no disinfection recorded since monitoring began at {}",
+                                time_en(since)
+                            ),
+                            format!("自 {} 开始监测以来无消毒记录", time_zh(since)),
+                        )
+                    },
+                    |l| {
+                        both(
+                            format!("last disinfection at {}", time_en(l)),
+                            format!("上次消毒于 {}", time_zh(l)),
+                        )
+                    },
                 );
                 let ev = Ev {
                     value: Some(hours(now.secs_since(since))),
@@ -448,34 +468,52 @@ fn storage(
                 .take_while(|b| now.secs_since(b.ts) >= pre_secs)
                 .collect();
             let kg: f64 = old.iter().map(|b| b.weight_kg).sum();
-            let list: Vec<String> = old
+            let (list, list_zh): (Vec<String>, Vec<String>) = old
                 .iter()
                 .take(EVIDENCE_BAGS)
                 .map(|b| {
-                    format!(
-                        "{} ({}, {:.2} kg, {}in {}, {:.1} h)",
-                        b.id,
-                        b.category,
-                        b.weight_kg,
-                        w.ledger
-                            .department(b)
-                            .map_or_else(String::new, |d| format!("{d}, ")),
-                        b.ts,
-                        hours(now.secs_since(b.ts))
+                    let dept = w.ledger.department(b);
+                    (
+                        format!(
+                            "{} ({}, {:.2} kg, {}in {}, {:.1} h)",
+                            b.id,
+                            b.category,
+                            b.weight_kg,
+                            dept.map_or_else(String::new, |d| format!("{d}, ")),
+                            time_en(b.ts),
+                            hours(now.secs_since(b.ts))
+                        ),
+                        format!(
+                            "{}（{}，{:.2} 千克，{}{} 入库，已 {:.1} 小时）",
+                            b.id,
+                            b.category.name_zh(),
+                            b.weight_kg,
+                            dept.map_or_else(String::new, |d| format!("{d}，")),
+                            time_zh(b.ts),
+                            hours(now.secs_since(b.ts))
+                        ),
                     )
                 })
-                .collect();
+                .unzip();
             let more = old.len().saturating_sub(EVIDENCE_BAGS);
-            let detail = format!(
-                "{} bags, {kg:.2} kg older than {} h: {}{}",
-                old.len(),
-                hours(pre_secs),
-                list.join("; "),
-                if more > 0 {
-                    format!("; and {more} more")
-                } else {
-                    String::new()
-                }
+            let (more_en, more_zh) = if more > 0 {
+                (format!("; and {more} more"), format!("；另有 {more} 袋"))
+            } else {
+                (String::new(), String::new())
+            };
+            let detail = both(
+                format!(
+                    "{} bags, {kg:.2} kg older than {} h: {}{more_en}",
+                    old.len(),
+                    hours(pre_secs),
+                    list.join("; ")
+                ),
+                format!(
+                    "{} 袋共 {kg:.2} 千克暂存超过 {} 小时：{}{more_zh}",
+                    old.len(),
+                    hours(pre_secs),
+                    list_zh.join("；")
+                ),
             );
             let ev = Ev {
                 value: Some(hours(age)),
@@ -492,8 +530,13 @@ fn storage(
         }
         _ if has(trackers, ri, Subject::None) => {
             let detail = oldest.map_or_else(
-                || "store empty".to_owned(),
-                |b| format!("oldest bag {} in since {}", b.id, b.ts),
+                || both("store empty", "暂存间已清空"),
+                |b| {
+                    both(
+                        format!("oldest bag {} in since {}", b.id, time_en(b.ts)),
+                        format!("最早一袋 {} 于 {} 入库", b.id, time_zh(b.ts)),
+                    )
+                },
             );
             let ev = Ev {
                 value: Some(hours(age)),
@@ -525,24 +568,40 @@ fn door_obs(
         let ev = Ev {
             metric: Some(Metric::DoorOpen),
             value: Some(0.0),
-            detail: Some(format!("door closed at {now}")),
+            detail: Some(both(
+                format!("door closed at {}", time_en(now)),
+                format!("门已于 {} 关闭", time_zh(now)),
+            )),
             ..Ev::default()
         };
         return (Obs::Clear, ev);
     };
     let open = now.secs_since(since);
     let mut why = Vec::new();
+    let mut why_zh = Vec::new();
     if d.outside_window {
         why.push(format!(
-            "opened at {} Beijing time, outside the collection windows {}",
-            crate::text::beijing(since).get(11..16).unwrap_or_default(),
+            "opened at {}, outside the collection windows {}",
+            time_en(since),
             attrs.collection_windows.join(", ")
+        ));
+        why_zh.push(format!(
+            "{} 开启，不在收运时段 {} 内",
+            time_zh(since),
+            attrs.collection_windows.join("、")
         ));
     }
     if open >= max_open_secs {
         why.push(format!(
-            "open for {} min since {since} (limit {} min)",
+            "open for {} min since {} (limit {} min)",
             open / 60,
+            time_en(since),
+            max_open_secs / 60
+        ));
+        why_zh.push(format!(
+            "自 {} 起已开启 {}（限值 {} 分钟）",
+            time_zh(since),
+            duration_zh(open),
             max_open_secs / 60
         ));
     }
@@ -555,7 +614,8 @@ fn door_obs(
         metric: Some(Metric::DoorOpen),
         value: Some((open / 60) as f64),
         limit: Some((max_open_secs / 60) as f64),
-        detail: (!why.is_empty()).then(|| why.join("; ")),
+        detail: (!why.is_empty()).then(|| both(why.join("; "), why_zh.join("；"))),
+        bounds: None,
     };
     (obs, ev)
 }
@@ -574,12 +634,22 @@ fn temp_ev(t: &TempState, limit: f64, min_secs: i64, now: Timestamp) -> Ev {
         value: Some(t.value),
         limit: Some(limit),
         detail: t.above_since.map(|s| {
-            format!(
-                "above {limit} C since {s} ({} min; fires after {} min)",
-                now.secs_since(s) / 60,
-                min_secs / 60
+            both(
+                format!(
+                    "above {limit} °C since {} ({} min; fires after {} min)",
+                    time_en(s),
+                    now.secs_since(s) / 60,
+                    min_secs / 60
+                ),
+                format!(
+                    "自 {} 起超过 {limit} °C（已 {}，持续 {} 分钟即预警）",
+                    time_zh(s),
+                    duration_zh(now.secs_since(s)),
+                    min_secs / 60
+                ),
             )
         }),
+        bounds: None,
     }
 }
 
@@ -593,31 +663,58 @@ fn manifest_text(j: &Judgement) -> String {
         .take(EVIDENCE_BAGS * 2)
         .map(|b| format!("{} {:.2} kg", b.bag_id, b.weight_kg))
         .collect();
+    let bags_zh: Vec<String> = j
+        .bags
+        .iter()
+        .take(EVIDENCE_BAGS * 2)
+        .map(|b| format!("{} {:.2} 千克", b.bag_id, b.weight_kg))
+        .collect();
     let more = j.bags.len().saturating_sub(EVIDENCE_BAGS * 2);
-    format!(
-        "manifest {} (carrier {}, {}): handed over {:.2} kg, {:.2} kg at intake over {} bags, difference {:.2} kg ({:.1} %); bags {}{}",
-        j.record.manifest_id,
-        j.record.carrier,
-        j.record.ts,
-        j.record.weight_kg,
-        intake,
-        j.bags.len(),
-        diff,
-        if intake > 0.0 { diff / intake * 100.0 } else { 0.0 },
-        bags.join(", "),
-        if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        }
+    let pct = if intake > 0.0 {
+        diff / intake * 100.0
+    } else {
+        0.0
+    };
+    let (more_en, more_zh) = if more > 0 {
+        (format!(" and {more} more"), format!(" 等，另有 {more} 袋"))
+    } else {
+        (String::new(), String::new())
+    };
+    both(
+        format!(
+            "manifest {} (carrier {}, {}): handed over {:.2} kg, {:.2} kg at intake over {} bags, difference {:.2} kg ({:.1} %); bags {}{more_en}",
+            j.record.manifest_id,
+            j.record.carrier,
+            time_en(j.record.ts),
+            j.record.weight_kg,
+            intake,
+            j.bags.len(),
+            diff,
+            pct,
+            bags.join(", "),
+        ),
+        format!(
+            "联单 {}（收运单位 {}，{}）：交接 {:.2} 千克，{} 袋入库合计 {:.2} 千克，相差 {:.2} 千克（{:.1}%）；各袋 {}{more_zh}",
+            j.record.manifest_id,
+            j.record.carrier,
+            time_zh(j.record.ts),
+            j.record.weight_kg,
+            j.bags.len(),
+            intake,
+            diff,
+            pct,
+            bags_zh.join("、"),
+        ),
     )
 }
 
 /// M3 evidence: the bags that never came in or were handed over before.
 fn break_text(j: &Judgement) -> String {
     let mut parts = Vec::new();
+    let mut parts_zh = Vec::new();
     if !j.missing.is_empty() {
         parts.push(format!("bags never weighed in: {}", j.missing.join(", ")));
+        parts_zh.push(format!("未入库称重的袋：{}", j.missing.join("、")));
     }
     if !j.twice.is_empty() {
         let twice: Vec<String> = j
@@ -625,16 +722,32 @@ fn break_text(j: &Judgement) -> String {
             .iter()
             .map(|(b, m)| format!("{b} (already under {m})"))
             .collect();
+        let twice_zh: Vec<String> = j
+            .twice
+            .iter()
+            .map(|(b, m)| format!("{b}（已在联单 {m} 中交接）"))
+            .collect();
         parts.push(format!("bags handed over twice: {}", twice.join(", ")));
+        parts_zh.push(format!("重复交接的袋：{}", twice_zh.join("、")));
     }
     if parts.is_empty() {
         parts.push(format!("all {} bags accounted for", j.bags.len()));
+        parts_zh.push(format!("{} 袋均有入库记录", j.bags.len()));
     }
-    format!(
-        "manifest {} (carrier {}, {}): {}",
-        j.record.manifest_id,
-        j.record.carrier,
-        j.record.ts,
-        parts.join("; ")
+    both(
+        format!(
+            "manifest {} (carrier {}, {}): {}",
+            j.record.manifest_id,
+            j.record.carrier,
+            time_en(j.record.ts),
+            parts.join("; ")
+        ),
+        format!(
+            "联单 {}（收运单位 {}，{}）：{}",
+            j.record.manifest_id,
+            j.record.carrier,
+            time_zh(j.record.ts),
+            parts_zh.join("；")
+        ),
     )
 }

@@ -196,11 +196,11 @@ impl SiteRisk {
             None => s.push_str(&format!("（不低于 {}）", fmt_points(self.grade_floor))),
         }
         if self.contributions.is_empty() {
-            s.push_str("：窗口内无告警日。");
+            s.push_str("：窗口内无预警日。");
             return s;
         }
         s.push_str(&format!(
-            "：{} 个告警的 {} 个告警日，",
+            "：{} 个预警的 {} 个预警日，",
             self.alerts, self.alert_days
         ));
         let parts: Vec<String> = self

@@ -60,12 +60,12 @@ fn closing_a_firing_threshold_alert_emits_one_resolved_event_for_it() {
             && closed.summary_zh.contains("已人工解除")
             && closed
                 .summary_zh
-                .ends_with("自北京时间 2026-11-22 08:00:00 起。"),
+                .ends_with("自北京时间 11月22日 08:00 起。"),
         "{}",
         closed.summary_zh
     );
     assert!(
-        closed.summary_en.contains("· resolved] W2")
+        closed.summary_en.contains("· resolved manually] W2")
             && closed.summary_en.contains("resolved manually"),
         "{}",
         closed.summary_en

@@ -312,22 +312,26 @@ fn events_carry_evidence_and_bilingual_summaries_chinese_first() {
     assert!(
         firing
             .summary_zh
-            .starts_with("【二级橙色·告警】W2 消毒剂余量不足"),
+            .starts_with("【二级橙色·新预警】W2 消毒剂余量不足"),
         "{}",
         firing.summary_zh
     );
     assert!(
-        firing.summary_zh.contains("低于下限 0.3"),
+        firing
+            .summary_zh
+            .contains("游离氯低于下限 0.3 mg/L（超标期间最低 0.2 mg/L，当前 0.2 mg/L）"),
         "{}",
         firing.summary_zh
     );
     assert!(
-        firing.summary_en.contains("below limit 0.3"),
+        firing
+            .summary_en
+            .contains("free chlorine below the lower limit 0.3 mg/L"),
         "{}",
         firing.summary_en
     );
     let names: Vec<&str> = firing.evidence.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(names, ["metric", "value", "limit", "since"]);
+    assert_eq!(names, ["metric", "value", "limit", "worst", "since"]);
     assert_eq!(firing.alert_id, format!("W2/s1/d1/{}", at(0.0).as_micros()));
     let json = serde_json::to_value(firing).unwrap();
     assert_eq!(json["kind"], "firing");

@@ -160,7 +160,7 @@ fn w5_turbidity_breakthrough_with_low_chlorine_at_an_outlet_is_level_i() {
     let w5 = events.iter().find(|e| e.rule == "W5").unwrap();
     assert!(
         w5.summary_zh
-            .contains("W1 浑浊度超标、W2 消毒剂余量不足 同时告警"),
+            .contains("W1 浑浊度超标、W2 消毒剂余量不足 同时处于预警状态"),
         "{}",
         w5.summary_zh
     );
@@ -170,8 +170,7 @@ fn w5_turbidity_breakthrough_with_low_chlorine_at_an_outlet_is_level_i() {
         w5.summary_en
     );
     assert!(
-        w5.summary_zh
-            .ends_with("自北京时间 2026-11-22 08:10:00 起。"),
+        w5.summary_zh.ends_with("自北京时间 11月22日 08:10 起。"),
         "{}",
         w5.summary_zh
     );

@@ -309,8 +309,9 @@ fn m1_evidence_names_the_old_bags_with_ages_and_weights() {
     );
     let m1 = events.iter().find(|x| x.rule == "M1").unwrap();
     assert!(
-        m1.summary_en
-            .contains("b-old (pathological, 2.25 kg, 内科, in 2026-11-22T00:00:00.000Z, 36.0 h)"),
+        m1.summary_en.contains(
+            "b-old (pathological, 2.25 kg, 内科, in 2026-11-22 08:00 Beijing time, 36.0 h)"
+        ),
         "{}",
         m1.summary_en
     );
@@ -350,7 +351,7 @@ fn a_door_opened_at_night_and_a_warm_store_alert_the_device_that_reported() {
     assert_eq!(m5.device, "wd1");
     assert!(
         m5.summary_en.contains(
-            "opened at 22:00 Beijing time, outside the collection windows 08:00-10:00, 16:00-17:30"
+            "opened at 2026-11-22 22:00 Beijing time, outside the collection windows 08:00-10:00, 16:00-17:30"
         ),
         "{}",
         m5.summary_en

@@ -2,19 +2,12 @@
 //! `detail` (English and Chinese side by side) and the "what" of their summaries, in which each
 //! language shows its own part.
 
-use super::beijing;
 use crate::state::{Subject, Tracker};
 use crate::sterilization::state::Recall;
 use crate::sterilization::{CycleRecord, SterilCheck};
 
-/// Separates the English and the Chinese part of an S alert's `detail` (both are evidence; each
-/// summary shows its own language).
-const BOTH: &str = " ‖ ";
-
-/// An S alert's `detail`: English, then Chinese.
-pub(crate) fn both(en: String, zh: String) -> String {
-    format!("{en}{BOTH}{zh}")
-}
+pub(crate) use super::catalogue::both;
+use super::catalogue::{date_time_zh, en_part, program_zh, time_en, zh_part};
 
 pub(crate) fn state_word(v: Option<bool>) -> &'static str {
     match v {
@@ -44,7 +37,7 @@ pub(crate) fn cycle_text(r: &CycleRecord) -> (String, String) {
     let zh = format!(
         "周期 {}（{}）计算判定不合格：{}。证据：维持 {}（最低 {} 秒），维持期温度 {}..{}，最大偏差 T-Tsat(p) {}，最大采样间隔 {}，{} 个样本",
         r.cycle_id,
-        r.program,
+        program_zh(r.program),
         r.reasons_zh(),
         num(r.hold_secs, " 秒"),
         r.min_hold_secs.unwrap_or_default(),
@@ -76,13 +69,13 @@ pub(crate) fn recall_text(r: &Recall) -> String {
             "BI {} of cycle {} positive: recall {total} cycles since {}: {list}{more}",
             r.bi.bi_id,
             r.bi.cycle_id,
-            r.since.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+            r.since.map_or_else(|| "-".to_owned(), time_en),
         ),
         format!(
             "周期 {} 的生物指示剂 {} 阳性：须召回自北京时间 {} 以来的 {total} 个周期：{list}",
             r.bi.cycle_id,
             r.bi.bi_id,
-            r.since.map_or_else(|| "-".to_owned(), beijing),
+            r.since.map_or_else(|| "-".to_owned(), date_time_zh),
         ),
     )
 }
@@ -90,8 +83,7 @@ pub(crate) fn recall_text(r: &Recall) -> String {
 /// Chinese and English "what" of an S alert for summaries.
 pub(crate) fn what(check: SterilCheck, t: &Tracker, resolved: bool) -> (String, String) {
     let all = t.detail.clone().unwrap_or_default();
-    let (en, zh) = all.split_once(BOTH).unwrap_or((all.as_str(), all.as_str()));
-    let (en, zh) = (en.to_owned(), zh.to_owned());
+    let (en, zh) = (en_part(&all).to_owned(), zh_part(&all).to_owned());
     let cycle = match t.subject {
         Subject::Cycle(c) => c.as_str().to_owned(),
         _ => String::new(),

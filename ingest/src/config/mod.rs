@@ -173,6 +173,9 @@ pub struct HttpConfig {
     pub listen: String,
     /// The supervisors' web console (`console_*` keys).
     pub console: console::ConsoleSettings,
+    /// `http.public_url`: the console's address as supervisors reach it (absolute http(s)
+    /// URL, no trailing `/`); `None`: notices carry no link (a check-config warning).
+    pub public_url: Option<String>,
 }
 
 /// One configuration problem: where (key path and line), and what is wrong.

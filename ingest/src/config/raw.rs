@@ -216,6 +216,10 @@ pub struct RawHttp {
     /// Console sessions held at once.
     #[serde(default = "default_console_max_sessions")]
     pub console_max_sessions: Spanned<u64>,
+    /// Where supervisors reach the console (`https://weijian.example.gov.cn`): notices link
+    /// to `{public_url}/alerts/{id}`.
+    #[serde(default)]
+    pub public_url: Option<Spanned<String>>,
 }
 
 impl Default for RawHttp {
@@ -227,6 +231,7 @@ impl Default for RawHttp {
             console_signin_lockout_minutes: default_console_signin_lockout_minutes(),
             console_chart_timeout_ms: default_console_chart_timeout_ms(),
             console_max_sessions: default_console_max_sessions(),
+            public_url: None,
         }
     }
 }

@@ -586,3 +586,51 @@ fn api_limits_default_to_product_values_and_refuse_zero() {
         "unknown keys are errors"
     );
 }
+
+#[test]
+fn http_public_url_is_checked_and_reaches_delivery_and_its_absence_is_a_warning() {
+    let env: HashMap<String, String> = [("WJ_TEST_SECRET".to_owned(), "s".to_owned())].into();
+    let (_dir, text) = with_supervisors(ONE_SUPERVISOR, "");
+    let with_url = format!("[http]\npublic_url = \"https://weijian.example.gov.cn/\"\n{text}");
+    let config = Config::parse(&with_url, "test.toml", &env).unwrap();
+    assert_eq!(
+        config.http.public_url.as_deref(),
+        Some("https://weijian.example.gov.cn")
+    );
+    let delivery = config.delivery.supervisors.as_ref().unwrap();
+    assert_eq!(
+        delivery.public_url.as_deref(),
+        Some("https://weijian.example.gov.cn")
+    );
+    assert!(
+        config.delivery.warnings.is_empty(),
+        "{:?}",
+        config.delivery.warnings
+    );
+
+    let config = Config::parse(&text, "test.toml", &env).unwrap();
+    assert!(
+        config
+            .delivery
+            .warnings
+            .iter()
+            .any(|w| w.contains("http.public_url is not set")),
+        "{:?}",
+        config.delivery.warnings
+    );
+
+    for bad in [
+        "weijian.example.gov.cn",
+        "ftp://x",
+        "https://",
+        "https://x/?a=1",
+    ] {
+        let e = errors(&format!("[http]\npublic_url = \"{bad}\"\n{MINIMAL}"));
+        assert_eq!(e.len(), 1, "{bad}: {e:?}");
+        assert_eq!(
+            (e[0].key.as_str(), e[0].line),
+            ("http.public_url", Some(2)),
+            "{bad}"
+        );
+    }
+}

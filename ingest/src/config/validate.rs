@@ -110,10 +110,21 @@ impl Validator<'_> {
         let http = HttpConfig {
             listen: self.socket_addr(raw.http.listen, "http.listen"),
             console,
+            public_url: raw.http.public_url.and_then(|u| self.public_url(u)),
         };
         let registry = self.registry(raw.sites, raw.devices, raw.registry);
         let alerts = self.alerts(raw.alerts);
-        let delivery = self.delivery(raw.delivery, &registry);
+        let mut delivery = self.delivery(raw.delivery, &registry);
+        if let Some(supervisors) = delivery.supervisors.as_mut() {
+            supervisors.public_url.clone_from(&http.public_url);
+            if http.public_url.is_none() {
+                delivery.warnings.push(
+                    "http.public_url is not set: notices carry no link to the alert's page \
+                     (set it to the address supervisors open the console at)"
+                        .to_owned(),
+                );
+            }
+        }
         let api = self.api(raw.api);
         Config {
             mqtt,
@@ -187,6 +198,31 @@ impl Validator<'_> {
             snapshot_interval: Duration::from_secs(a.snapshot_interval_secs.into_inner().max(1)),
             publish: a.publish,
         }
+    }
+
+    /// `http.public_url`: an absolute http(s) URL with a host, no query or fragment; the
+    /// trailing `/` dropped.
+    fn public_url(&mut self, s: Spanned<String>) -> Option<String> {
+        let url = s.get_ref().trim();
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        let host_ok = rest.is_some_and(|r| {
+            let host = r.split('/').next().unwrap_or("");
+            !host.is_empty() && !host.contains(char::is_whitespace)
+        });
+        if !host_ok || url.contains(['?', '#']) || url.contains(char::is_whitespace) {
+            self.err(
+                &s,
+                "http.public_url",
+                format!(
+                    "{url:?} is not an absolute http(s) URL without query or fragment, \
+                     like \"https://weijian.example.gov.cn\""
+                ),
+            );
+            return None;
+        }
+        Some(url.trim_end_matches('/').to_owned())
     }
 
     fn socket_addr(&mut self, s: Spanned<String>, key: &str) -> String {

@@ -409,6 +409,7 @@ impl AlertDelivery for NoticePerFiring {
                 text_zh: String::new(),
                 text_en: String::new(),
                 created_at: e.ts,
+                links: Vec::new(),
             })
             .collect();
         Effects {

@@ -3,8 +3,18 @@
 //! POST to the channel target (`https://oapi.dingtalk.com/robot/send?access_token=...`):
 //!
 //! ```json
-//! {"msgtype": "markdown", "markdown": {"title": "【一级红色·新告警】东区水厂", "text": "### ..."}}
+//! {"msgtype": "actionCard", "actionCard": {"title": "【一级红色·新预警】东区水厂 预警通知",
+//!   "text": "### ...", "singleTitle": "查看并确认", "singleURL": "https://…/alerts/W2%2F…"}}
+//! {"msgtype": "markdown", "markdown": {"title": "…", "text": "### … @13800000000"},
+//!   "at": {"atMobiles": ["13800000000"], "isAtAll": false}}
 //! ```
+//!
+//! **Which message.** With links (`http.public_url` set) and nobody to @mention: an
+//! actionCard whose single button "查看并确认" opens the (first, most severe) alert's page;
+//! every alert's link is also in the text. With @mentions (addressees with a `mobile`): a
+//! markdown message with the links in its text, `at.atMobiles` and `@138…` in the text,
+//! because DingTalk honours `at` for text and markdown messages only, not for actionCards.
+//! Without links: markdown.
 //!
 //! **Signing (加签).** When the channel names a secret (`secret_env`, the `SEC...` string
 //! from the robot's security settings), the URL gets `&timestamp=<unix ms>&sign=<sign>` where
@@ -18,10 +28,12 @@
 //! (`310000` keyword/signature/IP check failed, `300001` bad token, ...).
 //!
 //! If the robot uses the "custom keywords" security option, one of the keywords must appear
-//! in the message: the title always ends with `告警通知`, so `告警` is a safe keyword.
+//! in the message: the title always ends with `预警通知` (before session 6: `告警通知`), so
+//! `预警` is the keyword to configure (docs/alert-delivery.md, upgrade note).
 
 use std::sync::Arc;
 
+use alerting::catalogue::LINK_ACK;
 use alerting::delivery::ChannelKind;
 use base64::Engine as _;
 
@@ -29,6 +41,9 @@ use super::http::{HttpClient, HttpConfig};
 use super::render::{self, Markdown};
 use super::webhook::now_millis;
 use super::{channel_secret, Delivery, Notifier, NotifyError, SecretSource};
+
+/// Ends every DingTalk title: the robot's "custom keyword" is `预警`.
+pub const KEYWORD: &str = "预警通知";
 
 /// DingTalk `errcode`s worth retrying: `-1` system busy, `130101` more than 20 messages a
 /// minute, `90030` webhook call limit reached.
@@ -59,16 +74,32 @@ impl DingTalkNotifier {
         }
     }
 
-    /// The request body: a markdown message, Chinese first.
+    /// The request body: an actionCard with a "查看并确认" button when the notice links to
+    /// its alerts and nobody is @mentioned, else markdown (with `at` for mentions).
     pub fn body(delivery: &Delivery) -> serde_json::Value {
-        let title = format!("{} 告警通知", render::title(delivery));
-        serde_json::json!({
-            "msgtype": "markdown",
-            "markdown": {
-                "title": title,
-                "text": render::markdown(delivery, Markdown::DingTalk),
-            }
-        })
+        let title = format!("{} {KEYWORD}", render::title(delivery));
+        let text = render::markdown(delivery, Markdown::DingTalk);
+        let mobiles: Vec<&str> = delivery
+            .to
+            .iter()
+            .filter_map(|a| a.mobile.as_deref())
+            .collect();
+        match delivery.content.links.first() {
+            Some(link) if mobiles.is_empty() => serde_json::json!({
+                "msgtype": "actionCard",
+                "actionCard": {
+                    "title": title,
+                    "text": text,
+                    "singleTitle": LINK_ACK.zh,
+                    "singleURL": link,
+                }
+            }),
+            _ => serde_json::json!({
+                "msgtype": "markdown",
+                "markdown": { "title": title, "text": text },
+                "at": { "atMobiles": mobiles, "isAtAll": false },
+            }),
+        }
     }
 }
 

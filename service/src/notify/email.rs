@@ -23,7 +23,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use alerting::delivery::ChannelKind;
+use alerting::catalogue;
+use alerting::delivery::{ChannelKind, Language};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -288,6 +289,7 @@ pub fn text(d: &Delivery) -> String {
             .map(|a| a.name.as_str())
             .collect::<Vec<_>>()
             .join("、");
+    let language = d.channel.language();
     let mut zh = vec![
         render::title(d),
         String::new(),
@@ -295,13 +297,17 @@ pub fn text(d: &Delivery) -> String {
         format!("类型：{}", render::kind_zh(c.kind)),
         format!("站点：{}（{}）", c.site_name, c.site),
         format!("网格：{}", c.grid),
-        format!("通知时间：{}（北京时间）", render::beijing(c.created_at)),
+        format!("通知时间：北京时间 {}", catalogue::time_zh(c.created_at)),
     ];
     if !d.to.is_empty() {
         zh.push(format!("致：{names}（{}级）", c.tier.zh()));
     }
     if !c.alerts.is_empty() {
-        zh.push(format!("告警编号：{}", c.alerts.join("，")));
+        zh.push(format!(
+            "{}编号：{}",
+            catalogue::ALERT_ZH,
+            c.alerts.join("，")
+        ));
     }
     zh.push(String::new());
     zh.extend(body_lines(&c.text_zh, '【'));
@@ -317,8 +323,8 @@ pub fn text(d: &Delivery) -> String {
         format!("Site: {} ({})", c.site_name, c.site),
         format!("Grid: {}", c.grid),
         format!(
-            "Notice time: {} Beijing time ({})",
-            render::beijing(c.created_at),
+            "Notice time: {} ({})",
+            catalogue::time_en(c.created_at),
             c.created_at
         ),
     ];
@@ -331,10 +337,17 @@ pub fn text(d: &Delivery) -> String {
     en.push(String::new());
     en.extend(body_lines(&c.text_en, '['));
 
-    let mut out = zh.join("\n");
-    out.push_str("\n\n----------------------------------------\n\n");
-    out.push_str(&en.join("\n"));
-    out.push_str(&format!("\n\n通知编号 Notice ID: {}\n", d.notice_id));
+    let (mut out, id) = match language {
+        Language::Zh => (zh.join("\n"), "通知编号"),
+        Language::En => (en.join("\n"), "Notice ID"),
+        Language::ZhEn => {
+            let mut both = zh.join("\n");
+            both.push_str("\n\n----------------------------------------\n\n");
+            both.push_str(&en.join("\n"));
+            (both, "通知编号 Notice ID")
+        }
+    };
+    out.push_str(&format!("\n\n{id}: {}\n", d.notice_id));
     out
 }
 

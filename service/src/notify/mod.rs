@@ -108,6 +108,9 @@ pub trait Notifier: Send + Sync {
 pub struct Addressee {
     pub supervisor: SupervisorId,
     pub name: String,
+    /// For @mentions in DingTalk groups (`mobile` in the supervisors file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
 }
 
 /// What a notice says, independent of who receives it (a [`Notice`] without recipients).
@@ -124,6 +127,9 @@ pub struct Content {
     pub text_zh: String,
     pub text_en: String,
     pub created_at: Timestamp,
+    /// Each alert's console page, in text order (empty without `http.public_url`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
 }
 
 /// One notice to one channel: what the outbox stores and a [`Notifier`] sends.
@@ -153,12 +159,14 @@ impl Delivery {
             text_zh: notice.text_zh.clone(),
             text_en: notice.text_en.clone(),
             created_at: notice.created_at,
+            links: notice.links.clone(),
         };
         let mut out: Vec<Delivery> = Vec::new();
         for r in &notice.recipients {
             let who = Addressee {
                 supervisor: r.supervisor.clone(),
                 name: r.name.clone(),
+                mobile: r.mobile.clone(),
             };
             for ch in &r.channels {
                 match out
@@ -326,6 +334,7 @@ pub fn check_channel(channel: &Channel, secrets: &dyn SecretSource) -> Result<()
                     text_zh: String::new(),
                     text_en: String::new(),
                     created_at: Timestamp(0),
+                    links: Vec::new(),
                 },
             };
             MqttNotifier::notice_message(&probe)?;

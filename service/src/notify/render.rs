@@ -5,7 +5,8 @@
 //! how bad, since when (Beijing time), evidence and what to do; the renderers put a short
 //! structured header in front of them (level, kind, site, grid, notice time, recipients).
 
-use alerting::delivery::NoticeKind;
+use alerting::catalogue;
+use alerting::delivery::{Language, NoticeKind};
 use alerting::model::Timestamp;
 use alerting::Level;
 use chrono::{DateTime, FixedOffset};
@@ -24,50 +25,52 @@ pub fn beijing(ts: Timestamp) -> String {
     }
 }
 
-/// Why the notice is sent, in Chinese.
+/// Why the notice is sent, in Chinese (from the text catalogue).
 pub const fn kind_zh(k: NoticeKind) -> &'static str {
-    match k {
-        NoticeKind::New => "新告警",
-        NoticeKind::LevelChanged => "级别变更",
-        NoticeKind::Repeat => "未确认提醒",
-        NoticeKind::Escalated => "逾期未确认·升级上报",
-        NoticeKind::Resolved => "已解除",
-        NoticeKind::Acknowledged => "已确认",
-    }
+    k.texts().zh
 }
 
 /// Why the notice is sent, in English.
 pub const fn kind_en(k: NoticeKind) -> &'static str {
-    match k {
-        NoticeKind::New => "new alert",
-        NoticeKind::LevelChanged => "level changed",
-        NoticeKind::Repeat => "still unacknowledged",
-        NoticeKind::Escalated => "escalated: not acknowledged in time",
-        NoticeKind::Resolved => "resolved",
-        NoticeKind::Acknowledged => "acknowledged",
-    }
+    k.texts().en
 }
 
 /// `一级（红色，特别严重）`.
 pub fn level_zh(l: Level) -> String {
-    format!("{}（{}，{}）", l.label_zh(), l.colour_zh(), l.name_zh())
+    catalogue::level_long_zh(l)
 }
 
 /// `Level I (red, critical)`.
 pub fn level_en(l: Level) -> String {
-    format!("Level {} ({}, {})", l.as_str(), l.colour(), l.name_en())
+    catalogue::level_long_en(l)
 }
 
-/// A one-line title: `【一级红色·逾期未确认·升级上报】东区水厂出水口`.
+/// A one-line title in the channel's first language: `【一级红色·逾期未确认·升级上报】东区水厂`,
+/// or `[Level I red · new alert] East plant` for an English-only channel.
 pub fn title(d: &Delivery) -> String {
     let c = &d.content;
+    if d.channel.language() == Language::En {
+        return format!(
+            "[{} · {}] {}",
+            catalogue::level_en(c.level),
+            kind_en(c.kind),
+            c.site_name
+        );
+    }
     format!(
-        "【{}{}·{}】{}",
-        c.level.label_zh(),
-        c.level.colour_zh(),
+        "【{}·{}】{}",
+        catalogue::level_zh(c.level),
         kind_zh(c.kind),
         c.site_name
     )
+}
+
+/// The @mentions of a delivery's addressees with a mobile number: `@13800000000`.
+pub fn mentions(d: &Delivery) -> Vec<String> {
+    d.to.iter()
+        .filter_map(|a| a.mobile.as_ref())
+        .map(|m| format!("@{m}"))
+        .collect()
 }
 
 fn names(d: &Delivery) -> String {
@@ -95,7 +98,10 @@ fn names(d: &Delivery) -> String {
 ///   "grid": "district/street/community",
 ///   "alerts": ["W2/wp-east/wm-1/1795305600000000"],
 ///   "to": [{"supervisor": "jd-1", "name": "张三"}],
+///   "language": "zh+en",          // the channel's: zh | en | zh+en; the other text is null
 ///   "text_zh": "...", "text_en": "...",
+///   "links": ["https://weijian.example.gov.cn/alerts/W2%2Fwp-east%2Fwm-1%2F1795305600000000"],
+///                                 // each alert's console page (http.public_url), may be empty
 ///   "created_at": "2026-11-22T00:00:00.000Z",   // RFC 3339, UTC
 ///   "created_at_beijing": "2026-11-22 08:00:00"
 /// }
@@ -117,8 +123,10 @@ pub fn notice_json(d: &Delivery) -> serde_json::Value {
         "grid": c.grid.to_string(),
         "alerts": c.alerts,
         "to": d.to,
-        "text_zh": c.text_zh,
-        "text_en": c.text_en,
+        "language": d.channel.language().as_str(),
+        "text_zh": d.channel.language().has_zh().then_some(&c.text_zh),
+        "text_en": d.channel.language().has_en().then_some(&c.text_en),
+        "links": c.links,
         "created_at": c.created_at.to_string(),
         "created_at_beijing": beijing(c.created_at),
     })
@@ -144,10 +152,14 @@ pub const fn wecom_colour(kind: NoticeKind, level: Level) -> &'static str {
     }
 }
 
-/// The robot message, in three blocks separated by a blank line: the heading and structured
-/// fields, the Chinese text, the English text (with the notice id last). The notice texts'
-/// own first line (`【一级红色·新告警】site（grid）`) repeats the heading and is left out.
+/// The robot message, in blocks separated by a blank line: the heading and structured
+/// fields, then the Chinese text and/or the English text as the channel's language says (a
+/// group gets Chinese only by default: no English block doubling it), the notice id last.
+/// The notice texts' own first line (`【一级红色·新预警】site（grid）`) repeats the heading
+/// and is left out; link lines become markdown links (`[查看并确认](url)`), and the
+/// addressees' mobiles are @mentioned (DingTalk).
 pub fn markdown(d: &Delivery, flavour: Markdown) -> String {
+    let language = d.channel.language();
     let c = &d.content;
     // Within a block: DingTalk needs a markdown hard break (two spaces), WeCom a newline.
     let br = match flavour {
@@ -162,30 +174,79 @@ pub fn markdown(d: &Delivery, flavour: Markdown) -> String {
             wecom_colour(c.kind, c.level)
         ),
     };
-    let mut head: Vec<String> = vec![
-        format!("**级别**：{}", level_zh(c.level)),
-        format!("**站点**：{}（{}）", c.site_name, c.site),
-        format!("**网格**：{}", c.grid),
-        format!("**通知时间**：{}（北京时间）", beijing(c.created_at)),
-    ];
+    let mut head: Vec<String> = if language.has_zh() {
+        vec![
+            format!("**级别**：{}", level_zh(c.level)),
+            format!("**站点**：{}（{}）", c.site_name, c.site),
+            format!("**网格**：{}", c.grid),
+            format!(
+                "**通知时间**：北京时间 {}",
+                catalogue::time_zh(c.created_at)
+            ),
+        ]
+    } else {
+        vec![
+            format!("**Level**: {}", level_en(c.level)),
+            format!("**Site**: {} ({})", c.site_name, c.site),
+            format!("**Grid**: {}", c.grid),
+            format!("**Notice time**: {}", catalogue::time_en(c.created_at)),
+        ]
+    };
     if c.alerts.len() > 1 {
-        head.push(format!("**告警数**：{} 条", c.alerts.len()));
+        head.push(if language.has_zh() {
+            format!("**{}数**：{} 条", catalogue::ALERT_ZH, c.alerts.len())
+        } else {
+            format!("**Alerts**: {}", c.alerts.len())
+        });
     }
     if !d.to.is_empty() {
-        head.push(format!("**致**：{}（{}级）", names(d), c.tier.zh()));
+        let at = match flavour {
+            Markdown::DingTalk => mentions(d),
+            Markdown::WeCom => Vec::new(),
+        };
+        let at = if at.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", at.join(" "))
+        };
+        head.push(if language.has_zh() {
+            format!("**致**：{}（{}级）{at}", names(d), c.tier.zh())
+        } else {
+            format!("**To**: {} ({} tier){at}", names(d), c.tier.as_str())
+        });
     }
-    let zh: Vec<String> = body_lines(&c.text_zh, '【');
-    let mut en: Vec<String> = vec![format!(
-        "**{} · {}** — {} ({})",
-        level_en(c.level),
-        kind_en(c.kind),
-        c.site_name,
-        c.grid
-    )];
-    en.extend(body_lines(&c.text_en, '['));
-    en.push(format!("通知编号 Notice: `{}`", d.notice_id));
+    let zh: Vec<String> = if language.has_zh() {
+        body_lines(&c.text_zh, '【')
+    } else {
+        Vec::new()
+    };
+    let mut en: Vec<String> = Vec::new();
+    if language == Language::ZhEn {
+        en.push(format!(
+            "**{} · {}** — {} ({})",
+            level_en(c.level),
+            kind_en(c.kind),
+            c.site_name,
+            c.grid
+        ));
+    }
+    if language.has_en() {
+        en.extend(body_lines(&c.text_en, '['));
+    }
+    let id = match language {
+        Language::Zh => format!("通知编号：`{}`", d.notice_id),
+        Language::En => format!("Notice: `{}`", d.notice_id),
+        Language::ZhEn => format!("通知编号 Notice: `{}`", d.notice_id),
+    };
     let head = head.join(br);
-    let blocks = [head, zh.join(br), en.join(br)];
+    let mut last = if en.is_empty() { zh } else { en };
+    last.push(id);
+    let zh_block = if language == Language::ZhEn {
+        body_lines(&c.text_zh, '【').join(br)
+    } else {
+        String::new()
+    };
+    let blocks = [head, zh_block, last.join(br)];
     let mut out = heading;
     for b in blocks.iter().filter(|b| !b.is_empty()) {
         out.push_str("\n\n");
@@ -209,9 +270,18 @@ fn body_lines(text: &str, heading_mark: char) -> Vec<String> {
 
 /// A body line as shown in the robot: indented evidence lines stay readable, markdown
 /// control characters at the line start are neutralised (a `#` or `-` in a summary must not
-/// become a heading or a list).
+/// become a heading or a list); a link line (`查看并确认：https://…`) becomes a markdown link.
 fn quote(line: &str) -> String {
     let t = line.trim_start();
+    if let Some((label, url)) = t
+        .split_once('：')
+        .or_else(|| t.split_once(": "))
+        .filter(|(_, u)| u.starts_with("https://") || u.starts_with("http://"))
+    {
+        if !url.contains([' ', ')']) {
+            return format!("[{label}]({url})");
+        }
+    }
     match t.chars().next() {
         Some('#' | '-' | '*' | '>' | '+') => format!("\\{t}"),
         _ => t.to_owned(),

@@ -12,6 +12,13 @@
 //! text is cut on a character boundary and ends with a note naming the notice id
 //! ([`truncate_content`]); the Chinese part comes first, so it is what survives.
 //!
+//! Links: every alert's page (`http.public_url`) is a markdown link `[查看并确认](url)` in the
+//! text. Mentions: WeCom's `markdown` message cannot @mention by mobile number (only `text`
+//! messages have `mentioned_mobile_list`); weijian does not send a second `text` message
+//! alongside, since it would double every notice in the group and could fail or be
+//! rate-limited on its own: a supervisor's `mobile` is used for DingTalk only (documented in
+//! docs/alert-delivery.md).
+//!
 //! WeCom robots have no signing: `secret_env` is ignored. The answer is
 //! `{"errcode": 0, "errmsg": "ok"}`; `-1` (system busy) and `45009` (rate limit, 20 messages a
 //! minute per robot) are transient, any other code permanent (`93000` invalid key, ...).

@@ -315,9 +315,9 @@ fn status_line(running: &Running, rate: f64, published: u64) -> String {
 pub fn alert_line(event: &AlertEvent, colour: bool) -> Option<String> {
     let tag = match event.kind {
         EventKind::Pending => return None,
-        EventKind::Firing => "告警 FIRING  ",
-        EventKind::LevelChanged => "升降级 LEVEL ",
-        EventKind::Resolved => "解除 RESOLVED",
+        EventKind::Firing => "新预警 FIRING  ",
+        EventKind::LevelChanged => "级别变更 LEVEL ",
+        EventKind::Resolved => "已恢复 RESOLVED",
     };
     let level = format!("{} {}", event.level.label_zh(), event.level.as_str());
     let level = if colour {

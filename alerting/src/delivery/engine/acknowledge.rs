@@ -61,7 +61,7 @@ impl DeliveryEngine {
         });
         let name = self.supervisor_name(by);
         let extra = Extra {
-            zh: Some(format!("已由 {name} 确认：{note}（告警仍未解除）")),
+            zh: Some(format!("已由 {name} 确认：{note}（预警仍未解除）")),
             en: Some(format!(
                 "Acknowledged by {name}: {note} (the alert is still open)"
             )),

@@ -165,7 +165,7 @@ impl DeliveryEngine {
             }
         }
         let extra = Some((
-            "静默/维护期已结束，以下告警仍未解除。".to_owned(),
+            "静默/维护期已结束，以下预警仍未解除。".to_owned(),
             "The silence / maintenance window ended; these alerts are still open.".to_owned(),
         ));
         out.notices

@@ -153,3 +153,33 @@ fn a_supervisor_without_channels_is_a_warning() {
     assert_eq!(loaded.warnings.len(), 1);
     assert_eq!(loaded.warnings[0].line, Some(1));
 }
+
+#[test]
+fn a_bad_mobile_number_or_channel_language_is_an_error_with_its_line() {
+    let src = CITY.replace("cell = {}", "cell = {}\nmobile = \"+86 138 0000 0000\"");
+    let errs = errors(&src);
+    // The supervisor is dropped, so its sites are uncovered too: the mobile comes first.
+    assert_eq!(
+        (errs[0].0.as_str(), errs[0].1),
+        ("supervisors[0] (city).mobile", Some(5))
+    );
+    assert!(errs[0].2.contains("11 digits"), "{errs:?}");
+
+    let src = CITY.replace(
+        "target = \"a@b.cn\"",
+        "target = \"a@b.cn\", language = \"fr\"",
+    );
+    let errs = errors(&src);
+    assert_eq!(errs[0].1, Some(6), "{errs:?}");
+    assert!(errs[0].2.contains("fr"), "{errs:?}");
+
+    let src = CITY.replace(
+        "target = \"a@b.cn\"",
+        "target = \"a@b.cn\", language = \"zh\"",
+    );
+    let loaded = DeliveryConfig::from_toml(&src, "t.toml", &sites()).unwrap();
+    assert_eq!(
+        loaded.config.supervisors[0].channels[0].language(),
+        Language::Zh
+    );
+}

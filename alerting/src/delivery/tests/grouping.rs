@@ -33,7 +33,7 @@ fn ten_offline_devices_of_one_site_within_the_window_are_one_notice_per_recipien
     let n = &out.notices[0];
     assert_eq!(recipients(n), ["sq-huayuan"]);
     assert_eq!(n.alerts.iter().cloned().collect::<BTreeSet<_>>(), ids);
-    assert!(n.text_zh.contains("共 10 条告警"));
+    assert!(n.text_zh.contains("共 10 条预警"));
     assert_eq!(
         n.text_zh.matches("处置建议").count(),
         1,

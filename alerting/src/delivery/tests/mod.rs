@@ -141,7 +141,7 @@ fn event(
             Evidence::number("limit", 0.3),
         ],
         summary_zh: format!(
-            "【{}·告警】{rule} 测试：{site} 设备 {device}",
+            "【{}·新预警】{rule} 测试：{site} 设备 {device}",
             level.label_zh()
         ),
         summary_en: format!("[Level {level}] {rule} test: {site} device {device}"),

@@ -25,12 +25,18 @@ fn a_firing_alert_goes_to_the_community_supervisor_of_its_site() {
     assert_eq!(n.alerts, [id]);
     assert_eq!(n.level, Level::II);
     assert!(
-        n.text_zh.starts_with("【二级橙色·新告警】城东水厂 出厂水"),
+        n.text_zh.starts_with("【二级橙色·新预警】城东水厂 出厂水"),
         "{}",
         n.text_zh
     );
     assert!(n.text_zh.contains("处置建议") && n.text_en.contains("What to do"));
-    assert!(n.text_zh.contains("证据：value=0.1"));
+    // English evidence is labelled; the Chinese text carries no `key=value` evidence line.
+    assert!(
+        n.text_en.contains("Evidence: value 0.1, limit 0.3"),
+        "{}",
+        n.text_en
+    );
+    assert!(!n.text_zh.contains("value"), "{}", n.text_zh);
     assert!(n.text_zh.contains("逾期将升级至街道级"), "{}", n.text_zh);
     assert_eq!(n.recipients[0].channels.len(), 2);
 }
@@ -143,4 +149,78 @@ fn supervisors_see_their_grid_subtree_only() {
     assert_eq!(e.alerts_visible_to("sq-shuichang").len(), 1);
     assert_eq!(e.alerts_visible_to("jd-xicheng-missing").len(), 0);
     assert_eq!(e.alerts_visible_to("shi-duty").len(), 2);
+}
+
+/// Issue 15: with `http.public_url` every alert of a notice links to its console page and
+/// the deadline sentence says to acknowledge there; without it, no link.
+#[test]
+fn with_a_public_url_every_alert_links_to_its_page_and_the_deadline_says_how() {
+    let mut config = config_from(EXAMPLE);
+    config.public_url = Some("https://weijian.example.gov.cn/".to_owned());
+    let mut e = DeliveryEngine::new(config, &sites());
+    let (id, _) = fire(
+        &mut e,
+        "W2",
+        "wp-east-outlet",
+        "wm-east-out-1",
+        Level::II,
+        T0,
+    );
+    let out = e.tick(at_secs(60));
+    let n = &out.notices[0];
+    let page = format!(
+        "https://weijian.example.gov.cn/alerts/{}",
+        id.replace('/', "%2F")
+    );
+    assert_eq!(n.links, std::slice::from_ref(&page));
+    assert!(
+        n.text_zh.contains(&format!("查看并确认：{page}")),
+        "{}",
+        n.text_zh
+    );
+    assert!(
+        n.text_zh
+            .contains("前打开上方链接确认，逾期将升级至街道级。"),
+        "{}",
+        n.text_zh
+    );
+    assert!(n.text_en.contains(&page), "{}", n.text_en);
+
+    let mut e = engine();
+    fire(
+        &mut e,
+        "W2",
+        "wp-east-outlet",
+        "wm-east-out-1",
+        Level::II,
+        T0,
+    );
+    let n = &e.tick(at_secs(60)).notices[0];
+    assert!(n.links.is_empty());
+    assert!(!n.text_zh.contains("http"), "{}", n.text_zh);
+    assert!(
+        n.text_zh.contains("前确认，逾期将升级至街道级。"),
+        "{}",
+        n.text_zh
+    );
+}
+
+#[test]
+fn channels_default_to_chinese_in_groups_and_both_languages_elsewhere() {
+    let config = config_from(EXAMPLE);
+    let huayuan = config.supervisor("sq-huayuan").unwrap();
+    assert_eq!(huayuan.mobile.as_deref(), Some("13800000000"));
+    let shuichang = config.supervisor("sq-shuichang").unwrap();
+    let langs: Vec<(ChannelKind, Language)> = shuichang
+        .channels
+        .iter()
+        .map(|c| (c.kind, c.language()))
+        .collect();
+    assert_eq!(
+        langs,
+        [
+            (ChannelKind::Wecom, Language::Zh),
+            (ChannelKind::Mqtt, Language::ZhEn)
+        ]
+    );
 }

@@ -360,7 +360,7 @@ impl Harness {
                 Evidence::number("value", 0.01),
                 Evidence::number("limit", 0.05),
             ],
-            summary_zh: format!("{rule} 告警"),
+            summary_zh: format!("{rule} 预警"),
             summary_en: format!("{rule} alert"),
         };
         self.stage.on_events(std::slice::from_ref(&event), now);

@@ -36,7 +36,9 @@ fn delivery(target: &str) -> Delivery {
                 kind: ChannelKind::Email,
                 target: target.to_owned(),
                 secret_env: None,
+                language: None,
             }],
+            mobile: None,
         }],
         alerts: vec![format!("W2/wp-east/wm-1/{}", T0.as_micros())],
         site: "wp-east".into(),
@@ -48,16 +50,16 @@ fn delivery(target: &str) -> Delivery {
         },
         level: Level::I,
         text_zh: "【一级红色·逾期未确认·升级上报】东区水厂出水口（东城区/东华门街道/多福巷社区）\n\
-                  1. 出厂水余氯 0.02 mg/L 低于限值 0.3 mg/L；自北京时间 2026-11-22 07:40:00 起。\n   \
-                  证据：value=0.02, limit=0.3\n\
+                  1. 出厂水游离氯低于下限 0.3 mg/L（超标期间最低 0.02 mg/L，当前 0.02 mg/L）；自北京时间 11月22日 07:40 起。\n\
                   处置建议：核查净水与消毒工艺及投加设备，现场采样复检。"
             .into(),
         text_en: "[Level I red · escalated: not acknowledged in time] East plant outlet\n\
-                  1. Free chlorine 0.02 mg/L below the limit 0.3 mg/L; since 2026-11-21T23:40:00.000Z.\n   \
-                  Evidence: value=0.02, limit=0.3\n\
+                  1. Free chlorine below the lower limit 0.3 mg/L (now 0.02 mg/L); since 2026-11-22 07:40 Beijing time.\n   \
+                  Evidence: value 0.02 mg/L, limit 0.3 mg/L\n\
                   What to do: Check treatment and disinfection (dosing) at the plant."
             .into(),
         created_at: T0,
+        links: Vec::new(),
     };
     Delivery::fan_out(&n).remove(0)
 }
@@ -402,22 +404,21 @@ fn an_email_reaches_the_recipient_with_the_chinese_title_and_a_chinese_first_bod
         "级别：一级（红色，特别严重）",
         "站点：东区水厂出水口（wp-east）",
         "网格：东城区/东华门街道/多福巷社区",
-        "通知时间：2026-11-22 08:00:00（北京时间）",
+        "通知时间：北京时间 11月22日 08:00",
         "致：张三（街道级）",
-        "出厂水余氯 0.02 mg/L 低于限值 0.3 mg/L",
-        "证据：value=0.02, limit=0.3",
+        "出厂水游离氯低于下限 0.3 mg/L（超标期间最低 0.02 mg/L",
         "处置建议：核查净水与消毒工艺",
         "Level I (red, critical) · escalated: not acknowledged in time",
         "Site: 东区水厂出水口 (wp-east)",
-        "Notice time: 2026-11-22 08:00:00 Beijing time (2026-11-22T00:00:00.000Z)",
-        "Evidence: value=0.02, limit=0.3",
+        "Notice time: 2026-11-22 08:00 Beijing time (2026-11-22T00:00:00.000Z)",
+        "Evidence: value 0.02 mg/L, limit 0.3 mg/L",
         "What to do: Check treatment and disinfection",
         &format!("W2/wp-east/wm-1/{}", T0.as_micros()),
         &format!("通知编号 Notice ID: {}", d.notice_id),
     ] {
         assert!(body.contains(expected), "missing {expected:?} in\n{body}");
     }
-    let zh = body.find("出厂水余氯").unwrap();
+    let zh = body.find("出厂水游离氯").unwrap();
     let en = body.find("Free chlorine").unwrap();
     assert!(
         body.find("级别").unwrap() < en && zh < en,
@@ -640,6 +641,7 @@ fn check_channel_accepts_email_addresses_and_rejects_the_rest() {
         kind: ChannelKind::Email,
         target: target.to_owned(),
         secret_env: None,
+        language: None,
     };
     for ok in ["zhang@example.org", "张三 <zhang@example.org>", "a@b.cn"] {
         assert!(check_channel(&ch(ok), &s).is_ok(), "{ok}");

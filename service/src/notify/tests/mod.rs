@@ -4,6 +4,7 @@
 //! an in-process SMTP receiver) is in `email.rs`.
 
 mod email;
+mod texts;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,7 @@ fn channel(kind: ChannelKind, target: &str, secret_env: Option<&str>) -> Channel
         kind,
         target: target.to_owned(),
         secret_env: secret_env.map(str::to_owned),
+        language: None,
     }
 }
 
@@ -57,16 +59,16 @@ fn notice(kind: NoticeKind, recipients: Vec<Recipient>) -> Notice {
         grid: grid(),
         level: Level::I,
         text_zh: "【一级红色·逾期未确认·升级上报】东区水厂出水口（东城区/东华门街道/多福巷社区）\n\
-                  1. 出厂水余氯 0.02 mg/L 低于限值 0.3 mg/L；自北京时间 2026-11-22 07:40:00 起。\n   \
-                  证据：value=0.02, limit=0.3\n\
+                  1. 出厂水游离氯低于下限 0.3 mg/L（超标期间最低 0.02 mg/L，当前 0.02 mg/L）；自北京时间 11月22日 07:40 起。\n\
                   处置建议：核查净水与消毒工艺及投加设备，现场采样复检。"
             .into(),
         text_en: "[Level I red · escalated: not acknowledged in time] East plant outlet\n\
-                  1. Free chlorine 0.02 mg/L below the limit 0.3 mg/L; since 2026-11-21T23:40:00.000Z.\n   \
-                  Evidence: value=0.02, limit=0.3\n\
+                  1. Free chlorine below the lower limit 0.3 mg/L (now 0.02 mg/L); since 2026-11-22 07:40 Beijing time.\n   \
+                  Evidence: value 0.02 mg/L, limit 0.3 mg/L\n\
                   What to do: Check treatment and disinfection (dosing) at the plant."
             .into(),
         created_at: T0,
+        links: Vec::new(),
     }
 }
 
@@ -76,6 +78,7 @@ fn recipient(id: &str, name: &str, channels: Vec<Channel>) -> Recipient {
         name: name.into(),
         tier: Tier::Street,
         channels,
+        mobile: None,
     }
 }
 
@@ -408,7 +411,7 @@ async fn https_targets_attempt_a_tls_handshake_and_a_failed_one_is_transient() {
 // ---------------------------------------------------------------- DingTalk
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dingtalk_posts_bilingual_markdown_signed_so_the_receiver_can_verify_it() {
+async fn dingtalk_posts_chinese_markdown_signed_so_the_receiver_can_verify_it() {
     let (base, seen) = receiver(Reply::CheckDingTalkSign(SECRET.into())).await;
     let d = delivery(channel(
         ChannelKind::Dingtalk,
@@ -431,19 +434,21 @@ async fn dingtalk_posts_bilingual_markdown_signed_so_the_receiver_can_verify_it(
         "{title}"
     );
     let text = j["markdown"]["text"].as_str().unwrap();
-    let zh = text.find("出厂水余氯").unwrap();
-    let en = text.find("Free chlorine").unwrap();
-    assert!(zh < en, "Chinese first");
+    // A group gets Chinese only by default: no English block doubling it.
+    assert!(text.contains("出厂水游离氯"), "{text}");
+    assert!(
+        !text.contains("Free chlorine") && !text.contains("Level I"),
+        "{text}"
+    );
+    assert!(title.ends_with(" 预警通知"), "{title}");
     for needle in [
         "### 【一级红色",
         "**级别**：一级（红色，特别严重）",
         "**站点**：东区水厂出水口（wp-east）",
         "**网格**：东城区/东华门街道/多福巷社区",
-        "**通知时间**：2026-11-22 08:00:00（北京时间）",
+        "**通知时间**：北京时间 11月22日 08:00",
         "**致**：张三（街道级）",
-        "证据：value=0.02, limit=0.3",
         "处置建议：",
-        "Level I (red, critical)",
         &d.notice_id,
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
@@ -560,8 +565,8 @@ async fn wecom_posts_coloured_markdown_content_chinese_first() {
         content.starts_with("### <font color=\"warning\">【一级红色·逾期未确认·升级上报】"),
         "{content}"
     );
-    assert!(content.find("出厂水余氯").unwrap() < content.find("Free chlorine").unwrap());
-    assert!(content.contains("**通知时间**：2026-11-22 08:00:00（北京时间）\n"));
+    assert!(content.contains("出厂水游离氯") && !content.contains("Free chlorine"));
+    assert!(content.contains("**通知时间**：北京时间 11月22日 08:00\n"));
     assert!(content.len() <= super::wecom::MAX_CONTENT_BYTES);
 }
 
@@ -574,7 +579,7 @@ async fn wecom_content_over_4096_bytes_arrives_truncated_with_a_note() {
         None,
     ));
     d.content.text_zh = (1..=200)
-        .map(|i| format!("{i}. 第{i}条告警：出厂水余氯低于限值"))
+        .map(|i| format!("{i}. 第{i}条预警：出厂水游离氯低于下限"))
         .collect::<Vec<_>>()
         .join("\n");
     let n: Arc<dyn Notifier> = Arc::new(WeComNotifier::new(&HttpConfig::default()));

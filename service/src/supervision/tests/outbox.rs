@@ -87,10 +87,12 @@ fn delivery(target: &str, notice: &str) -> Delivery {
             kind: ChannelKind::Webhook,
             target: target.to_owned(),
             secret_env: None,
+            language: None,
         },
         to: vec![Addressee {
             supervisor: "sq".into(),
             name: "协管员".into(),
+            mobile: None,
         }],
         content: Content {
             kind: NoticeKind::New,
@@ -107,6 +109,7 @@ fn delivery(target: &str, notice: &str) -> Delivery {
             text_zh: "中文".into(),
             text_en: "English".into(),
             created_at: Timestamp(1),
+            links: Vec::new(),
         },
     }
 }
