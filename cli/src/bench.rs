@@ -44,6 +44,10 @@ pub struct Args {
     /// Length of the steady-load run, seconds.
     #[arg(long, default_value_t = 20)]
     pub steady_secs: u64,
+    /// Readings per message of the steady-load run (e.g. 100: weijian's own CPU per reading
+    /// in arrays, apart from the publisher).
+    #[arg(long, default_value_t = 1)]
+    pub steady_per_message: usize,
     #[arg(long)]
     pub skip_throughput: bool,
     #[arg(long)]
@@ -78,6 +82,7 @@ pub fn main(args: Args, format: LogFormat) -> ExitCode {
         memory_devices,
         steady_rate,
         steady_secs,
+        steady_per_message,
         skip_throughput,
         skip_steady,
         skip_latency,
@@ -124,6 +129,7 @@ pub fn main(args: Args, format: LogFormat) -> ExitCode {
         memory_devices,
         steady_rate: steady_rate.max(1.0),
         steady_secs: steady_secs.max(1),
+        steady_per_message: steady_per_message.max(1),
         throughput: !skip_throughput,
         steady: !skip_steady,
         latency: !skip_latency,

@@ -213,16 +213,17 @@ pub(super) fn compositions(
             continue;
         };
         let all = parts.iter().all(|p| em.is_firing(*p));
+        let obs = if all { breach(now) } else { Obs::Clear };
+        let exists = has(trackers, ri, Subject::None);
+        // Runs after every input: nothing is built unless there is something to observe.
+        if !all && !exists {
+            continue;
+        }
         let names: Vec<&str> = parts
             .iter()
             .filter_map(|p| rules.get(*p))
             .map(|r| r.id.as_str())
             .collect();
-        let obs = if all { breach(now) } else { Obs::Clear };
-        let exists = has(trackers, ri, Subject::None);
-        if !all && !exists {
-            continue;
-        }
         let ev = Ev {
             detail: Some(if all {
                 both(

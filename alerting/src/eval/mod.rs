@@ -67,6 +67,10 @@ pub(crate) struct DeviceCtx {
 pub(crate) struct DeviceTable {
     list: Vec<DeviceCtx>,
     index: IdIndex,
+    /// The position found by the last lookup: the inputs of one message (a reading's five
+    /// values, then `Heard`) name the same device one after the other, so comparing one id
+    /// spares hashing it again.
+    last: u32,
 }
 
 /// What [`Engine::device_activity`] says of one device.
@@ -96,14 +100,29 @@ impl DeviceTable {
             }
             index.shrink_to_fit(key);
         }
-        DeviceTable { list, index }
+        DeviceTable {
+            list,
+            index,
+            last: u32::MAX,
+        }
     }
 
     pub(crate) fn get_mut(&mut self, id: &str) -> Option<&mut DeviceCtx> {
-        let list = &self.list;
-        let i = self
-            .index
-            .get(id, |at| list.get(at as usize).map(|d| &*d.device.id))?;
+        let last = self.last;
+        let i = if self
+            .list
+            .get(last as usize)
+            .is_some_and(|d| &*d.device.id == id)
+        {
+            last
+        } else {
+            let list = &self.list;
+            let i = self
+                .index
+                .get(id, |at| list.get(at as usize).map(|d| &*d.device.id))?;
+            self.last = i;
+            i
+        };
         self.list.get_mut(i as usize)
     }
 

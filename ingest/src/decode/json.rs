@@ -153,6 +153,17 @@ fn objects(text: &str, max_objects: usize) -> Result<Vec<&RawValue>, Rejection> 
 /// A whole-payload rejection (not JSON, too many objects); per-object problems come back
 /// inside the vector.
 pub fn telemetry(text: &str, max_objects: usize) -> Result<Vec<ObjectResult<Sample>>, Rejection> {
+    if let Some(samples) = telemetry_in_one_pass(text, max_objects) {
+        return Ok(samples.into_iter().map(Ok).collect());
+    }
+    telemetry_per_object(text, max_objects)
+}
+
+/// Decodes a telemetry payload object by object: one bad object is rejected alone.
+fn telemetry_per_object(
+    text: &str,
+    max_objects: usize,
+) -> Result<Vec<ObjectResult<Sample>>, Rejection> {
     Ok(objects(text, max_objects)?
         .into_iter()
         .map(|raw| {
@@ -161,6 +172,33 @@ pub fn telemetry(text: &str, max_objects: usize) -> Result<Vec<ObjectResult<Samp
                 .and_then(|t| t.into_sample(raw.get()))
         })
         .collect())
+}
+
+/// The usual payload, every object good, decoded in one pass; `None` when anything would be
+/// rejected (not JSON, too many objects, a bad object), which the per-object path then decodes
+/// and judges object by object. Both paths give the same samples for a good payload; this one
+/// does not read the array twice (once to split it, once per object).
+fn telemetry_in_one_pass(text: &str, max_objects: usize) -> Option<Vec<Sample>> {
+    let good = |t: WireTelemetry<'_>| {
+        (t.values.duplicate.is_none() && !t.values.values.is_empty()).then(|| t.into_sample(""))
+    };
+    match text.trim_start().as_bytes().first() {
+        Some(b'[') => {
+            let items: Vec<WireTelemetry<'_>> = serde_json::from_str(text).ok()?;
+            if items.is_empty() || items.len() > max_objects {
+                return None;
+            }
+            items
+                .into_iter()
+                .map(|t| good(t)?.ok())
+                .collect::<Option<Vec<Sample>>>()
+        }
+        Some(b'{') => {
+            let one: WireTelemetry<'_> = serde_json::from_str(text).ok()?;
+            Some(vec![good(one)?.ok()?])
+        }
+        _ => None,
+    }
 }
 
 /// Decodes an event payload.
@@ -492,6 +530,28 @@ mod tests {
         let mut v = telemetry(text, 10).unwrap();
         assert_eq!(v.len(), 1);
         v.remove(0)
+    }
+
+    /// The one-pass decoding of good payloads gives what the object-by-object path gives,
+    /// and every payload with something to reject goes the object-by-object way.
+    #[test]
+    fn one_pass_and_per_object_decoding_agree() {
+        let payloads = [
+            r#"[{"ts":1,"seq":3,"values":{"ph":7.1,"turbidity_ntu":0.2}},{"ts":"2026-11-22T08:00:00+08:00","values":{"colour":3},"cycle_id":"c9"}]"#,
+            r#"{"ts":1,"values":{"ph":7.1}}"#,
+            r#"[{"ts":1,"values":{"ph":7.1}},{"ts":2,"values":{"ph":7.1,"ph":7.2}}]"#,
+            r#"[{"ts":1,"values":{}},{"ts":2,"values":{"ph":7}}]"#,
+            r#"[{"ts":1,"values":{"ph":7}},{"values":{"ph":7}},3]"#,
+            r#"[{"ts":1,"values":{"ph":"x"}}]"#,
+            r#"[]"#,
+            r#"[{"ts":1,"values":{"ph":7}},{"ts":2,"values":{"ph":7}},{"ts":3,"values":{"ph":7}}]"#,
+            r#"{"ts":1,"values":{"ph":7}} trailing"#,
+        ];
+        for text in payloads {
+            assert_eq!(telemetry(text, 2), telemetry_per_object(text, 2), "{text}");
+        }
+        assert!(telemetry_in_one_pass(payloads[0], 2).is_some());
+        assert!(telemetry_in_one_pass(payloads[2], 2).is_none());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! waited `flush_interval`, on the blocking pool, while the drain goes on validating the next
 //! records (at most one write in flight; the drain waits for it only when two batches' worth
 //! of rows are waiting). The spool is committed after a write, up to the records it
-//! completed, and never past the saved rule state.
+//! completed, and never past the saved rule state; the commit's fsyncs run in the background
+//! (at most one at a time), so the rules never wait for them.
 //!
 //! Two modes, so that alerting never depends on the store:
 //!
@@ -117,8 +118,6 @@ pub struct Drain {
     /// The longest a row waits for its batch to fill.
     flush_interval: Duration,
     retry: Backoff,
-    /// The last committed spool position.
-    committed: Option<u64>,
     /// Alert rows not yet stored (Degraded mode, or a failed Normal write).
     held_alerts: Vec<Row>,
     /// The last spool position read.
@@ -145,7 +144,7 @@ pub struct Drain {
 impl std::fmt::Debug for Drain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Drain")
-            .field("committed", &self.committed)
+            .field("committed", &self.reader.committed())
             .field("pending_rows", &self.pending.len())
             .field("held_alerts", &self.held_alerts.len())
             .finish_non_exhaustive()
@@ -206,7 +205,6 @@ impl Drain {
             batch_max_rows,
             flush_interval,
             retry: Backoff::new(Duration::from_millis(100), retry_max),
-            committed: None,
             held_alerts: Vec::new(),
             last_read: None,
             written_up_to: None,
@@ -300,6 +298,7 @@ impl Drain {
                 tracing::info_span!("drain_batch", records = batch.len(), last = last)
             };
             let in_batch = span.enter();
+            let started = std::time::Instant::now();
             for record in &batch {
                 match Message::decode(&record.data) {
                     Ok(msg) if msg.topic == API_TOPIC => {
@@ -335,11 +334,20 @@ impl Drain {
                 self.carry_out(ticked, &mut effects);
             }
             drop(in_batch);
+            if !batch.is_empty() {
+                self.stage("records", started);
+            }
             // Notices are durable in the outbox before anything that caused them is committed
             // (and before the state that produced them is saved).
-            self.append_to_outbox(std::mem::take(&mut effects.notices), &shutdown)
+            let started = std::time::Instant::now();
+            let notices = std::mem::take(&mut effects.notices);
+            let any_notice = !notices.is_empty();
+            self.append_to_outbox(notices, &shutdown)
                 .instrument(span)
                 .await;
+            if any_notice {
+                self.stage("outbox", started);
+            }
             if self.outbox_lost {
                 break;
             }
@@ -348,19 +356,27 @@ impl Drain {
                 Mode::Normal => {
                     rows.append(&mut self.held_alerts);
                     self.pending.add(rows, last, Instant::now());
-                    self.send_if_due(&mut mode, &mut failures).await;
+                    let started = std::time::Instant::now();
+                    if self.send_if_due(&mut mode, &mut failures).await {
+                        self.stage("store_wait", started);
+                    }
                     // Commit on every pass, also after an empty batch: the rule snapshot may
                     // only now have caught up with what was written (a full spool brings no
                     // new records until something is committed).
                     if mode == Mode::Normal {
                         // With nothing unwritten, the state can be saved as it is (timers
                         // may have changed it while no record arrived).
+                        let started = std::time::Instant::now();
                         let rules_durable = if self.in_flight.is_none() && self.pending.is_empty() {
                             self.alerts.save_if_due(self.reader.is_full()).await
                         } else {
                             self.alerts.durable_up_to().await
                         };
-                        self.commit(self.written_up_to, rules_durable).await;
+                        self.stage("snapshot", started);
+                        // In the background: the rules never wait for the commit's fsyncs.
+                        let started = std::time::Instant::now();
+                        self.commit(self.written_up_to, rules_durable, false).await;
+                        self.stage("commit", started);
                     }
                 }
                 Mode::Degraded { next_probe } if Instant::now() >= next_probe => {
@@ -375,6 +391,7 @@ impl Drain {
                                 "QuestDB is back: writing what the spool held during the outage."
                             );
                             self.retry.reset();
+                            self.reader.finish_commit().await;
                             self.reader.rewind_to_committed();
                             mode = Mode::Normal;
                         }
@@ -396,11 +413,13 @@ impl Drain {
         if let Some(outbox) = self.outbox.take() {
             outbox.shutdown().await;
         }
+        // A commit still running in the background finishes before the drain reports.
+        self.reader.finish_commit().await;
         if self.outbox_lost {
             tracing::warn!("Drain stopped with notices not written to the outbox; the spool keeps their causes for the next start.");
         } else if mode == Mode::Normal && self.held_alerts.is_empty() {
             let rules_durable = self.alerts.save_if_due(true).await;
-            self.commit(self.written_up_to, rules_durable).await;
+            self.commit(self.written_up_to, rules_durable, true).await;
             tracing::info!("Drain stopped: everything durable was handled.");
         } else {
             tracing::warn!(
@@ -423,11 +442,14 @@ impl Drain {
 
     /// Sends the pending batch when it is due and no write is running; waits for the running
     /// write first when two batches' worth of rows are waiting (bounded memory).
-    async fn send_if_due(&mut self, mode: &mut Mode, failures: &mut u32) {
+    /// Returns whether it waited for the running write.
+    async fn send_if_due(&mut self, mode: &mut Mode, failures: &mut u32) -> bool {
+        let mut waited = false;
         if self.in_flight.is_some() && self.pending.len() >= 2 * self.batch_max_rows {
+            waited = true;
             self.await_in_flight(mode, failures).await;
             if *mode != Mode::Normal {
-                return;
+                return waited;
             }
         }
         if self.in_flight.is_none()
@@ -437,6 +459,15 @@ impl Drain {
         {
             self.start_write().await;
         }
+        waited
+    }
+
+    /// Counts the time since `started` in `weijian_drain_stage_seconds{stage}`.
+    fn stage(&self, stage: &str, started: std::time::Instant) {
+        self.metrics
+            .drain_stage
+            .with_label_values(&[stage])
+            .observe(started.elapsed().as_secs_f64());
     }
 
     /// Writes everything pending and waits for it (shutdown).
@@ -547,23 +578,24 @@ impl Drain {
         }
     }
 
-    /// Commits the spool up to `written`, but not past the rule state already saved.
-    async fn commit(&mut self, written: Option<u64>, rules_durable: Option<u64>) {
+    /// Commits the spool up to `written`, but not past the rule state already saved: in the
+    /// background (the drain goes on reading and alerting while the committed file is
+    /// fsynced), or with `wait`, waiting for it (shutdown).
+    async fn commit(&mut self, written: Option<u64>, rules_durable: Option<u64>, wait: bool) {
         if self.outbox_lost {
             return;
         }
         let (Some(written), Some(rules)) = (written, rules_durable) else {
             return;
         };
-        let upto = written.min(rules);
-        if self.committed.is_some_and(|c| c >= upto) {
-            return;
-        }
-        match self.reader.commit(Position(upto)).await {
-            Ok(()) => self.committed = Some(upto),
-            Err(error) => {
-                tracing::error!(%error, "Could not record the committed spool position; records may be written again after a restart (deduplicated).")
-            }
+        let upto = Position(written.min(rules));
+        let result = if wait {
+            self.reader.commit(upto).await
+        } else {
+            self.reader.commit_in_background(upto).await
+        };
+        if let Err(error) = result {
+            tracing::error!(%error, "Could not record the committed spool position; records may be written again after a restart (deduplicated).");
         }
     }
 

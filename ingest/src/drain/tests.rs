@@ -16,7 +16,7 @@ use super::{Drain, DrainParts};
 use crate::alerts::AlertStage;
 use crate::config::Config;
 use crate::delivery::{AlertDelivery, Effects, NoticeOutbox, OutboxError, OutboxFuture};
-use crate::disk::SimulatedDiskFull;
+use crate::disk::{DiskFaults, DiskOp, SimulatedDiskFull};
 use crate::durability::{DurableStore, StorageReporter};
 use crate::health::Health;
 use crate::message::encode_record;
@@ -134,6 +134,8 @@ struct Rig {
     health: Arc<Health>,
     /// The disk the spool and the rule snapshot write through.
     disk: Arc<SimulatedDiskFull>,
+    /// When set, the spool writes through this instead of `disk`.
+    spool_disk: Option<Arc<dyn DiskFaults>>,
 }
 
 impl Rig {
@@ -146,6 +148,7 @@ impl Rig {
             shutdown: CancellationToken::new(),
             health: Arc::new(Health::default()),
             disk: Arc::new(SimulatedDiskFull::default()),
+            spool_disk: None,
         }
     }
 
@@ -157,8 +160,11 @@ impl Rig {
         spool.segment_bytes = 1 << 20;
         spool.max_bytes = 64 << 20;
         let storage = |store| StorageReporter::new(self.health.storage.clone(), store);
-        let options =
-            SpoolOptions::new(storage(DurableStore::Spool)).with_faults(self.disk.clone());
+        let spool_disk = self
+            .spool_disk
+            .clone()
+            .unwrap_or_else(|| self.disk.clone() as Arc<dyn DiskFaults>);
+        let options = SpoolOptions::new(storage(DurableStore::Spool)).with_faults(spool_disk);
         let (writer, reader, _) =
             crate::spool::open_with(spool, SpoolMetrics::unregistered().unwrap(), options)
                 .await
@@ -381,6 +387,84 @@ async fn notices_are_in_the_outbox_before_the_spool_moves_past_their_cause() {
         "the notice of the G3 alert reached the outbox: {accepted:?}"
     );
     assert_eq!(rig.log().readings().len(), 40, "every reading stored");
+}
+
+/// A disk whose spool commits hang (the committed file's fsync never ends) while `stuck`.
+#[derive(Debug, Default)]
+struct StuckCommits {
+    stuck: AtomicBool,
+    /// Commits that reached the disk while stuck.
+    hung: AtomicU64,
+}
+
+impl DiskFaults for StuckCommits {
+    fn before(&self, op: DiskOp, path: &std::path::Path) -> std::io::Result<()> {
+        let commit = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("committed"));
+        if op == DiskOp::Sync && commit && self.stuck.load(Ordering::SeqCst) {
+            self.hung.fetch_add(1, Ordering::SeqCst);
+            while self.stuck.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_slow_spool_commit_holds_back_neither_alerts_nor_writes() {
+    let mut rig = Rig::new(50);
+    let disk = Arc::new(StuckCommits::default());
+    disk.stuck.store(true, Ordering::SeqCst);
+    rig.spool_disk = Some(disk.clone());
+    let (writer, drain) = rig.start().await;
+    let mut seq = 0u64;
+    // Readings until a write is stored and its commit hangs on the disk.
+    let started = tokio::time::Instant::now();
+    while disk.hung.load(Ordering::SeqCst) == 0 && started.elapsed() < Duration::from_secs(10) {
+        writer
+            .append(reading(seq as usize % DEVICES, seq, false))
+            .await
+            .unwrap();
+        seq += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(disk.hung.load(Ordering::SeqCst) > 0, "a commit started");
+    // While the commit hangs, d2's sensor fails: its alert is evaluated and stored, and the
+    // readings after it are written too.
+    writer.append(reading(2, seq, true)).await.unwrap();
+    let faulty = seq;
+    for s in faulty + 1..faulty + 20 {
+        writer
+            .append(reading(s as usize % DEVICES, s, false))
+            .await
+            .unwrap();
+    }
+    let waited = tokio::time::Instant::now();
+    while (rig.log().firing("G3").is_empty() || rig.log().readings().len() < (faulty + 20) as usize)
+        && waited.elapsed() < Duration::from_secs(5)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let firing = rig.log().firing("G3");
+    let stored = rig.log().readings().len();
+    let still_stuck = disk.hung.load(Ordering::SeqCst) > 0 && disk.stuck.load(Ordering::SeqCst);
+    // The disk answers again (before asserting, so a failure does not leave a thread hanging):
+    // the drain commits and stops cleanly.
+    disk.stuck.store(false, Ordering::SeqCst);
+    assert!(still_stuck);
+    assert_eq!(
+        firing,
+        BTreeSet::from(["d2".to_owned()]),
+        "the alert is stored while the commit hangs"
+    );
+    assert_eq!(stored, (faulty + 20) as usize);
+    drop(writer);
+    tokio::time::timeout(Duration::from_secs(20), drain)
+        .await
+        .expect("the drain finishes once the commit is done")
+        .unwrap();
 }
 
 /// Delivery that turns every firing alert into one notice (no supervisors, no state).

@@ -92,6 +92,9 @@ pub struct QuestDbWriter {
     http: Option<QuestDbHttp>,
     protocol: Option<ProtocolVersion>,
     tables_ready: bool,
+    /// The encoding buffer of the last write, kept for the next (a batch of 10,000 rows is
+    /// megabytes: growing a fresh buffer for each write copied it over and over).
+    spare: Option<Encoded>,
 }
 
 impl QuestDbWriter {
@@ -102,6 +105,7 @@ impl QuestDbWriter {
             http: None,
             protocol: None,
             tables_ready: false,
+            spare: None,
         }
     }
 
@@ -222,7 +226,13 @@ impl QuestDbWriter {
     ) -> Result<(), WriteError> {
         let protocol = self.protocol.unwrap_or(ProtocolVersion::V1);
         let max_bytes = self.config.batch_max_bytes.max(1);
-        let mut encoded = Encoded::new(protocol);
+        let mut encoded = match self.spare.take() {
+            Some(mut spare) if spare.protocol == protocol => {
+                spare.clear();
+                spare
+            }
+            _ => Encoded::new(protocol),
+        };
         for (i, row) in rows.iter().enumerate() {
             if let Err(e) = encoded.push(row, i, &self.tables) {
                 // An unencodable row is a bug in row building; skip it loudly rather than
@@ -234,7 +244,7 @@ impl QuestDbWriter {
                 // This row does not fit: send the rows before it, and start the next request
                 // with it.
                 self.send(&encoded, encoded.lines() - 1, written, refused)?;
-                encoded = Encoded::new(protocol);
+                encoded.clear();
                 encoded.push(row, i, &self.tables).map_err(|e| {
                     WriteError::Rejected(format!("a row encoded once cannot be encoded again: {e}"))
                 })?;
@@ -243,6 +253,7 @@ impl QuestDbWriter {
         if encoded.lines() > 0 {
             self.send(&encoded, encoded.lines(), written, refused)?;
         }
+        self.spare = Some(encoded);
         Ok(())
     }
 
@@ -318,7 +329,9 @@ fn split(lines: Range<usize>, line: Option<usize>) -> Vec<Range<usize>> {
 
 /// Rows encoded into one ILP buffer, with where each line starts, so any run of lines can be
 /// sent without encoding again.
+#[derive(Debug)]
 struct Encoded {
+    protocol: ProtocolVersion,
     buf: Buffer,
     /// Byte offset of each line in `buf`.
     starts: Vec<usize>,
@@ -329,10 +342,18 @@ struct Encoded {
 impl Encoded {
     fn new(protocol: ProtocolVersion) -> Self {
         Self {
+            protocol,
             buf: Buffer::new(protocol),
             starts: Vec::new(),
             rows: Vec::new(),
         }
+    }
+
+    /// Empties it, keeping its memory.
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.starts.clear();
+        self.rows.clear();
     }
 
     /// Appends `row` (batch index `index`) as one line; on error the buffer is unchanged.

@@ -5,7 +5,7 @@
 //! DDL does not declare (tested in `schema_and_rows_agree`).
 
 use alerting::model::{DataFlag, DeviceKind, Id, Metric, Period, Stat, Timestamp};
-use questdb::ingress::{Buffer, TimestampMicros};
+use questdb::ingress::{Buffer, ColumnName, TimestampMicros};
 
 use super::schema::{flag_column, readings_table_name, TableNames};
 use crate::reject::Reason;
@@ -166,26 +166,28 @@ impl Row {
     pub fn encode(&self, buf: &mut Buffer, tables: &TableNames) -> questdb::Result<()> {
         buf.table(tables.get(self.table()))?;
         match self {
+            // The hot path (every reading): its column names are constants, checked once by
+            // a test (`reading_column_names_are_valid_ilp_names`) instead of on every row.
             Self::Reading(r) => {
-                buf.symbol("site", &*r.site)?
-                    .symbol("device", &*r.device)?
-                    .symbol("source", r.source.as_str())?
-                    .symbol("period", r.period.as_str())?
-                    .symbol("stat", r.stat.as_str())?;
+                buf.symbol(known("site"), &*r.site)?
+                    .symbol(known("device"), &*r.device)?
+                    .symbol(known("source"), r.source.as_str())?
+                    .symbol(known("period"), r.period.as_str())?
+                    .symbol(known("stat"), r.stat.as_str())?;
                 if let Some(c) = &r.cycle_id {
-                    buf.symbol("cycle_id", c.as_str())?;
+                    buf.symbol(known("cycle_id"), c.as_str())?;
                 }
                 if r.kind == DeviceKind::WaterMonitor {
                     for (m, _, flag) in &r.values {
-                        buf.symbol(flag_column(*m), flag.as_str())?;
+                        buf.symbol(known(flag_column(*m)), flag.as_str())?;
                     }
                 }
-                buf.column_ts("received_at", TimestampMicros::new(r.received_at.0))?;
+                buf.column_ts(known("received_at"), TimestampMicros::new(r.received_at.0))?;
                 if let Some(seq) = r.seq {
-                    buf.column_i64("seq", i64::try_from(seq).unwrap_or(i64::MAX))?;
+                    buf.column_i64(known("seq"), i64::try_from(seq).unwrap_or(i64::MAX))?;
                 }
                 for (m, v, _) in &r.values {
-                    buf.column_f64(m.name(), *v)?;
+                    buf.column_f64(known(m.name()), *v)?;
                 }
                 buf.at(TimestampMicros::new(r.ts.0))
             }
@@ -280,6 +282,13 @@ impl Row {
             Self::Draw(d) => super::risk::encode_draw(d, buf),
         }
     }
+}
+
+/// A column name known at compile time (a reading column: metric names, their flag columns,
+/// the tags), passed to questdb-rs without checking it again on every row; every such name is
+/// checked by `reading_column_names_are_valid_ilp_names`.
+fn known(name: &'static str) -> ColumnName<'static> {
+    ColumnName::new_unchecked(name)
 }
 
 /// A sequence number as a LONG (they never reach 2^63; saturate rather than wrap).
@@ -584,6 +593,27 @@ mod tests {
                     ColumnType::Double => 'D',
                 };
                 assert_eq!(kind, expected, "{table}.{name} in {line}");
+            }
+        }
+    }
+
+    /// Reading rows pass their column names unchecked (`known`): every column a reading row
+    /// can carry (those of the readings tables' DDL, which `schema_and_rows_agree` holds rows
+    /// to) must be a name questdb-rs accepts.
+    #[test]
+    fn reading_column_names_are_valid_ilp_names() {
+        for kind in DeviceKind::ALL {
+            let table = tables()
+                .into_iter()
+                .find(|t| t.name == crate::sink::schema::readings_table_name(kind))
+                .unwrap();
+            for c in &table.columns {
+                assert!(
+                    questdb::ingress::ColumnName::new(&c.name).is_ok(),
+                    "{}.{}",
+                    table.name,
+                    c.name
+                );
             }
         }
     }

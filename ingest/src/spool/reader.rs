@@ -48,6 +48,8 @@ pub struct SpoolReader {
     file: Option<(u64, Arc<File>)>,
     /// First sequence number not yet committed (mirrors the state, owned here).
     committed_next: u64,
+    /// A commit running on the blocking pool ([`SpoolReader::commit_in_background`]).
+    committing: Option<tokio::task::JoinHandle<Result<u64, SpoolError>>>,
 }
 
 impl Drop for SpoolReader {
@@ -68,6 +70,7 @@ impl SpoolReader {
             cursor: Cursor::at_seq(committed_next),
             file: None,
             committed_next,
+            committing: None,
         }
     }
 
@@ -122,7 +125,8 @@ impl SpoolReader {
     /// Moves the reader back to the committed position, so the next batches re-read every
     /// record not yet committed (after a failed QuestDB write).
     pub fn rewind_to_committed(&mut self) {
-        // The shared value can be ahead if a cancelled `commit` finished in the background.
+        // A background commit still running moves the position later: callers wait for it
+        // first (`finish_commit`). The shared value can be ahead if a cancelled `commit` finished in the background.
         self.committed_next = self.committed_next.max(self.shared.lock().committed_next);
         self.cursor = Cursor::at_seq(self.committed_next);
     }
@@ -149,6 +153,69 @@ impl SpoolReader {
     /// [`SpoolError::Io`] if the committed file cannot be written or a segment deleted (the
     /// in-memory committed position only advances once the file is durable).
     pub async fn commit(&mut self, upto: Position) -> Result<(), SpoolError> {
+        // One commit at a time, in order: the one started in the background first.
+        self.finish_commit().await;
+        let Some(next) = self.commit_target(upto)? else {
+            return Ok(());
+        };
+        let shared = Arc::clone(&self.shared);
+        let result = tokio::task::spawn_blocking(move || commit_blocking(&shared, next))
+            .await
+            .map_err(|e| SpoolError::Failed(format!("spool commit task failed: {e}")))
+            .and_then(|r| r);
+        self.take_commit(result)
+    }
+
+    /// Starts committing up to `upto` on the blocking pool and returns at once, so the caller
+    /// (the drain, which also runs the rules) never waits for the committed file's fsyncs.
+    /// While a commit runs, another is not started: the caller asks again on its next pass
+    /// (the position only grows). Take the outcome with [`SpoolReader::reap_commit`] or
+    /// [`SpoolReader::finish_commit`]; [`SpoolReader::commit`] waits for it first.
+    ///
+    /// # Errors
+    /// As [`SpoolReader::commit`], for a position this reader has not returned yet.
+    pub async fn commit_in_background(&mut self, upto: Position) -> Result<(), SpoolError> {
+        self.reap_commit().await;
+        if self.committing.is_some() {
+            return Ok(());
+        }
+        let Some(next) = self.commit_target(upto)? else {
+            return Ok(());
+        };
+        let shared = Arc::clone(&self.shared);
+        self.committing = Some(tokio::task::spawn_blocking(move || {
+            commit_blocking(&shared, next)
+        }));
+        Ok(())
+    }
+
+    /// Takes the outcome of a background commit if it has finished (never waits for one
+    /// that is still running).
+    pub async fn reap_commit(&mut self) {
+        if self.committing.as_ref().is_some_and(|h| h.is_finished()) {
+            // Finished: awaiting it returns at once.
+            self.finish_commit().await;
+        }
+    }
+
+    /// Waits for a background commit, if one is running, and takes its outcome.
+    pub async fn finish_commit(&mut self) {
+        if let Some(handle) = self.committing.take() {
+            let result = handle
+                .await
+                .map_err(|e| SpoolError::Failed(format!("spool commit task failed: {e}")))
+                .and_then(|r| r);
+            let _ = self.take_commit(result);
+        }
+    }
+
+    /// Whether a commit is running in the background.
+    pub fn is_committing(&self) -> bool {
+        self.committing.is_some()
+    }
+
+    /// The first sequence number to commit for `upto`, or `None` when it is already committed.
+    fn commit_target(&self, upto: Position) -> Result<Option<u64>, SpoolError> {
         let next = upto.0.saturating_add(1);
         if next > self.cursor.next_seq {
             return Err(SpoolError::CommitBeyondRead {
@@ -156,15 +223,12 @@ impl SpoolReader {
                 read_next: self.cursor.next_seq,
             });
         }
-        if next <= self.committed_next {
-            return Ok(());
-        }
-        let shared = Arc::clone(&self.shared);
-        let result = tokio::task::spawn_blocking(move || commit_blocking(&shared, next))
-            .await
-            .map_err(|e| SpoolError::Failed(format!("spool commit task failed: {e}")))
-            .and_then(|r| r);
-        // Reported so `/readyz` shows it; the caller commits again on its next pass.
+        Ok((next > self.committed_next).then_some(next))
+    }
+
+    /// Takes a commit's outcome: the committed position, or the failure reported so
+    /// `/readyz` shows it (the caller commits again on its next pass).
+    fn take_commit(&mut self, result: Result<u64, SpoolError>) -> Result<(), SpoolError> {
         let storage = &self.shared.storage;
         match result {
             Ok(committed) => {
@@ -174,7 +238,7 @@ impl SpoolReader {
                         "The committed position can be recorded again."
                     );
                 }
-                self.committed_next = committed;
+                self.committed_next = self.committed_next.max(committed);
                 Ok(())
             }
             Err(error) => {

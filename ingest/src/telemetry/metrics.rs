@@ -18,6 +18,9 @@ pub const UNKNOWN_CHANNEL: &str = "unknown";
 /// The `kind` labels of `weijian_questdb_write_errors_total`.
 pub const WRITE_ERROR_KINDS: [&str; 2] = ["unavailable", "rejected"];
 
+/// The `stage` label of `weijian_drain_stage_seconds`.
+pub const DRAIN_STAGES: [&str; 5] = ["records", "outbox", "store_wait", "snapshot", "commit"];
+
 /// Every pipeline metric.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -59,6 +62,9 @@ pub struct Metrics {
     pub alert_events: IntCounterVec,
     /// Event time lag: receive time minus device time, for accepted readings.
     pub event_lag: HistogramVec,
+    /// Where the drain's time goes between two reads, by stage ([`DRAIN_STAGES`]): what a
+    /// durable record (and its alert) waits for.
+    pub drain_stage: HistogramVec,
     /// Always 1, labelled with the version: which build runs.
     pub build_info: IntGaugeVec,
     /// Open (firing) alerts, by level.
@@ -91,6 +97,7 @@ impl Metrics {
         registry.register(Box::new(m.notifications_dropped.clone()))?;
         registry.register(Box::new(m.alert_events.clone()))?;
         registry.register(Box::new(m.event_lag.clone()))?;
+        registry.register(Box::new(m.drain_stage.clone()))?;
         registry.register(Box::new(m.build_info.clone()))?;
         registry.register(Box::new(m.open_alerts.clone()))?;
         registry.register(Box::new(m.offline_devices.clone()))?;
@@ -113,6 +120,9 @@ impl Metrics {
         {
             m.processed.with_label_values(&[channel]);
             m.event_lag.with_label_values(&[channel]);
+        }
+        for stage in DRAIN_STAGES {
+            m.drain_stage.with_label_values(&[stage]);
         }
         for table in crate::sink::schema::tables() {
             m.rows_written.with_label_values(&[table.name]);
@@ -247,6 +257,17 @@ impl Metrics {
                 )
                 .buckets(vec![0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0, 86400.0]),
                 &["channel"],
+            )?,
+            drain_stage: HistogramVec::new(
+                HistogramOpts::new(
+                    "weijian_drain_stage_seconds",
+                    "Time the drain spent per pass in each stage (records: decode, validate, rules; outbox: notices made durable; store_wait: waiting for a running write; snapshot: waiting for a rule snapshot save; commit: waiting for a spool commit).",
+                )
+                .buckets(vec![
+                    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+                    0.25, 1.0,
+                ]),
+                &["stage"],
             )?,
             build_info: IntGaugeVec::new(
                 Opts::new(

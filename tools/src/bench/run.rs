@@ -78,6 +78,9 @@ pub struct BenchOptions {
     /// Steady load: messages/s and seconds (`weijian run` in a child process).
     pub steady_rate: f64,
     pub steady_secs: u64,
+    /// Readings per message of the steady load (1: single readings; 100: a gateway's arrays,
+    /// which measures weijian's own CPU per reading in arrays, apart from the publisher).
+    pub steady_per_message: usize,
     pub throughput: bool,
     pub steady: bool,
     pub latency: bool,
@@ -101,6 +104,7 @@ impl Default for BenchOptions {
             memory_devices: vec![1_000, 10_000, 100_000],
             steady_rate: 1_000.0,
             steady_secs: 20,
+            steady_per_message: 1,
             throughput: true,
             steady: true,
             latency: true,
@@ -239,10 +243,16 @@ pub async fn run(options: &BenchOptions, out: &mut dyn Write) -> Result<BenchRep
     }
     if options.steady {
         eprintln!(
-            "bench: steady load at {:.0} msg/s for {} s (weijian run in a child process)",
-            options.steady_rate, options.steady_secs
+            "bench: steady load at {:.0} msg/s of {} readings for {} s (weijian run in a child process)",
+            options.steady_rate, options.steady_per_message, options.steady_secs
         );
-        let s = steady_run(&mut ctx, options.steady_rate, options.steady_secs).await?;
+        let s = steady_run(
+            &mut ctx,
+            options.steady_rate,
+            options.steady_per_message,
+            options.steady_secs,
+        )
+        .await?;
         eprintln!(
             "bench: steady load: {:.1} us CPU per message, {} store requests",
             s.cpu_us_per_message(),
@@ -481,6 +491,7 @@ mod tests {
             memory_devices: vec![],
             steady_rate: 1_000.0,
             steady_secs: 1,
+            steady_per_message: 1,
             throughput: true,
             steady: false,
             latency: true,

@@ -26,6 +26,9 @@ pub struct Latency {
     /// Publish -> the alert's notice received by a supervisor's webhook (weijian runs only:
     /// rule engine, delivery, durable outbox, HTTP POST).
     pub notices: Vec<Duration>,
+    /// Where weijian's time went during the run (weijian runs only): the spool's group
+    /// commits and the drain's stages, from their histograms, one line each.
+    pub stages: Vec<String>,
 }
 
 impl Latency {
@@ -159,9 +162,11 @@ pub(super) async fn latency_run(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     probe.close().await;
+    let mut stages = Vec::new();
     match consumer {
         Consumer::Bare(b) => b.stop().await,
         Consumer::Weijian(running, listener) => {
+            stages = stage_summary(&running.registry);
             running.stop().await;
             listener.abort();
         }
@@ -188,7 +193,57 @@ pub(super) async fn latency_run(
         samples,
         slowest,
         notices,
+        stages,
     })
+}
+
+/// One line per histogram that a durable record's alert can wait for: the spool's group
+/// commits (append -> durable) and each stage of the drain (durable -> alert): how many, the
+/// mean, how many took 5 ms or more, and the bucket the slowest fell in.
+fn stage_summary(registry: &prometheus::Registry) -> Vec<String> {
+    let mut lines = Vec::new();
+    for family in registry.gather() {
+        let name = family.name();
+        if name != "weijian_spool_commit_duration_seconds" && name != "weijian_drain_stage_seconds"
+        {
+            continue;
+        }
+        for metric in family.get_metric() {
+            let h = metric.get_histogram();
+            let count = h.get_sample_count();
+            if count == 0 {
+                continue;
+            }
+            let label = metric
+                .get_label()
+                .iter()
+                .map(|l| l.value().to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            let buckets = h.get_bucket();
+            let below = |limit: f64| {
+                buckets
+                    .iter()
+                    .filter(|b| b.upper_bound() < limit + 1e-12)
+                    .map(|b| b.cumulative_count())
+                    .max()
+                    .unwrap_or(0)
+            };
+            let slowest = buckets
+                .iter()
+                .find(|b| b.cumulative_count() >= count)
+                .map_or("> 1 s".to_string(), |b| {
+                    format!("<= {:.1} ms", b.upper_bound() * 1e3)
+                });
+            lines.push(format!(
+                "{name}{{{label}}}: {count} x, mean {:.2} ms, > 5 ms: {}, > 10 ms: {}, slowest {slowest}",
+                h.get_sample_sum() * 1e3 / count as f64,
+                count - below(0.005),
+                count - below(0.01),
+            ));
+        }
+    }
+    lines
 }
 
 /// Records publish -> G3 `firing` for the devices in `sent_at`.

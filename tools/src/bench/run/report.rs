@@ -95,9 +95,26 @@ fn print_steady(s: &Steady, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "Steady load: `weijian run` (child process) at {:.0} msg/s for {:.1} s, {} messages, flush_interval {} ms",
-        s.rate, s.seconds, s.messages, s.flush_interval_ms
+        "Steady load: `weijian run` (child process) at {:.0} msg/s of {} readings for {:.1} s, {} messages, flush_interval {} ms",
+        s.rate, s.per_message, s.seconds, s.messages, s.flush_interval_ms
     )?;
+    if s.per_message > 1 {
+        // Arrays: the CPU per reading is the figure (the 5 % target is for single readings).
+        writeln!(
+            out,
+            "  weijian CPU: {:.1} % of a core, {:.1} us per message, {:.2} us per reading",
+            s.cpu_share() * 100.0,
+            s.cpu_us_per_message(),
+            s.cpu_us_per_reading()
+        )?;
+        return writeln!(
+            out,
+            "  store requests: {} ({:.1}/s), {} with readings",
+            s.requests,
+            s.requests_per_sec(),
+            s.readings_requests
+        );
+    }
     writeln!(
         out,
         "  weijian CPU: {:.1} % of a core, {:.1} us per message   target <= 5 % (50 us/msg): {}",
@@ -252,6 +269,9 @@ pub fn print_report(
                 ms(max)
             )?,
             _ => writeln!(out, "  no notice reached the webhook")?,
+        }
+        for line in &l.stages {
+            writeln!(out, "  {line}")?;
         }
     }
     if let Some(l) = &report.latency_bare {

@@ -19,6 +19,8 @@ const DEVICES: usize = 1_000;
 pub struct Steady {
     /// The rate asked of the load generator, messages/s.
     pub rate: f64,
+    /// Readings per message.
+    pub per_message: usize,
     /// Messages published (and acknowledged) during the window.
     pub messages: u64,
     /// The window: from the first publish to the last acknowledgement.
@@ -41,6 +43,10 @@ impl Steady {
     pub fn cpu_us_per_message(&self) -> f64 {
         self.cpu.as_secs_f64() * 1e6 / (self.messages.max(1) as f64)
     }
+    /// CPU microseconds per reading.
+    pub fn cpu_us_per_reading(&self) -> f64 {
+        self.cpu_us_per_message() / self.per_message.max(1) as f64
+    }
     /// Store requests per second.
     pub fn requests_per_sec(&self) -> f64 {
         self.requests as f64 / self.seconds.max(f64::EPSILON)
@@ -51,10 +57,12 @@ impl Steady {
     }
 }
 
-/// Runs the steady load with the production defaults (`questdb.flush_interval_ms` included).
+/// Runs the steady load with the production defaults (`questdb.flush_interval_ms` included):
+/// `rate` messages/s of `per_message` readings each.
 pub(super) async fn steady_run(
     ctx: &mut Ctx,
     rate: f64,
+    per_message: usize,
     seconds: u64,
 ) -> Result<Steady, BenchError> {
     let phase = Phase::new(ctx)?;
@@ -63,7 +71,8 @@ pub(super) async fn steady_run(
     tokio::time::sleep(Duration::from_secs(1)).await;
     let counts = ctx.sink.counts.clone();
     let table = phase.readings_table();
-    let mut lg = phase.loadgen(ctx, DEVICES, 1);
+    let per_message = per_message.max(1);
+    let mut lg = phase.loadgen(ctx, DEVICES, per_message);
     lg.rate = Some(rate);
     lg.duration = Some(Duration::from_secs(seconds));
     let cpu_before = rss::cpu(Some(child.pid))?;
@@ -80,12 +89,13 @@ pub(super) async fn steady_run(
         "steady rows stored",
         Duration::from_secs(60),
         || counts.table(&table),
-        stats.messages,
+        stats.messages * per_message as u64,
     )
     .await?;
     drop(child);
     Ok(Steady {
         rate,
+        per_message,
         messages: stats.messages,
         seconds,
         cpu,
