@@ -32,6 +32,9 @@ pub struct ConsoleSettings {
     pub chart_timeout: Duration,
     /// Sessions held at once (`http.console_max_sessions`).
     pub max_sessions: usize,
+    /// Cookies are always `Secure`: `http.public_url` is an `https://` address, so supervisors
+    /// reach the console over TLS even when the proxy does not say so per request.
+    pub secure_cookies: bool,
 }
 
 impl Default for ConsoleSettings {
@@ -42,6 +45,7 @@ impl Default for ConsoleSettings {
             signin_lockout: DEFAULT_SIGNIN_LOCKOUT,
             chart_timeout: DEFAULT_CHART_TIMEOUT,
             max_sessions: DEFAULT_MAX_SESSIONS,
+            secure_cookies: false,
         }
     }
 }

@@ -603,12 +603,17 @@ fn http_public_url_is_checked_and_reaches_delivery_and_its_absence_is_a_warning(
         Some("https://weijian.example.gov.cn")
     );
     assert!(
+        config.http.console.secure_cookies,
+        "an https public_url makes the console's cookies Secure"
+    );
+    assert!(
         config.delivery.warnings.is_empty(),
         "{:?}",
         config.delivery.warnings
     );
 
     let config = Config::parse(&text, "test.toml", &env).unwrap();
+    assert!(!config.http.console.secure_cookies);
     assert!(
         config
             .delivery

@@ -106,11 +106,15 @@ impl Validator<'_> {
         let questdb = self.questdb(raw.questdb);
         let spool = self.spool(raw.spool);
         let limits = self.limits(raw.limits);
-        let console = self.console(&raw.http);
+        let mut console = self.console(&raw.http);
+        let public_url = raw.http.public_url.and_then(|u| self.public_url(u));
+        console.secure_cookies = public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
         let http = HttpConfig {
             listen: self.socket_addr(raw.http.listen, "http.listen"),
             console,
-            public_url: raw.http.public_url.and_then(|u| self.public_url(u)),
+            public_url,
         };
         let registry = self.registry(raw.sites, raw.devices, raw.registry);
         let alerts = self.alerts(raw.alerts);

@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use alerting::model::Metric;
 use alerting::EvidenceValue;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::rejection::{FormRejection, PathRejection};
@@ -193,13 +194,12 @@ fn render(signed: &Signed, d: &AlertDetail, chart: Option<&chart::Chart>, done: 
         "<section class=\"card\"><h2>{}</h2><dl class=\"facts\">",
         lang.t("依据", "Evidence")
     );
+    let metric = a.evidence.iter().find_map(|e| match (&*e.name, &e.value) {
+        ("metric", EvidenceValue::Text(t)) => Metric::from_name(t),
+        _ => None,
+    });
     for e in &a.evidence {
-        let value = match &e.value {
-            EvidenceValue::Number(n) => format!("{n}"),
-            EvidenceValue::Text(t) => crate::api::time::parse(t)
-                .map(page::beijing)
-                .unwrap_or_else(|_| t.clone()),
-        };
+        let value = evidence_value(lang, metric, &e.name, &e.value);
         let _ = write!(
             h,
             "<dt>{}</dt><dd>{}</dd>",
@@ -339,13 +339,38 @@ fn actions(h: &mut String, signed: &Signed, d: &AlertDetail) {
 }
 
 fn evidence_label(lang: Lang, name: &str) -> &str {
+    use alerting::catalogue::{
+        EVIDENCE_DETAIL, EVIDENCE_LIMIT, EVIDENCE_METRIC, EVIDENCE_VALUE, EVIDENCE_WORST,
+    };
+    let pick = |t: alerting::catalogue::Texts| lang.t(t.zh, t.en);
     match name {
-        "metric" => lang.t("指标", "Metric"),
-        "value" => lang.t("测得值", "Value"),
-        "limit" => lang.t("限值", "Limit"),
+        "metric" => pick(EVIDENCE_METRIC),
+        "value" => pick(EVIDENCE_VALUE),
+        "limit" => pick(EVIDENCE_LIMIT),
+        "worst" => pick(EVIDENCE_WORST),
         "since" => lang.t("起始（北京时间）", "Since (Beijing time)"),
-        "detail" => lang.t("详情", "Detail"),
+        "detail" => pick(EVIDENCE_DETAIL),
         other => other,
+    }
+}
+
+/// One evidence value in the page's language: a metric by its catalogue name, a number with
+/// the alert metric's unit, a time in Beijing time, a bilingual detail by its own language's
+/// part (`alerting::catalogue::both`).
+fn evidence_value(lang: Lang, metric: Option<Metric>, name: &str, value: &EvidenceValue) -> String {
+    use alerting::catalogue::{en_part, number, quantity, zh_part};
+    match value {
+        EvidenceValue::Number(n) => metric.map_or_else(|| number(*n), |m| quantity(m, *n)),
+        EvidenceValue::Text(t) if name == "metric" => {
+            Metric::from_name(t).map_or_else(|| t.clone(), |m| chart::metric_label(lang, m))
+        }
+        EvidenceValue::Text(t) => match crate::api::time::parse(t) {
+            Ok(ts) => page::beijing(ts),
+            Err(_) => match lang {
+                Lang::Zh if !zh_part(t).is_empty() => zh_part(t).to_owned(),
+                _ => en_part(t).to_owned(),
+            },
+        },
     }
 }
 

@@ -29,14 +29,14 @@ pub enum Chart {
     /// The alert has no metric to chart (offline, sequence gaps, ...): no section.
     None,
     Drawn {
-        metric: String,
+        metric: Metric,
         svg: String,
         points: usize,
     },
     /// QuestDB answered with no readings in the window.
-    NoData { metric: String },
+    NoData { metric: Metric },
     /// QuestDB did not answer (in time), or refused: why.
-    Unavailable { metric: String, why: String },
+    Unavailable { metric: Metric, why: String },
 }
 
 /// The chart of `alert`'s metric (runs the blocking query on a blocking thread).
@@ -73,7 +73,7 @@ pub async fn around(
         from = iso(from),
         to = iso(end),
     );
-    let name = metric.name().to_owned();
+    let name = metric;
     let endpoint = source.endpoint.clone();
     let timeout = source.timeout;
     let answer = tokio::task::spawn_blocking(move || {
@@ -237,6 +237,7 @@ fn short(v: f64) -> String {
 /// The chart's section of the page.
 pub fn section(lang: Lang, chart: &Chart) -> String {
     let title = lang.t("指标曲线", "The metric around the alert");
+    let label = |m: &Metric| metric_label(lang, *m);
     match chart {
         Chart::None => String::new(),
         Chart::Drawn {
@@ -244,6 +245,7 @@ pub fn section(lang: Lang, chart: &Chart) -> String {
             svg,
             points,
         } => {
+            let metric = label(metric);
             let caption = match lang {
                 Lang::Zh => format!("{metric}：{points} 个读数（北京时间；虚线为限值，点线为开始时刻）"),
                 Lang::En => format!("{metric}: {points} readings (Beijing time; dashed: the limit, dotted: the start)"),
@@ -254,6 +256,7 @@ pub fn section(lang: Lang, chart: &Chart) -> String {
             )
         }
         Chart::NoData { metric } => {
+            let metric = label(metric);
             let text = match lang {
                 Lang::Zh => format!("{metric}：该时段在 QuestDB 中没有读数。"),
                 Lang::En => format!("{metric}: QuestDB holds no readings for this period."),
@@ -264,6 +267,7 @@ pub fn section(lang: Lang, chart: &Chart) -> String {
             )
         }
         Chart::Unavailable { metric, why } => {
+            let metric = label(metric);
             let text = match lang {
                 Lang::Zh => format!("{metric}：暂时无法从 QuestDB 读取曲线（{why}）。页面其余内容不受影响。"),
                 Lang::En => format!("{metric}: the chart cannot be read from QuestDB now ({why}). The rest of the page is unaffected."),
@@ -273,6 +277,18 @@ pub fn section(lang: Lang, chart: &Chart) -> String {
                 esc(&text)
             )
         }
+    }
+}
+
+/// A metric as the console names it: the catalogue's name, with its unit when it has one
+/// (`游离氯（mg/L）`, `free chlorine (mg/L)`, `pH`).
+pub fn metric_label(lang: Lang, m: Metric) -> String {
+    let text = alerting::catalogue::metric(m);
+    match (lang, text.unit) {
+        (Lang::Zh, "") => text.zh.to_owned(),
+        (Lang::Zh, unit) => format!("{}（{unit}）", text.zh),
+        (Lang::En, "") => text.en.to_owned(),
+        (Lang::En, unit) => format!("{} ({unit})", text.en),
     }
 }
 

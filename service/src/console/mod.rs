@@ -144,8 +144,16 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .map(|(_, v)| v)
 }
 
+impl ConsoleState {
+    /// Whether cookies are `Secure`: `http.public_url` is `https://`, or this request came
+    /// over HTTPS.
+    fn secure(&self, headers: &HeaderMap) -> bool {
+        self.sessions.settings().secure_cookies || https(headers)
+    }
+}
+
 /// Whether the request came over HTTPS (a reverse proxy in front says so with
-/// `X-Forwarded-Proto: https`): cookies are then `Secure`.
+/// `X-Forwarded-Proto: https`).
 fn https(headers: &HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
@@ -309,7 +317,14 @@ async fn signin_form(
 ) -> Response {
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let lang = lang_of(&headers, &q.lang);
-    signin_page(&state, lang, &q.next, StatusCode::OK, None, https(&headers))
+    signin_page(
+        &state,
+        lang,
+        &q.next,
+        StatusCode::OK,
+        None,
+        state.secure(&headers),
+    )
 }
 
 fn lang_of(headers: &HeaderMap, query_lang: &str) -> Lang {
@@ -382,7 +397,7 @@ async fn signin(
     form: Result<Form<SigninForm>, FormRejection>,
 ) -> Response {
     let lang = lang_of(&headers, "");
-    let secure = https(&headers);
+    let secure = state.secure(&headers);
     let Ok(Form(f)) = form else {
         return signin_page(
             &state,
@@ -510,7 +525,7 @@ async fn signout(
     let mut response = Redirect::to("/signin").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, "", 0, https(&headers)),
+        set_cookie(SESSION_COOKIE, "", 0, state.secure(&headers)),
     );
     response
 }
@@ -525,6 +540,7 @@ struct LangQuery {
 
 /// Sets the language cookie and returns to the page.
 async fn switch_lang(
+    State(state): State<ConsoleState>,
     headers: HeaderMap,
     query: Result<Query<LangQuery>, QueryRejection>,
 ) -> Response {
@@ -533,7 +549,7 @@ async fn switch_lang(
     let mut response = Redirect::to(&local_path(&q.next)).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        set_cookie(LANG_COOKIE, to, 365 * 86_400, https(&headers)),
+        set_cookie(LANG_COOKIE, to, 365 * 86_400, state.secure(&headers)),
     );
     response
 }

@@ -198,6 +198,23 @@ async fn behind_https_the_cookie_is_secure_and_a_foreign_next_is_ignored() {
 }
 
 #[tokio::test]
+async fn an_https_public_url_makes_every_cookie_secure_without_a_proxy_header() {
+    let c = Console::with(
+        ConsoleSettings {
+            secure_cookies: true,
+            ..ConsoleSettings::default()
+        },
+        None,
+    )
+    .await;
+    let form = c.get("/signin", "").await;
+    assert!(form.set_cookie("wj_signin").unwrap().contains("; Secure"));
+    let (answer, _) = c.sign_in(SHUICHANG).await;
+    let session = answer.set_cookie("wj_session").unwrap();
+    assert!(session.contains("; Secure"), "{session}");
+}
+
+#[tokio::test]
 async fn a_wrong_token_is_refused_and_repeated_failures_are_throttled() {
     let c = Console::with(
         ConsoleSettings {
@@ -544,6 +561,35 @@ async fn the_alert_page_renders_without_questdb_and_says_so_in_time() {
         page.body
     );
     assert!(page.body.contains("依据"));
+    assert!(
+        page.body.contains("游离氯（mg/L）：暂时无法"),
+        "the chart names the metric as the catalogue does: {}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn evidence_names_the_metric_and_its_unit_in_the_pages_language() {
+    let c = Console::new().await;
+    let id = fire_metric(&c.h, "free_chlorine_mg_l");
+    let cookie = c.session(SHUICHANG).await;
+    let zh = c.get(&super::page::alert_path(&id), &cookie).await;
+    assert_eq!(zh.status, StatusCode::OK);
+    for shown in ["游离氯（mg/L）", "0.01 mg/L", "0.05 mg/L"] {
+        assert!(zh.body.contains(shown), "{shown} missing: {}", zh.body);
+    }
+    assert!(
+        !zh.body.contains("free_chlorine_mg_l"),
+        "no code name on the Chinese page: {}",
+        zh.body
+    );
+    let en = c
+        .get(
+            &format!("{}?lang=en", super::page::alert_path(&id)),
+            &cookie,
+        )
+        .await;
+    assert!(en.body.contains("free chlorine (mg/L)"), "{}", en.body);
 }
 
 #[tokio::test]

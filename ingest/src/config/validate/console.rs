@@ -50,6 +50,8 @@ impl Validator<'_> {
             ),
             chart_timeout: Duration::from_millis(get(&h.console_chart_timeout_ms)),
             max_sessions: usize::try_from(get(&h.console_max_sessions)).unwrap_or(usize::MAX),
+            // Set from `http.public_url` by the caller.
+            secure_cookies: false,
         }
     }
 }
