@@ -25,11 +25,18 @@
 //! A reloaded registry (SIGHUP) is taken between two batches (`reload.rs`), never in the
 //! middle of one.
 //!
+//! HJ 212 split uploads: the spool is committed no further than the record the oldest
+//! incomplete split set began in ([`Validator::oldest_pending_split`]), so a set whose parts
+//! straddle a restart is read again and completed; incomplete sets expire on every pass (at
+//! the latest receive time read, or the wall clock once the drain has caught up), not only when
+//! their device sends again.
+//!
 //! Layout: the loop and the modes here; `batch.rs` (pending rows, writing a batch);
-//! `reload.rs` (taking a reloaded registry);
+//! `reload.rs` (taking a reloaded registry); `feedback.rs` (refusal replies to gateways);
 //! `tests.rs` (the drain against an in-memory store, under paused time).
 
 mod batch;
+mod feedback;
 mod reload;
 #[cfg(test)]
 mod tests;
@@ -140,6 +147,8 @@ pub struct Drain {
     in_flight: Option<InFlight>,
     /// Reloaded registries (SIGHUP), applied between batches.
     registry_updates: Option<mpsc::UnboundedReceiver<RegistryUpdate>>,
+    /// Refusal replies to gateways (off unless [`Drain::with_feedback`]).
+    feedback: feedback::Feedback,
 }
 
 impl std::fmt::Debug for Drain {
@@ -217,7 +226,25 @@ impl Drain {
             pending: Pending::default(),
             in_flight: None,
             registry_updates: None,
+            feedback: feedback::Feedback::new(
+                crate::config::FeedbackSettings {
+                    mqtt_replies: false,
+                    ..crate::config::FeedbackSettings::default()
+                },
+                "",
+            ),
         }
+    }
+
+    /// Answers refused MQTT messages on `{prefix}/{site}/{device}/reply` (`[gateway_feedback]`).
+    #[must_use]
+    pub fn with_feedback(
+        mut self,
+        settings: crate::config::FeedbackSettings,
+        prefix: &str,
+    ) -> Self {
+        self.feedback = feedback::Feedback::new(settings, prefix);
+        self
     }
 
     /// Runs until the spool is closed (after the source stopped) and everything durable was
@@ -259,6 +286,7 @@ impl Drain {
                 },
                 None => Woke::Records(self.reader.next_batch(max_records, wait).await),
             };
+            let caught_up = matches!(&woke, Woke::Records(Ok(records)) if records.is_empty());
             let batch = match woke {
                 Woke::Written(joined) => {
                     if let Some(flight) = self.in_flight.take() {
@@ -300,6 +328,7 @@ impl Drain {
                 tracing::info_span!("drain_batch", records = batch.len(), last = last)
             };
             let in_batch = span.enter();
+            let mut latest_received = None;
             for record in &batch {
                 match Message::decode(&record.data) {
                     Ok(msg) if msg.topic == API_TOPIC => {
@@ -308,11 +337,19 @@ impl Drain {
                     Ok(msg) => {
                         let processed = self.validator.process_spooled(record.pos.seq(), &msg);
                         let events = self.alerts.feed(record.pos.seq(), &processed.inputs);
+                        latest_received = latest_received.max(Some(msg.received_at));
                         // Re-read records (after an outage) are counted and answered once.
                         if self.seen_up_to.is_none_or(|s| record.pos.seq() > s) {
                             self.seen_up_to = Some(record.pos.seq());
                             self.account(&msg, &processed);
-                            self.reply(&processed);
+                            self.reply(&msg, &processed);
+                            self.feedback.refused(
+                                &msg,
+                                &processed.rows,
+                                self.client.as_ref(),
+                                &self.metrics,
+                                std::time::Instant::now(),
+                            );
                         }
                         if keep_rows {
                             rows.extend(processed.rows);
@@ -323,6 +360,25 @@ impl Drain {
                     Err(error) => {
                         tracing::error!(%error, pos = record.pos.seq(), "Skipped a spool record that is not a message.");
                     }
+                }
+            }
+            // Incomplete split uploads expire at the latest receive time read (every part
+            // received before it has been read), or by the wall clock once nothing more waits.
+            let expire_at = if caught_up {
+                Some(crate::clock::now())
+            } else {
+                latest_received
+            };
+            if let Some(now) = expire_at {
+                let expired = self.validator.expire_splits(now);
+                for reason in &expired.rejected {
+                    self.metrics
+                        .rejected
+                        .with_label_values(&[reason.code()])
+                        .inc();
+                }
+                if keep_rows {
+                    rows.extend(expired.rows);
                 }
             }
             if let Some((events, ticked)) = self.alerts.tick_if_due((self.clock)()) {
@@ -555,7 +611,14 @@ impl Drain {
         let (Some(written), Some(rules)) = (written, rules_durable) else {
             return;
         };
-        let upto = written.min(rules);
+        let mut upto = written.min(rules);
+        // Never past the first part of an incomplete split upload: read again after a restart.
+        if let Some(first) = self.validator.oldest_pending_split() {
+            match first.checked_sub(1) {
+                Some(before) => upto = upto.min(before),
+                None => return,
+            }
+        }
         if self.committed.is_some_and(|c| c >= upto) {
             return;
         }
@@ -708,7 +771,12 @@ impl Drain {
         }
     }
 
-    fn reply(&self, processed: &Processed) {
+    /// Publishes the 9014 replies of an MQTT message (a TCP frame was answered on its
+    /// connection by the listener once durable).
+    fn reply(&self, msg: &Message, processed: &Processed) {
+        if msg.from_hj212_tcp() {
+            return;
+        }
         for (topic, payload) in &processed.replies {
             match self.client.try_publish(topic, payload.clone().into_bytes()) {
                 Ok(()) => self.metrics.hj212_replies.inc(),
