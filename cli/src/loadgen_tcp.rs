@@ -37,7 +37,9 @@ pub fn main(args: Args, format: LogFormat) -> ExitCode {
     logging::init(format, "warn");
     match weijian_ingest::telemetry::process::raise_nofile_limit() {
         Some((before, after)) => {
-            eprintln!("loadgen-tcp: open-files limit (RLIMIT_NOFILE) raised from {before} to {after}")
+            eprintln!(
+                "loadgen-tcp: open-files limit (RLIMIT_NOFILE) raised from {before} to {after}"
+            )
         }
         None => eprintln!("loadgen-tcp: could not raise the open-files limit (RLIMIT_NOFILE)"),
     }

@@ -107,7 +107,10 @@ async fn exchange(
 /// # Errors
 /// No connection could be opened at all.
 pub async fn run(options: TcpLoadOptions) -> anyhow::Result<TcpLoadStats> {
-    let rss = |pid: Option<u32>| pid.and_then(|p| super::rss::of(Some(p)).ok()).map(|r| r.rss);
+    let rss = |pid: Option<u32>| {
+        pid.and_then(|p| super::rss::of(Some(p)).ok())
+            .map(|r| r.rss)
+    };
     let mut stats = TcpLoadStats {
         rss_before: rss(options.pid),
         ..TcpLoadStats::default()

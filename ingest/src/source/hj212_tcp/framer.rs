@@ -104,54 +104,50 @@ impl Framer {
 
     /// The next complete frame in the buffer, if any; call until `None`, then read more.
     pub(super) fn next_frame(&mut self) -> Option<Framed> {
-        loop {
-            let start = match frame_start(&self.buf, 0) {
-                Ok(start) => start,
-                Err(keep_from) => {
-                    self.skip(keep_from);
-                    return None;
-                }
-            };
-            self.skip(start);
-            let declared = declared_len(&self.buf);
-            let total = 6 + declared + 4;
-            if total > self.max_frame_bytes {
-                // The connection ends: nothing of it is kept.
-                self.buf.clear();
-                return Some(Framed::TooLarge(total));
-            }
-            if self.buf.len() < total {
+        let start = match frame_start(&self.buf, 0) {
+            Ok(start) => start,
+            Err(keep_from) => {
+                self.skip(keep_from);
                 return None;
             }
-            let data = &self.buf[6..6 + declared];
-            let crc = &self.buf[6 + declared..total];
-            let crc_ok = std::str::from_utf8(crc)
-                .ok()
-                .and_then(|c| u16::from_str_radix(c, 16).ok())
-                == Some(crc16(data));
-            let end = if crc_ok {
-                total
-            } else {
-                // The length did not locate the CRC: the frame ends at the next line end or
-                // frame start; wait for one (bounded by the buffer limit).
-                let line_end = self.buf[6..]
-                    .iter()
-                    .position(|b| *b == b'\n' || *b == b'\r');
-                let next = frame_start(&self.buf, 6).ok();
-                match (line_end.map(|p| p + 6), next) {
-                    (Some(a), Some(b)) => a.min(b),
-                    (Some(a), None) => a,
-                    (None, Some(b)) => b,
-                    (None, None) if self.buf.len() >= self.max_frame_bytes => self.buf.len(),
-                    (None, None) => return None,
-                }
-            };
-            let frame = self.buf.split_to(end).to_vec();
-            return Some(Framed::Frame(frame));
+        };
+        self.skip(start);
+        let declared = declared_len(&self.buf);
+        let total = 6 + declared + 4;
+        if total > self.max_frame_bytes {
+            // The connection ends: nothing of it is kept.
+            self.buf.clear();
+            return Some(Framed::TooLarge(total));
         }
+        if self.buf.len() < total {
+            return None;
+        }
+        let data = &self.buf[6..6 + declared];
+        let crc = &self.buf[6 + declared..total];
+        let crc_ok = std::str::from_utf8(crc)
+            .ok()
+            .and_then(|c| u16::from_str_radix(c, 16).ok())
+            == Some(crc16(data));
+        let end = if crc_ok {
+            total
+        } else {
+            // The length did not locate the CRC: the frame ends at the next line end or frame
+            // start; wait for one (bounded by the buffer limit).
+            let line_end = self.buf[6..]
+                .iter()
+                .position(|b| *b == b'\n' || *b == b'\r');
+            let next = frame_start(&self.buf, 6).ok();
+            match (line_end.map(|p| p + 6), next) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) => a,
+                (None, Some(b)) => b,
+                (None, None) if self.buf.len() >= self.max_frame_bytes => self.buf.len(),
+                (None, None) => return None,
+            }
+        };
+        Some(Framed::Frame(self.buf.split_to(end).to_vec()))
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

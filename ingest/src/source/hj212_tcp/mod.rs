@@ -60,8 +60,11 @@ struct DeviceRoute {
 #[derive(Debug, Clone)]
 pub struct DeviceDirectory {
     prefix: String,
-    routes: Arc<RwLock<Arc<HashMap<String, Arc<DeviceRoute>>>>>,
+    routes: Arc<RwLock<Arc<Routes>>>,
 }
+
+/// Normalised MN -> the device it identifies.
+type Routes = HashMap<String, Arc<DeviceRoute>>;
 
 /// How MNs are compared: case-insensitive, surrounding blanks ignored (as the decoder does).
 fn mn_key(mn: &str) -> String {
@@ -76,7 +79,7 @@ impl DeviceDirectory {
         Self { prefix, routes }
     }
 
-    fn index(registry: &Registry, prefix: &str) -> HashMap<String, Arc<DeviceRoute>> {
+    fn index(registry: &Registry, prefix: &str) -> Routes {
         registry
             .devices()
             .filter_map(|d| {

@@ -216,7 +216,11 @@ fn header_fields_after_the_cp_data_area_are_read() {
     let outcome = decode(&frame);
     assert_eq!(reasons(&outcome), vec![]);
     assert_eq!(values_of(&outcome), vec![("ph".into(), 7.4, DataFlag::N)]);
-    assert_eq!(outcome.replies.len(), 1, "Flag=5 after the CP still asks for a reply");
+    assert_eq!(
+        outcome.replies.len(),
+        1,
+        "Flag=5 after the CP still asks for a reply"
+    );
     assert!(outcome.notes.iter().any(|n| n.contains("after the CP")));
 }
 
@@ -231,6 +235,9 @@ fn field_order_flag_0_and_vendor_tags_of_a_reported_frame_decode() {
     let outcome = decode(&frame);
     assert_eq!(reasons(&outcome), vec![]);
     let values = values_of(&outcome);
-    assert!(values.contains(&("ph".into(), 7.3, DataFlag::N)), "{values:?}");
+    assert!(
+        values.contains(&("ph".into(), 7.3, DataFlag::N)),
+        "{values:?}"
+    );
     assert!(outcome.replies.is_empty(), "Flag=0 asks for no reply");
 }
