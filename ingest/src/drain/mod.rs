@@ -33,11 +33,13 @@
 //!
 //! Layout: the loop and the modes here; `batch.rs` (pending rows, writing a batch);
 //! `reload.rs` (taking a reloaded registry); `feedback.rs` (refusal replies to gateways);
+//! `splits.rs` (HJ 212 split uploads: expiry and the commit bound);
 //! `tests.rs` (the drain against an in-memory store, under paused time).
 
 mod batch;
 mod feedback;
 mod reload;
+mod splits;
 #[cfg(test)]
 mod tests;
 
@@ -236,17 +238,6 @@ impl Drain {
         }
     }
 
-    /// Answers refused MQTT messages on `{prefix}/{site}/{device}/reply` (`[gateway_feedback]`).
-    #[must_use]
-    pub fn with_feedback(
-        mut self,
-        settings: crate::config::FeedbackSettings,
-        prefix: &str,
-    ) -> Self {
-        self.feedback = feedback::Feedback::new(settings, prefix);
-        self
-    }
-
     /// Runs until the spool is closed (after the source stopped) and everything durable was
     /// handled, or until shutdown while QuestDB is unavailable.
     pub async fn run(mut self, shutdown: CancellationToken) {
@@ -362,24 +353,9 @@ impl Drain {
                     }
                 }
             }
-            // Incomplete split uploads expire at the latest receive time read (every part
-            // received before it has been read), or by the wall clock once nothing more waits.
-            let expire_at = if caught_up {
-                Some(crate::clock::now())
-            } else {
-                latest_received
-            };
-            if let Some(now) = expire_at {
-                let expired = self.validator.expire_splits(now);
-                for reason in &expired.rejected {
-                    self.metrics
-                        .rejected
-                        .with_label_values(&[reason.code()])
-                        .inc();
-                }
-                if keep_rows {
-                    rows.extend(expired.rows);
-                }
+            let expired = self.expire_split_uploads(caught_up, latest_received);
+            if keep_rows {
+                rows.extend(expired);
             }
             if let Some((events, ticked)) = self.alerts.tick_if_due((self.clock)()) {
                 // Delivery already saw these events inside the tick.
@@ -611,14 +587,9 @@ impl Drain {
         let (Some(written), Some(rules)) = (written, rules_durable) else {
             return;
         };
-        let mut upto = written.min(rules);
-        // Never past the first part of an incomplete split upload: read again after a restart.
-        if let Some(first) = self.validator.oldest_pending_split() {
-            match first.checked_sub(1) {
-                Some(before) => upto = upto.min(before),
-                None => return,
-            }
-        }
+        let Some(upto) = self.split_commit_bound(written.min(rules)) else {
+            return;
+        };
         if self.committed.is_some_and(|c| c >= upto) {
             return;
         }
