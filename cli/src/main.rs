@@ -10,7 +10,7 @@
 //!
 //! - `common`: exit codes, loading a configuration, the runtime, signals.
 //! - `run`, `check_config`, `decode`, `risk`: the production subcommands.
-//! - `demo`, `simulate`, `loadgen`, `bench`: the tools (`weijian-tools`).
+//! - `demo`, `simulate`, `loadgen`, `loadgen-tcp`, `bench`: the tools (`weijian-tools`).
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -31,6 +31,8 @@ mod bench;
 mod demo;
 #[cfg(feature = "tools")]
 mod loadgen;
+#[cfg(feature = "tools")]
+mod loadgen_tcp;
 #[cfg(feature = "tools")]
 mod simulate;
 
@@ -72,6 +74,11 @@ enum Command {
     /// The matching registry: `weijian bench --print-config --devices N`.
     #[cfg(feature = "tools")]
     Loadgen(loadgen::Args),
+    /// Open many HJ 212 logger connections on the TCP listener (devices d0.. with MNs from
+    /// `weijian bench --print-config --hj212`): one frame a minute each, then a burst; reports
+    /// frames/s and weijian's memory per connection (`--pid`).
+    #[cfg(feature = "tools")]
+    LoadgenTcp(loadgen_tcp::Args),
     /// Benchmark: bare MQTT limit vs weijian end to end (side by side, one run, private
     /// Mosquitto and an in-process ILP sink), alert latency at half rate, memory per device.
     /// With WEIJIAN_TEST_QUESTDB=http::addr=HOST:9000; the throughput workloads also run
@@ -98,6 +105,8 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::main(args, format),
         #[cfg(feature = "tools")]
         Command::Loadgen(args) => loadgen::main(args, format),
+        #[cfg(feature = "tools")]
+        Command::LoadgenTcp(args) => loadgen_tcp::main(args, format),
         #[cfg(feature = "tools")]
         Command::Bench(args) => bench::main(args, format),
     }

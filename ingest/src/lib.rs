@@ -13,7 +13,8 @@
 //!   `config/delivery.rs` holds delivery's plain settings (retry policy, SMTP relay).
 //! - [`topic`]: the topic grammar (`{prefix}/{site}/{device}/{channel}`).
 //! - [`source`]: the MQTT connection (rumqttc, MQTT 5 or 3.1.1, manual acks) and the
-//!   [`source::mqtt::Publisher`] seam best-effort messages go through.
+//!   [`source::mqtt::Publisher`] seam best-effort messages go through; the HJ 212 TCP listener
+//!   for data loggers (`source::hj212_tcp`: frames spooled, 9014 on the connection once durable).
 //! - [`message`]: a received message as stored in the spool.
 //! - [`spool`]: the durable append-only spool that acknowledgements wait for.
 //! - [`decode`]: payload decoders (JSON, HJ 212) -> samples and events.

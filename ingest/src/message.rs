@@ -6,6 +6,11 @@
 //!
 //! Record layout (little endian): `version u8 = 1 | received_at i64 (µs) | qos u8 |
 //! topic_len u16 | topic | payload`.
+//!
+//! An HJ 212 frame received by the TCP listener is stored the same way, under its device's
+//! topic `{prefix}/{site}/{device}/hj212`, with the `qos` byte set to [`ORIGIN_HJ212_TCP`]
+//! (no MQTT QoS has that bit): the drain decodes and validates it like an MQTT message and
+//! does not publish its 9014 on MQTT, since the listener answered it on the connection.
 
 use alerting::model::Timestamp;
 
@@ -32,6 +37,9 @@ pub enum RecordError {
 
 const HEADER: usize = 1 + 8 + 1 + 2;
 
+/// The `qos` byte of a frame that came over the HJ 212 TCP listener (MQTT QoS is 0..=2).
+pub const ORIGIN_HJ212_TCP: u8 = 0x80;
+
 /// Serializes a message for the spool straight from its parts (the MQTT source uses this so a
 /// payload is copied once, into the record).
 pub fn encode_record(received_at: Timestamp, qos: u8, topic: &str, payload: &[u8]) -> Vec<u8> {
@@ -49,6 +57,11 @@ pub fn encode_record(received_at: Timestamp, qos: u8, topic: &str, payload: &[u8
 }
 
 impl Message {
+    /// Whether the message is an HJ 212 frame received over TCP (already answered there).
+    pub fn from_hj212_tcp(&self) -> bool {
+        self.qos & ORIGIN_HJ212_TCP != 0
+    }
+
     /// Serializes for the spool.
     pub fn encode(&self) -> Vec<u8> {
         encode_record(self.received_at, self.qos, &self.topic, &self.payload)

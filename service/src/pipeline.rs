@@ -7,6 +7,8 @@
 //!                                   │                       (published even while QuestDB is down)
 //!                                   ├──▶ QuestDB writer ──▶ spool commit (segments freed)
 //!                                   └──▶ HJ 212 replies (publish)
+//! HJ 212 loggers ──TCP──▶ listener (weijian_ingest::source::hj212_tcp) ──append──▶ spool
+//!                            ◀── 9014 on the connection, once durable ──┘
 //! ```
 //!
 //! Edges and their "when full" policy:
@@ -49,6 +51,7 @@ use weijian_ingest::durability::{DurableStore, StorageReporter};
 pub use weijian_ingest::health::Health;
 use weijian_ingest::message::encode_record;
 use weijian_ingest::sink::questdb::QuestDbWriter;
+use weijian_ingest::source::hj212_tcp::{DeviceDirectory, Hj212TcpListener, Hj212TcpMetrics};
 use weijian_ingest::source::mqtt::{self, AckToken, Backoff, MqttClient, MqttEventLoop, Polled};
 use weijian_ingest::spool::{
     self, Position, SpoolConfig, SpoolError, SpoolMetrics, SpoolOptions, SpoolWriter,
@@ -73,6 +76,11 @@ pub enum RunError {
     Metrics(#[from] prometheus::Error),
     #[error("cannot set up the notifiers: {0}")]
     Notifiers(#[from] NotifyError),
+    #[error("cannot listen for HJ 212 over TCP on {listen}: {error}")]
+    Hj212Tcp {
+        listen: String,
+        error: std::io::Error,
+    },
 }
 
 /// The notifiers for every channel kind the configuration can use: webhook, DingTalk and
@@ -247,6 +255,7 @@ pub async fn start_with(
     }
 
     let (client, event_loop) = mqtt::connect(&config.mqtt, config.limits.max_payload_bytes)?;
+    let hj212_tcp = start_hj212_tcp(&config, &spool_writer, &registry).await?;
 
     let tracker = TaskTracker::new();
     // API requests are journaled in the same spool as the messages.
@@ -282,12 +291,28 @@ pub async fn start_with(
         metrics.clone(),
         acks_done,
     ));
+    let tcp_done = CancellationToken::new();
+    let hj212_directory = match hj212_tcp {
+        Some((listener, directory)) => {
+            let (shutdown, done) = (shutdown.clone(), tcp_done.clone());
+            tracker.spawn(async move {
+                listener.run(shutdown).await;
+                done.cancel();
+            });
+            Some(directory)
+        }
+        None => {
+            tcp_done.cancel();
+            None
+        }
+    };
     {
-        // The spool writer closes once the source has stopped appending.
+        // The spool writer closes once the sources (MQTT, HJ 212 over TCP) stopped appending.
         let writer = spool_writer;
         let source_done = source_done.clone();
         tracker.spawn(async move {
             source_done.cancelled().await;
+            tcp_done.cancelled().await;
             writer.shutdown().await;
         });
     }
@@ -343,7 +368,8 @@ pub async fn start_with(
     let (registry_updates, registry_updates_rx) = mpsc::unbounded_channel();
     let reloader = Arc::new(
         crate::reload::Reloader::new(config.clone(), desk.clone(), &registry)?
-            .with_drain(registry_updates),
+            .with_drain(registry_updates)
+            .with_hj212_directory(hj212_directory),
     );
     let mut http_router = crate::http::router(registry.clone(), health.clone());
     if let Some(desk) = &desk {
@@ -391,7 +417,8 @@ pub async fn start_with(
         flush_interval: config.questdb.flush_interval,
         retry_max: config.questdb.retry_max,
     })
-    .with_registry_updates(registry_updates_rx);
+    .with_registry_updates(registry_updates_rx)
+    .with_feedback(config.feedback, &config.mqtt.topic_prefix);
     tracker.spawn(drain.run(shutdown.clone()));
 
     Ok(Running {
@@ -405,6 +432,43 @@ pub async fn start_with(
         shutdown,
         tracker,
     })
+}
+
+/// Binds the HJ 212 TCP listener when `[hj212_tcp] listen` is set, with its MN index (which
+/// the reloader keeps up to date). Raises the soft open-files limit first: each connection is
+/// a descriptor.
+async fn start_hj212_tcp(
+    config: &Config,
+    spool: &SpoolWriter,
+    registry: &Registry,
+) -> Result<Option<(Hj212TcpListener, DeviceDirectory)>, RunError> {
+    let Some(settings) = config.hj212_tcp.clone() else {
+        return Ok(None);
+    };
+    match weijian_ingest::telemetry::process::raise_nofile_limit() {
+        Some((before, after)) => tracing::info!(
+            soft_limit_before = before,
+            soft_limit = after,
+            "Open-files limit (RLIMIT_NOFILE) raised to the hard limit for HJ 212 TCP connections."
+        ),
+        None => tracing::warn!("Could not raise the open-files limit (RLIMIT_NOFILE); HJ 212 TCP connections are bounded by the current one."),
+    }
+    let directory = DeviceDirectory::new(&config.registry, &config.mqtt.topic_prefix);
+    let metrics = Hj212TcpMetrics::register(registry)?;
+    let listen = settings.listen.clone();
+    let max_connections = settings.max_connections;
+    let listener = Hj212TcpListener::bind(settings, directory.clone(), spool.clone(), metrics)
+        .await
+        .map_err(|error| RunError::Hj212Tcp {
+            listen: listen.clone(),
+            error,
+        })?;
+    let addr = listener.local_addr().map_err(|error| RunError::Hj212Tcp {
+        listen: listen.clone(),
+        error,
+    })?;
+    tracing::info!(%addr, max_connections, "Listening for HJ 212 data loggers over TCP.");
+    Ok(Some((listener, directory)))
 }
 
 /// The MQTT task: polls, appends each message to the spool, queues its ack.

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use weijian_ingest::alerts::RegistrySwap;
 use weijian_ingest::config::{Config, ProcessEnv, Registry as SiteRegistry};
 use weijian_ingest::drain::RegistryUpdate;
+use weijian_ingest::source::hj212_tcp::DeviceDirectory;
 
 use crate::notify::NotifierChannels;
 use crate::supervision::Desk;
@@ -57,6 +58,8 @@ pub struct Reloader {
     desk: Option<Desk>,
     /// Where reloaded registries go (the drain); without it a registry change needs a restart.
     drain: Option<mpsc::UnboundedSender<RegistryUpdate>>,
+    /// The HJ 212 TCP listener's MN index, when the listener runs.
+    hj212_directory: Option<DeviceDirectory>,
     reloads: IntCounterVec,
 }
 
@@ -101,6 +104,7 @@ impl Reloader {
             started: config,
             desk,
             drain: None,
+            hj212_directory: None,
             reloads,
         })
     }
@@ -109,6 +113,13 @@ impl Reloader {
     #[must_use]
     pub fn with_drain(mut self, drain: mpsc::UnboundedSender<RegistryUpdate>) -> Self {
         self.drain = Some(drain);
+        self
+    }
+
+    /// Keeps the HJ 212 TCP listener's MN index on the registry in force.
+    #[must_use]
+    pub fn with_hj212_directory(mut self, directory: Option<DeviceDirectory>) -> Self {
+        self.hj212_directory = directory;
         self
     }
 
@@ -184,6 +195,10 @@ impl Reloader {
         if let (true, Some(drain)) = (registry_changed, drain) {
             changes.extend(registry_changes);
             changes.extend(swap_in_drain(drain, &new.registry));
+            // After the drain: a frame identified by the new registry is judged by it too.
+            if let Some(directory) = &self.hj212_directory {
+                directory.update(&new.registry);
+            }
             *sites = new.registry.clone();
         }
         Reloaded::Applied {
@@ -417,6 +432,8 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
             format!("{:?}", old.limits) != format!("{:?}", new.limits),
         ),
         ("http", old.http.listen != new.http.listen),
+        ("hj212_tcp", old.hj212_tcp != new.hj212_tcp),
+        ("gateway_feedback", old.feedback != new.feedback),
         (
             "alerts",
             format!("{:?}", old.alerts) != format!("{:?}", new.alerts),

@@ -80,6 +80,7 @@ fn the_readme_lists_every_metric() {
     outbox.notices.with_label_values(&["webhook", "delivered"]);
     let api = weijian_service::api::ApiMetrics::register(&registry).unwrap();
     api.refused.with_label_values(&["401"]);
+    weijian_ingest::source::hj212_tcp::Hj212TcpMetrics::register(&registry).unwrap();
     let metrics = section("## Metrics and health");
     let names: Vec<String> = registry
         .gather()

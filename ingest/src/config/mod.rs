@@ -11,6 +11,7 @@ pub mod api;
 pub mod console;
 pub mod delivery;
 pub mod endpoint;
+pub mod hj212_tcp;
 pub mod interpolate;
 pub mod raw;
 mod registry;
@@ -56,6 +57,28 @@ pub struct Config {
     /// `[api]`: the supervisors' API's limits.
     pub api: api::ApiSettings,
     pub registry: Arc<Registry>,
+    /// `[hj212_tcp]`: the HJ 212 TCP listener, `None` when off (no `listen`).
+    pub hj212_tcp: Option<hj212_tcp::Hj212TcpSettings>,
+    /// `[gateway_feedback]`: refusal replies to gateways on MQTT.
+    pub feedback: FeedbackSettings,
+}
+
+/// `[gateway_feedback]`: whether and how often a refused message is answered on its device's
+/// `{prefix}/{site}/{device}/reply` topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedbackSettings {
+    pub mqtt_replies: bool,
+    /// At most one reply per device per interval.
+    pub min_interval: Duration,
+}
+
+impl Default for FeedbackSettings {
+    fn default() -> Self {
+        Self {
+            mqtt_replies: true,
+            min_interval: hj212_tcp::DEFAULT_FEEDBACK_INTERVAL,
+        }
+    }
 }
 
 /// Alert delivery: the supervisors (grid cells, channels, API tokens, deadlines) and how
@@ -155,6 +178,8 @@ pub struct Limits {
     pub max_array_objects: usize,
     pub max_future_secs: i64,
     pub max_age_secs: i64,
+    /// How long an incomplete HJ 212 split upload waits for its parts.
+    pub hj212_split_timeout_secs: u32,
 }
 
 impl Default for Limits {
@@ -164,6 +189,7 @@ impl Default for Limits {
             max_array_objects: 10_000,
             max_future_secs: 300,
             max_age_secs: 30 * 86_400,
+            hj212_split_timeout_secs: crate::decode::hj212::DEFAULT_SPLIT_TIMEOUT_SECS,
         }
     }
 }

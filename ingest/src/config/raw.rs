@@ -33,6 +33,82 @@ pub struct RawConfig {
     pub devices: Vec<Spanned<RawDevice>>,
     #[serde(default)]
     pub registry: RawRegistry,
+    #[serde(default)]
+    pub hj212_tcp: RawHj212Tcp,
+    #[serde(default)]
+    pub gateway_feedback: RawFeedback,
+}
+
+/// `[hj212_tcp]`: the HJ 212 TCP listener (off without `listen`; defaults and reasons in
+/// `config::hj212_tcp`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHj212Tcp {
+    /// `host:port` data loggers connect to; no listener when absent.
+    #[serde(default)]
+    pub listen: Option<Spanned<String>>,
+    /// A connection silent this long is closed.
+    #[serde(default = "default_tcp_idle_timeout_secs")]
+    pub idle_timeout_secs: Spanned<u64>,
+    /// Largest frame (`##` through the CRC); a larger one closes the connection.
+    #[serde(default = "default_tcp_max_frame_bytes")]
+    pub max_frame_bytes: Spanned<usize>,
+    /// Concurrent connections; more are refused.
+    #[serde(default = "default_tcp_max_connections")]
+    pub max_connections: Spanned<usize>,
+    /// Bytes read per read call (a connection holds at most max_frame_bytes + this).
+    #[serde(default = "default_tcp_read_buffer_bytes")]
+    pub read_buffer_bytes: Spanned<usize>,
+}
+
+impl Default for RawHj212Tcp {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            idle_timeout_secs: default_tcp_idle_timeout_secs(),
+            max_frame_bytes: default_tcp_max_frame_bytes(),
+            max_connections: default_tcp_max_connections(),
+            read_buffer_bytes: default_tcp_read_buffer_bytes(),
+        }
+    }
+}
+
+fn default_tcp_idle_timeout_secs() -> Spanned<u64> {
+    unspanned(super::hj212_tcp::DEFAULT_IDLE_TIMEOUT.as_secs())
+}
+fn default_tcp_max_frame_bytes() -> Spanned<usize> {
+    unspanned(super::hj212_tcp::DEFAULT_MAX_FRAME_BYTES)
+}
+fn default_tcp_max_connections() -> Spanned<usize> {
+    unspanned(super::hj212_tcp::DEFAULT_MAX_CONNECTIONS)
+}
+fn default_tcp_read_buffer_bytes() -> Spanned<usize> {
+    unspanned(super::hj212_tcp::DEFAULT_READ_BUFFER_BYTES)
+}
+
+/// `[gateway_feedback]`: refusal replies on `{prefix}/{site}/{device}/reply`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeedback {
+    /// Publish a reply for each refused MQTT message (rate-limited per device).
+    #[serde(default = "default_true")]
+    pub mqtt_replies: bool,
+    /// At most one reply per device per this many seconds.
+    #[serde(default = "default_feedback_interval_secs")]
+    pub min_interval_secs: Spanned<u64>,
+}
+
+impl Default for RawFeedback {
+    fn default() -> Self {
+        Self {
+            mqtt_replies: true,
+            min_interval_secs: default_feedback_interval_secs(),
+        }
+    }
+}
+
+fn default_feedback_interval_secs() -> Spanned<u64> {
+    unspanned(super::hj212_tcp::DEFAULT_FEEDBACK_INTERVAL.as_secs())
 }
 
 /// `[mqtt]`: the broker connection.
@@ -182,6 +258,13 @@ pub struct RawLimits {
     /// Backfill window.
     #[serde(default = "default_max_age_days")]
     pub max_age_days: Spanned<u64>,
+    /// How long an incomplete HJ 212 split upload (PNUM/PNO) waits for its missing parts.
+    #[serde(default = "default_hj212_split_timeout_secs")]
+    pub hj212_split_timeout_secs: Spanned<u32>,
+}
+
+fn default_hj212_split_timeout_secs() -> Spanned<u32> {
+    unspanned(crate::decode::hj212::DEFAULT_SPLIT_TIMEOUT_SECS)
 }
 
 impl Default for RawLimits {
@@ -191,6 +274,7 @@ impl Default for RawLimits {
             max_array_objects: default_max_array_objects(),
             max_future_secs: default_max_future_secs(),
             max_age_days: default_max_age_days(),
+            hj212_split_timeout_secs: default_hj212_split_timeout_secs(),
         }
     }
 }
@@ -465,6 +549,10 @@ pub struct RawHj212 {
     /// Factor code -> catalogue metric, over the defaults (e.g. `"w99001" = "free_chlorine_mg_l"`).
     #[serde(default)]
     pub codes: BTreeMap<String, Spanned<String>>,
+    /// Addresses or networks (`192.0.2.0/24`) this device's frames may come from over the TCP
+    /// listener; empty: anywhere.
+    #[serde(default)]
+    pub allowed_sources: Vec<Spanned<String>>,
 }
 
 /// `[registry]`: sites and devices kept in JSON Lines files, for fleets too large for TOML

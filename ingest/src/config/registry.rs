@@ -37,6 +37,8 @@ pub struct Hj212Settings {
     pub utc_offset_secs: i32,
     /// Factor code -> metric overrides (chlorine, ClO2 and ozone have no standard code).
     pub codes: HashMap<String, Metric>,
+    /// Where frames of this device may come from over TCP (`[hj212_tcp]`); empty: anywhere.
+    pub allowed_sources: Vec<super::hj212_tcp::SourceNet>,
 }
 
 /// Sites and devices by id, in configuration order.

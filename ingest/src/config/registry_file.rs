@@ -71,6 +71,8 @@ struct Hj212Row {
     utc_offset: String,
     #[serde(default)]
     codes: BTreeMap<String, String>,
+    #[serde(default)]
+    allowed_sources: Vec<String>,
 }
 
 fn default_bi_interval_days() -> u32 {
@@ -124,6 +126,7 @@ impl From<DeviceRow> for RawDevice {
                     password_env: h.password_env.map(at),
                     utc_offset: at(h.utc_offset),
                     codes: h.codes.into_iter().map(|(k, v)| (k, at(v))).collect(),
+                    allowed_sources: h.allowed_sources.into_iter().map(at).collect(),
                 })
             }),
         }

@@ -214,6 +214,40 @@ fn hj212_code_overrides_must_name_catalogue_metrics_of_the_device_kind() {
 }
 
 #[test]
+fn the_hj212_listener_is_off_by_default_and_its_limits_and_sources_are_checked() {
+    let c = parse(MINIMAL).unwrap();
+    assert!(c.hj212_tcp.is_none(), "off without listen");
+    assert_eq!(c.limits.hj212_split_timeout_secs, 60);
+    assert!(c.feedback.mqtt_replies);
+    let text = format!(
+        "{MINIMAL}[devices.hj212]\nmn = \"MN1\"\nallowed_sources = [\"192.0.2.0/24\", \"10.0.0.300\"]\n\n\
+         [hj212_tcp]\nlisten = \"0.0.0.0:9212\"\nmax_frame_bytes = 20000\nmax_connections = 0\n"
+    );
+    let keys: Vec<String> = errors(&text).into_iter().map(|e| e.key).collect();
+    assert_eq!(
+        keys,
+        [
+            "devices[0].hj212.allowed_sources[1]",
+            "hj212_tcp.max_frame_bytes",
+            "hj212_tcp.max_connections",
+        ],
+        "{keys:?}"
+    );
+    let text = format!(
+        "{MINIMAL}[devices.hj212]\nmn = \"MN1\"\nallowed_sources = [\"192.0.2.0/24\"]\n\n\
+         [hj212_tcp]\nlisten = \"127.0.0.1:9212\"\n\n[limits]\nhj212_split_timeout_secs = 5\n"
+    );
+    let c = parse(&text).unwrap();
+    let tcp = c.hj212_tcp.unwrap();
+    assert_eq!(tcp.listen, "127.0.0.1:9212");
+    assert_eq!(tcp.max_frame_bytes, 4096);
+    assert_eq!(c.limits.hj212_split_timeout_secs, 5);
+    let device = c.registry.devices().next().unwrap();
+    let sources = &device.hj212.as_ref().unwrap().allowed_sources;
+    assert!(sources[0].contains("192.0.2.9".parse().unwrap()));
+}
+
+#[test]
 fn errors_display_with_file_line_key_and_reason() {
     let err = parse("[mqtt]\ninflight = 0\n").unwrap_err();
     let shown = err.to_string();

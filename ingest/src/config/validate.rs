@@ -39,6 +39,7 @@ mod api;
 mod console;
 mod delivery;
 mod files;
+mod hj212_tcp;
 
 /// 1-based line of a byte offset.
 pub(super) fn line_of(text: &str, offset: usize) -> usize {
@@ -130,7 +131,11 @@ impl Validator<'_> {
             }
         }
         let api = self.api(raw.api);
+        let hj212_tcp = self.hj212_tcp(raw.hj212_tcp);
+        let feedback = self.feedback(raw.gateway_feedback);
         Config {
+            hj212_tcp,
+            feedback,
             mqtt,
             questdb,
             spool,
@@ -448,7 +453,15 @@ impl Validator<'_> {
                 "must be at least 1",
             );
         }
+        if *l.hj212_split_timeout_secs.get_ref() == 0 {
+            self.err(
+                &l.hj212_split_timeout_secs,
+                "limits.hj212_split_timeout_secs",
+                "must be at least 1",
+            );
+        }
         Limits {
+            hj212_split_timeout_secs: l.hj212_split_timeout_secs.into_inner().max(1),
             max_payload_bytes: l.max_payload_bytes.into_inner(),
             max_array_objects: l.max_array_objects.into_inner(),
             max_future_secs: i64::try_from(l.max_future_secs.into_inner()).unwrap_or(i64::MAX),
@@ -837,11 +850,13 @@ impl Validator<'_> {
             h.password_env.as_ref(),
             &format!("{key}.password_env"),
         );
+        let allowed_sources = self.allowed_sources(&h.allowed_sources, key);
         Hj212Settings {
             mn: h.mn.into_inner(),
             password,
             utc_offset_secs,
             codes,
+            allowed_sources,
         }
     }
 }

@@ -26,12 +26,21 @@
 //! A reloaded registry (SIGHUP) is taken between two batches (`reload.rs`), never in the
 //! middle of one.
 //!
+//! HJ 212 split uploads: the spool is committed no further than the record the oldest
+//! incomplete split set began in ([`Validator::oldest_pending_split`]), so a set whose parts
+//! straddle a restart is read again and completed; incomplete sets expire on every pass (at
+//! the latest receive time read, or the wall clock once the drain has caught up), not only when
+//! their device sends again.
+//!
 //! Layout: the loop and the modes here; `batch.rs` (pending rows, writing a batch);
-//! `reload.rs` (taking a reloaded registry);
+//! `reload.rs` (taking a reloaded registry); `feedback.rs` (refusal replies to gateways);
+//! `splits.rs` (HJ 212 split uploads: expiry and the commit bound);
 //! `tests.rs` (the drain against an in-memory store, under paused time).
 
 mod batch;
+mod feedback;
 mod reload;
+mod splits;
 #[cfg(test)]
 mod tests;
 
@@ -139,6 +148,8 @@ pub struct Drain {
     in_flight: Option<InFlight>,
     /// Reloaded registries (SIGHUP), applied between batches.
     registry_updates: Option<mpsc::UnboundedReceiver<RegistryUpdate>>,
+    /// Refusal replies to gateways (off unless [`Drain::with_feedback`]).
+    feedback: feedback::Feedback,
 }
 
 impl std::fmt::Debug for Drain {
@@ -215,6 +226,13 @@ impl Drain {
             pending: Pending::default(),
             in_flight: None,
             registry_updates: None,
+            feedback: feedback::Feedback::new(
+                crate::config::FeedbackSettings {
+                    mqtt_replies: false,
+                    ..crate::config::FeedbackSettings::default()
+                },
+                "",
+            ),
         }
     }
 
@@ -257,6 +275,7 @@ impl Drain {
                 },
                 None => Woke::Records(self.reader.next_batch(max_records, wait).await),
             };
+            let caught_up = matches!(&woke, Woke::Records(Ok(records)) if records.is_empty());
             let batch = match woke {
                 Woke::Written(joined) => {
                     if let Some(flight) = self.in_flight.take() {
@@ -299,6 +318,7 @@ impl Drain {
             };
             let in_batch = span.enter();
             let started = std::time::Instant::now();
+            let mut latest_received = None;
             for record in &batch {
                 match Message::decode(&record.data) {
                     Ok(msg) if msg.topic == API_TOPIC => {
@@ -307,11 +327,19 @@ impl Drain {
                     Ok(msg) => {
                         let processed = self.validator.process_spooled(record.pos.seq(), &msg);
                         let events = self.alerts.feed(record.pos.seq(), &processed.inputs);
+                        latest_received = latest_received.max(Some(msg.received_at));
                         // Re-read records (after an outage) are counted and answered once.
                         if self.seen_up_to.is_none_or(|s| record.pos.seq() > s) {
                             self.seen_up_to = Some(record.pos.seq());
                             self.account(&msg, &processed);
-                            self.reply(&processed);
+                            self.reply(&msg, &processed);
+                            self.feedback.refused(
+                                &msg,
+                                &processed.rows,
+                                self.client.as_ref(),
+                                &self.metrics,
+                                std::time::Instant::now(),
+                            );
                         }
                         if keep_rows {
                             rows.extend(processed.rows);
@@ -323,6 +351,10 @@ impl Drain {
                         tracing::error!(%error, pos = record.pos.seq(), "Skipped a spool record that is not a message.");
                     }
                 }
+            }
+            let expired = self.expire_split_uploads(caught_up, latest_received);
+            if keep_rows {
+                rows.extend(expired);
             }
             if let Some((events, ticked)) = self.alerts.tick_if_due((self.clock)()) {
                 // Delivery already saw these events inside the tick.
@@ -588,7 +620,10 @@ impl Drain {
         let (Some(written), Some(rules)) = (written, rules_durable) else {
             return;
         };
-        let upto = Position(written.min(rules));
+        let Some(upto) = self.split_commit_bound(written.min(rules)) else {
+            return;
+        };
+        let upto = Position(upto);
         let result = if wait {
             self.reader.commit(upto).await
         } else {
@@ -740,7 +775,12 @@ impl Drain {
         }
     }
 
-    fn reply(&self, processed: &Processed) {
+    /// Publishes the 9014 replies of an MQTT message (a TCP frame was answered on its
+    /// connection by the listener once durable).
+    fn reply(&self, msg: &Message, processed: &Processed) {
+        if msg.from_hj212_tcp() {
+            return;
+        }
         for (topic, payload) in &processed.replies {
             match self.client.try_publish(topic, payload.clone().into_bytes()) {
                 Ok(()) => self.metrics.hj212_replies.inc(),

@@ -71,7 +71,13 @@ pub struct Metrics {
     pub open_alerts: IntGaugeVec,
     /// Devices offline now (last will standing, or the offline rule firing).
     pub offline_devices: IntGauge,
+    /// Refusal replies to gateways on `{prefix}/{site}/{device}/reply`, by outcome: `sent`,
+    /// `rate_limited` (inside the device's interval), `dropped` (the client's queue was full).
+    pub gateway_replies: IntCounterVec,
 }
+
+/// The `outcome` labels of `weijian_gateway_replies_total`.
+pub const GATEWAY_REPLY_OUTCOMES: [&str; 3] = ["sent", "rate_limited", "dropped"];
 
 impl Metrics {
     /// Creates and registers every metric.
@@ -101,6 +107,10 @@ impl Metrics {
         registry.register(Box::new(m.build_info.clone()))?;
         registry.register(Box::new(m.open_alerts.clone()))?;
         registry.register(Box::new(m.offline_devices.clone()))?;
+        registry.register(Box::new(m.gateway_replies.clone()))?;
+        for outcome in GATEWAY_REPLY_OUTCOMES {
+            m.gateway_replies.with_label_values(&[outcome]);
+        }
         registry.register(Box::new(super::process::ProcessCollector::new()))?;
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
@@ -283,6 +293,13 @@ impl Metrics {
             offline_devices: IntGauge::new(
                 "weijian_offline_devices",
                 "Devices offline now (last will standing, or the offline rule G1 firing).",
+            )?,
+            gateway_replies: IntCounterVec::new(
+                Opts::new(
+                    "weijian_gateway_replies_total",
+                    "Refusal replies to gateways on {prefix}/{site}/{device}/reply, by outcome (sent, rate_limited, dropped).",
+                ),
+                &["outcome"],
             )?,
         })
     }

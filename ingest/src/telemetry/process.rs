@@ -167,6 +167,41 @@ impl Collector for ProcessCollector {
     }
 }
 
+/// Raises the soft limit of open files (`RLIMIT_NOFILE`) to the hard limit, so many TCP
+/// connections (the HJ 212 listener, the load tool) do not run out of descriptors at the
+/// default soft limit of 1024. Returns `(before, after)`; `None` when the limit cannot be read
+/// or set (not Linux, or refused), which the caller logs.
+pub fn raise_nofile_limit() -> Option<(u64, u64)> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let before = limit.current?;
+    let Some(hard) = limit.maximum else {
+        // Unlimited hard limit: a large, safe soft value.
+        let raised = before.max(1 << 20);
+        return setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(raised),
+                maximum: None,
+            },
+        )
+        .ok()
+        .map(|()| (before, raised));
+    };
+    if hard <= before {
+        return Some((before, before));
+    }
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(hard),
+            maximum: Some(hard),
+        },
+    )
+    .ok()
+    .map(|()| (before, hard))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,6 +59,8 @@ pub struct Validator {
     /// Water monitors currently in a `maintenance` window: their JSON values are flagged `M`.
     in_maintenance: HashMap<Id, bool>,
     hj212: hj212::Hj212State,
+    /// Split sets of devices a reloaded registry removed, quarantined at the next expiry.
+    dropped_splits: Vec<(Id, Id, crate::decode::hj212::ExpiredSet)>,
 }
 
 impl Validator {
@@ -68,7 +70,8 @@ impl Validator {
             limits,
             prefix: prefix.trim_end_matches('/').to_string(),
             in_maintenance: HashMap::new(),
-            hj212: hj212::Hj212State::default(),
+            hj212: hj212::Hj212State::new(limits.hj212_split_timeout_secs),
+            dropped_splits: Vec::new(),
         }
     }
 
@@ -77,6 +80,10 @@ impl Validator {
     pub fn set_registry(&mut self, registry: std::sync::Arc<Registry>) {
         self.in_maintenance
             .retain(|device, _| registry.device(device).is_some());
+        let dropped = self
+            .hj212
+            .retain(|id| registry.device(id).map(hj212::profile_of));
+        self.dropped_splits.extend(dropped);
         self.registry = registry;
     }
 
@@ -186,9 +193,14 @@ impl Validator {
                 Err(r) => q.reject(&mut out, r, &msg.payload),
             },
             Channel::Hj212 => {
-                let decoded = self.hj212.decode(device, &msg.payload, msg.received_at);
+                let decoded = self
+                    .hj212
+                    .decode(device, seq, &msg.payload, msg.received_at);
                 for (rejection, raw) in decoded.rejections {
                     q.reject(&mut out, rejection, &raw);
+                }
+                for set in decoded.expired {
+                    self.expired_split(&mut out, &device.site, &device.id, set);
                 }
                 for sample in decoded.samples {
                     self.sample(&mut out, &mut q, device, sample, Source::Hj212);
@@ -208,6 +220,49 @@ impl Validator {
             });
         }
         out
+    }
+
+    /// Quarantines the HJ 212 split sets that waited `limits.hj212_split_timeout_secs` by `now`
+    /// (the drain calls this on every pass, so a set expires without further traffic), and
+    /// those of devices a reload removed.
+    pub fn expire_splits(&mut self, now: Timestamp) -> Processed {
+        let mut out = Processed::default();
+        let mut expired = std::mem::take(&mut self.dropped_splits);
+        expired.extend(self.hj212.expire(now));
+        for (site, device, set) in expired {
+            self.expired_split(&mut out, &site, &device, set);
+        }
+        out
+    }
+
+    /// The spool record the oldest incomplete HJ 212 split set began in: the drain commits
+    /// the spool only before it, so the set's parts are read again after a restart.
+    pub fn oldest_pending_split(&self) -> Option<u64> {
+        self.hj212.oldest_pending()
+    }
+
+    /// The quarantine row of an expired split set, under the record of its first part (so it
+    /// is the same row whenever the set expires, and a replay replaces it).
+    fn expired_split(
+        &self,
+        out: &mut Processed,
+        site: &Id,
+        device: &Id,
+        set: crate::decode::hj212::ExpiredSet,
+    ) {
+        out.rejected.push(set.rejection.rejection.reason);
+        let item = u32::MAX - u32::from(crate::decode::hj212::crc16(set.set.as_bytes()));
+        out.rows.push(Row::Quarantine(QuarantineRow {
+            received_at: set.first_seen,
+            message_seq: set.first_tag,
+            topic: format!("{}/{site}/{device}/hj212", self.prefix),
+            site: Some(site.to_string()),
+            device: Some(device.to_string()),
+            reason: set.rejection.rejection.reason,
+            item,
+            detail: set.rejection.rejection.detail,
+            payload: crate::decode::hj212::redact_password(&set.rejection.raw).into_owned(),
+        }));
     }
 
     fn check_payload(&self, msg: &Message) -> Result<(), Rejection> {

@@ -5,6 +5,7 @@
 //! - [`registry`]: configuration TOML for `N` benchmark water monitors (`d0..` at `s0..`).
 //! - [`payload`]: realistic telemetry payloads (JSON single readings or arrays, HJ 212 frames).
 //! - [`loadgen`]: a publisher at a target rate or as fast as possible, with progress lines.
+//! - [`hj212_tcp`]: many HJ 212 data loggers on the TCP listener (`weijian loadgen-tcp`).
 //! - [`bare`]: the bare limit: the same MQTT source as weijian, acking at once, counting.
 //! - [`sink`]: an in-process ILP-over-HTTP sink standing in for QuestDB (it counts lines; it
 //!   is not QuestDB, so storage cost on the QuestDB side is not measured).
@@ -20,6 +21,7 @@
 //! noisy shared machine where absolute figures move from run to run.
 
 pub mod bare;
+pub mod hj212_tcp;
 pub mod loadgen;
 pub mod mosquitto;
 pub mod payload;

@@ -102,6 +102,7 @@ mod tests {
             password: None,
             utc_offset_secs: 8 * 3600,
             codes: HashMap::from([("w99001".to_string(), Metric::FreeChlorineMgL)]),
+            allowed_sources: Vec::new(),
         };
         // 2026-11-22T08:00:00.250+08:00
         let ts = Timestamp::from_millis(1_795_305_600_250);

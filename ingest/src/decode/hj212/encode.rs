@@ -37,6 +37,35 @@ pub fn ack_9014(qn: Option<&str>, pw: Option<&str>, mn: &str) -> String {
     wrap_frame(&data)
 }
 
+/// A request acknowledgement (CN 9011, Table 7 `QnRtn`) weijian sends on a TCP connection
+/// for a frame it refused: 3 PW error, 4 MN error, 9 CRC error. The standard defines 9011 as
+/// the answer to a request and gives data uploads only 9014, which has no return code; a
+/// 9011 is the one reply that can say why, and a logger that does not know it ignores it and
+/// resends after its timeout as it would without an answer.
+/// `QN=<echo>;ST=91;CN=9011;PW=<pw>;MN=<mn>;Flag=4;CP=&&QnRtn=<code>&&`.
+pub fn reply_9011(qn: Option<&str>, pw: Option<&str>, mn: &str, qn_rtn: u16) -> String {
+    let mut data = String::with_capacity(96);
+    if let Some(qn) = qn {
+        let _ = write!(data, "QN={qn};");
+    }
+    data.push_str("ST=91;CN=9011;");
+    if let Some(pw) = pw {
+        let _ = write!(data, "PW={pw};");
+    }
+    let _ = write!(data, "MN={mn};Flag=4;CP=&&QnRtn={qn_rtn}&&");
+    wrap_frame(&data)
+}
+
+/// `QnRtn` (HJ 212-2017 Table 7) codes weijian sends.
+pub mod qn_rtn {
+    /// PW error.
+    pub const PW_ERROR: u16 = 3;
+    /// MN error.
+    pub const MN_ERROR: u16 = 4;
+    /// CRC error.
+    pub const CRC_ERROR: u16 = 9;
+}
+
 /// A frame to build. Optional header fields are left out when `None` (2005 style).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FrameBuilder {

@@ -233,6 +233,18 @@ pub(crate) fn parse_header<'a>(
         .ok_or_else(|| malformed("no `CP=&&` in the data segment".to_owned()))?;
     let head = data.get(..cp_at).unwrap_or_default();
     let after = data.get(cp_at + 5..).unwrap_or_default().trim_end();
+    // Header fields written after the CP (`...&&;Flag=0`, seen from a public HJ 212 library's
+    // writer): read like those before it.
+    let (after, trailing) = match after.strip_suffix("&&") {
+        Some(_) => (after, ""),
+        None => match after.rfind("&&") {
+            Some(end) if after[end + 2..].trim_start().starts_with(';') => {
+                notes.push("header fields after the CP data area".to_owned());
+                (&after[..end + 2], &after[end + 2..])
+            }
+            _ => (after, ""),
+        },
+    };
     let cp = after
         .strip_suffix("&&")
         .ok_or_else(|| malformed("CP data area is not closed by `&&`".to_owned()))?
@@ -251,7 +263,7 @@ pub(crate) fn parse_header<'a>(
     };
     let mut cn = None;
     let mut mn = None;
-    for item in head.split(';') {
+    for item in head.split(';').chain(trailing.split(';')) {
         // QN=...,ST=32 (Annex C tables C.22/C.48): a comma ends the QN value.
         let item = item.trim_start();
         let (first, rest) = match item.split_once(',') {

@@ -9,12 +9,14 @@
 //!
 //! Files: [`crc`](crc16) (checksum), `frame` (split + header), `map` (CP -> samples),
 //! `reassemble` (PNUM/PNO), `encode` (frame builder, 9014), `time` (DataTime), `redact` (`PW=`
-//! out of stored payloads), `report` (the `weijian decode hj212` integrator tool).
+//! out of stored payloads), `report` (the `weijian decode hj212` integrator tool), `peek` (a
+//! frame's sender and reply wish, for the TCP listener before it spools the frame).
 
 mod crc;
 mod encode;
 mod frame;
 mod map;
+mod peek;
 mod reassemble;
 mod redact;
 mod report;
@@ -28,10 +30,13 @@ use std::collections::HashMap;
 use alerting::model::{Metric, Timestamp};
 
 pub use crc::{crc16, crc_hex};
-pub use encode::{ack_9014, data_cp, stat_suffix, wrap_frame, FactorValues, FrameBuilder};
+pub use encode::{
+    ack_9014, data_cp, qn_rtn, reply_9011, stat_suffix, wrap_frame, FactorValues, FrameBuilder,
+};
+pub use peek::{peek_frame, FramePeek};
 pub use reassemble::{
-    Reassembler, DEFAULT_MAX_PENDING_BYTES, DEFAULT_MAX_PENDING_SETS, DEFAULT_SPLIT_TIMEOUT_SECS,
-    MAX_PNUM,
+    ExpiredSet, Reassembler, DEFAULT_MAX_PENDING_BYTES, DEFAULT_MAX_PENDING_SETS,
+    DEFAULT_SPLIT_TIMEOUT_SECS, MAX_PNUM,
 };
 pub use redact::redact_password;
 pub use report::report;
@@ -334,13 +339,19 @@ fn decode_frame(
         return Ok(decoded);
     }
 
-    let mapped = if decoded.header.is_split() {
-        let (Some(pnum), Some(pno)) = (fields.pnum, fields.pno) else {
-            return Err(Rejection::new(
-                Reason::Hj212Malformed,
-                "Flag bit D set but PNUM/PNO missing",
-            ));
-        };
+    // Real loggers set the split bit on whole frames (no PNUM/PNO): such a frame is one
+    // frame, not a part (docs/payload-contract.md, deviations).
+    let split = match (decoded.header.is_split(), fields.pnum, fields.pno) {
+        (true, Some(pnum), Some(pno)) => Some((pnum, pno)),
+        (true, _, _) => {
+            decoded
+                .notes
+                .push("Flag bit D set without PNUM/PNO: taken as one whole frame".to_owned());
+            None
+        }
+        (false, _, _) => None,
+    };
+    let mapped = if let Some((pnum, pno)) = split {
         let key = (fields.mn, fields.qn.unwrap_or_default(), fields.cn);
         match reasm.offer(key, pnum, pno, fields.cp, raw.raw, now, evicted) {
             Offered::Invalid(rejection) => return Err(rejection),

@@ -1,6 +1,12 @@
 //! Split packets (Flag bit D = 1, `PNUM`/`PNO`): collecting the parts of one upload and
 //! releasing the concatenated CP data when all parts arrived, or a timeout rejection when
 //! they did not. Pure and deterministic: the caller passes the current time in.
+//!
+//! Each set remembers a tag of the record its first part came in (the drain's spool sequence
+//! number, [`Reassembler::set_tag`]): the drain never commits the spool past the oldest
+//! pending set ([`Reassembler::oldest_tag`]), so the parts are read again after a restart and
+//! the set is reassembled; an expired set is reported with that tag ([`ExpiredSet`]), so its
+//! quarantine row is the same whenever and however often it expires.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +32,8 @@ struct PendingSet {
     key: SetKey,
     pnum: u32,
     first_seen: Timestamp,
+    /// The tag current when the first part arrived (the drain: its spool sequence number).
+    first_tag: u64,
     /// PNO -> (CP data area, raw frame bytes).
     parts: BTreeMap<u32, (String, Vec<u8>)>,
 }
@@ -93,6 +101,19 @@ pub struct Reassembler {
     /// Bytes held in `pending` (see [`PendingSet::bytes`]).
     held_bytes: usize,
     pending: Vec<PendingSet>,
+    /// Stamped on sets created from now on (see [`Reassembler::set_tag`]).
+    tag: u64,
+}
+
+/// An incomplete set dropped by [`Reassembler::expire_sets`]: the tag and receive time of
+/// its first part, and its `hj212_split_timeout` rejection with the raw parts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpiredSet {
+    /// `MN/QN/CN` of the set.
+    pub set: String,
+    pub first_tag: u64,
+    pub first_seen: Timestamp,
+    pub rejection: FrameRejection,
 }
 
 impl Default for Reassembler {
@@ -110,7 +131,19 @@ impl Reassembler {
             max_bytes: DEFAULT_MAX_PENDING_BYTES,
             held_bytes: 0,
             pending: Vec::new(),
+            tag: 0,
         }
+    }
+
+    /// The tag stamped on sets whose first part arrives from now on (the drain passes the
+    /// spool sequence number of the record being decoded).
+    pub fn set_tag(&mut self, tag: u64) {
+        self.tag = tag;
+    }
+
+    /// The smallest tag of the incomplete sets held, if any.
+    pub fn oldest_tag(&self) -> Option<u64> {
+        self.pending.iter().map(|s| s.first_tag).min()
     }
 
     /// Sets the bound on incomplete sets held at once (at least 1).
@@ -134,11 +167,24 @@ impl Reassembler {
     /// Drops the incomplete sets whose first part arrived `timeout_secs` or more before `now`
     /// and returns one `hj212_split_timeout` rejection (with the raw parts) for each.
     pub fn expire(&mut self, now: Timestamp) -> Vec<FrameRejection> {
+        self.expire_sets(now)
+            .into_iter()
+            .map(|set| set.rejection)
+            .collect()
+    }
+
+    /// [`Reassembler::expire`], saying which record each expired set began in.
+    pub fn expire_sets(&mut self, now: Timestamp) -> Vec<ExpiredSet> {
         let timeout = i64::from(self.timeout_secs);
         let mut expired = Vec::new();
         self.pending.retain(|set| {
             if now.secs_since(set.first_seen) >= timeout {
-                expired.push(set.timeout_rejection("timed out"));
+                expired.push(ExpiredSet {
+                    set: format!("{}/{}/{}", set.key.0, set.key.1, set.key.2),
+                    first_tag: set.first_tag,
+                    first_seen: set.first_seen,
+                    rejection: set.timeout_rejection("timed out"),
+                });
                 false
             } else {
                 true
@@ -238,6 +284,7 @@ impl Reassembler {
                     key: (key.0.to_owned(), key.1.to_owned(), key.2),
                     pnum,
                     first_seen: now,
+                    first_tag: self.tag,
                     parts: BTreeMap::new(),
                 });
                 self.pending.len() - 1

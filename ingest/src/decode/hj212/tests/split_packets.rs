@@ -53,11 +53,20 @@ fn an_incomplete_split_set_expires_with_its_raw_parts_after_the_timeout() {
 }
 
 #[test]
-fn a_split_part_numbered_beyond_pnum_or_without_pnum_is_malformed() {
+fn a_split_part_numbered_beyond_pnum_is_malformed() {
     let bad = split_part(4, 6, "w01001-Avg=7.1");
     assert_eq!(reasons(&decode(&bad)), vec![Reason::Hj212Malformed]);
-    let no_pnum = data_frame(2051, Some(6), "DataTime=20240501120000;w01001-Avg=7.1");
-    assert_eq!(reasons(&decode(&no_pnum)), vec![Reason::Hj212Malformed]);
+}
+
+/// Real loggers set the split bit (Flag=6/7) on whole frames without PNUM/PNO: one frame.
+#[test]
+fn the_split_bit_without_pnum_and_pno_is_one_whole_frame() {
+    let no_pnum = data_frame(2051, Some(7), "DataTime=20240501120000;w01001-Avg=7.1");
+    let outcome = decode(&no_pnum);
+    assert_eq!(reasons(&outcome), vec![]);
+    assert_eq!(outcome.samples.len(), 1);
+    assert_eq!(outcome.replies.len(), 1, "Flag=7 asks for a 9014");
+    assert!(outcome.notes.iter().any(|n| n.contains("without PNUM/PNO")));
 }
 
 #[test]

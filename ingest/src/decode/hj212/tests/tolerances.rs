@@ -203,3 +203,41 @@ fn every_data_flag_letter_is_kept_per_value() {
         );
     }
 }
+
+// ---- Deviations reported by users of public HJ 212 parsers ----
+
+/// xiaoyao9184/hj-t212-parser#22: a writer put `Flag` after the CP data area
+/// (`CP=&&...&&;Flag=5`); the header fields after it are read like those before it.
+#[test]
+fn header_fields_after_the_cp_data_area_are_read() {
+    let frame = wrap_frame(&format!(
+        "QN=20240501120000000;ST=21;CN=2011;PW=123456;MN={MN};CP=&&DataTime=20240501120000;w01001-Rtd=7.4&&;Flag=5"
+    ));
+    let outcome = decode(&frame);
+    assert_eq!(reasons(&outcome), vec![]);
+    assert_eq!(values_of(&outcome), vec![("ph".into(), 7.4, DataFlag::N)]);
+    assert_eq!(
+        outcome.replies.len(),
+        1,
+        "Flag=5 after the CP still asks for a reply"
+    );
+    assert!(outcome.notes.iter().any(|n| n.contains("after the CP")));
+}
+
+/// xiaoyao9184/hj-t212-parser#6: `MN` before `PW`, `Flag=0`, vendor codes without the
+/// standard's letter and status tags without `-`: the frame decodes, the known code is read,
+/// the rest are left to the device's `codes` table (unknown here).
+#[test]
+fn field_order_flag_0_and_vendor_tags_of_a_reported_frame_decode() {
+    let frame = wrap_frame(&format!(
+        "QN=20180728132826005;ST=51;CN=2011;MN={MN};PW=123456;Flag=0;CP=&&DataTime=20240501120000;w01001-Rtd=7.3;CONC-Rtd=0.82;FANSTATUS=1;&&"
+    ));
+    let outcome = decode(&frame);
+    assert_eq!(reasons(&outcome), vec![]);
+    let values = values_of(&outcome);
+    assert!(
+        values.contains(&("ph".into(), 7.3, DataFlag::N)),
+        "{values:?}"
+    );
+    assert!(outcome.replies.is_empty(), "Flag=0 asks for no reply");
+}
