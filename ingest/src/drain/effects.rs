@@ -99,7 +99,12 @@ impl Drain {
 
     /// Counts, publishes and (in the next write) stores alert events; with `deliver`, also
     /// hands them to delivery.
-    pub(super) fn announce(&mut self, events: Vec<AlertEvent>, deliver: bool, effects: &mut Effects) {
+    pub(super) fn announce(
+        &mut self,
+        events: Vec<AlertEvent>,
+        deliver: bool,
+        effects: &mut Effects,
+    ) {
         if !events.is_empty() {
             // The engine already holds the state these events report.
             self.refresh_alert_gauges();
