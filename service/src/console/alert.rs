@@ -24,6 +24,7 @@ use crate::api::silences::{create, NewSilence};
 use crate::api::view::{AlertDetail, AlertState};
 use crate::api::write::NotApplied;
 use crate::api::ApiError;
+use crate::supervision::Action;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
@@ -438,19 +439,16 @@ pub async fn acknowledge(
     form: Result<Form<AckForm>, FormRejection>,
 ) -> Response {
     let f = form.map(|Form(f)| f).unwrap_or_default();
-    if let Err(refused) = signed.check_csrf(&state, &f.csrf).await {
-        return refused;
-    }
-    let Ok(Path(id)) = id else {
-        return not_found(&signed, "");
-    };
-    let outcome = match acknowledgement(&id, &f.note) {
-        Ok(action) => act(&state.api, &signed.caller, &id, action)
-            .await
-            .map(|_| ()),
-        Err(e) => Err(NotApplied::Refused(e)),
-    };
-    written(&signed, &id, outcome, "acknowledged")
+    write_on_alert(
+        &state,
+        signed,
+        id,
+        &f.csrf,
+        &f.note,
+        acknowledgement,
+        "acknowledged",
+    )
+    .await
 }
 
 /// `POST /alerts/{id}/resolve`.
@@ -461,19 +459,37 @@ pub async fn resolve(
     form: Result<Form<ResolveForm>, FormRejection>,
 ) -> Response {
     let f = form.map(|Form(f)| f).unwrap_or_default();
-    if let Err(refused) = signed.check_csrf(&state, &f.csrf).await {
+    write_on_alert(
+        &state, signed, id, &f.csrf, &f.reason, resolution, "resolved",
+    )
+    .await
+}
+
+/// A write on one alert from its page (acknowledge with a note, resolve with a reason): the
+/// CSRF token checked, the API's own checks of the text (`action`) and its journaled write,
+/// then back to the page with `done`, or a page saying why nothing changed.
+async fn write_on_alert(
+    state: &ConsoleState,
+    signed: Signed,
+    id: Result<Path<String>, PathRejection>,
+    csrf: &str,
+    text: &str,
+    action: fn(&str, &str) -> Result<Action, ApiError>,
+    done: &str,
+) -> Response {
+    if let Err(refused) = signed.check_csrf(state, csrf).await {
         return refused;
     }
     let Ok(Path(id)) = id else {
         return not_found(&signed, "");
     };
-    let outcome = match resolution(&id, &f.reason) {
+    let outcome = match action(&id, text) {
         Ok(action) => act(&state.api, &signed.caller, &id, action)
             .await
             .map(|_| ()),
         Err(e) => Err(NotApplied::Refused(e)),
     };
-    written(&signed, &id, outcome, "resolved")
+    written(&signed, &id, outcome, done)
 }
 
 /// `POST /silences`: silence the site, or one device of it, until a time.
