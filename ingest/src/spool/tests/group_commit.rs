@@ -72,3 +72,36 @@ async fn enough_waiting_appends_are_written_without_waiting_for_the_interval() {
     );
     assert_eq!(writer.stats().group_commits, 2);
 }
+
+#[tokio::test]
+async fn under_load_a_pause_of_the_senders_does_not_hold_a_record_for_the_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), 4 << 20, 16 << 20);
+    cfg.group_commit_interval_ms = 60_000;
+    cfg.group_commit_records = 32;
+    let (writer, _reader, _) = open_spool(cfg).await;
+    // A load of ~10 appends per millisecond for a while: the writer learns the rate ...
+    let mut handles = Vec::new();
+    for i in 0..2_000 {
+        handles.push(tokio::spawn(writer.append(payload(i))));
+        if i % 10 == 9 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    // ... then one append and the senders pause: fewer than `group_commit_records` wait, but
+    // at the recent rate that many would have come within milliseconds, so it is written then,
+    // not after the 60 s interval.
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), writer.append(payload(2_000)))
+        .await
+        .expect("the last append waited for the whole interval")
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited {:?}",
+        started.elapsed()
+    );
+}

@@ -241,11 +241,11 @@ pub fn print_report(
         match (l.percentile(50.0), l.percentile(99.0), l.percentile(100.0)) {
             (Some(p50), Some(p99), Some(max)) => writeln!(
                 out,
-                "  p50 {}  p99 {}  max {}   target p99 <= 50 ms: {}",
+                "  p50 {}  p99 {}  max {}   target p99 <= 10 ms (issue 11, at half the sustainable rate): {}",
                 ms(p50),
                 ms(p99),
                 ms(max),
-                verdict(p99 <= Duration::from_millis(50))
+                verdict(p99 <= Duration::from_millis(10))
             )?,
             _ => writeln!(out, "  no alert was seen")?,
         }
