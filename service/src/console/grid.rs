@@ -4,7 +4,7 @@
 //! disinfection); a dental clinic its sterilizers' day (cycles, Bowie-Dick test, recall).
 //! Collapsible with `<details>`, so it needs no script.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use alerting::model::{SiteAttributes, SiteKind};
@@ -16,7 +16,7 @@ use super::{ConsoleState, Signed};
 use crate::api::sites::{head, open_alerts, SiteHead};
 use crate::api::sterilizers::{of_site, CycleVerdict, SterilizerView};
 use crate::api::waste::{ledger, WasteLedger};
-use weijian_ingest::config::SiteEntry;
+use weijian_ingest::config::{DeviceEntry, SiteEntry};
 
 /// One device as the tree shows it.
 struct DeviceLine {
@@ -50,15 +50,21 @@ pub async fn page(State(state): State<ConsoleState>, signed: Signed) -> Response
             .filter(|s| st.engine.can_see(signed.caller.id(), &s.id))
             .collect()
     });
+    // Devices by site, once: a city's grid has 100,000 of them.
+    let mut by_site: HashMap<&str, Vec<&DeviceEntry>> = HashMap::new();
+    for d in registry.devices() {
+        by_site.entry(&*d.site).or_default().push(d);
+    }
     let mut tree = Tree::new();
     for s in visible {
         let (site_head, open) = desk.read(|st| {
             let open = open_alerts(st, s);
             (head(s, &open), open.len())
         });
-        let devices = registry
-            .devices()
-            .filter(|d| d.site == s.id)
+        let devices = by_site
+            .get(&*s.id)
+            .into_iter()
+            .flatten()
             .map(|d| {
                 let a = activity.get(&*d.id);
                 DeviceLine {

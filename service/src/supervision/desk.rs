@@ -191,9 +191,30 @@ struct Inner {
     risk: std::sync::OnceLock<weijian_ingest::risk::RiskBoard>,
     /// Each device's latest data and whether it is offline (sent by the alert stage with its
     /// timers; the console's grid reads it).
-    devices: std::sync::RwLock<Arc<HashMap<String, alerting::DeviceActivity>>>,
+    devices: std::sync::RwLock<Arc<DeviceActivities>>,
     /// `[api]`: request sizes, refusal audit, silence limits.
     limits: ApiSettings,
+}
+
+/// Each device's latest data and whether it is offline, sorted by device id.
+#[derive(Debug, Default)]
+pub struct DeviceActivities(Vec<alerting::DeviceActivity>);
+
+impl DeviceActivities {
+    fn new(mut list: Vec<alerting::DeviceActivity>) -> Self {
+        if !list.is_sorted_by(|a, b| a.device <= b.device) {
+            list.sort_by(|a, b| a.device.cmp(&b.device));
+        }
+        DeviceActivities(list)
+    }
+
+    /// The activity of `device`, if the rule engine knows it.
+    pub fn get(&self, device: &str) -> Option<&alerting::DeviceActivity> {
+        self.0
+            .binary_search_by(|a| (*a.device).cmp(device))
+            .ok()
+            .and_then(|i| self.0.get(i))
+    }
 }
 
 impl std::fmt::Debug for Desk {
@@ -304,21 +325,20 @@ impl Desk {
         map.get(device).cloned()
     }
 
-    /// Replaces the devices' activity (latest data, offline).
+    /// Replaces the devices' activity (latest data, offline). Called by the drain at every
+    /// alert tick, so it only keeps the list (the rule engine's is already sorted by id):
+    /// looking a device up is the console's work, when a page asks.
     pub fn set_devices(&self, activity: Vec<alerting::DeviceActivity>) {
-        let map: HashMap<String, alerting::DeviceActivity> = activity
-            .into_iter()
-            .map(|a| (a.device.to_string(), a))
-            .collect();
+        let activity = DeviceActivities::new(activity);
         *self
             .inner
             .devices
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(map);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(activity);
     }
 
     /// The devices' activity as last sent (empty until the alert stage's first tick).
-    pub fn devices(&self) -> Arc<HashMap<String, alerting::DeviceActivity>> {
+    pub fn devices(&self) -> Arc<DeviceActivities> {
         self.inner
             .devices
             .read()
