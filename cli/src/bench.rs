@@ -56,6 +56,9 @@ pub struct Args {
     pub skip_latency: bool,
     #[arg(long)]
     pub skip_memory: bool,
+    /// Leave out the throughput runs with weijian as its own process (`weijian run`).
+    #[arg(long)]
+    pub skip_process: bool,
     /// Print a weijian configuration for `--devices` benchmark devices (for `weijian run`
     /// against `weijian loadgen`) and exit.
     #[arg(long)]
@@ -87,6 +90,7 @@ pub fn main(args: Args, format: LogFormat) -> ExitCode {
         skip_steady,
         skip_latency,
         skip_memory,
+        skip_process,
         print_config,
         broker,
         hj212,
@@ -134,6 +138,7 @@ pub fn main(args: Args, format: LogFormat) -> ExitCode {
         steady: !skip_steady,
         latency: !skip_latency,
         memory: !skip_memory,
+        process: !skip_process,
         // A real QuestDB, named like the end-to-end tests name one.
         questdb: weijian_tools::bench::questdb::from_env(),
     };

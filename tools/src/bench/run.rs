@@ -53,7 +53,7 @@ pub use memory::Memory;
 pub use report::print_report;
 use steady::steady_run;
 pub use steady::Steady;
-use throughput::{bare_run, weijian_questdb_run, weijian_run};
+use throughput::{bare_run, weijian_process_run, weijian_questdb_run, weijian_run};
 pub use throughput::{Pair, QuestDbRun, Throughput};
 
 /// What to run and how big.
@@ -85,6 +85,9 @@ pub struct BenchOptions {
     pub steady: bool,
     pub latency: bool,
     pub memory: bool,
+    /// The throughput workloads also with weijian as its own process (`weijian run` in a
+    /// child process, as deployed; needs the weijian binary).
+    pub process: bool,
     /// A real QuestDB (questdb-rs configuration string, from `WEIJIAN_TEST_QUESTDB`): the
     /// throughput workloads are also run against it. `None`: skipped.
     pub questdb: Option<String>,
@@ -109,6 +112,7 @@ impl Default for BenchOptions {
             steady: true,
             latency: true,
             memory: true,
+            process: true,
             questdb: None,
         }
     }
@@ -180,6 +184,7 @@ pub async fn run(options: &BenchOptions, out: &mut dyn Write) -> Result<BenchRep
                 per_message,
                 bare: Throughput::default(),
                 weijian: Throughput::default(),
+                weijian_process: None,
             };
             for r in 0..options.repeats.max(1) {
                 eprintln!("bench: {label}: bare limit (run {})", r + 1);
@@ -201,6 +206,23 @@ pub async fn run(options: &BenchOptions, out: &mut dyn Write) -> Result<BenchRep
                 }
                 if w.msg_rate() > pair.weijian.msg_rate() {
                     pair.weijian = w;
+                }
+                if !options.process {
+                    continue;
+                }
+                eprintln!("bench: {label}: weijian as its own process (run {})", r + 1);
+                let c =
+                    weijian_process_run(&mut ctx, options.devices, per_message, messages).await?;
+                eprintln!(
+                    "bench: {label}: weijian (own process) {:.0} msg/s, {:.0} readings/s",
+                    c.msg_rate(),
+                    c.readings_rate()
+                );
+                if pair
+                    .weijian_process
+                    .is_none_or(|best| c.msg_rate() > best.msg_rate())
+                {
+                    pair.weijian_process = Some(c);
                 }
             }
             report.pairs.push(pair);
@@ -496,6 +518,7 @@ mod tests {
             steady: false,
             latency: true,
             memory: false,
+            process: false,
             questdb: None,
         };
         let mut out = Vec::new();

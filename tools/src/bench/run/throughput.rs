@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::child::Child;
 use super::{join_loadgen, spawn_loadgen, start_weijian, wait_for, Ctx, Phase};
 use crate::bench::bare::Bare;
 use crate::bench::mosquitto::Mosquitto;
@@ -56,6 +57,9 @@ pub struct Pair {
     pub per_message: usize,
     pub bare: Throughput,
     pub weijian: Throughput,
+    /// weijian as its own process (`weijian run`, as deployed); `cpu_self` is this process
+    /// (publisher, sink) plus weijian's.
+    pub weijian_process: Option<Throughput>,
 }
 pub(super) async fn bare_run(
     ctx: &mut Ctx,
@@ -145,6 +149,49 @@ pub(super) async fn weijian_run(
         publish_elapsed: sent.elapsed,
         rejected,
         cpu_self: cpu1.0.saturating_sub(cpu0.0),
+        cpu_broker: cpu1.1.saturating_sub(cpu0.1),
+    })
+}
+
+/// weijian end to end as its own process (`weijian run` in a child process, as it is
+/// deployed), timed like [`weijian_run`]: the publisher and the ILP sink stay in this process,
+/// so weijian's runtime serves only weijian (in process, the publisher's and the sink's tasks
+/// share its two worker threads).
+pub(super) async fn weijian_process_run(
+    ctx: &mut Ctx,
+    devices: usize,
+    per_message: usize,
+    messages: u64,
+) -> Result<Throughput, BenchError> {
+    let phase = Phase::new(ctx)?;
+    let child = Child::start(ctx, &phase, devices).await?;
+    let mut lg = phase.loadgen(ctx, devices, per_message);
+    lg.count = Some(messages);
+    let table = phase.readings_table();
+    let target = messages * per_message as u64;
+    let cpu0 = cpu_now(&ctx.broker);
+    let child0 = rss::cpu(Some(child.pid))?;
+    let start = Instant::now();
+    let handle = spawn_loadgen(lg);
+    let counts = ctx.sink.counts.clone();
+    let done = wait_for(
+        "weijian (own process) rows stored",
+        Duration::from_secs(600),
+        || counts.table(&table),
+        target,
+    )
+    .await?;
+    let sent = join_loadgen(handle).await?;
+    let cpu1 = cpu_now(&ctx.broker);
+    let child1 = rss::cpu(Some(child.pid))?;
+    drop(child);
+    Ok(Throughput {
+        messages,
+        readings: target,
+        elapsed: done - start,
+        publish_elapsed: sent.elapsed,
+        rejected: 0,
+        cpu_self: cpu1.0.saturating_sub(cpu0.0) + child1.saturating_sub(child0),
         cpu_broker: cpu1.1.saturating_sub(cpu0.1),
     })
 }
