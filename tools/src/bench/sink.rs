@@ -46,18 +46,35 @@ impl Counts {
     }
 
     fn add(&self, body: &[u8]) {
+        // Lines of one table come in runs: count each run, and look its table up once.
         let mut local: HashMap<&[u8], u64> = HashMap::new();
         let mut lines = 0u64;
-        for line in body.split(|&b| b == b'\n') {
+        let mut run: Option<(&[u8], u64)> = None;
+        let mut start = 0;
+        while start < body.len() {
+            let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |i| start + i);
+            let line = &body[start..end];
+            start = end + 1;
             if line.is_empty() {
                 continue;
             }
             lines += 1;
-            let end = line
+            let table_end = line
                 .iter()
                 .position(|&b| b == b',' || b == b' ')
                 .unwrap_or(line.len());
-            *local.entry(&line[..end]).or_default() += 1;
+            let table = &line[..table_end];
+            match &mut run {
+                Some((current, n)) if *current == table => *n += 1,
+                _ => {
+                    if let Some((t, n)) = run.replace((table, 1)) {
+                        *local.entry(t).or_default() += n;
+                    }
+                }
+            }
+        }
+        if let Some((t, n)) = run {
+            *local.entry(t).or_default() += n;
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.lines.fetch_add(lines, Ordering::Relaxed);
@@ -202,6 +219,10 @@ mod tests {
         assert_eq!(c.table("b_alerts"), 1);
         assert_eq!(c.lines.load(Ordering::Relaxed), 4);
         assert_eq!(c.requests.load(Ordering::Relaxed), 2);
+        // Runs of one table, interleaved, and empty lines.
+        c.add(b"t_a x=1 1\nt_b x=1 1\n\nt_a x=1 1\nt_a x=2 2\n");
+        assert_eq!((c.table("t_a"), c.table("t_b")), (3, 1));
+        assert_eq!(c.requests_for("t_a"), 1);
         assert_eq!(
             percent_decode("SELECT+count()%20FROM+%22b_t%22"),
             "SELECT count() FROM \"b_t\""
