@@ -66,7 +66,7 @@ pub async fn page(State(state): State<ConsoleState>, signed: Signed) -> Response
             .into_iter()
             .flatten()
             .map(|d| {
-                let a = activity.get(&*d.id);
+                let a = activity.get(&d.id);
                 DeviceLine {
                     id: d.id.to_string(),
                     kind: d.kind.as_str(),
