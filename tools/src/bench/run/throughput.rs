@@ -123,34 +123,11 @@ pub(super) async fn weijian_run(
     let phase = Phase::new(ctx)?;
     let config = phase.config(ctx, devices, "127.0.0.1:0")?;
     let (running, _shutdown) = start_weijian(config).await?;
-    let mut lg = phase.loadgen(ctx, devices, per_message);
-    lg.count = Some(messages);
-    let table = phase.readings_table();
-    let target = messages * per_message as u64;
-    let cpu0 = cpu_now(&ctx.broker);
-    let start = Instant::now();
-    let handle = spawn_loadgen(lg);
-    let counts = ctx.sink.counts.clone();
-    let done = wait_for(
-        "weijian rows stored",
-        Duration::from_secs(600),
-        || counts.table(&table),
-        target,
-    )
-    .await?;
-    let sent = join_loadgen(handle).await?;
-    let cpu1 = cpu_now(&ctx.broker);
-    let rejected = rejected(&running);
+    let mut result =
+        publish_until_stored(ctx, &phase, devices, per_message, messages, None).await?;
+    result.rejected = rejected(&running);
     running.stop().await;
-    Ok(Throughput {
-        messages,
-        readings: target,
-        elapsed: done - start,
-        publish_elapsed: sent.elapsed,
-        rejected,
-        cpu_self: cpu1.0.saturating_sub(cpu0.0),
-        cpu_broker: cpu1.1.saturating_sub(cpu0.1),
-    })
+    Ok(result)
 }
 
 /// weijian end to end as its own process (`weijian run` in a child process, as it is
@@ -165,17 +142,36 @@ pub(super) async fn weijian_process_run(
 ) -> Result<Throughput, BenchError> {
     let phase = Phase::new(ctx)?;
     let child = Child::start(ctx, &phase, devices).await?;
+    publish_until_stored(ctx, &phase, devices, per_message, messages, Some(child.pid)).await
+}
+
+/// Publishes `messages` as fast as possible and waits until the sink holds every reading row
+/// of the phase. The CPU counted is this process's, plus `child`'s (a weijian process) if any.
+async fn publish_until_stored(
+    ctx: &Ctx,
+    phase: &Phase,
+    devices: usize,
+    per_message: usize,
+    messages: u64,
+    child: Option<u32>,
+) -> Result<Throughput, BenchError> {
+    let child_cpu = || -> Result<Duration, BenchError> {
+        Ok(match child {
+            Some(pid) => rss::cpu(Some(pid))?,
+            None => Duration::ZERO,
+        })
+    };
     let mut lg = phase.loadgen(ctx, devices, per_message);
     lg.count = Some(messages);
     let table = phase.readings_table();
     let target = messages * per_message as u64;
     let cpu0 = cpu_now(&ctx.broker);
-    let child0 = rss::cpu(Some(child.pid))?;
+    let child0 = child_cpu()?;
     let start = Instant::now();
     let handle = spawn_loadgen(lg);
     let counts = ctx.sink.counts.clone();
     let done = wait_for(
-        "weijian (own process) rows stored",
+        "weijian rows stored",
         Duration::from_secs(600),
         || counts.table(&table),
         target,
@@ -183,8 +179,7 @@ pub(super) async fn weijian_process_run(
     .await?;
     let sent = join_loadgen(handle).await?;
     let cpu1 = cpu_now(&ctx.broker);
-    let child1 = rss::cpu(Some(child.pid))?;
-    drop(child);
+    let child1 = child_cpu()?;
     Ok(Throughput {
         messages,
         readings: target,
