@@ -27,6 +27,8 @@ pub struct Throughput {
     pub cpu_self: Duration,
     /// CPU time of Mosquitto during the run.
     pub cpu_broker: Duration,
+    /// weijian as its own process only: its CPU time (also counted in `cpu_self`).
+    pub cpu_weijian_process: Duration,
 }
 
 impl Throughput {
@@ -99,6 +101,7 @@ pub(super) async fn bare_run(
         rejected: 0,
         cpu_self: cpu1.0.saturating_sub(cpu0.0),
         cpu_broker: cpu1.1.saturating_sub(cpu0.1),
+        cpu_weijian_process: Duration::ZERO,
     })
 }
 fn rejected(running: &weijian_service::pipeline::Running) -> u64 {
@@ -188,6 +191,7 @@ async fn publish_until_stored(
         rejected: 0,
         cpu_self: cpu1.0.saturating_sub(cpu0.0) + child1.saturating_sub(child0),
         cpu_broker: cpu1.1.saturating_sub(cpu0.1),
+        cpu_weijian_process: child1.saturating_sub(child0),
     })
 }
 
@@ -278,6 +282,7 @@ pub(super) async fn weijian_questdb_run(
             rejected,
             cpu_self: cpu1.0.saturating_sub(cpu0.0),
             cpu_broker: cpu1.1.saturating_sub(cpu0.1),
+            cpu_weijian_process: Duration::ZERO,
         },
         table,
         visible_after,
