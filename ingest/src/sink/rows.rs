@@ -164,7 +164,7 @@ impl Row {
     /// What questdb-rs refuses (an invalid name or timestamp); the buffer is then left with a
     /// partial row, so callers set a marker first and rewind on error.
     pub fn encode(&self, buf: &mut Buffer, tables: &TableNames) -> questdb::Result<()> {
-        buf.table(tables.get(self.table()))?;
+        buf.table(tables.ilp(self.table())?)?;
         match self {
             // The hot path (every reading): its column names are constants, checked once by
             // a test (`reading_column_names_are_valid_ilp_names`) instead of on every row.

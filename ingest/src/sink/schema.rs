@@ -110,7 +110,9 @@ pub const fn flag_column(metric: Metric) -> &'static str {
 /// Table names with the configured prefix, computed once (not per row).
 #[derive(Debug, Clone)]
 pub struct TableNames {
-    names: std::collections::HashMap<&'static str, String>,
+    /// Per table of [`tables`]: its unprefixed name, the prefixed name, and whether that is a
+    /// valid ILP table name (checked once here rather than by questdb-rs on every row).
+    names: Vec<(&'static str, String, bool)>,
 }
 
 impl TableNames {
@@ -118,14 +120,32 @@ impl TableNames {
         Self {
             names: tables()
                 .into_iter()
-                .map(|t| (t.name, format!("{prefix}{}", t.name)))
+                .map(|t| {
+                    let name = format!("{prefix}{}", t.name);
+                    let valid = questdb::ingress::TableName::new(&name).is_ok();
+                    (t.name, name, valid)
+                })
                 .collect(),
         }
     }
 
     /// The prefixed name of an (unprefixed) table name from [`tables`].
     pub fn get<'a>(&'a self, table: &'a str) -> &'a str {
-        self.names.get(table).map_or(table, String::as_str)
+        self.names
+            .iter()
+            .find(|(t, _, _)| *t == table)
+            .map_or(table, |(_, name, _)| name.as_str())
+    }
+
+    /// The prefixed name of `table` for an ILP buffer: checked once, when these names were
+    /// made; an invalid one (a bad prefix) or a table not in [`tables`] is checked now, and its
+    /// error says why.
+    pub fn ilp<'a>(&'a self, table: &'a str) -> questdb::Result<questdb::ingress::TableName<'a>> {
+        match self.names.iter().find(|(t, _, _)| *t == table) {
+            Some((_, name, true)) => Ok(questdb::ingress::TableName::new_unchecked(name)),
+            Some((_, name, false)) => questdb::ingress::TableName::new(name),
+            None => questdb::ingress::TableName::new(table),
+        }
     }
 }
 
@@ -343,6 +363,26 @@ pub fn tables() -> Vec<Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixed_table_names_are_checked_once_and_a_bad_one_still_fails_with_its_reason() {
+        let names = TableNames::new("wj_");
+        let table = readings_table_name(DeviceKind::WaterMonitor);
+        assert_eq!(names.get(table), format!("wj_{table}"));
+        assert_eq!(names.ilp(table).unwrap().as_ref(), format!("wj_{table}"));
+        // Not one of ours: checked on the spot.
+        assert!(names.ilp("plain").is_ok());
+        assert!(names.ilp("bad/name").is_err());
+        let bad = TableNames::new("a/b_");
+        let Err(error) = bad.ilp(table) else {
+            panic!("a prefix with '/' made a valid table name");
+        };
+        assert!(
+            error.msg().contains("Table names can't contain a '/'"),
+            "{}",
+            error.msg()
+        );
+    }
 
     #[test]
     fn every_table_has_ts_first_and_keys_that_exist() {
