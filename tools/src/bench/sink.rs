@@ -1,5 +1,6 @@
 //! A minimal ILP-over-HTTP sink standing in for QuestDB in `weijian bench`: it answers
-//! `/settings` with 404 (so questdb-rs uses ILP protocol version 1), `/ping` with 204, `/exec`
+//! `/settings` as QuestDB 9 does (ILP protocol versions 1 and 2, so weijian encodes doubles in
+//! binary, as it does against a real QuestDB), `/ping` with 204, `/exec`
 //! with `200 {"ddl":"OK"}` (or, for `SELECT count() FROM "t"`, the lines counted for `t`), and `/write` with 204 after reading the whole body and counting
 //! its lines per table. It stores nothing: the benchmark measures weijian up to the store's
 //! door, not QuestDB.
@@ -52,18 +53,14 @@ impl Counts {
         let mut run: Option<(&[u8], u64)> = None;
         let mut start = 0;
         while start < body.len() {
-            let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |i| start + i);
-            let line = &body[start..end];
+            let (table_end, end) = scan_line(body, start);
+            let table = &body[start..table_end];
+            let empty = end == start;
             start = end + 1;
-            if line.is_empty() {
+            if empty {
                 continue;
             }
             lines += 1;
-            let table_end = line
-                .iter()
-                .position(|&b| b == b',' || b == b' ')
-                .unwrap_or(line.len());
-            let table = &line[..table_end];
             match &mut run {
                 Some((current, n)) if *current == table => *n += 1,
                 _ => {
@@ -97,6 +94,60 @@ impl Counts {
 }
 
 /// A running sink.
+/// ILP v2's type byte of a binary double (8 little-endian bytes follow).
+const BINARY_F64: u8 = 16;
+
+/// The line that starts at `start`: where its table name ends and where the line ends (its
+/// `\n`, or the end of the body). Skips what may hold a `\n` that does not end the line:
+/// escaped bytes, quoted string fields and ILP v2 binary doubles (`name==`, the type byte,
+/// 8 bytes). A tag value may not begin with `"` (weijian's ids cannot).
+fn scan_line(body: &[u8], start: usize) -> (usize, usize) {
+    let table_end = body[start..]
+        .iter()
+        .position(|&b| matches!(b, b',' | b' ' | b'\n'))
+        .map_or(body.len(), |i| start + i);
+    let mut p = table_end;
+    while let Some(i) = body
+        .get(p..)
+        .and_then(|rest| memchr::memchr3(b'\n', b'=', b'\\', rest))
+    {
+        let at = p + i;
+        match body[at] {
+            b'\n' => return (table_end, at),
+            b'\\' => p = at + 2,
+            _ => match body.get(at + 1) {
+                Some(b'=') => {
+                    let payload = if body.get(at + 2) == Some(&BINARY_F64) {
+                        8
+                    } else {
+                        0
+                    };
+                    p = at + 3 + payload;
+                }
+                Some(b'"') => {
+                    // A string field: to its closing quote (`\` escapes inside).
+                    let mut q = at + 2;
+                    loop {
+                        match body
+                            .get(q..)
+                            .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                        {
+                            None => return (table_end, body.len()),
+                            Some(j) if body[q + j] == b'\\' => q += j + 2,
+                            Some(j) => {
+                                p = q + j + 1;
+                                break;
+                            }
+                        }
+                    }
+                }
+                _ => p = at + 1,
+            },
+        }
+    }
+    (table_end, body.len())
+}
+
 #[derive(Debug)]
 pub struct IlpSink {
     pub addr: SocketAddr,
@@ -113,6 +164,7 @@ impl IlpSink {
         let counts = Arc::new(Counts::default());
         let app = Router::new()
             .route("/ping", get(|| async { StatusCode::NO_CONTENT }))
+            .route("/settings", get(settings))
             .route("/exec", any(exec))
             .route("/write", post(write))
             .route("/api/v2/write", post(write))
@@ -145,6 +197,14 @@ impl Drop for IlpSink {
 /// `/exec`: `SELECT count() FROM "table"` is answered from the counts (as QuestDB would,
 /// so `weijian bench` can run its real-QuestDB path against the sink); anything else (DDL)
 /// with `{"ddl":"OK"}`.
+/// What QuestDB 9 says of itself that clients read: the ILP versions it accepts.
+async fn settings() -> ([(&'static str, &'static str); 1], &'static str) {
+    (
+        [("content-type", "application/json")],
+        r#"{"config":{"release.type":"OSS","release.version":"9.0.0-bench-sink","line.proto.support.versions":[1,2],"ilp.proto.transports":["tcp","http"]},"preferences.version":0,"preferences":{}}"#,
+    )
+}
+
 async fn exec(
     State(counts): State<Arc<Counts>>,
     RawQuery(query): RawQuery,
@@ -209,6 +269,51 @@ async fn write(State(counts): State<Arc<Counts>>, body: Bytes) -> StatusCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_doubles_and_strings_holding_newlines_do_not_split_lines() {
+        use questdb::ingress::{Buffer, ProtocolVersion, TimestampMicros};
+        // Every byte of this double is a newline; the string holds a newline, quotes and `==`.
+        let newlines = f64::from_bits(0x0A0A_0A0A_0A0A_0A0A);
+        let mut buf = Buffer::new(ProtocolVersion::V2);
+        for i in 0..3 {
+            buf.table("t_readings")
+                .unwrap()
+                .symbol("device", "d0")
+                .unwrap()
+                .column_f64("v", newlines)
+                .unwrap()
+                .column_f64("w", f64::from(i))
+                .unwrap()
+                .at(TimestampMicros::new(1_000 + i64::from(i)))
+                .unwrap();
+        }
+        buf.table("t_events")
+            .unwrap()
+            .symbol("device", "d0")
+            .unwrap()
+            .column_str("data", "a\nb \"c\" x==y\\")
+            .unwrap()
+            .column_f64("v", newlines)
+            .unwrap()
+            .at(TimestampMicros::new(5_000))
+            .unwrap();
+        buf.table("t_readings")
+            .unwrap()
+            .column_f64("v", 1.5)
+            .unwrap()
+            .at(TimestampMicros::new(6_000))
+            .unwrap();
+        let body = buf.as_bytes();
+        assert!(
+            body.iter().filter(|&&b| b == b'\n').count() > 5,
+            "the test needs newlines inside lines"
+        );
+        let c = Counts::default();
+        c.add(body);
+        assert_eq!((c.table("t_readings"), c.table("t_events")), (4, 1));
+        assert_eq!(c.lines.load(Ordering::Relaxed), 5);
+    }
 
     #[test]
     fn lines_are_counted_per_table() {
