@@ -131,19 +131,24 @@ impl TableNames {
 
     /// The prefixed name of an (unprefixed) table name from [`tables`].
     pub fn get<'a>(&'a self, table: &'a str) -> &'a str {
+        self.entry(table).map_or(table, |(name, _)| name)
+    }
+
+    /// The prefixed name of `table` and whether it is a valid ILP table name.
+    fn entry(&self, table: &str) -> Option<(&str, bool)> {
         self.names
             .iter()
             .find(|(t, _, _)| *t == table)
-            .map_or(table, |(_, name, _)| name.as_str())
+            .map(|(_, name, valid)| (name.as_str(), *valid))
     }
 
     /// The prefixed name of `table` for an ILP buffer: checked once, when these names were
     /// made; an invalid one (a bad prefix) or a table not in [`tables`] is checked now, and its
     /// error says why.
     pub fn ilp<'a>(&'a self, table: &'a str) -> questdb::Result<questdb::ingress::TableName<'a>> {
-        match self.names.iter().find(|(t, _, _)| *t == table) {
-            Some((_, name, true)) => Ok(questdb::ingress::TableName::new_unchecked(name)),
-            Some((_, name, false)) => questdb::ingress::TableName::new(name),
+        match self.entry(table) {
+            Some((name, true)) => Ok(questdb::ingress::TableName::new_unchecked(name)),
+            Some((name, false)) => questdb::ingress::TableName::new(name),
             None => questdb::ingress::TableName::new(table),
         }
     }
