@@ -2,6 +2,7 @@
 //!
 //! - [`schema`]: tables, columns, dedup keys, DDL.
 //! - [`rows`]: rows and their ILP encoding.
+//! - [`ilp`]: a request body: reading rows written directly, the others through questdb-rs.
 //! - [`cycles`]: the `sterilization_cycles` table and its rows.
 //! - [`http`]: QuestDB's HTTP API (`/write`, `/exec`), every answer classified by status.
 //! - [`questdb`]: the writer (DDL at start, requests bounded by bytes, refused rows isolated
@@ -10,6 +11,7 @@
 
 pub mod cycles;
 pub mod http;
+pub mod ilp;
 pub mod questdb;
 pub mod risk;
 pub mod rows;

@@ -17,9 +17,10 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use questdb::ingress::{Buffer, ProtocolVersion};
+use questdb::ingress::ProtocolVersion;
 
 use super::http::{HttpError, QuestDbHttp};
+use super::ilp::IlpBody;
 use super::rows::{QuarantineRow, Row};
 use super::schema::{self, TableNames};
 use crate::config::QuestDbConfig;
@@ -227,7 +228,7 @@ impl QuestDbWriter {
         let protocol = self.protocol.unwrap_or(ProtocolVersion::V1);
         let max_bytes = self.config.batch_max_bytes.max(1);
         let mut encoded = match self.spare.take() {
-            Some(mut spare) if spare.protocol == protocol => {
+            Some(mut spare) if spare.body.protocol() == protocol => {
                 spare.clear();
                 spare
             }
@@ -327,13 +328,12 @@ fn split(lines: Range<usize>, line: Option<usize>) -> Vec<Range<usize>> {
     parts.into_iter().filter(|p| !p.is_empty()).collect()
 }
 
-/// Rows encoded into one ILP buffer, with where each line starts, so any run of lines can be
+/// Rows encoded into one ILP body, with where each line starts, so any run of lines can be
 /// sent without encoding again.
 #[derive(Debug)]
 struct Encoded {
-    protocol: ProtocolVersion,
-    buf: Buffer,
-    /// Byte offset of each line in `buf`.
+    body: IlpBody,
+    /// Byte offset of each line in `body`.
     starts: Vec<usize>,
     /// The batch index of each line's row.
     rows: Vec<usize>,
@@ -342,8 +342,7 @@ struct Encoded {
 impl Encoded {
     fn new(protocol: ProtocolVersion) -> Self {
         Self {
-            protocol,
-            buf: Buffer::new(protocol),
+            body: IlpBody::new(protocol),
             starts: Vec::new(),
             rows: Vec::new(),
         }
@@ -351,20 +350,15 @@ impl Encoded {
 
     /// Empties it, keeping its memory.
     fn clear(&mut self) {
-        self.buf.clear();
+        self.body.clear();
         self.starts.clear();
         self.rows.clear();
     }
 
-    /// Appends `row` (batch index `index`) as one line; on error the buffer is unchanged.
+    /// Appends `row` (batch index `index`) as one line; on error the body is unchanged.
     fn push(&mut self, row: &Row, index: usize, tables: &TableNames) -> questdb::Result<()> {
-        self.buf.set_marker()?;
-        let start = self.buf.len();
-        if let Err(e) = row.encode(&mut self.buf, tables) {
-            self.buf.rewind_to_marker()?;
-            return Err(e);
-        }
-        self.buf.clear_marker();
+        let start = self.body.len();
+        self.body.push(row, tables)?;
         self.starts.push(start);
         self.rows.push(index);
         Ok(())
@@ -375,7 +369,7 @@ impl Encoded {
     }
 
     fn bytes(&self) -> usize {
-        self.buf.len()
+        self.body.len()
     }
 
     fn row_of(&self, line: usize) -> usize {
@@ -384,7 +378,7 @@ impl Encoded {
 
     /// The bytes of `lines`.
     fn slice(&self, lines: Range<usize>) -> &[u8] {
-        let bytes = self.buf.as_bytes();
+        let bytes = self.body.as_bytes();
         let start = self.starts.get(lines.start).copied().unwrap_or(bytes.len());
         let end = self.starts.get(lines.end).copied().unwrap_or(bytes.len());
         &bytes[start..end]

@@ -393,12 +393,12 @@ pub fn payload_text(raw: &[u8]) -> (String, &'static str) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::sink::schema::{tables, ColumnType};
     use questdb::ingress::ProtocolVersion;
 
-    fn sample_rows() -> Vec<Row> {
+    pub(crate) fn sample_rows() -> Vec<Row> {
         let mut rows = Vec::new();
         for kind in DeviceKind::ALL {
             rows.push(Row::Reading(ReadingRow {
