@@ -220,6 +220,56 @@ impl Publisher {
     }
 }
 
+/// At most this many payload bytes are made before a timed run ([`prepare`]); the rest of the
+/// run makes its payloads as it goes.
+const MAX_PREPARED_BYTES: u64 = 1 << 30;
+
+/// Messages made before a timed run, with the generator that goes on after them.
+#[derive(Debug)]
+pub struct Prepared {
+    gen: PayloadGen,
+    messages: std::vec::IntoIter<(String, Vec<u8>)>,
+}
+
+/// Makes the first messages of a run of `options.count` messages now (up to 1 GiB of
+/// payloads), so that formatting JSON is not timed with the run: in `weijian bench` the
+/// publisher stands for the gateways, which make their payloads on their own machines, and
+/// here it shares two cores with the broker and the subscriber under test. The messages are
+/// the ones [`run`] would make, in the same order, with timestamps of the time they were made
+/// (seconds before they are sent). `None` without a count.
+pub fn prepare(options: &LoadgenOptions) -> Option<Prepared> {
+    let count = options.count?;
+    let mut gen = generator(options);
+    let devices = options.devices.max(1) as u64;
+    let mut messages = Vec::new();
+    let (mut bytes, mut now) = (0u64, wall_clock());
+    for n in 0..count {
+        if bytes >= MAX_PREPARED_BYTES {
+            break;
+        }
+        if n % 64 == 0 {
+            now = wall_clock();
+        }
+        let (topic, payload) = gen.message(usize::try_from(n % devices).unwrap_or(0), now);
+        bytes += payload.len() as u64;
+        messages.push((topic, payload));
+    }
+    Some(Prepared {
+        gen,
+        messages: messages.into_iter(),
+    })
+}
+
+fn generator(options: &LoadgenOptions) -> PayloadGen {
+    PayloadGen::new(
+        &options.topic_prefix,
+        options.format,
+        options.devices,
+        options.per_message,
+        options.seed,
+    )
+}
+
 /// Runs the load generator until its count or duration is reached (or `cancel`), calling
 /// `progress` about once a second; for QoS 1, waits (up to 30 s) for the last PUBACKs.
 ///
@@ -227,6 +277,19 @@ impl Publisher {
 /// Cannot connect, or the connection's event loop died.
 pub async fn run(
     options: &LoadgenOptions,
+    cancel: CancellationToken,
+    progress: impl FnMut(&LoadgenStats),
+) -> Result<LoadgenStats, BenchError> {
+    run_prepared(options, None, cancel, progress).await
+}
+
+/// [`run`], sending `prepared`'s messages first (see [`prepare`]).
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_prepared(
+    options: &LoadgenOptions,
+    prepared: Option<Prepared>,
     cancel: CancellationToken,
     mut progress: impl FnMut(&LoadgenStats),
 ) -> Result<LoadgenStats, BenchError> {
@@ -237,13 +300,10 @@ pub async fn run(
         options.inflight,
     )
     .await?;
-    let mut gen = PayloadGen::new(
-        &options.topic_prefix,
-        options.format,
-        options.devices,
-        options.per_message,
-        options.seed,
-    );
+    let (mut gen, mut ready) = match prepared {
+        Some(p) => (p.gen, p.messages),
+        None => (generator(options), Vec::new().into_iter()),
+    };
     let devices = options.devices.max(1);
     let start = Instant::now();
     let mut stats = LoadgenStats::default();
@@ -270,7 +330,7 @@ pub async fn run(
             now = wall_clock();
         }
         let device = usize::try_from(stats.messages % devices as u64).unwrap_or(0);
-        let (topic, payload) = gen.message(device, now);
+        let (topic, payload) = ready.next().unwrap_or_else(|| gen.message(device, now));
         stats.bytes += payload.len() as u64;
         publisher.publish(topic, options.qos, payload).await?;
         stats.messages += 1;

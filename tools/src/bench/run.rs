@@ -434,7 +434,17 @@ async fn wait_for(
 fn spawn_loadgen(
     options: LoadgenOptions,
 ) -> tokio::task::JoinHandle<Result<loadgen::LoadgenStats, BenchError>> {
-    tokio::spawn(async move { loadgen::run(&options, CancellationToken::new(), |_| {}).await })
+    spawn_prepared_loadgen(options, None)
+}
+
+/// The load generator, sending `prepared`'s messages first ([`loadgen::prepare`]).
+fn spawn_prepared_loadgen(
+    options: LoadgenOptions,
+    prepared: Option<loadgen::Prepared>,
+) -> tokio::task::JoinHandle<Result<loadgen::LoadgenStats, BenchError>> {
+    tokio::spawn(async move {
+        loadgen::run_prepared(&options, prepared, CancellationToken::new(), |_| {}).await
+    })
 }
 
 async fn join_loadgen(

@@ -5,8 +5,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::child::Child;
-use super::{join_loadgen, spawn_loadgen, start_weijian, wait_for, Ctx, Phase};
+use super::{join_loadgen, spawn_prepared_loadgen, start_weijian, wait_for, Ctx, Phase};
 use crate::bench::bare::Bare;
+use crate::bench::loadgen;
 use crate::bench::mosquitto::Mosquitto;
 use crate::bench::questdb::RealQuestDb;
 use crate::bench::rss;
@@ -79,9 +80,11 @@ pub(super) async fn bare_run(
     }
     let mut lg = phase.loadgen(ctx, devices, per_message);
     lg.count = Some(messages);
+    // The payloads are made before the clock starts (as gateways make theirs elsewhere).
+    let prepared = loadgen::prepare(&lg);
     let cpu0 = cpu_now(&ctx.broker);
     let start = Instant::now();
-    let handle = spawn_loadgen(lg);
+    let handle = spawn_prepared_loadgen(lg, prepared);
     let acked = bare.acked.clone();
     let done = wait_for(
         "bare acked",
@@ -168,10 +171,12 @@ async fn publish_until_stored(
     lg.count = Some(messages);
     let table = phase.readings_table();
     let target = messages * per_message as u64;
+    // The payloads are made before the clock starts (as gateways make theirs elsewhere).
+    let prepared = loadgen::prepare(&lg);
     let cpu0 = cpu_now(&ctx.broker);
     let child0 = child_cpu()?;
     let start = Instant::now();
-    let handle = spawn_loadgen(lg);
+    let handle = spawn_prepared_loadgen(lg, prepared);
     let counts = ctx.sink.counts.clone();
     let done = wait_for(
         "weijian rows stored",
@@ -234,9 +239,10 @@ pub(super) async fn weijian_questdb_run(
     let mut lg = phase.loadgen(ctx, devices, per_message);
     lg.count = Some(messages);
     let target = messages * per_message as u64;
+    let prepared = loadgen::prepare(&lg);
     let cpu0 = cpu_now(&ctx.broker);
     let start = Instant::now();
-    let handle = spawn_loadgen(lg);
+    let handle = spawn_prepared_loadgen(lg, prepared);
     let written = running.metrics.rows_written.clone();
     let done = wait_for(
         "rows acknowledged by QuestDB",
