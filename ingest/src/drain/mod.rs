@@ -32,13 +32,15 @@
 //! the latest receive time read, or the wall clock once the drain has caught up), not only when
 //! their device sends again.
 //!
-//! Layout: the loop and the modes here; `batch.rs` (pending rows, writing a batch);
+//! Layout: the loop and the modes here; `ahead.rs` (decoding the next records while these are
+//! judged); `batch.rs` (pending rows, writing a batch);
 //! `effects.rs` (what a record caused: requests, delivery's effects, the outbox, announcing
 //! events, counting, HJ 212 replies);
 //! `reload.rs` (taking a reloaded registry); `feedback.rs` (refusal replies to gateways);
 //! `splits.rs` (HJ 212 split uploads: expiry and the commit bound);
 //! `tests.rs` (the drain against an in-memory store, under paused time).
 
+mod ahead;
 mod batch;
 mod effects;
 mod feedback;
@@ -61,7 +63,6 @@ use tracing::Instrument;
 use crate::alerts::{AlertStage, PreparedSave};
 use crate::delivery::{Effects, NoticeOutbox, API_TOPIC};
 use crate::health::Health;
-use crate::message::Message;
 use crate::reject::Reason;
 use crate::sink::questdb::WriteError;
 use crate::sink::rows::Row;
@@ -314,47 +315,55 @@ impl Drain {
             let mut effects = Effects::default();
             // Every log line about a record of this batch names the batch (its size and last
             // spool position); the span covers decoding, rules and delivery decisions.
+            let records = batch.len();
             let span = if batch.is_empty() {
                 tracing::Span::none()
             } else {
-                tracing::info_span!("drain_batch", records = batch.len(), last = last)
+                tracing::info_span!("drain_batch", records = records, last = last)
             };
-            let in_batch = span.enter();
             let started = std::time::Instant::now();
             let mut latest_received = None;
-            for record in &batch {
-                match Message::decode(&record.data) {
-                    Ok(msg) if msg.topic == API_TOPIC => {
-                        self.apply_request(record.pos.seq(), &msg, &mut effects);
-                    }
-                    Ok(msg) => {
-                        let processed = self.validator.process_spooled(record.pos.seq(), &msg);
-                        let events = self.alerts.feed(record.pos.seq(), &processed.inputs);
-                        latest_received = latest_received.max(Some(msg.received_at));
-                        // Re-read records (after an outage) are counted and answered once.
-                        if self.seen_up_to.is_none_or(|s| record.pos.seq() > s) {
-                            self.seen_up_to = Some(record.pos.seq());
-                            self.account(&msg, &processed);
-                            self.reply(&msg, &processed);
-                            self.feedback.refused(
-                                &msg,
-                                &processed.rows,
-                                self.client.as_ref(),
-                                &self.metrics,
-                                std::time::Instant::now(),
-                            );
+            // Records are judged in spool order; the next chunk decodes meanwhile (`ahead.rs`).
+            let mut ahead = ahead::Ahead::new(batch, self.validator.decoder());
+            while let Some(chunk) = ahead.next_chunk().instrument(span.clone()).await {
+                let _in_batch = span.enter();
+                for decoded in chunk {
+                    let seq = decoded.seq;
+                    match decoded.msg {
+                        Ok(msg) if msg.topic == API_TOPIC => {
+                            self.apply_request(seq, &msg, &mut effects);
                         }
-                        if keep_rows {
-                            rows.extend(processed.rows);
+                        Ok(msg) => {
+                            let processed =
+                                self.validator.process_decoded(seq, &msg, decoded.ahead);
+                            let events = self.alerts.feed(seq, &processed.inputs);
+                            latest_received = latest_received.max(Some(msg.received_at));
+                            // Re-read records (after an outage) are counted and answered once.
+                            if self.seen_up_to.is_none_or(|s| seq > s) {
+                                self.seen_up_to = Some(seq);
+                                self.account(&msg, &processed);
+                                self.reply(&msg, &processed);
+                                self.feedback.refused(
+                                    &msg,
+                                    &processed.rows,
+                                    self.client.as_ref(),
+                                    &self.metrics,
+                                    std::time::Instant::now(),
+                                );
+                            }
+                            if keep_rows {
+                                rows.extend(processed.rows);
+                            }
+                            self.announce(events, true, &mut effects);
+                            self.held_alerts.extend(self.alerts.take_cycle_rows());
                         }
-                        self.announce(events, true, &mut effects);
-                        self.held_alerts.extend(self.alerts.take_cycle_rows());
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, pos = record.pos.seq(), "Skipped a spool record that is not a message.");
+                        Err(error) => {
+                            tracing::error!(%error, pos = seq, "Skipped a spool record that is not a message.");
+                        }
                     }
                 }
             }
+            let in_batch = span.enter();
             let expired = self.expire_split_uploads(caught_up, latest_received);
             if keep_rows {
                 rows.extend(expired);
@@ -369,8 +378,10 @@ impl Drain {
                 self.carry_out(ticked, &mut effects);
             }
             drop(in_batch);
-            if !batch.is_empty() {
-                self.stage("records", started);
+            if records > 0 {
+                let waited = ahead.waited();
+                self.observe_stage("records", started.elapsed().saturating_sub(waited));
+                self.observe_stage("decode_wait", waited);
             }
             // Notices are durable in the outbox before anything that caused them is committed
             // (and before the state that produced them is saved).
@@ -499,10 +510,14 @@ impl Drain {
 
     /// Counts the time since `started` in `weijian_drain_stage_seconds{stage}`.
     fn stage(&self, stage: &str, started: std::time::Instant) {
+        self.observe_stage(stage, started.elapsed());
+    }
+
+    fn observe_stage(&self, stage: &str, took: Duration) {
         self.metrics
             .drain_stage
             .with_label_values(&[stage])
-            .observe(started.elapsed().as_secs_f64());
+            .observe(took.as_secs_f64());
     }
 
     /// Writes everything pending and waits for it (shutdown).

@@ -19,7 +19,14 @@ pub const UNKNOWN_CHANNEL: &str = "unknown";
 pub const WRITE_ERROR_KINDS: [&str; 2] = ["unavailable", "rejected"];
 
 /// The `stage` label of `weijian_drain_stage_seconds`.
-pub const DRAIN_STAGES: [&str; 5] = ["records", "outbox", "store_wait", "snapshot", "commit"];
+pub const DRAIN_STAGES: [&str; 6] = [
+    "records",
+    "decode_wait",
+    "outbox",
+    "store_wait",
+    "snapshot",
+    "commit",
+];
 
 /// Every pipeline metric.
 #[derive(Debug, Clone)]
@@ -271,7 +278,7 @@ impl Metrics {
             drain_stage: HistogramVec::new(
                 HistogramOpts::new(
                     "weijian_drain_stage_seconds",
-                    "Time the drain spent per pass in each stage (records: decode, validate, rules; outbox: notices made durable; store_wait: waiting for a running write; snapshot: waiting for a rule snapshot save; commit: waiting for a spool commit).",
+                    "Time the drain spent per pass in each stage (records: decode, validate, rules; decode_wait: waiting for records decoded ahead on another thread; outbox: notices made durable; store_wait: waiting for a running write; snapshot: waiting for a rule snapshot save; commit: waiting for a spool commit).",
                 )
                 .buckets(vec![
                     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,

@@ -343,3 +343,36 @@ fn a_quarantined_hj212_frame_is_stored_without_its_password() {
         );
     }
 }
+
+#[test]
+fn a_payload_decoded_ahead_is_judged_as_one_decoded_here() {
+    let good = format!(r#"{{"ts":{NOW_MS},"seq":1,"values":{{"ph":7.1,"turbidity_ntu":0.4}}}}"#);
+    let array =
+        format!("[{good},{{\"ts\":{NOW_MS},\"values\":{{\"ph\":15}}}},{{\"values\":{{}}}}]");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (T, good.clone().into_bytes()),
+        (T, array.into_bytes()),
+        (T, b"{not json".to_vec()),
+        (T, vec![b'{', 0xff, b'}']),
+        (T, vec![]),
+        (T, vec![b' '; 256 * 1024 + 1]),
+        ("weijian/v1/s1/ghost/telemetry", good.clone().into_bytes()),
+        ("weijian/v1/s1/wm1/events", good.into_bytes()),
+        ("elsewhere/s1/wm1/telemetry", b"{}".to_vec()),
+    ];
+    let (mut here, mut ahead) = (validator(), validator());
+    let decoder = ahead.decoder();
+    let mut decoded_ahead = 0;
+    for (seq, (topic, payload)) in (1u64..).zip(cases) {
+        let m = msg(topic, &payload);
+        let pre = decoder.decode(&m);
+        decoded_ahead += usize::from(pre.is_some());
+        assert_eq!(
+            format!("{:?}", ahead.process_decoded(seq, &m, pre)),
+            format!("{:?}", here.process_spooled(seq, &m)),
+            "{topic}"
+        );
+    }
+    // Telemetry with a payload the validator would decode (the registry is not asked).
+    assert_eq!(decoded_ahead, 4);
+}
