@@ -22,7 +22,7 @@
 //! nothing. Sign-in itself is protected by a token bound to a short-lived cookie.
 
 mod alert;
-mod chart;
+pub mod chart;
 mod grid;
 mod list;
 pub mod page;
