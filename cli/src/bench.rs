@@ -59,6 +59,11 @@ pub struct Args {
     /// Leave out the throughput runs with weijian as its own process (`weijian run`).
     #[arg(long)]
     pub skip_process: bool,
+    /// Make the throughput runs' payloads before their clocks start, so that the publisher
+    /// (standing for gateways, which format JSON on their own machines) does not spend
+    /// weijian's cores on it. Off by default: figures compare with earlier ones.
+    #[arg(long)]
+    pub prepare_payloads: bool,
     /// Print a weijian configuration for `--devices` benchmark devices (for `weijian run`
     /// against `weijian loadgen`) and exit.
     #[arg(long)]
@@ -91,6 +96,7 @@ pub fn main(args: Args, format: LogFormat) -> ExitCode {
         skip_latency,
         skip_memory,
         skip_process,
+        prepare_payloads,
         print_config,
         broker,
         hj212,
@@ -139,6 +145,7 @@ pub fn main(args: Args, format: LogFormat) -> ExitCode {
         latency: !skip_latency,
         memory: !skip_memory,
         process: !skip_process,
+        prepare_payloads,
         // A real QuestDB, named like the end-to-end tests name one.
         questdb: weijian_tools::bench::questdb::from_env(),
     };

@@ -374,3 +374,50 @@ pub fn progress_line(s: &LoadgenStats) -> String {
         s.acked
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepared_messages_are_the_runs_messages_in_order_and_the_generator_goes_on_after_them() {
+        let options = LoadgenOptions {
+            devices: 3,
+            count: Some(7),
+            ..LoadgenOptions::default()
+        };
+        let mut prepared = prepare(&options).expect("a count was given");
+        let messages: Vec<(String, Vec<u8>)> = prepared.messages.by_ref().collect();
+        assert_eq!(messages.len(), 7);
+        let topics: Vec<&str> = messages.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(
+            topics,
+            [
+                "weijian/v1/s0/d0/telemetry",
+                "weijian/v1/s1/d1/telemetry",
+                "weijian/v1/s2/d2/telemetry",
+                "weijian/v1/s0/d0/telemetry",
+                "weijian/v1/s1/d1/telemetry",
+                "weijian/v1/s2/d2/telemetry",
+                "weijian/v1/s0/d0/telemetry",
+            ]
+        );
+        let seq = |payload: &[u8]| -> u64 {
+            let v: serde_json::Value = serde_json::from_slice(payload).unwrap();
+            v["seq"].as_u64().unwrap()
+        };
+        // d0's messages 0, 3 and 6, and then the generator's next one for d0.
+        let d0: Vec<u64> = [0, 3, 6].iter().map(|&i| seq(&messages[i].1)).collect();
+        let (_, next) = prepared.gen.message(0, wall_clock());
+        assert_eq!(
+            d0.windows(2).filter(|w| w[1] == w[0] + 1).count(),
+            2,
+            "{d0:?}"
+        );
+        assert_eq!(seq(&next), d0[2] + 1);
+        assert!(
+            prepare(&LoadgenOptions::default()).is_none(),
+            "no count, nothing made"
+        );
+    }
+}

@@ -186,7 +186,9 @@ pub fn print_report(
     if !report.pairs.is_empty() {
         writeln!(out)?;
         writeln!(out, "Throughput: bare limit (ack at once, count) vs weijian end to end (spool fsync before ack, rules, ILP sink)")?;
-        writeln!(out, "  (the publisher's payloads are made before each timed run, as gateways make theirs on their own machines)")?;
+        if report.prepared_payloads {
+            writeln!(out, "  (--prepare-payloads: the publisher's payloads were made before each timed run, as gateways make theirs on their own machines)")?;
+        }
         writeln!(
             out,
             "  {:<16} {:>9} {:>12} {:>14} {:>12} {:>14} {:>7}  {:>9}  target",

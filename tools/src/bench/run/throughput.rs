@@ -80,8 +80,11 @@ pub(super) async fn bare_run(
     }
     let mut lg = phase.loadgen(ctx, devices, per_message);
     lg.count = Some(messages);
-    // The payloads are made before the clock starts (as gateways make theirs elsewhere).
-    let prepared = loadgen::prepare(&lg);
+    // With --prepare-payloads, made before the clock starts (gateways make theirs elsewhere).
+    let prepared = ctx
+        .prepare_payloads
+        .then(|| loadgen::prepare(&lg))
+        .flatten();
     let cpu0 = cpu_now(&ctx.broker);
     let start = Instant::now();
     let handle = spawn_prepared_loadgen(lg, prepared);
@@ -171,8 +174,11 @@ async fn publish_until_stored(
     lg.count = Some(messages);
     let table = phase.readings_table();
     let target = messages * per_message as u64;
-    // The payloads are made before the clock starts (as gateways make theirs elsewhere).
-    let prepared = loadgen::prepare(&lg);
+    // With --prepare-payloads, made before the clock starts (gateways make theirs elsewhere).
+    let prepared = ctx
+        .prepare_payloads
+        .then(|| loadgen::prepare(&lg))
+        .flatten();
     let cpu0 = cpu_now(&ctx.broker);
     let child0 = child_cpu()?;
     let start = Instant::now();
@@ -239,7 +245,10 @@ pub(super) async fn weijian_questdb_run(
     let mut lg = phase.loadgen(ctx, devices, per_message);
     lg.count = Some(messages);
     let target = messages * per_message as u64;
-    let prepared = loadgen::prepare(&lg);
+    let prepared = ctx
+        .prepare_payloads
+        .then(|| loadgen::prepare(&lg))
+        .flatten();
     let cpu0 = cpu_now(&ctx.broker);
     let start = Instant::now();
     let handle = spawn_prepared_loadgen(lg, prepared);
