@@ -70,15 +70,33 @@ impl AheadDecoder {
     /// before decoding (bad topic, empty, oversize or not UTF-8 payload).
     pub fn decode(&self, msg: &Message) -> Option<DecodedAhead> {
         let topic = Topic::parse(&self.prefix, &msg.topic).ok()?;
-        if topic.channel != Channel::Telemetry
-            || msg.payload.is_empty()
-            || msg.payload.len() > self.max_payload_bytes
-        {
+        if topic.channel != Channel::Telemetry {
             return None;
         }
-        let text = std::str::from_utf8(&msg.payload).ok()?;
+        let text = payload_text(msg, self.max_payload_bytes).ok()?;
         Some(DecodedAhead(json::telemetry(text, self.max_array_objects)))
     }
+}
+
+/// The payload as text, if it is one the validator goes on with: not empty, at most
+/// `max_payload_bytes`, UTF-8 (every channel's payload is).
+fn payload_text(msg: &Message, max_payload_bytes: usize) -> Result<&str, Rejection> {
+    let len = msg.payload.len();
+    if len == 0 {
+        return Err(Rejection::new(Reason::EmptyPayload, "the payload is empty"));
+    }
+    if len > max_payload_bytes {
+        return Err(Rejection::new(
+            Reason::OversizePayload,
+            format!("{len} bytes; the limit is {max_payload_bytes}"),
+        ));
+    }
+    std::str::from_utf8(&msg.payload).map_err(|e| {
+        Rejection::new(
+            Reason::InvalidUtf8,
+            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+        )
+    })
 }
 
 /// The validation stage, with its small per-device state.
@@ -164,12 +182,17 @@ impl Validator {
         };
         q.site = Some(topic.site.to_string());
         q.device = Some(topic.device.to_string());
-        let text = match self.check_payload(msg) {
-            Ok(text) => text,
-            Err(rejection) => {
-                q.reject(&mut out, rejection, &msg.payload);
-                return out;
-            }
+        let text = match &ahead {
+            // Its payload passed `payload_text` on the decoder's thread (the same limits), and
+            // its text is decoded already: not scanned again here.
+            Some(_) => "",
+            None => match payload_text(msg, self.limits.max_payload_bytes) {
+                Ok(text) => text,
+                Err(rejection) => {
+                    q.reject(&mut out, rejection, &msg.payload);
+                    return out;
+                }
+            },
         };
         let registry = self.registry.clone();
         let device = match registry.device(topic.device) {
@@ -326,30 +349,6 @@ impl Validator {
             detail: set.rejection.rejection.detail,
             payload: crate::decode::hj212::redact_password(&set.rejection.raw).into_owned(),
         }));
-    }
-
-    /// The payload as text, if it is one the validator goes on with (every channel's payload
-    /// is UTF-8).
-    fn check_payload<'m>(&self, msg: &'m Message) -> Result<&'m str, Rejection> {
-        let len = msg.payload.len();
-        if len == 0 {
-            return Err(Rejection::new(Reason::EmptyPayload, "the payload is empty"));
-        }
-        if len > self.limits.max_payload_bytes {
-            return Err(Rejection::new(
-                Reason::OversizePayload,
-                format!(
-                    "{len} bytes; the limit is {}",
-                    self.limits.max_payload_bytes
-                ),
-            ));
-        }
-        std::str::from_utf8(&msg.payload).map_err(|e| {
-            Rejection::new(
-                Reason::InvalidUtf8,
-                format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-            )
-        })
     }
 
     /// Checks a device time against the window: a time ahead of it is also a clock fault
