@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use alerting::model::Timestamp;
 use rumqttc::{AsyncClient, ConnectionError, Event, Outgoing, Packet, QoS};
 use tokio_util::sync::CancellationToken;
 
@@ -247,10 +248,7 @@ pub fn prepare(options: &LoadgenOptions) -> Option<Prepared> {
         if bytes >= MAX_PREPARED_BYTES {
             break;
         }
-        if n % 64 == 0 {
-            now = wall_clock();
-        }
-        let (topic, payload) = gen.message(usize::try_from(n % devices).unwrap_or(0), now);
+        let (topic, payload) = nth_message(&mut gen, n, devices, &mut now);
         bytes += payload.len() as u64;
         messages.push((topic, payload));
     }
@@ -258,6 +256,20 @@ pub fn prepare(options: &LoadgenOptions) -> Option<Prepared> {
         gen,
         messages: messages.into_iter(),
     })
+}
+
+/// The `n`th message of a run: devices take turns; the wall clock in `now` is read once per
+/// 64 messages (timestamps within a few ms are fine).
+fn nth_message(
+    gen: &mut PayloadGen,
+    n: u64,
+    devices: u64,
+    now: &mut Timestamp,
+) -> (String, Vec<u8>) {
+    if n % 64 == 0 {
+        *now = wall_clock();
+    }
+    gen.message(usize::try_from(n % devices.max(1)).unwrap_or(0), *now)
 }
 
 fn generator(options: &LoadgenOptions) -> PayloadGen {
@@ -304,7 +316,7 @@ pub async fn run_prepared(
         Some(p) => (p.gen, p.messages),
         None => (generator(options), Vec::new().into_iter()),
     };
-    let devices = options.devices.max(1);
+    let devices = options.devices.max(1) as u64;
     let start = Instant::now();
     let mut stats = LoadgenStats::default();
     let (mut last_report, mut last_messages) = (start, 0u64);
@@ -325,12 +337,9 @@ pub async fn run_prepared(
                 }
             }
         }
-        // The wall clock is read once per 64 messages (timestamps within a few ms are fine).
-        if stats.messages % 64 == 0 {
-            now = wall_clock();
-        }
-        let device = usize::try_from(stats.messages % devices as u64).unwrap_or(0);
-        let (topic, payload) = ready.next().unwrap_or_else(|| gen.message(device, now));
+        let (topic, payload) = ready
+            .next()
+            .unwrap_or_else(|| nth_message(&mut gen, stats.messages, devices, &mut now));
         stats.bytes += payload.len() as u64;
         publisher.publish(topic, options.qos, payload).await?;
         stats.messages += 1;
