@@ -153,7 +153,9 @@ fn objects(text: &str, max_objects: usize) -> Result<Vec<&RawValue>, Rejection> 
 /// A whole-payload rejection (not JSON, too many objects); per-object problems come back
 /// inside the vector.
 pub fn telemetry(text: &str, max_objects: usize) -> Result<Vec<ObjectResult<Sample>>, Rejection> {
-    if let Some(samples) = telemetry_in_one_pass(text, max_objects) {
+    if let Some(samples) = super::scan::telemetry(text, max_objects)
+        .or_else(|| telemetry_in_one_pass(text, max_objects))
+    {
         return Ok(samples.into_iter().map(Ok).collect());
     }
     telemetry_per_object(text, max_objects)
@@ -178,7 +180,7 @@ fn telemetry_per_object(
 /// rejected (not JSON, too many objects, a bad object), which the per-object path then decodes
 /// and judges object by object. Both paths give the same samples for a good payload; this one
 /// does not read the array twice (once to split it, once per object).
-fn telemetry_in_one_pass(text: &str, max_objects: usize) -> Option<Vec<Sample>> {
+pub(super) fn telemetry_in_one_pass(text: &str, max_objects: usize) -> Option<Vec<Sample>> {
     let good = |t: WireTelemetry<'_>| {
         (t.values.duplicate.is_none() && !t.values.values.is_empty()).then(|| t.into_sample(""))
     };

@@ -1,12 +1,14 @@
 //! Payload decoders: bytes from a topic -> timestamped samples and events, not yet validated
 //! against the registry.
 //!
-//! - [`json`]: telemetry, events, status (docs/payload-contract.md).
+//! - [`json`]: telemetry, events, status (docs/payload-contract.md); `scan`: the usual
+//!   telemetry payload without serde, the hot path of arrays of readings.
 //! - [`hj212`]: HJ 212-2017 and HJ/T 212-2005 frames (docs/payload-contract.md, HJ 212).
 
 pub mod hj212;
 pub mod json;
 pub mod report;
+mod scan;
 
 use alerting::model::{DataFlag, Metric, Period, Stat, Timestamp};
 
