@@ -18,6 +18,8 @@ pub(crate) struct BoundThreshold {
 /// The rules that apply at one site, by kind.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct SiteRules {
+    /// Sorted by metric (stably: a metric's thresholds keep the pack's order), so a reading
+    /// finds its metric's by a binary search.
     pub thresholds: Vec<BoundThreshold>,
     pub offline: Vec<(usize, f64, i64)>,
     pub stuck: Vec<usize>,
@@ -78,7 +80,17 @@ pub(super) fn bind(rules: &[Rule], site: &Site) -> SiteRules {
             Condition::Sterilization(c) => b.sterilization.push((i, *c)),
         }
     }
+    b.thresholds.sort_by_key(|t| t.metric);
     b
+}
+
+impl SiteRules {
+    /// The thresholds bound to `metric`, in the pack's order.
+    pub(super) fn thresholds_of(&self, metric: Metric) -> &[BoundThreshold] {
+        let start = self.thresholds.partition_point(|t| t.metric < metric);
+        let len = self.thresholds[start..].partition_point(|t| t.metric == metric);
+        &self.thresholds[start..start + len]
+    }
 }
 
 /// G1 timeout in seconds: max(factor x expected interval, minimum).
@@ -93,4 +105,36 @@ pub(super) fn pending_of(rules: &SiteRules, rule: usize) -> i64 {
         .iter()
         .find(|b| b.rule == rule)
         .map_or(0, |b| b.pending_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Disinfectant, WaterPoint};
+    use crate::tests::{pack, water_site};
+
+    /// A reading meets the thresholds of its metric in the pack's order, whatever the
+    /// binding's order across metrics.
+    #[test]
+    fn a_metric_finds_its_thresholds_in_pack_order() {
+        let rules = pack().rules;
+        let site = water_site("s1", WaterPoint::Outlet, Disinfectant::FreeChlorine, false);
+        let bound = bind(&rules, &site);
+        let mut metrics: Vec<Metric> = bound.thresholds.iter().map(|t| t.metric).collect();
+        metrics.dedup();
+        assert!(metrics.len() > 1, "the default pack binds several metrics");
+        for metric in metrics {
+            let in_pack_order: Vec<usize> = rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    matches!(&r.condition, Condition::Threshold(t) if t.metric.resolve(&site) == Some(metric))
+                        && r.applies_to(&site)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            let found: Vec<usize> = bound.thresholds_of(metric).iter().map(|t| t.rule).collect();
+            assert_eq!(found, in_pack_order, "{metric}");
+        }
+    }
 }

@@ -24,7 +24,6 @@ impl Engine {
             &r.device,
             now,
             |cx, dev, rules, clock, out| {
-                let id = dev.device.id.clone();
                 fresh_data(cx, dev, rules, clock, now, out);
                 let st = &mut dev.state;
                 st.set_last_seen(st.last_seen().max(Some(now)));
@@ -67,7 +66,7 @@ impl Engine {
                                 })),
                                 ..Ev::default()
                             };
-                            em.observe(trackers, &id, ri, Subject::Seq, *obs, ev);
+                            em.observe(trackers, &dev.device.id, ri, Subject::Seq, *obs, ev);
                         }
                     }
                     if has(trackers, ri, Subject::Clock) {
@@ -78,7 +77,7 @@ impl Engine {
                             )),
                             ..Ev::default()
                         };
-                        em.observe(trackers, &id, ri, Subject::Clock, Obs::Clear, ev);
+                        em.observe(trackers, &dev.device.id, ri, Subject::Clock, Obs::Clear, ev);
                     }
                 }
                 // G3: a valid value of the metric counts toward clearing its range fault.
@@ -88,7 +87,14 @@ impl Engine {
                         value: Some(r.value),
                         ..Ev::default()
                     };
-                    em.observe(trackers, &id, ri, Subject::Metric(r.metric), Obs::Clear, ev);
+                    em.observe(
+                        trackers,
+                        &dev.device.id,
+                        ri,
+                        Subject::Metric(r.metric),
+                        Obs::Clear,
+                        ev,
+                    );
                 }
                 // W6: flags.
                 let mi = metric_index(r.metric);
@@ -147,11 +153,18 @@ impl Engine {
                         value: Some(r.value),
                         ..Ev::default()
                     };
-                    em.observe(&mut dev.state.trackers, &id, ri, subject, obs, ev);
+                    em.observe(
+                        &mut dev.state.trackers,
+                        &dev.device.id,
+                        ri,
+                        subject,
+                        obs,
+                        ev,
+                    );
                 }
                 // Quality thresholds, inhibited while the device is offline.
                 let inhibited = is_inhibited(rules, &dev.state);
-                for b in bound.thresholds.iter().filter(|b| b.metric == r.metric) {
+                for b in bound.thresholds_of(r.metric) {
                     let (obs, limit) = threshold_obs(
                         b,
                         rules.get(b.rule).map_or(0.0, |x| x.clear_margin),
@@ -167,7 +180,7 @@ impl Engine {
                     };
                     em.observe_with(
                         &mut dev.state.trackers,
-                        &id,
+                        &dev.device.id,
                         b.rule,
                         Subject::None,
                         b.pending_secs,

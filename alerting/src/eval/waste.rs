@@ -120,6 +120,10 @@ impl Engine {
         let Some(cx) = self.sites.at_mut(dev.site) else {
             return;
         };
+        // Most sites are not waste stores: no reference to the site is taken for them.
+        if !matches!(cx.site.attributes, SiteAttributes::WasteStore(_)) {
+            return;
+        }
         let site = cx.site.clone();
         let SiteAttributes::WasteStore(attrs) = &site.attributes else {
             return;
