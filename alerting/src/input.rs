@@ -3,7 +3,7 @@
 //! Every input carries event time (the device's clock, or for [`Input::Tick`] the caller's
 //! clock in the same UTC microseconds), so evaluation is deterministic and replayable.
 
-use crate::model::{Id, Metric, Reading, Timestamp};
+use crate::model::{DataFlag, Id, Metric, Period, Reading, Stat, Timestamp};
 use crate::sterilization::SterilizerEvent;
 
 /// One input to [`crate::Engine::process`]. Non-exhaustive: sterilizer events
@@ -14,6 +14,9 @@ pub enum Input {
     /// A validated value. Only [`Reading::is_quality_evidence`] values feed quality rules;
     /// flagged values drive the monitor-status rule (W6).
     Reading(Reading),
+    /// The values of one sample (one device, one event time): the same as one
+    /// [`Input::Reading`] per value, in order, built without a copy of the ids per value.
+    Readings(Readings),
     /// A water `maintenance` event: `active = true` starts a maintenance window, `false` ends it.
     Maintenance {
         site: Id,
@@ -71,6 +74,7 @@ impl Input {
     pub fn ts(&self) -> Timestamp {
         match self {
             Self::Reading(r) => r.ts,
+            Self::Readings(g) => g.ts,
             Self::Maintenance { ts, .. }
             | Self::Status { ts, .. }
             | Self::SensorFault { ts, .. }
@@ -82,5 +86,36 @@ impl Input {
             Self::Disinfection(d) => d.ts,
             Self::Sterilizer(e) => e.ts,
         }
+    }
+}
+
+/// The values of one sample: what one [`Reading`] per value would say, with the ids once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Readings {
+    pub site: Id,
+    pub device: Id,
+    pub ts: Timestamp,
+    pub period: Period,
+    pub stat: Stat,
+    /// The gateway's per-device sequence number, if it sends one.
+    pub seq: Option<u64>,
+    /// Metric, value and flag, in the order the device sent them.
+    pub values: Vec<(Metric, f64, DataFlag)>,
+}
+
+impl Readings {
+    /// The values as [`Reading`]s, in order.
+    pub fn readings(&self) -> impl Iterator<Item = Reading> + '_ {
+        self.values.iter().map(|&(metric, value, flag)| Reading {
+            site: self.site.clone(),
+            device: self.device.clone(),
+            ts: self.ts,
+            metric,
+            value,
+            flag,
+            period: self.period,
+            stat: self.stat,
+            seq: self.seq,
+        })
     }
 }

@@ -126,7 +126,7 @@ pub mod wire;
 
 pub use eval::{DeviceActivity, Engine};
 pub use event::{AlertEvent, EventKind, Evidence, EvidenceValue, SITE_SCOPE_DEVICE};
-pub use input::Input;
+pub use input::{Input, Readings};
 pub use level::Level;
 pub use pack_tests::{run_pack_tests, PackTest, TestFailure};
 pub use rule::{ConfigError, LoadError, RulePack, DEFAULT_PACK_TOML};

@@ -17,7 +17,7 @@ use crate::event::AlertEvent;
 use crate::index::IdIndex;
 use crate::input::Input;
 use crate::machine::Ev;
-use crate::model::{Device, Id, Site, Timestamp};
+use crate::model::{Device, Id, Reading, Site, Timestamp};
 use crate::rule::{Rule, RulePack};
 use crate::state::{DeviceState, SiteState, Subject};
 use crate::text::catalogue::{band, both};
@@ -364,10 +364,27 @@ impl Engine {
                 self.waste_tick(*now, &mut out);
                 self.sterilizer_tick(*now, &mut out);
             }
-            Input::Reading(r) => {
-                self.reading(r, &mut out);
-                self.waste_reading(r, &mut out);
-                self.sterilizer_reading(r, &mut out);
+            Input::Reading(r) => self.one_reading(r, &mut out),
+            Input::Readings(g) => {
+                // One reading whose value changes: the ids are copied once, not per value.
+                let Some(&(metric, value, flag)) = g.values.first() else {
+                    return out;
+                };
+                let mut r = Reading {
+                    site: g.site.clone(),
+                    device: g.device.clone(),
+                    ts: g.ts,
+                    metric,
+                    value,
+                    flag,
+                    period: g.period,
+                    stat: g.stat,
+                    seq: g.seq,
+                };
+                for &(metric, value, flag) in &g.values {
+                    (r.metric, r.value, r.flag) = (metric, value, flag);
+                    self.one_reading(&r, &mut out);
+                }
             }
             Input::BagIn(_) | Input::Handover(_) | Input::Disinfection(_) => {
                 self.waste_event(input, &mut out)
@@ -461,6 +478,13 @@ impl Engine {
             }
         }
         out
+    }
+
+    /// One value: the water rules, then the waste store's and the sterilizer's.
+    fn one_reading(&mut self, r: &Reading, out: &mut Vec<AlertEvent>) {
+        self.reading(r, out);
+        self.waste_reading(r, out);
+        self.sterilizer_reading(r, out);
     }
 
     /// G3 and G4 reports: a breach at `now` of `subject` for each rule `kind` picks.

@@ -191,3 +191,91 @@ proptest! {
         }
     }
 }
+
+/// One sample's values as separate readings (same device, time, statistic and seq).
+fn arb_sample() -> impl Strategy<Value = Vec<Input>> {
+    let value = (
+        (0usize..Metric::ALL.len()).prop_map(|i| Metric::ALL[i]),
+        prop_oneof![-1.0f64..20.0, Just(0.0), Just(f64::NAN), Just(1e300)],
+        prop_oneof![Just(DataFlag::N), Just(DataFlag::N), Just(DataFlag::M)],
+    );
+    (
+        prop_oneof![Just("d1"), Just("d2"), Just("ghost")],
+        0i64..600,
+        proptest::option::of(0u64..8),
+        proptest::collection::vec(value, 1..6),
+    )
+        .prop_map(|(dev, min, seq, values)| {
+            values
+                .into_iter()
+                .map(|(metric, value, flag)| {
+                    Input::Reading(Reading {
+                        site: "s1".into(),
+                        device: dev.into(),
+                        ts: Timestamp(min * 60_000_000),
+                        metric,
+                        value,
+                        flag,
+                        period: Period::Instant,
+                        stat: Stat::Value,
+                        seq,
+                    })
+                })
+                .collect()
+        })
+}
+
+/// Runs of readings of one sample merged into one [`Input::Readings`].
+fn grouped(inputs: &[Input]) -> Vec<Input> {
+    let mut out: Vec<Input> = Vec::new();
+    for input in inputs {
+        if let Input::Reading(r) = input {
+            if let Some(Input::Readings(g)) = out.last_mut() {
+                let same = (&g.site, &g.device, g.ts, g.period, g.stat, g.seq)
+                    == (&r.site, &r.device, r.ts, r.period, r.stat, r.seq);
+                if same {
+                    g.values.push((r.metric, r.value, r.flag));
+                    continue;
+                }
+            }
+            out.push(Input::Readings(crate::input::Readings {
+                site: r.site.clone(),
+                device: r.device.clone(),
+                ts: r.ts,
+                period: r.period,
+                stat: r.stat,
+                seq: r.seq,
+                values: vec![(r.metric, r.value, r.flag)],
+            }));
+        } else {
+            out.push(input.clone());
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A sample's values given as one input cause what they cause one by one: the same
+    /// events in the same order, and the same state after.
+    #[test]
+    fn a_sample_at_once_is_its_values_one_by_one(
+        parts in proptest::collection::vec(
+            prop_oneof![3 => arb_sample(), 1 => arb_input().prop_map(|i| vec![i])],
+            0..60,
+        )
+    ) {
+        let inputs: Vec<Input> = parts.into_iter().flatten().collect();
+        let groups = grouped(&inputs);
+        let run = |inputs: &[Input]| {
+            let mut e = outlet_engine_with(vec![device("d1", "s1"), device("d2", "s1")]);
+            let events: Vec<AlertEvent> = inputs.iter().flat_map(|i| e.process(i)).collect();
+            (events, e.snapshot())
+        };
+        let (one_by_one, state) = run(&inputs);
+        let (at_once, grouped_state) = run(&groups);
+        prop_assert_eq!(one_by_one, at_once);
+        prop_assert_eq!(state, grouped_state);
+    }
+}

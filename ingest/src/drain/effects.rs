@@ -151,6 +151,7 @@ impl Drain {
         }
         let first = processed.inputs.iter().find_map(|i| match i {
             Input::Reading(r) => Some(r.ts),
+            Input::Readings(g) => Some(g.ts),
             _ => None,
         });
         if let Some(ts) = first {

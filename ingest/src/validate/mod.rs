@@ -13,8 +13,8 @@
 
 use std::collections::HashSet;
 
-use alerting::model::{DataFlag, DeviceKind, Id, Reading, Timestamp};
-use alerting::Input;
+use alerting::model::{DataFlag, DeviceKind, Id, Metric, Timestamp};
+use alerting::{Input, Readings};
 
 use crate::config::{DeviceEntry, Limits, Registry};
 use crate::decode::{json, MetricRef, Sample};
@@ -439,6 +439,22 @@ impl Validator {
         let maintenance =
             !self.in_maintenance.is_empty() && self.in_maintenance.contains(&device.id);
         let mut values = Vec::with_capacity(sample.values.len());
+        // The values not yet given to the rules: one input for a run of good values, so a
+        // sensor fault between two of them keeps its place in the order.
+        let mut given = 0;
+        let give = |out: &mut Processed, values: &[(Metric, f64, DataFlag)]| {
+            if !values.is_empty() {
+                out.inputs.push(Input::Readings(Readings {
+                    site: device.site.clone(),
+                    device: device.id.clone(),
+                    ts: sample.ts,
+                    period: sample.period,
+                    stat: sample.stat,
+                    seq: sample.seq,
+                    values: values.to_vec(),
+                }));
+            }
+        };
         for v in sample.values {
             let metric = match v.metric {
                 MetricRef::Known(m) if m.belongs_to(device.kind) => m,
@@ -457,6 +473,8 @@ impl Validator {
             };
             let (lo, hi) = metric.physical_range();
             if !(lo..=hi).contains(&v.value) {
+                give(out, &values[given..]);
+                given = values.len();
                 out.inputs.push(Input::SensorFault {
                     site: device.site.clone(),
                     device: device.id.clone(),
@@ -484,19 +502,9 @@ impl Validator {
                 v.flag
             };
             out.readings += 1;
-            out.inputs.push(Input::Reading(Reading {
-                site: device.site.clone(),
-                device: device.id.clone(),
-                ts: sample.ts,
-                metric,
-                value: v.value,
-                flag,
-                period: sample.period,
-                stat: sample.stat,
-                seq: sample.seq,
-            }));
             values.push((metric, v.value, flag));
         }
+        give(out, &values[given..]);
         if values.is_empty() {
             return;
         }

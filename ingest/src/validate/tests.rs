@@ -250,7 +250,7 @@ fn reading_flag(p: &Processed) -> DataFlag {
     p.inputs
         .iter()
         .find_map(|i| match i {
-            Input::Reading(r) => Some(r.flag),
+            Input::Readings(g) => g.values.first().map(|v| v.2),
             _ => None,
         })
         .unwrap()

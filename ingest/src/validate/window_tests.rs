@@ -184,7 +184,10 @@ fn a_time_the_store_cannot_hold_is_rejected_even_inside_a_generous_window() {
         assert_eq!(reasons(&p), vec!["bad_timestamp"], "ts {ts}");
         assert_eq!(p.readings, 0);
         assert!(
-            !p.inputs.iter().any(|i| matches!(i, Input::Reading(_))) && p.rows.len() == 1,
+            !p.inputs
+                .iter()
+                .any(|i| matches!(i, Input::Reading(_) | Input::Readings(_)))
+                && p.rows.len() == 1,
             "ts {ts}: {:?}",
             p.rows
         );
@@ -240,7 +243,7 @@ fn a_metric_given_twice_in_one_object_is_rejected_and_its_neighbours_kept() {
         assert_eq!(p.readings, 1);
         assert!(p.inputs.iter().all(|i| matches!(
             i,
-            Input::Reading(r) if r.metric == alerting::model::Metric::TurbidityNtu
+            Input::Readings(g) if g.values.iter().all(|v| v.0 == alerting::model::Metric::TurbidityNtu)
         ) || matches!(i, Input::Heard { .. })));
     }
 }
