@@ -97,13 +97,7 @@ impl<'a> Scanner<'a> {
         }
         let (mut ts, mut seq, mut values, mut cycle_id) = (None, None, None, None);
         loop {
-            self.space();
-            let key = self.string()?;
-            self.space();
-            if !self.eat(b':') {
-                return None;
-            }
-            self.space();
+            let key = self.key()?;
             // A repeated field is an error for serde: leave it to that path.
             match key {
                 "ts" if ts.is_none() => ts = Some(self.ts()?),
@@ -112,12 +106,8 @@ impl<'a> Scanner<'a> {
                 "cycle_id" if cycle_id.is_none() => cycle_id = Some(self.cycle_id()?),
                 _ => return None,
             }
-            self.space();
-            if self.eat(b'}') {
+            if self.end_of_object()? {
                 break;
-            }
-            if !self.eat(b',') {
-                return None;
             }
         }
         Some(Sample {
@@ -191,13 +181,7 @@ impl<'a> Scanner<'a> {
         }
         let mut out: Vec<SampleValue> = Vec::with_capacity(8);
         loop {
-            self.space();
-            let name = self.string()?;
-            self.space();
-            if !self.eat(b':') {
-                return None;
-            }
-            self.space();
+            let name = self.key()?;
             let value = if self.eat_word(b"true") {
                 1.0
             } else if self.eat_word(b"false") {
@@ -220,14 +204,31 @@ impl<'a> Scanner<'a> {
                 value,
                 flag: DataFlag::N,
             });
-            self.space();
-            if self.eat(b'}') {
+            if self.end_of_object()? {
                 return Some(out);
             }
-            if !self.eat(b',') {
-                return None;
-            }
         }
+    }
+
+    /// A member's name and the colon after it, with the whitespace around.
+    fn key(&mut self) -> Option<&'a str> {
+        self.space();
+        let key = self.string()?;
+        self.space();
+        if !self.eat(b':') {
+            return None;
+        }
+        self.space();
+        Some(key)
+    }
+
+    /// After a member: `}` ends the object (`true`), `,` announces another (`false`).
+    fn end_of_object(&mut self) -> Option<bool> {
+        self.space();
+        if self.eat(b'}') {
+            return Some(true);
+        }
+        self.eat(b',').then_some(false)
     }
 
     /// A JSON number of at most [`MAX_DIGITS`] digits and no exponent.
