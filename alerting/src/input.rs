@@ -102,20 +102,3 @@ pub struct Readings {
     /// Metric, value and flag, in the order the device sent them.
     pub values: Vec<(Metric, f64, DataFlag)>,
 }
-
-impl Readings {
-    /// The values as [`Reading`]s, in order.
-    pub fn readings(&self) -> impl Iterator<Item = Reading> + '_ {
-        self.values.iter().map(|&(metric, value, flag)| Reading {
-            site: self.site.clone(),
-            device: self.device.clone(),
-            ts: self.ts,
-            metric,
-            value,
-            flag,
-            period: self.period,
-            stat: self.stat,
-            seq: self.seq,
-        })
-    }
-}
