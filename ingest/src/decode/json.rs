@@ -13,6 +13,8 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+/// RFC 3339 with a mandatory offset -> UTC microseconds.
+pub use super::rfc3339::parse_rfc3339;
 use super::{MetricRef, Sample, SampleValue};
 use crate::reject::{Reason, Rejection};
 
@@ -301,12 +303,6 @@ impl<'de> Deserialize<'de> for WireTs {
         }
         d.deserialize_any(V)
     }
-}
-
-/// RFC 3339 with a mandatory offset -> UTC microseconds.
-pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
-    let dt = chrono::DateTime::parse_from_rfc3339(s).ok()?;
-    Some(Timestamp(dt.timestamp_micros()))
 }
 
 /// `values`: metric name -> number (or boolean for state metrics), straight into

@@ -2,12 +2,14 @@
 //! against the registry.
 //!
 //! - [`json`]: telemetry, events, status (docs/payload-contract.md); `scan`: the usual
-//!   telemetry payload without serde, the hot path of arrays of readings.
+//!   telemetry payload without serde, the hot path of arrays of readings; `rfc3339`: its
+//!   timestamps.
 //! - [`hj212`]: HJ 212-2017 and HJ/T 212-2005 frames (docs/payload-contract.md, HJ 212).
 
 pub mod hj212;
 pub mod json;
 pub mod report;
+mod rfc3339;
 mod scan;
 
 use alerting::model::{DataFlag, Metric, Period, Stat, Timestamp};

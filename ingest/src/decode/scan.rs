@@ -126,13 +126,11 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let start = self.at;
-        // One pass: the closing quote, or an escape or control character first (give up).
-        let len = self
-            .bytes
-            .get(start..)?
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        if self.bytes.get(start + len) != Some(&b'"') {
+        // The closing quote (found a word at a time), then no escape or control character
+        // before it (give up on those).
+        let len = memchr::memchr(b'"', self.bytes.get(start..)?)?;
+        let body = self.bytes.get(start..start + len)?;
+        if body.iter().any(|&b| b == b'\\' || b < 0x20) {
             return None;
         }
         self.at = start + len + 1;
@@ -192,11 +190,12 @@ impl<'a> Scanner<'a> {
                     Number::Decimal(v) => v,
                 }
             };
-            if out.iter().any(|v| v.metric.name() == name) {
-                return None;
-            }
+            // A known name is one metric: comparing metrics finds a repeat without comparing
+            // strings.
             let metric = match Metric::from_name(name) {
+                Some(m) if out.iter().any(|v| v.metric == MetricRef::Known(m)) => return None,
                 Some(m) => MetricRef::Known(m),
+                None if out.iter().any(|v| v.metric.name() == name) => return None,
                 None => MetricRef::Unknown(name.to_owned()),
             };
             out.push(SampleValue {
