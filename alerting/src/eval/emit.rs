@@ -75,12 +75,17 @@ impl Emit<'_> {
         ev: Ev,
         allow_new: bool,
     ) {
-        let Some(r) = self.rules.get(rule) else {
-            return;
-        };
         let pos = trackers
             .iter()
             .position(|t| t.rule == rule && t.subject == subject);
+        // Without a tracker, only a breach that may open one does anything (`step`): most
+        // observations of a healthy device end here.
+        if pos.is_none() && !(allow_new && matches!(obs, Obs::Breach { .. })) {
+            return;
+        }
+        let Some(r) = self.rules.get(rule) else {
+            return;
+        };
         let mut slot = pos.map(|i| trackers.swap_remove(i));
         let clear_secs = self.clear.get(rule).copied().unwrap_or(r.clear_secs);
         let result = step(

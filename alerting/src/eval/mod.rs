@@ -8,8 +8,9 @@
 //!
 //! Layout: [`Engine`] and input routing here; `bind.rs` (rules bound to a site), `emit.rs`
 //! (observations to events), `conditions.rs` (rule kinds shared by several inputs),
-//! `reading.rs` (readings), `tick.rs` (ticks) and `close.rs` (manual resolution,
-//! [`Engine::close_alert`]); `sterilization.rs` (dental sterilizers, S1-S6).
+//! `reading.rs` (readings), `quiet.rs` (the usual value of a sample, in less work),
+//! `tick.rs` (ticks) and `close.rs` (manual resolution, [`Engine::close_alert`]);
+//! `sterilization.rs` (dental sterilizers, S1-S6).
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ mod bind;
 mod close;
 mod conditions;
 mod emit;
+mod quiet;
 mod reading;
 mod sterilization;
 mod tick;
@@ -383,7 +385,11 @@ impl Engine {
                 };
                 for &(metric, value, flag) in &g.values {
                     (r.metric, r.value, r.flag) = (metric, value, flag);
-                    self.one_reading(&r, &mut out);
+                    if !self.quiet_reading(&r, &mut out) {
+                        self.reading(&r, &mut out);
+                    }
+                    self.waste_reading(&r, &mut out);
+                    self.sterilizer_reading(&r, &mut out);
                 }
             }
             Input::BagIn(_) | Input::Handover(_) | Input::Disinfection(_) => {
