@@ -4,7 +4,9 @@
 //! spent a quarter of weijian's CPU in serde_json), and gives up (`None`) on anything else:
 //! an escape in a string, an exponent or more than 15 digits in a number, an unknown or
 //! repeated field, a repeated metric, anything malformed. What it gives up on goes to
-//! [`super::json`]'s serde paths, which decode it or say precisely why not.
+//! [`super::json`]'s serde paths, which decode it or say precisely why not. The objects of an
+//! array usually name the same metrics in the same order: each name is first compared with
+//! the one at its place in the last object, and looked up only when it differs.
 //!
 //! Numbers are computed as serde_json computes them (an integer as `i64`/`u64` then `f64`; a
 //! decimal as its digits divided by a power of ten, then negated), which for at most 15
@@ -30,6 +32,7 @@ pub(super) fn telemetry(text: &str, max_objects: usize) -> Option<Vec<Sample>> {
         text,
         bytes: text.as_bytes(),
         at: 0,
+        layout: Vec::new(),
     };
     s.space();
     let samples = if s.eat(b'[') {
@@ -60,6 +63,10 @@ struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
+    /// The metrics of the last `values` read, in their order: the objects of an array
+    /// usually name the same metrics in the same order, so the next object's names are
+    /// first compared with these.
+    layout: Vec<Metric>,
 }
 
 impl<'a> Scanner<'a> {
@@ -177,9 +184,22 @@ impl<'a> Scanner<'a> {
         if !self.eat(b'{') {
             return None;
         }
-        let mut out: Vec<SampleValue> = Vec::with_capacity(8);
+        let mut out: Vec<SampleValue> = Vec::with_capacity(self.layout.len().max(8));
+        // While the names follow the last object's, they are those metrics, all different.
+        let mut as_before = true;
         loop {
-            let name = self.key()?;
+            let expected = self.layout.get(out.len()).copied();
+            let known = match expected {
+                Some(m) if as_before && self.eat_name(m.name()) => Some(m),
+                _ => {
+                    as_before = false;
+                    None
+                }
+            };
+            let name = match known {
+                Some(m) => m.name(),
+                None => self.key()?,
+            };
             let value = if self.eat_word(b"true") {
                 1.0
             } else if self.eat_word(b"false") {
@@ -192,7 +212,8 @@ impl<'a> Scanner<'a> {
             };
             // A known name is one metric: comparing metrics finds a repeat without comparing
             // strings.
-            let metric = match Metric::from_name(name) {
+            let metric = match known.or_else(|| Metric::from_name(name)) {
+                Some(m) if known.is_some() => MetricRef::Known(m),
                 Some(m) if out.iter().any(|v| v.metric == MetricRef::Known(m)) => return None,
                 Some(m) => MetricRef::Known(m),
                 None if out.iter().any(|v| v.metric.name() == name) => return None,
@@ -204,9 +225,42 @@ impl<'a> Scanner<'a> {
                 flag: DataFlag::N,
             });
             if self.end_of_object()? {
+                if !as_before || out.len() != self.layout.len() {
+                    self.layout = out
+                        .iter()
+                        .map_while(|v| match v.metric {
+                            MetricRef::Known(m) => Some(m),
+                            MetricRef::Unknown(_) => None,
+                        })
+                        .collect();
+                }
                 return Some(out);
             }
         }
+    }
+
+    /// `"name":` (with the whitespace around as [`Scanner::key`] takes it), if that is what
+    /// comes; otherwise nothing is consumed.
+    fn eat_name(&mut self, name: &str) -> bool {
+        let start = self.at;
+        self.space();
+        let name = name.as_bytes();
+        let at = self.at;
+        let found = self.bytes.get(at) == Some(&b'"')
+            && self.bytes.get(at + 1..at + 1 + name.len()) == Some(name)
+            && self.bytes.get(at + 1 + name.len()) == Some(&b'"');
+        if !found {
+            self.at = start;
+            return false;
+        }
+        self.at = at + name.len() + 2;
+        self.space();
+        if !self.eat(b':') {
+            self.at = start;
+            return false;
+        }
+        self.space();
+        true
     }
 
     /// A member's name and the colon after it, with the whitespace around.
@@ -325,6 +379,66 @@ mod tests {
         ];
         for text in payloads {
             assert_eq!(telemetry(text, 2), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn objects_naming_the_last_objects_metrics_are_read_as_serde_reads_them() {
+        let same = |values: &[&str]| {
+            let objects: Vec<String> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!(r#"{{"ts":{i},"values":{{{v}}}}}"#))
+                .collect();
+            format!("[{}]", objects.join(","))
+        };
+        let accepted = [
+            same(&[
+                r#""ph":7,"turbidity_ntu":1"#,
+                r#""ph":7.5,"turbidity_ntu":2"#,
+            ]),
+            same(&[
+                r#""ph":7,"turbidity_ntu":1"#,
+                r#" "ph" : 7 ,"turbidity_ntu" :1 "#,
+            ]),
+            same(&[r#""ph":7,"turbidity_ntu":1"#, r#""turbidity_ntu":1,"ph":7"#]),
+            same(&[
+                r#""ph":7,"turbidity_ntu":1"#,
+                r#""ph":7"#,
+                r#""ph":7,"turbidity_ntu":1"#,
+            ]),
+            same(&[
+                r#""ph":7"#,
+                r#""ph":7,"turbidity_ntu":1,"x":2"#,
+                r#""ph":1,"x":2"#,
+            ]),
+            same(&[r#""ph":7"#, r#""phx":7"#, r#""ph":7"#]),
+        ];
+        for text in &accepted {
+            let scanned = telemetry(text, 10);
+            assert!(scanned.is_some(), "{text}");
+            assert_eq!(scanned, telemetry_in_one_pass(text, 10), "{text}");
+        }
+        // A metric named twice is still caught after a run of names as before.
+        let refused = [
+            same(&[r#""ph":7,"turbidity_ntu":1"#, r#""ph":7,"ph":8"#]),
+            same(&[
+                r#""ph":7,"turbidity_ntu":1"#,
+                r#""ph":7,"turbidity_ntu":1,"ph":8"#,
+            ]),
+            same(&[
+                r#""ph":7,"turbidity_ntu":1"#,
+                r#""ph":7"#,
+                r#""ph":7,"turbidity_ntu":1,"ph":8"#,
+            ]),
+            same(&[
+                r#""ph":7,"turbidity_ntu":1"#,
+                r#""ph":7,"turbidity_ntu":1,"turbidity_ntu":8"#,
+            ]),
+            same(&[r#""ph":7"#, r#""ph":7,"x":1,"x":2"#]),
+        ];
+        for text in &refused {
+            assert_eq!(telemetry(text, 10), None, "{text}");
         }
     }
 
