@@ -97,7 +97,7 @@ impl Engine {
         if r.seq.is_some() {
             st.set_last_seq(r.seq);
         }
-        st.flag_since.set(mi, None);
+        // W6: nothing was flagged (checked above), so the value's normal flag changes nothing.
         if let Some(run) = run {
             st.stuck.set(mi, Some(run));
         }

@@ -255,7 +255,9 @@ fn grouped(inputs: &[Input]) -> Vec<Input> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1_000))]
+    // 400 cases, about 30 s in a debug build: with any one of the quiet path's checks (seq,
+    // flags, thresholds, identical runs) removed, it failed within the first 150.
+    #![proptest_config(ProptestConfig::with_cases(400))]
 
     /// A sample's values given as one input cause what they cause one by one: the same
     /// events in the same order, and the same state after. (A sample's quiet values take a
