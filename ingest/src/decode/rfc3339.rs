@@ -18,23 +18,32 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
 
 /// The usual form, or `None` (then chrono decides).
 fn direct(b: &[u8]) -> Option<Timestamp> {
-    let two = |at: usize| -> Option<i64> {
-        let (hi, lo) = (*b.get(at)?, *b.get(at + 1)?);
-        (hi.is_ascii_digit() && lo.is_ascii_digit())
-            .then(|| i64::from((hi - b'0') * 10 + (lo - b'0')))
+    let head: &[u8; 19] = b.get(..19)?.try_into().ok()?;
+    // Two digits at `at` as a number, or 100 (out of every range below) if either is not one.
+    let two = |at: usize| -> i64 {
+        let (hi, lo) = (head[at].wrapping_sub(b'0'), head[at + 1].wrapping_sub(b'0'));
+        if hi < 10 && lo < 10 {
+            i64::from(hi * 10 + lo)
+        } else {
+            100
+        }
     };
-    let year = two(0)? * 100 + two(2)?;
-    let (month, day) = (two(5)?, two(8)?);
-    let (hour, minute, second) = (two(11)?, two(14)?, two(17)?);
-    let punctuation = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if punctuation.iter().any(|&(at, c)| b.get(at) != Some(&c))
+    let (century, year_of) = (two(0), two(2));
+    let (month, day) = (two(5), two(8));
+    let (hour, minute, second) = (two(11), two(14), two(17));
+    if century > 99
+        || year_of > 99
+        || [head[4], head[7], head[10], head[13], head[16]] != *b"--T::"
         || !(1..=12).contains(&month)
         || day < 1
-        || day > days_in_month(year, month)
         || hour > 23
         || minute > 59
         || second > 59
     {
+        return None;
+    }
+    let year = century * 100 + year_of;
+    if day > days_in_month(year, month) {
         return None;
     }
     let mut at = 19;
