@@ -287,32 +287,34 @@ impl<'a> Scanner<'a> {
     /// A JSON number of at most [`MAX_DIGITS`] digits and no exponent.
     fn number(&mut self) -> Option<Number> {
         let negative = self.eat(b'-');
-        let mut digits = 0usize;
-        let mut significand = 0i64;
-        let mut decimals = None;
         let first = self.at;
-        while let Some(b) = self.peek() {
-            match b {
-                b'0'..=b'9' => {
-                    significand = significand * 10 + i64::from(b - b'0');
-                    digits += 1;
-                    if digits > MAX_DIGITS {
-                        return None;
-                    }
-                    if let Some(d) = decimals.as_mut() {
-                        *d += 1;
-                    }
-                }
-                b'.' if decimals.is_none() => decimals = Some(0usize),
-                b'e' | b'E' => return None,
-                _ => break,
+        // One pass over the digits and at most one dot; the significand wraps on more than
+        // 18 digits, but then there are more than MAX_DIGITS and it is not used.
+        let (mut at, mut significand, mut dot) = (first, 0i64, None);
+        while let Some(&b) = self.bytes.get(at) {
+            if b.is_ascii_digit() {
+                significand = significand
+                    .wrapping_mul(10)
+                    .wrapping_add(i64::from(b - b'0'));
+            } else if b == b'.' && dot.is_none() {
+                dot = Some(at);
+            } else {
+                break;
             }
-            self.at += 1;
+            at += 1;
         }
-        let int_digits = digits - decimals.unwrap_or(0);
+        self.at = at;
+        let int_digits = dot.unwrap_or(at) - first;
+        let decimals = dot.map(|d| at - d - 1);
+        let digits = int_digits + decimals.unwrap_or(0);
         // JSON: an integer part of one digit at least, no leading zero, decimals after a dot.
         let leading_zero = self.bytes.get(first) == Some(&b'0') && int_digits > 1;
-        if int_digits == 0 || leading_zero || decimals == Some(0) {
+        if int_digits == 0
+            || leading_zero
+            || decimals == Some(0)
+            || digits > MAX_DIGITS
+            || matches!(self.peek(), Some(b'e' | b'E'))
+        {
             return None;
         }
         Some(match decimals {
