@@ -188,17 +188,14 @@ impl<'a> Scanner<'a> {
         // While the names follow the last object's, they are those metrics, all different.
         let mut as_before = true;
         loop {
-            let expected = self.layout.get(out.len()).copied();
-            let known = match expected {
+            let known = match self.layout.get(out.len()).copied() {
                 Some(m) if as_before && self.eat_name(m.name()) => Some(m),
-                _ => {
-                    as_before = false;
-                    None
-                }
+                _ => None,
             };
-            let name = match known {
-                Some(m) => m.name(),
-                None => self.key()?,
+            as_before = known.is_some();
+            let metric = match known {
+                Some(m) => MetricRef::Known(m),
+                None => new_metric(&out, self.key()?)?,
             };
             let value = if self.eat_word(b"true") {
                 1.0
@@ -209,15 +206,6 @@ impl<'a> Scanner<'a> {
                     Number::Int(v) => v as f64,
                     Number::Decimal(v) => v,
                 }
-            };
-            // A known name is one metric: comparing metrics finds a repeat without comparing
-            // strings.
-            let metric = match known.or_else(|| Metric::from_name(name)) {
-                Some(m) if known.is_some() => MetricRef::Known(m),
-                Some(m) if out.iter().any(|v| v.metric == MetricRef::Known(m)) => return None,
-                Some(m) => MetricRef::Known(m),
-                None if out.iter().any(|v| v.metric.name() == name) => return None,
-                None => MetricRef::Unknown(name.to_owned()),
             };
             out.push(SampleValue {
                 metric,
@@ -327,6 +315,18 @@ impl<'a> Scanner<'a> {
                 Number::Decimal(if negative { -v } else { v })
             }
         })
+    }
+}
+
+/// The metric `name` names, or `None` if `out` has it already (a repeat is serde's to judge).
+fn new_metric(out: &[SampleValue], name: &str) -> Option<MetricRef> {
+    match Metric::from_name(name) {
+        // A known name is one metric: comparing metrics finds a repeat without comparing
+        // strings.
+        Some(m) if out.iter().any(|v| v.metric == MetricRef::Known(m)) => None,
+        Some(m) => Some(MetricRef::Known(m)),
+        None if out.iter().any(|v| v.metric.name() == name) => None,
+        None => Some(MetricRef::Unknown(name.to_owned())),
     }
 }
 
