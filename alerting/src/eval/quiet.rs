@@ -13,10 +13,10 @@
 use crate::event::AlertEvent;
 use crate::machine::Obs;
 use crate::model::Reading;
-use crate::rule::Condition;
 use crate::state::{metric_index, StuckRun, METRICS};
 
 use super::conditions::{compositions, threshold_obs};
+use super::reading::stuck_min_secs;
 use super::Engine;
 
 impl Engine {
@@ -56,15 +56,7 @@ impl Engine {
             if mi < METRICS {
                 let mut current = st.stuck.get(mi);
                 for &ri in &bound.stuck {
-                    let Some(Condition::Stuck { watch }) = rules.get(ri).map(|x| &x.condition)
-                    else {
-                        continue;
-                    };
-                    let Some(min_secs) = watch
-                        .iter()
-                        .find(|w| w.metric == r.metric)
-                        .map(|w| w.min_secs)
-                    else {
+                    let Some(min_secs) = stuck_min_secs(rules, ri, r.metric) else {
                         continue;
                     };
                     let bits = r.value.to_bits();

@@ -3,8 +3,8 @@
 
 use crate::event::AlertEvent;
 use crate::machine::{Ev, Obs};
-use crate::model::Reading;
-use crate::rule::Condition;
+use crate::model::{Metric, Reading};
+use crate::rule::{Condition, Rule};
 use crate::state::{metric_index, StuckRun, Subject, METRICS};
 use crate::text::catalogue::{both, time_zh};
 
@@ -115,16 +115,7 @@ impl Engine {
                 let (bound, _, mut em) = split(cx, rules, out, now);
                 // G2: identical values.
                 for &ri in &bound.stuck {
-                    let Some(Condition::Stuck { watch }) = rules.get(ri).map(|x| &x.condition)
-                    else {
-                        continue;
-                    };
-                    // Only watched metrics: the others may hold still at their resolution.
-                    let Some(min_secs) = watch
-                        .iter()
-                        .find(|w| w.metric == r.metric)
-                        .map(|w| w.min_secs)
-                    else {
+                    let Some(min_secs) = stuck_min_secs(rules, ri, r.metric) else {
                         continue;
                     };
                     let bits = r.value.to_bits();
@@ -193,4 +184,16 @@ impl Engine {
             out,
         );
     }
+}
+
+/// How long rule `ri` (G2) lets `metric` hold one value, if it watches that metric: the
+/// others may hold still at their resolution.
+pub(super) fn stuck_min_secs(rules: &[Rule], ri: usize, metric: Metric) -> Option<i64> {
+    let Some(Condition::Stuck { watch }) = rules.get(ri).map(|x| &x.condition) else {
+        return None;
+    };
+    watch
+        .iter()
+        .find(|w| w.metric == metric)
+        .map(|w| w.min_secs)
 }
