@@ -366,7 +366,7 @@ impl Engine {
                 self.waste_tick(*now, &mut out);
                 self.sterilizer_tick(*now, &mut out);
             }
-            Input::Reading(r) => self.one_reading(r, &mut out),
+            Input::Reading(r) => self.one_reading(r, false, &mut out),
             Input::Readings(g) => {
                 // One reading whose value changes: the ids are copied once, not per value.
                 let Some(&(metric, value, flag)) = g.values.first() else {
@@ -385,11 +385,7 @@ impl Engine {
                 };
                 for &(metric, value, flag) in &g.values {
                     (r.metric, r.value, r.flag) = (metric, value, flag);
-                    if !self.quiet_reading(&r, &mut out) {
-                        self.reading(&r, &mut out);
-                    }
-                    self.waste_reading(&r, &mut out);
-                    self.sterilizer_reading(&r, &mut out);
+                    self.one_reading(&r, true, &mut out);
                 }
             }
             Input::BagIn(_) | Input::Handover(_) | Input::Disinfection(_) => {
@@ -486,9 +482,13 @@ impl Engine {
         out
     }
 
-    /// One value: the water rules, then the waste store's and the sterilizer's.
-    fn one_reading(&mut self, r: &Reading, out: &mut Vec<AlertEvent>) {
-        self.reading(r, out);
+    /// One value: the water rules (a sample's quiet values in less work, `quiet.rs`; single
+    /// readings never, so that the two can be compared), then the waste store's and the
+    /// sterilizer's.
+    fn one_reading(&mut self, r: &Reading, of_sample: bool, out: &mut Vec<AlertEvent>) {
+        if !(of_sample && self.quiet_reading(r, out)) {
+            self.reading(r, out);
+        }
         self.waste_reading(r, out);
         self.sterilizer_reading(r, out);
     }
