@@ -242,12 +242,10 @@ impl<'a> Scanner<'a> {
             return false;
         }
         self.at = at + name.len() + 2;
-        self.space();
-        if !self.eat(b':') {
+        if !self.colon() {
             self.at = start;
             return false;
         }
-        self.space();
         true
     }
 
@@ -255,12 +253,15 @@ impl<'a> Scanner<'a> {
     fn key(&mut self) -> Option<&'a str> {
         self.space();
         let key = self.string()?;
+        self.colon().then_some(key)
+    }
+
+    /// The colon after a member's name, with the whitespace around it.
+    fn colon(&mut self) -> bool {
         self.space();
-        if !self.eat(b':') {
-            return None;
-        }
+        let found = self.eat(b':');
         self.space();
-        Some(key)
+        found
     }
 
     /// After a member: `}` ends the object (`true`), `,` announces another (`false`).
