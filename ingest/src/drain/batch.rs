@@ -3,7 +3,10 @@
 //!
 //! A batch is sent when it holds `batch_max_rows` rows or when its oldest row has waited
 //! `flush_interval`, so a steady trickle of messages costs the store one request (one WAL
-//! transaction per table) per interval, not one per fsync group.
+//! transaction per table) per interval, not one per fsync group. Within `flush_interval` of
+//! a full batch (a burst, or a backlog being read), the rest is also sent as soon as the
+//! spool has been quiet for [`QUIET_AFTER_FULL`]: it will not fill soon, and waiting out
+//! `flush_interval` would only delay the burst's last rows.
 
 use std::time::Duration;
 
@@ -13,6 +16,15 @@ use crate::sink::questdb::WriteError;
 use crate::sink::rows::Row;
 use crate::sink::store::Store;
 
+/// How long nothing new may become durable, within `flush_interval` of a full batch, before
+/// the rows left over are sent without waiting for their deadline (a product default).
+/// Longer than the spool's default group-commit interval (40 ms), so a continuous stream,
+/// which the spool makes durable at least that often, does not look quiet between two
+/// fsyncs. At a trickle batches never fill and this never applies; after a burst it applies
+/// for one flush interval, so it adds at most `flush_interval / QUIET_AFTER_FULL` (10)
+/// requests per burst, and usually one.
+pub(super) const QUIET_AFTER_FULL: Duration = Duration::from_millis(50);
+
 /// Rows not yet sent, and the spool position they complete.
 #[derive(Debug, Default)]
 pub(super) struct Pending {
@@ -21,6 +33,9 @@ pub(super) struct Pending {
     up_to: Option<u64>,
     /// When the oldest row or position not yet sent arrived.
     since: Option<Instant>,
+    /// When the last full batch was taken: until a flush interval later, rows are taken to
+    /// arrive faster than batches fill.
+    last_full: Option<Instant>,
 }
 
 impl Pending {
@@ -50,18 +65,50 @@ impl Pending {
     }
 
     /// When the batch must be sent even if it is not full.
-    pub(super) fn deadline(&self, flush_interval: Duration) -> Option<Instant> {
+    fn deadline(&self, flush_interval: Duration) -> Option<Instant> {
         self.since.map(|s| s + flush_interval)
     }
 
-    /// Whether the batch should be sent now: full, or its oldest row has waited long enough.
-    pub(super) fn is_due(&self, now: Instant, flush_interval: Duration, max_rows: usize) -> bool {
-        self.rows.len() >= max_rows || self.deadline(flush_interval).is_some_and(|d| now >= d)
+    /// Whether a full batch was taken less than `flush_interval` ago.
+    fn in_burst(&self, now: Instant, flush_interval: Duration) -> bool {
+        self.last_full.is_some_and(|t| now < t + flush_interval)
     }
 
-    /// Empties the buffer: its rows and the position they complete.
-    pub(super) fn take(&mut self) -> (Vec<Row>, Option<u64>) {
+    /// How long a read for more records may wait before the batch needs looking at again:
+    /// until its deadline, and in a burst no longer than [`QUIET_AFTER_FULL`] (a read that
+    /// brings nothing in that time means the burst is over). `None`: nothing pending.
+    pub(super) fn read_wait(&self, now: Instant, flush_interval: Duration) -> Option<Duration> {
+        let until_deadline = self
+            .deadline(flush_interval)?
+            .saturating_duration_since(now);
+        Some(if self.in_burst(now, flush_interval) {
+            until_deadline.min(QUIET_AFTER_FULL)
+        } else {
+            until_deadline
+        })
+    }
+
+    /// Whether the batch should be sent now: full, its oldest row has waited long enough, or
+    /// the spool went `quiet` (a read waited and brought nothing) in a burst.
+    pub(super) fn is_due(
+        &self,
+        now: Instant,
+        flush_interval: Duration,
+        max_rows: usize,
+        quiet: bool,
+    ) -> bool {
+        self.rows.len() >= max_rows
+            || self.deadline(flush_interval).is_some_and(|d| now >= d)
+            || (quiet && !self.is_empty() && self.in_burst(now, flush_interval))
+    }
+
+    /// Empties the buffer: its rows and the position they complete. Remembers when a full
+    /// batch (`max_rows`) was taken.
+    pub(super) fn take(&mut self, max_rows: usize, now: Instant) -> (Vec<Row>, Option<u64>) {
         self.since = None;
+        if self.rows.len() >= max_rows {
+            self.last_full = Some(now);
+        }
         (std::mem::take(&mut self.rows), self.up_to)
     }
 
@@ -70,6 +117,7 @@ impl Pending {
     pub(super) fn take_alert_rows(&mut self) -> Vec<Row> {
         self.since = None;
         self.up_to = None;
+        self.last_full = None;
         std::mem::take(&mut self.rows)
             .into_iter()
             .filter(is_alert_row)

@@ -3,7 +3,8 @@
 //!
 //! Rules run as soon as a record is durable; store writes are batched apart from that
 //! (`batch.rs`): a batch is sent when it reaches `batch_max_rows` rows or its oldest row has
-//! waited `flush_interval`, on the blocking pool, while the drain goes on validating the next
+//! waited `flush_interval` (after a full batch: as soon as the spool goes quiet), on the
+//! blocking pool, while the drain goes on validating the next
 //! records (at most one write in flight; the drain waits for it only when two batches' worth
 //! of rows are waiting). The spool is committed after a write, up to the records it
 //! completed, and never past the saved rule state; the commit's fsyncs run in the background
@@ -403,7 +404,7 @@ impl Drain {
                     rows.append(&mut self.held_alerts);
                     self.pending.add(rows, last, Instant::now());
                     let started = std::time::Instant::now();
-                    if self.send_if_due(&mut mode, &mut failures).await {
+                    if self.send_if_due(&mut mode, &mut failures, caught_up).await {
                         self.stage("store_wait", started);
                     }
                     // Commit on every pass, also after an empty batch: the rule snapshot may
@@ -475,21 +476,21 @@ impl Drain {
         }
     }
 
-    /// How long the next read may wait for records: until the pending batch is due, or one
-    /// flush interval when nothing is pending (ticks and snapshots are checked every pass).
+    /// How long the next read may wait for records: until the pending batch needs looking at
+    /// ([`Pending::read_wait`]), or one flush interval when nothing is pending or a write is
+    /// running (ticks and snapshots are checked every pass).
     fn read_wait(&self) -> Duration {
-        match self.pending.deadline(self.flush_interval) {
-            Some(deadline) if self.in_flight.is_none() => {
-                deadline.saturating_duration_since(Instant::now())
-            }
+        match self.pending.read_wait(Instant::now(), self.flush_interval) {
+            Some(wait) if self.in_flight.is_none() => wait,
             _ => self.flush_interval,
         }
     }
 
     /// Sends the pending batch when it is due and no write is running; waits for the running
-    /// write first when two batches' worth of rows are waiting (bounded memory).
+    /// write first when two batches' worth of rows are waiting (bounded memory). `quiet`: the
+    /// last read waited and brought nothing.
     /// Returns whether it waited for the running write.
-    async fn send_if_due(&mut self, mode: &mut Mode, failures: &mut u32) -> bool {
+    async fn send_if_due(&mut self, mode: &mut Mode, failures: &mut u32, quiet: bool) -> bool {
         let mut waited = false;
         if self.in_flight.is_some() && self.pending.len() >= 2 * self.batch_max_rows {
             waited = true;
@@ -499,9 +500,12 @@ impl Drain {
             }
         }
         if self.in_flight.is_none()
-            && self
-                .pending
-                .is_due(Instant::now(), self.flush_interval, self.batch_max_rows)
+            && self.pending.is_due(
+                Instant::now(),
+                self.flush_interval,
+                self.batch_max_rows,
+                quiet,
+            )
         {
             self.start_write().await;
         }
@@ -533,7 +537,7 @@ impl Drain {
     /// a save is due (every alert row it produced is in this batch or already stored). A
     /// batch without rows (records that produce none) completes its position at once.
     async fn start_write(&mut self) {
-        let (rows, up_to) = self.pending.take();
+        let (rows, up_to) = self.pending.take(self.batch_max_rows, Instant::now());
         if rows.is_empty() {
             if up_to.is_some() {
                 self.written_up_to = up_to;
