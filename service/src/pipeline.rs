@@ -533,7 +533,11 @@ impl Source {
             if stopping && (acks_done.is_cancelled() || self.metrics.pending_acks.get() <= 0) {
                 break;
             }
+            // Biased (in this order, no random start) and the 50 ms sleep made only when it
+            // is polled: an unbiased select draws a random number, and a `sleep` reads the
+            // clock when it is made, on every message otherwise.
             tokio::select! {
+                biased;
                 () = shutdown.cancelled(), if !stopping => {
                     stopping = true;
                     grace.as_mut().reset(tokio::time::Instant::now() + SHUTDOWN_GRACE);
@@ -543,7 +547,7 @@ impl Source {
                     tracing::warn!(pending_acks = self.metrics.pending_acks.get(), "Gave up waiting for the last acks; the broker will redeliver those messages.");
                     break;
                 }
-                () = tokio::time::sleep(Duration::from_millis(50)), if stopping => {}
+                () = async { tokio::time::sleep(Duration::from_millis(50)).await }, if stopping => {}
                 polled = self.event_loop.poll() => self.handle(polled, stopping, &shutdown).await,
             }
         }
