@@ -13,7 +13,9 @@
 //!
 //! Daily: on the first engine tick of a China Standard Time day, the previous day is scored
 //! for every site and written to `site_risk` (days missed while weijian was stopped are caught
-//! up, at most `window_days` of them). On demand: `POST /api/v1/risk/recompute`.
+//! up, at most `window_days` of them), [`SITES_PER_TAKE`] sites per engine tick, so a city's
+//! 100,000 rows (about 800 bytes each with their explanations) never sit in memory at once.
+//! On demand: `POST /api/v1/risk/recompute`.
 
 pub mod verify;
 
@@ -56,7 +58,24 @@ struct State {
     saved: RiskSnapshot,
     /// Rows waiting for the drain (recomputations, draws).
     pending: Vec<Row>,
+    /// The daily run under way: the day being scored and the next site (registry order).
+    /// Not saved: after a restart the day is scored again from its first site, and the
+    /// rows already written are rewritten with the same values (DEDUP on `ts`, `site`).
+    scoring: Option<Scoring>,
 }
+
+#[derive(Debug, Clone, Copy)]
+struct Scoring {
+    day: i64,
+    next_site: usize,
+    /// The last day of this run (yesterday when it began).
+    through: i64,
+}
+
+/// `site_risk` rows made per engine tick by the daily run (a product default): about 8 MB
+/// of rows at a time; a city of 100,000 sites is scored over 10 ticks (100 s at the default
+/// `alerts.tick_interval_secs`).
+pub const SITES_PER_TAKE: usize = 10_000;
 
 /// The risk index's state, shared (cloning shares it).
 #[derive(Debug, Clone)]
@@ -65,6 +84,8 @@ pub struct RiskBoard {
     params: Arc<RiskParams>,
     /// The sites scored, shared by every clone: a reloaded registry reaches them all.
     registry: Arc<RwLock<Arc<Registry>>>,
+    /// Sites scored per [`RiskBoard::take_rows`] ([`SITES_PER_TAKE`]; smaller in tests).
+    sites_per_take: usize,
 }
 
 /// Draws remembered for exclusions and 回避; older ones are forgotten (product default: at 10
@@ -77,10 +98,19 @@ impl RiskBoard {
             inner: Arc::new(Mutex::new(State {
                 saved: restored,
                 pending: Vec::new(),
+                scoring: None,
             })),
             params: Arc::new(params),
             registry: Arc::new(RwLock::new(registry)),
+            sites_per_take: SITES_PER_TAKE,
         }
+    }
+
+    /// The same board scoring `n` sites per [`RiskBoard::take_rows`] (at least 1).
+    #[must_use]
+    pub fn with_sites_per_take(mut self, n: usize) -> Self {
+        self.sites_per_take = n.max(1);
+        self
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -108,6 +138,11 @@ impl RiskBoard {
             .registry
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = registry;
+        // A daily run under way starts its day again: positions in the old registry's order
+        // mean nothing in the new one (rows already written are rewritten, DEDUP).
+        if let Some(run) = &mut self.state().scoring {
+            run.next_site = 0;
+        }
     }
 
     /// Records the rule engine's events in the ledger.
@@ -128,22 +163,19 @@ impl RiskBoard {
 
     /// Every configured site scored on `day` (configuration order).
     pub fn score_day(&self, day: i64) -> Vec<SiteRisk> {
+        self.score_sites(day, 0, usize::MAX)
+    }
+
+    /// At most `n` configured sites from the `first` (configuration order) scored on `day`.
+    fn score_sites(&self, day: i64, first: usize, n: usize) -> Vec<SiteRisk> {
         let window = i64::from(self.params.window_days);
         let days = self.state().saved.ledger.alert_days(day - window + 1, day);
         score_sites(
-            self.registry().sites().map(|s| &*s.id),
+            self.registry().sites().skip(first).take(n).map(|s| &*s.id),
             day,
             &days,
             &self.params,
         )
-    }
-
-    /// The `site_risk` rows of `day`.
-    pub fn rows_of_day(&self, day: i64) -> Vec<Row> {
-        self.score_day(day)
-            .into_iter()
-            .filter_map(|r| self.row(&r))
-            .collect()
     }
 
     fn row(&self, r: &SiteRisk) -> Option<Row> {
@@ -167,37 +199,68 @@ impl RiskBoard {
 
     /// The daily run: when `now` is on a later China Standard Time day than the last one
     /// scored, scores every day since (the previous day first time; at most `window_days`
-    /// days after a long stop) and forgets alerts no window can see any more. Then whatever
-    /// rows recomputations and draws left for the drain.
+    /// days after a long stop), [`SITES_PER_TAKE`] sites per call, and forgets alerts no
+    /// window can see any more. Then whatever rows recomputations and draws left for the
+    /// drain.
     pub fn take_rows(&self, now: Timestamp) -> Vec<Row> {
+        let mut rows = self.next_daily_rows(now);
+        rows.append(&mut self.state().pending);
+        rows
+    }
+
+    /// The next [`SITES_PER_TAKE`] rows of the daily run, if one is due or under way.
+    fn next_daily_rows(&self, now: Timestamp) -> Vec<Row> {
+        let Some(run) = self.daily_run(now) else {
+            return Vec::new();
+        };
+        let scores = self.score_sites(run.day, run.next_site, self.sites_per_take);
+        let rows: Vec<Row> = scores.iter().filter_map(|r| self.row(r)).collect();
+        let next_site = run.next_site + scores.len();
+        let mut st = self.state();
+        if next_site >= self.registry().site_count() {
+            // The day is complete.
+            st.saved.scored_through = Some(run.day);
+            st.scoring = (run.day < run.through).then_some(Scoring {
+                day: run.day + 1,
+                next_site: 0,
+                through: run.through,
+            });
+            if st.scoring.is_none() {
+                tracing::info!(through = %cst_date(run.day), "Scored the site risk index.");
+                // Keep two windows (product default), so the last window's days can still
+                // be recomputed on demand.
+                let keep = run.day - 2 * i64::from(self.params.window_days);
+                st.saved.ledger.prune(keep);
+            }
+        } else {
+            st.scoring = Some(Scoring { next_site, ..run });
+        }
+        rows
+    }
+
+    /// The daily run under way, or a new one when a day has begun since the last day scored.
+    fn daily_run(&self, now: Timestamp) -> Option<Scoring> {
         let yesterday = cst_day(now) - 1;
-        let (from, due) = {
-            let st = self.state();
+        let mut st = self.state();
+        if st.scoring.is_none() {
             let from = st.saved.scored_through.map_or(yesterday, |d| {
                 (d + 1).max(yesterday - i64::from(self.params.window_days) + 1)
             });
-            (from, from <= yesterday)
-        };
-        let mut rows = Vec::new();
-        if due {
-            for day in from..=yesterday {
-                rows.extend(self.rows_of_day(day));
+            if from <= yesterday {
+                tracing::info!(
+                    from = %cst_date(from),
+                    to = %cst_date(yesterday),
+                    sites = self.registry().site_count(),
+                    "Scoring the site risk index."
+                );
+                st.scoring = Some(Scoring {
+                    day: from,
+                    next_site: 0,
+                    through: yesterday,
+                });
             }
-            tracing::info!(
-                from = %cst_date(from),
-                to = %cst_date(yesterday),
-                rows = rows.len(),
-                "Scored the site risk index."
-            );
-            let mut st = self.state();
-            st.saved.scored_through = Some(yesterday);
-            // Keep two windows (product default), so the last window's days can still be
-            // recomputed on demand.
-            let keep = yesterday - 2 * i64::from(self.params.window_days);
-            st.saved.ledger.prune(keep);
         }
-        rows.append(&mut self.state().pending);
-        rows
+        st.scoring
     }
 
     /// Scores `day` now and queues its `site_risk` rows (rewriting any earlier ones).

@@ -222,6 +222,60 @@ async fn the_daily_run_scores_yesterday_once_and_recomputation_rewrites_the_same
     assert!(restored.take_rows(h.now()).is_empty());
 }
 
+/// A city's daily run is written a few sites per engine tick (here 2 of the 5 sites), the
+/// day counts as scored only once its last site is, and missed days are caught up in order.
+#[tokio::test]
+async fn the_daily_run_is_taken_a_few_sites_at_a_time_and_catches_up_missed_days() {
+    let h = Harness::new().await;
+    let all_at_once = with_history(&h).take_rows(h.now());
+    let board = with_history(&h).with_sites_per_take(2);
+    let takes = |board: &RiskBoard| {
+        let before = board.snapshot().scored_through;
+        let mut takes = Vec::new();
+        loop {
+            let rows = board.take_rows(h.now());
+            if rows.is_empty() || takes.len() > 20 {
+                return takes;
+            }
+            takes.push(rows);
+            if takes.len() == 1 {
+                assert_eq!(
+                    board.snapshot().scored_through,
+                    before,
+                    "a day is not scored before its last site"
+                );
+            }
+        }
+    };
+    let day = takes(&board);
+    assert_eq!(day.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
+    assert_eq!(day.concat(), all_at_once, "the same rows as in one go");
+    assert_eq!(board.snapshot().scored_through, Some(cst_day(h.now()) - 1));
+    // Three days later: the three missed days, each whole, in order.
+    h.advance_secs(3 * 86_400);
+    let caught_up = takes(&board);
+    assert_eq!(caught_up.len(), 9, "three days of 2 + 2 + 1 sites");
+    let dates: Vec<(String, String)> = caught_up
+        .concat()
+        .into_iter()
+        .filter_map(|r| match r {
+            Row::SiteRisk(r) => Some((r.date, r.site)),
+            _ => None,
+        })
+        .collect();
+    let mut distinct = dates.clone();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        15,
+        "every site of every day once: {dates:?}"
+    );
+    let days: Vec<&str> = dates.iter().map(|(d, _)| d.as_str()).collect();
+    assert_eq!(days[0], "2026-11-22");
+    assert_eq!(days[14], "2026-11-24");
+    assert!(days.windows(2).all(|w| w[0] <= w[1]), "in order: {days:?}");
+}
+
 #[tokio::test]
 async fn a_draw_is_stored_remembered_and_verifiable() {
     let h = Harness::new().await;
