@@ -274,15 +274,19 @@ async fn trickle(writer: &SpoolWriter, seqs: std::ops::Range<u64>, every: Durati
     }
 }
 
-/// Appends `seqs` at once (each record queued before any is awaited), then waits until all
-/// are durable.
-async fn append_burst(writer: &SpoolWriter, seqs: std::ops::Range<u64>) {
-    let acks: Vec<_> = seqs
+/// Appends readings `0..n` at once (each record queued before any is awaited), then waits
+/// until the store holds every one.
+async fn store_burst(rig: &Rig, writer: &SpoolWriter, n: u64) {
+    let acks: Vec<_> = (0..n)
         .map(|seq| writer.append(reading(seq as usize % DEVICES, seq, false)))
         .collect();
     for ack in acks {
         ack.await.unwrap();
     }
+    eventually("the whole burst is stored", || {
+        rig.log().readings().len() as u64 == n
+    })
+    .await;
 }
 
 /// The flush interval (60 s) is far longer than the test may take, so only the quiet spool
@@ -292,11 +296,7 @@ async fn a_bursts_last_rows_are_written_once_the_spool_is_quiet_not_a_flush_inte
     let rig = Rig::new(60_000);
     let (writer, drain) = rig.start().await;
     // Two full batches (1,000 rows each) and 500 rows left over.
-    append_burst(&writer, 0..2_500).await;
-    eventually("the whole burst is stored", || {
-        rig.log().readings().len() == 2_500
-    })
-    .await;
+    store_burst(&rig, &writer, 2_500).await;
     let requests = rig.log().requests.len();
     assert!(
         (3..=6).contains(&requests),
@@ -312,11 +312,7 @@ async fn a_bursts_last_rows_are_written_once_the_spool_is_quiet_not_a_flush_inte
 async fn a_slow_trickle_after_a_burst_costs_one_write_per_flush_interval() {
     let rig = Rig::new(500);
     let (writer, drain) = rig.start().await;
-    append_burst(&writer, 0..2_500).await;
-    eventually("the whole burst is stored", || {
-        rig.log().readings().len() == 2_500
-    })
-    .await;
+    store_burst(&rig, &writer, 2_500).await;
     let after_burst = rig.log().requests.len();
     // About 7 messages/s for 4 s: more than 100 ms between messages, longer than the quiet
     // spell.

@@ -166,6 +166,16 @@ impl RiskBoard {
         self.score_sites(day, 0, usize::MAX)
     }
 
+    /// The `site_risk` rows of `day`, every configured site at once.
+    pub fn rows_of_day(&self, day: i64) -> Vec<Row> {
+        self.rows(&self.score_day(day))
+    }
+
+    /// The `site_risk` rows of these scores (sites no longer configured have none).
+    fn rows(&self, scores: &[SiteRisk]) -> Vec<Row> {
+        scores.iter().filter_map(|r| self.row(r)).collect()
+    }
+
     /// At most `n` configured sites from the `first` (configuration order) scored on `day`.
     fn score_sites(&self, day: i64, first: usize, n: usize) -> Vec<SiteRisk> {
         let window = i64::from(self.params.window_days);
@@ -214,7 +224,7 @@ impl RiskBoard {
             return Vec::new();
         };
         let scores = self.score_sites(run.day, run.next_site, self.sites_per_take);
-        let rows: Vec<Row> = scores.iter().filter_map(|r| self.row(r)).collect();
+        let rows = self.rows(&scores);
         let next_site = run.next_site + scores.len();
         let mut st = self.state();
         if next_site >= self.registry().site_count() {
@@ -266,7 +276,7 @@ impl RiskBoard {
     /// Scores `day` now and queues its `site_risk` rows (rewriting any earlier ones).
     pub fn recompute(&self, day: i64) -> Vec<SiteRisk> {
         let scores = self.score_day(day);
-        let rows: Vec<Row> = scores.iter().filter_map(|r| self.row(r)).collect();
+        let rows = self.rows(&scores);
         self.state().pending.extend(rows);
         scores
     }
