@@ -1,10 +1,11 @@
 //! The workspace's structure holds: crates depend on each other one way (cli -> tools ->
-//! service -> ingest -> alerting), no crate's top-level modules form a dependency cycle, and
+//! service -> ingest -> alerting), no crate's modules form a dependency cycle (at any depth:
+//! the submodules of every module depend on each other one way), and
 //! the production binary (`-p weijian --no-default-features`) links neither the demo's
 //! broker (rumqttd) nor the web stack it pulls (axum 0.7, hyper 0.14).
 //!
 //! Module dependencies are read from the source as text: a module depends on another when its
-//! non-test code names `crate::other` (or `super::other` from the module's own top file).
+//! non-test code names it by a `crate::`, `super::` or `self::` path.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -61,21 +62,29 @@ fn dependencies(manifest: &str) -> BTreeSet<String> {
 fn no_crate_has_a_module_cycle() {
     let mut problems = Vec::new();
     for (dir, _) in LAYERS {
-        let graph = module_graph(&root().join(dir).join("src"));
-        assert!(graph.len() > 1 || dir == "cli", "{dir}: no modules found");
-        for cycle in cycles(&graph) {
-            let edges: Vec<String> = cycle
-                .iter()
-                .map(|m| {
-                    let inside: Vec<&str> = graph[m]
-                        .iter()
-                        .filter(|d| cycle.contains(*d))
-                        .map(String::as_str)
-                        .collect();
-                    format!("{m} -> {}", inside.join(", "))
-                })
-                .collect();
-            problems.push(format!("{dir}: {}", edges.join("; ")));
+        let graphs = sibling_graphs(&root().join(dir).join("src"));
+        let top = graphs.get(&Vec::new()).map_or(0, BTreeMap::len);
+        assert!(top > 1 || dir == "cli", "{dir}: no modules found");
+        for (parent, graph) in &graphs {
+            for cycle in cycles(graph) {
+                let edges: Vec<String> = cycle
+                    .iter()
+                    .map(|m| {
+                        let inside: Vec<&str> = graph[m]
+                            .iter()
+                            .filter(|d| cycle.contains(*d))
+                            .map(String::as_str)
+                            .collect();
+                        format!("{m} -> {}", inside.join(", "))
+                    })
+                    .collect();
+                let at = if parent.is_empty() {
+                    "crate".to_owned()
+                } else {
+                    parent.join("::")
+                };
+                problems.push(format!("{dir} (in {at}): {}", edges.join("; ")));
+            }
         }
     }
     assert!(
@@ -85,51 +94,167 @@ fn no_crate_has_a_module_cycle() {
     );
 }
 
-/// Top-level module -> the top-level modules its non-test code names.
-fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
-    let mut files: BTreeMap<String, Vec<(PathBuf, bool)>> = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(src) else {
-        return BTreeMap::new();
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(module) = name.strip_suffix(".rs") {
-            if module != "lib" && module != "main" {
-                files
-                    .entry(module.to_owned())
-                    .or_default()
-                    .push((path, true));
-            }
-        } else if path.is_dir() {
-            let mut found = Vec::new();
-            collect_sources(&path, &mut found);
-            let top = path.join("mod.rs");
-            files
-                .entry(name)
+/// For every module that has submodules (the crate root included, as the empty path), the
+/// graph of its submodules: `a -> b` when code in `a` (or below it) names something in `b` (or
+/// below it). A submodule naming its parent's own items, or a parent naming its children's,
+/// is not an edge.
+fn sibling_graphs(src: &Path) -> BTreeMap<Vec<String>, BTreeMap<String, BTreeSet<String>>> {
+    let mut sources = Vec::new();
+    collect_sources(src, &mut sources);
+    let files: Vec<(Vec<String>, PathBuf)> = sources
+        .into_iter()
+        .filter_map(|f| Some((module_path(src, &f)?, f)))
+        .collect();
+    let known: BTreeSet<Vec<String>> = files.iter().map(|(m, _)| m.clone()).collect();
+    let mut graphs: BTreeMap<Vec<String>, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for module in &known {
+        if let Some((name, parent)) = module.split_last() {
+            graphs
+                .entry(parent.to_vec())
                 .or_default()
-                .extend(found.into_iter().map(|f| {
-                    let is_top = f == top;
-                    (f, is_top)
-                }));
+                .entry(name.clone())
+                .or_default();
         }
     }
-    let names: BTreeSet<String> = files.keys().cloned().collect();
-    files
-        .iter()
-        .map(|(module, sources)| {
-            let mut deps = BTreeSet::new();
-            for (path, top) in sources {
-                let text = std::fs::read_to_string(path).unwrap_or_default();
-                for d in referenced_modules(&text, *top) {
-                    if names.contains(&d) && &d != module {
-                        deps.insert(d);
+    for (from, path) in &files {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for named in named_paths(&non_test_code(&text), from) {
+            let Some(to) = (0..=named.len())
+                .rev()
+                .map(|n| &named[..n])
+                .find(|p| known.contains(*p) || p.is_empty())
+            else {
+                continue;
+            };
+            let common = from.iter().zip(to).take_while(|(a, b)| a == b).count();
+            if common == from.len() || common == to.len() {
+                continue; // one contains the other
+            }
+            graphs
+                .entry(from[..common].to_vec())
+                .or_default()
+                .entry(from[common].clone())
+                .or_default()
+                .insert(to[common].clone());
+        }
+    }
+    graphs
+}
+
+/// The module a source file is: `x.rs` and `x/mod.rs` are `x`; `lib.rs` and `main.rs` the root.
+fn module_path(src: &Path, file: &Path) -> Option<Vec<String>> {
+    let rel = file.strip_prefix(src).ok()?;
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let last = parts.pop()?;
+    match last.as_str() {
+        "mod.rs" => {}
+        "lib.rs" | "main.rs" if parts.is_empty() => {}
+        _ => parts.push(last.strip_suffix(".rs")?.to_owned()),
+    }
+    Some(parts)
+}
+
+/// The code of a source file without its comments and test-only items (an item after
+/// `#[cfg(test)]`, to its closing brace or semicolon).
+fn non_test_code(text: &str) -> String {
+    let mut kept = String::with_capacity(text.len());
+    let mut lines = text.lines().map(|l| l.split("//").next().unwrap_or(""));
+    while let Some(line) = lines.next() {
+        if !line.trim_start().starts_with("#[cfg(test)]") {
+            kept.push_str(line);
+            kept.push('\n');
+            continue;
+        }
+        // Skip the item: to the semicolon that ends it, or to the brace that closes it.
+        let mut depth = 0i32;
+        let mut opened = false;
+        for item in lines.by_ref() {
+            for c in item.chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        opened = true;
                     }
+                    '}' => depth -= 1,
+                    _ => {}
                 }
             }
-            (module.clone(), deps)
-        })
-        .collect()
+            if (opened && depth <= 0) || (!opened && item.trim_end().ends_with(';')) {
+                break;
+            }
+        }
+    }
+    kept
+}
+
+/// Every `crate::`, `super::` and `self::` path in `code` (groups in braces expanded),
+/// resolved from module `at` to a path below the crate root.
+fn named_paths(code: &str, at: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for prefix in ["crate::", "super::", "self::"] {
+        for (i, _) in code.match_indices(prefix) {
+            let before = code[..i].chars().last();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue; // inside a longer path or a name
+            }
+            let base: Vec<String> = match prefix {
+                "crate::" => Vec::new(),
+                "super::" => at[..at.len().saturating_sub(1)].to_vec(),
+                _ => at.to_vec(),
+            };
+            expand(&code[i + prefix.len()..], base, &mut out);
+        }
+    }
+    out
+}
+
+/// Reads the rest of a path after `::` from `base`, into `out`.
+fn expand(rest: &str, mut base: Vec<String>, out: &mut Vec<Vec<String>>) {
+    let mut rest = rest;
+    loop {
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 1;
+            let mut item = String::new();
+            for c in group.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    ',' if depth == 1 => {
+                        expand(item.trim(), base.clone(), out);
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                if depth == 0 {
+                    break;
+                }
+                item.push(c);
+            }
+            expand(item.trim(), base, out);
+            return;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        match name.as_str() {
+            "" => break,
+            "super" => {
+                base.pop();
+            }
+            "self" => {}
+            _ => base.push(name.clone()),
+        }
+        match rest[name.len()..].strip_prefix("::") {
+            Some(more) => rest = more,
+            None => break,
+        }
+    }
+    out.push(base);
 }
 
 /// Source files under `dir`, leaving out test modules (`tests/` folders, `tests.rs`) and
@@ -149,69 +274,6 @@ fn collect_sources(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
-}
-
-/// The first path segments after `crate::` (and `super::` in a module's top file), in code
-/// before an inline `#[cfg(test)] mod ... {`, comments left out.
-fn referenced_modules(text: &str, top: bool) -> BTreeSet<String> {
-    let mut code = String::with_capacity(text.len());
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("#[cfg(test)]") {
-            // An inline test module ends the code that counts; `mod x;` lines are skipped.
-            code.push_str("\u{0}TEST\n");
-            continue;
-        }
-        let line = line.split("//").next().unwrap_or("");
-        code.push_str(line);
-        code.push('\n');
-    }
-    let mut kept = String::new();
-    let mut lines = code.lines().peekable();
-    while let Some(line) = lines.next() {
-        if line == "\u{0}TEST" {
-            let next = lines.peek().map(|l| l.trim()).unwrap_or("");
-            if next.starts_with("mod ") && next.ends_with('{') {
-                break;
-            }
-            // `#[cfg(test)] mod x;` or a test-only item: skip the next line.
-            lines.next();
-            continue;
-        }
-        kept.push_str(line);
-        kept.push('\n');
-    }
-    let mut out = BTreeSet::new();
-    let prefixes: &[&str] = if top {
-        &["crate::", "super::"]
-    } else {
-        &["crate::"]
-    };
-    for prefix in prefixes {
-        for (at, _) in kept.match_indices(prefix) {
-            let before = kept[..at].chars().last();
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                continue;
-            }
-            let rest = &kept[at + prefix.len()..];
-            if let Some(group) = rest.strip_prefix('{') {
-                let inner = group.split('}').next().unwrap_or("");
-                out.extend(inner.split(',').filter_map(|p| first_segment(p.trim())));
-            } else if let Some(name) = first_segment(rest) {
-                out.insert(name);
-            }
-        }
-    }
-    out
-}
-
-fn first_segment(path: &str) -> Option<String> {
-    let name: String = path
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
-    (!name.is_empty() && name.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
-        .then_some(name)
 }
 
 /// The strongly connected components with more than one module (Tarjan).
@@ -292,13 +354,24 @@ fn the_cycle_finder_finds_a_cycle_and_accepts_a_tree() {
         vec![vec!["a".to_owned(), "b".to_owned(), "c".to_owned()]]
     );
     assert!(cycles(&graph(&[("a", "b"), ("a", "c"), ("b", "c")])).is_empty());
-    let refs = referenced_modules(
-        "use crate::{config::Config, sink};\n// crate::comment\nfn f() { super::x::y(); }\n#[cfg(test)]\nmod tests {\n use crate::drain;\n}\n",
-        true,
+    let at = ["api".to_owned(), "sites".to_owned()];
+    let named = named_paths(
+        &non_test_code(
+            "use crate::{config::Config, sink};\n// crate::comment\nfn f() { super::super::x::y(); }\nuse super::{doc, view::{a, b}};\n#[cfg(test)]\nmod tests {\n use crate::drain;\n}\n",
+        ),
+        &at,
     );
+    let text: Vec<String> = named.iter().map(|p| p.join("::")).collect();
     assert_eq!(
-        refs.into_iter().collect::<Vec<_>>(),
-        ["config", "sink", "x"]
+        text,
+        [
+            "config::Config",
+            "sink",
+            "x::y",
+            "api::doc",
+            "api::view::a",
+            "api::view::b"
+        ]
     );
 }
 

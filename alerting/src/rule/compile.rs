@@ -9,10 +9,16 @@ use super::compiled::{
 };
 use super::config::{RawEscalate, RawKind, RawLimit, RawMetricFrom, RawNum, RawRule};
 use super::error::Errors;
-use super::load::RuleDefaults;
 use super::numbers::{mins, num};
 use crate::model::Metric;
 use crate::provenance::NumberNote;
+
+/// The pack's `[defaults]`, for rules that do not set their own.
+#[derive(Debug, Clone)]
+pub(super) struct RuleDefaults {
+    pub clear_mins: Option<f64>,
+    pub clear_margin_pct: Option<f64>,
+}
 
 /// Reports the keys a rule gives that its kind does not use.
 struct Unused<'p> {

@@ -5,7 +5,7 @@ use serde::de::{Deserialize, IntoDeserializer};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::compile::compile_rule;
+use super::compile::{compile_rule, RuleDefaults};
 use super::compiled::RulePack;
 use super::config::{RawDefaults, RawPackMeta, RawRule, RawSterilization, RawTest};
 use super::error::{ConfigError, Errors};
@@ -194,11 +194,4 @@ fn array_items<'i>(
             Vec::new()
         }
     }
-}
-
-/// The pack's `[defaults]`, for rules that do not set their own.
-#[derive(Debug, Clone)]
-pub(super) struct RuleDefaults {
-    pub clear_mins: Option<f64>,
-    pub clear_margin_pct: Option<f64>,
 }

@@ -15,7 +15,7 @@
 
 use alerting::model::{DataFlag, Metric, Period, Stat, Timestamp};
 
-use super::json::parse_rfc3339;
+use super::rfc3339::parse_rfc3339;
 use super::{MetricRef, Sample, SampleValue};
 
 /// Decimal digits a number may have here: below 2^53, so its digits are exact in an `f64`.

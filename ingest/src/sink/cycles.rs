@@ -10,18 +10,10 @@
 use alerting::sterilization::CycleRecord;
 use questdb::ingress::{Buffer, TimestampMicros};
 
-use super::schema::{Column, ColumnType, Table};
+use super::table::{col, ColumnType, Table};
 
 /// The table's (unprefixed) name.
 pub const TABLE: &str = "sterilization_cycles";
-
-fn col(name: &str, ty: ColumnType, doc: &'static str) -> Column {
-    Column {
-        name: name.to_owned(),
-        ty,
-        doc,
-    }
-}
 
 /// The table definition.
 pub fn table() -> Table {

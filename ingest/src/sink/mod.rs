@@ -1,6 +1,7 @@
 //! The store side: the QuestDB schema, rows and their ILP encoding, and the writer.
 //!
-//! - [`schema`]: tables, columns, dedup keys, DDL.
+//! - [`schema`]: every table weijian writes, with its columns and dedup keys (the types and the
+//!   DDL in `table.rs`).
 //! - [`rows`]: rows and their ILP encoding.
 //! - [`ilp`]: a request body: reading rows written directly, the others through questdb-rs.
 //! - [`cycles`]: the `sterilization_cycles` table and its rows.
@@ -17,4 +18,5 @@ pub mod risk;
 pub mod rows;
 pub mod schema;
 pub mod store;
+mod table;
 pub mod waste;

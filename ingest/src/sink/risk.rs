@@ -8,7 +8,7 @@
 use alerting::model::{GridPath, Timestamp};
 use questdb::ingress::{Buffer, TimestampMicros};
 
-use super::schema::{Column, ColumnType, Table};
+use super::table::{col, ColumnType, Table};
 
 /// The table of daily site risk rows.
 pub const SITE_RISK: &str = "site_risk";
@@ -56,14 +56,6 @@ pub struct DrawRow {
     pub actor: String,
     /// Row 0: the published inputs and result (JSON); empty on pick rows.
     pub record: String,
-}
-
-fn col(name: &str, ty: ColumnType, doc: &'static str) -> Column {
-    Column {
-        name: name.to_owned(),
-        ty,
-        doc,
-    }
 }
 
 /// The `site_risk` table.

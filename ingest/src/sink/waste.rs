@@ -5,7 +5,7 @@
 use alerting::model::{Id, Timestamp};
 use questdb::ingress::{Buffer, TimestampMicros};
 
-use super::schema::{Column, ColumnType, Table};
+use super::table::{col, ColumnType, Table};
 
 /// The step of a bag's life a row records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,11 +48,6 @@ pub struct WasteBagRow {
 /// The `waste_bags` table.
 pub fn table() -> Table {
     use ColumnType::*;
-    let col = |name: &str, ty, doc| Column {
-        name: name.to_owned(),
-        ty,
-        doc,
-    };
     Table {
         name: "waste_bags",
         doc: "medical-waste traceability (医废追溯): one row per bag lifecycle change (in, handed_over) with the weight at each step",

@@ -34,6 +34,7 @@ mod error;
 pub(crate) mod filter;
 pub(crate) mod refusals;
 mod risk;
+pub(crate) mod schema;
 pub(crate) mod silences;
 pub(crate) mod sites;
 pub(crate) mod sterilizers;

@@ -16,8 +16,8 @@ use utoipa::ToSchema;
 
 use super::alerts::MAX_TEXT_CHARS;
 use super::caller::Caller;
-use super::doc::schema;
 use super::error::ApiError;
+use super::schema;
 use super::time;
 use super::view::{self, Event, SilenceView};
 use super::write::{self, bounded, Done, NotApplied, Queued};

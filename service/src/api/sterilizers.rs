@@ -15,8 +15,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::caller::Caller;
-use super::doc::schema;
 use super::error::ApiError;
+use super::schema;
 use super::view::{at, at_opt};
 use super::ApiState;
 use crate::supervision::Desk;

@@ -12,7 +12,7 @@ use alerting::{EventKind, Evidence, Level};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::doc::schema;
+use super::schema;
 use super::time::rfc3339;
 use crate::supervision::{AlertRecord, DeskState};
 use weijian_ingest::config::Registry;

@@ -7,7 +7,7 @@ use alerting::waste::LedgerSummary;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::doc::schema;
+use super::schema;
 use super::view::{at, at_opt};
 
 fn hours_since(now: Timestamp, t: Timestamp) -> f64 {

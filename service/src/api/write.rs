@@ -10,8 +10,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::caller::Caller;
-use super::doc::schema;
 use super::error::ApiError;
+use super::schema;
 use super::ApiState;
 use crate::supervision::{Action, Submitted};
 

@@ -23,11 +23,11 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::fleet::{
+use super::steam::{p_sat_kpa, t_sat_c};
+use super::step::{
     event, local_date, local_midnight, local_secs_of_day, num, Emission, IncidentKind, SensorFault,
     Tick,
 };
-use super::steam::{p_sat_kpa, t_sat_c};
 
 const OPEN_SECS: i64 = 8 * 3600;
 const LAST_START_SECS: i64 = 17 * 3600 + 1800;
@@ -131,7 +131,7 @@ impl AutoclaveSim {
     /// The next start time at or after `from` inside clinic hours.
     fn next_open_slot(t: &mut Tick<'_>, from: Timestamp) -> Timestamp {
         let sod = local_secs_of_day(from);
-        let day = super::fleet::local_day(from);
+        let day = super::step::local_day(from);
         if sod < OPEN_SECS {
             local_midnight(day).plus_secs(OPEN_SECS + t.int(0, 900))
         } else if sod > LAST_START_SECS {

@@ -75,12 +75,14 @@ pub mod hj212;
 mod publish;
 mod scenario;
 pub mod steam;
+mod step;
 pub mod waste;
 pub mod water;
 
 #[cfg(test)]
 mod tests;
 
-pub use fleet::{rfc3339_cst, Fleet, Incident, IncidentKind, Outbound, OutboundKind};
+pub use fleet::Fleet;
 pub use publish::{mqtt_options, run_publisher, spawn_client, Pace, PublishStats, SimulateError};
 pub use scenario::Scenario;
+pub use step::{rfc3339_cst, Incident, IncidentKind, Outbound, OutboundKind};

@@ -8,7 +8,8 @@ use rumqttc::{AsyncClient, ConnectionError, Event, MqttOptions, Outgoing, Packet
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::fleet::{Fleet, Outbound, OutboundKind};
+use super::fleet::Fleet;
+use super::step::{Outbound, OutboundKind};
 
 /// How simulated time relates to the wall clock.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -230,7 +231,7 @@ pub async fn run_publisher(
         for i in fleet.take_incidents() {
             stats.incidents += 1;
             info!(
-                ts = %super::fleet::rfc3339_cst(i.ts),
+                ts = %super::step::rfc3339_cst(i.ts),
                 site = %i.site,
                 device = %i.device,
                 kind = ?i.kind,

@@ -17,7 +17,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::fleet::{
+use super::step::{
     event, local_date, local_midnight, local_secs_of_day, num, stable_hash, Emission, IncidentKind,
     Ramp, SensorFault, Tick,
 };

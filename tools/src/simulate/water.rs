@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::fleet::{event, num, IncidentKind, Ramp, SensorFault, Tick};
+use super::step::{event, num, IncidentKind, Ramp, SensorFault, Tick};
 
 /// An injected water-quality breach.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -283,7 +283,7 @@ impl WaterSim {
                 self.fault = None;
             }
         }
-        t.emit(super::fleet::Emission::Telemetry {
+        t.emit(super::step::Emission::Telemetry {
             values,
             cycle_id: None,
         });

@@ -5,7 +5,7 @@ use alerting::risk::Contribution;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::super::doc::schema;
+use super::super::schema;
 use super::super::view::Grid;
 
 /// The answer of `GET /api/v1/risk/sites`.

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::super::doc::schema;
+use super::super::schema;
 use super::*;
 
 /// The query of `GET /api/v1/risk/sites` as the document describes it (the handler reads the

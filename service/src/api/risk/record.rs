@@ -9,7 +9,7 @@ use alerting::risk::{self, DrawInput, DrawResult, DrawSite, GradeWeights, Pick};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::super::doc::schema;
+use super::super::schema;
 use super::super::view::Grid;
 
 /// The answer of `POST /api/v1/risk/draws`: the draw's id, every input and the result (the
