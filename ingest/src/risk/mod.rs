@@ -19,6 +19,7 @@
 
 pub mod verify;
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use alerting::model::Timestamp;
@@ -56,20 +57,26 @@ pub struct RiskSnapshot {
 #[derive(Debug)]
 struct State {
     saved: RiskSnapshot,
-    /// Rows waiting for the drain (recomputations, draws).
+    /// Rows waiting for the drain (draws).
     pending: Vec<Row>,
-    /// The daily run under way: the day being scored and the next site (registry order).
-    /// Not saved: after a restart the day is scored again from its first site, and the
-    /// rows already written are rewritten with the same values (DEDUP on `ts`, `site`).
+    /// The run under way (daily, or a recomputation): the day being scored and the next site
+    /// (registry order). Not saved: after a restart the daily run scores its day again from
+    /// its first site, and the rows already written are rewritten with the same values
+    /// (DEDUP on `ts`, `site`).
     scoring: Option<Scoring>,
+    /// Days asked to be recomputed, in order, after the run under way.
+    recomputations: VecDeque<i64>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Scoring {
     day: i64,
     next_site: usize,
-    /// The last day of this run (yesterday when it began).
+    /// The last day of this run (yesterday when a daily run began; `day` for a
+    /// recomputation).
     through: i64,
+    /// The daily run (which marks its days scored), not a recomputation.
+    daily: bool,
 }
 
 /// `site_risk` rows made per engine tick by the daily run (a product default): about 8 MB
@@ -99,6 +106,7 @@ impl RiskBoard {
                 saved: restored,
                 pending: Vec::new(),
                 scoring: None,
+                recomputations: VecDeque::new(),
             })),
             params: Arc::new(params),
             registry: Arc::new(RwLock::new(registry)),
@@ -209,76 +217,92 @@ impl RiskBoard {
 
     /// The daily run: when `now` is on a later China Standard Time day than the last one
     /// scored, scores every day since (the previous day first time; at most `window_days`
-    /// days after a long stop), [`SITES_PER_TAKE`] sites per call, and forgets alerts no
-    /// window can see any more. Then whatever rows recomputations and draws left for the
-    /// drain.
+    /// days after a long stop) and forgets alerts no window can see any more. Then the days
+    /// asked to be recomputed. Both [`SITES_PER_TAKE`] sites per call. Then the rows of draws.
     pub fn take_rows(&self, now: Timestamp) -> Vec<Row> {
-        let mut rows = self.next_daily_rows(now);
+        let mut rows = self.next_run_rows(now);
         rows.append(&mut self.state().pending);
         rows
     }
 
-    /// The next [`SITES_PER_TAKE`] rows of the daily run, if one is due or under way.
-    fn next_daily_rows(&self, now: Timestamp) -> Vec<Row> {
-        let Some(run) = self.daily_run(now) else {
+    /// The next [`SITES_PER_TAKE`] rows of the run under way, if any.
+    fn next_run_rows(&self, now: Timestamp) -> Vec<Row> {
+        let Some(run) = self.run(now) else {
             return Vec::new();
         };
         let scores = self.score_sites(run.day, run.next_site, self.sites_per_take);
         let rows = self.rows(&scores);
         let next_site = run.next_site + scores.len();
         let mut st = self.state();
-        if next_site >= self.registry().site_count() {
-            // The day is complete.
-            st.saved.scored_through = Some(run.day);
-            st.scoring = (run.day < run.through).then_some(Scoring {
-                day: run.day + 1,
-                next_site: 0,
-                through: run.through,
-            });
-            if st.scoring.is_none() {
-                tracing::info!(through = %cst_date(run.day), "Scored the site risk index.");
-                // Keep two windows (product default), so the last window's days can still
-                // be recomputed on demand.
-                let keep = run.day - 2 * i64::from(self.params.window_days);
-                st.saved.ledger.prune(keep);
-            }
-        } else {
+        if next_site < self.registry().site_count() {
             st.scoring = Some(Scoring { next_site, ..run });
+            return rows;
+        }
+        // The day is complete.
+        st.scoring = (run.day < run.through).then_some(Scoring {
+            day: run.day + 1,
+            next_site: 0,
+            ..run
+        });
+        if !run.daily {
+            tracing::info!(date = %cst_date(run.day), "Recomputed the site risk index.");
+            return rows;
+        }
+        st.saved.scored_through = Some(run.day);
+        if st.scoring.is_none() {
+            tracing::info!(through = %cst_date(run.day), "Scored the site risk index.");
+            // Keep two windows (product default), so the last window's days can still be
+            // recomputed on demand.
+            let keep = run.day - 2 * i64::from(self.params.window_days);
+            st.saved.ledger.prune(keep);
         }
         rows
     }
 
-    /// The daily run under way, or a new one when a day has begun since the last day scored.
-    fn daily_run(&self, now: Timestamp) -> Option<Scoring> {
+    /// The run under way; else the daily run when a day has begun since the last day
+    /// scored; else the next recomputation asked for.
+    fn run(&self, now: Timestamp) -> Option<Scoring> {
         let yesterday = cst_day(now) - 1;
         let mut st = self.state();
-        if st.scoring.is_none() {
-            let from = st.saved.scored_through.map_or(yesterday, |d| {
-                (d + 1).max(yesterday - i64::from(self.params.window_days) + 1)
-            });
-            if from <= yesterday {
-                tracing::info!(
-                    from = %cst_date(from),
-                    to = %cst_date(yesterday),
-                    sites = self.registry().site_count(),
-                    "Scoring the site risk index."
-                );
-                st.scoring = Some(Scoring {
-                    day: from,
-                    next_site: 0,
-                    through: yesterday,
-                });
-            }
+        if st.scoring.is_some() {
+            return st.scoring;
         }
+        let from = st.saved.scored_through.map_or(yesterday, |d| {
+            (d + 1).max(yesterday - i64::from(self.params.window_days) + 1)
+        });
+        st.scoring = if from <= yesterday {
+            tracing::info!(
+                from = %cst_date(from),
+                to = %cst_date(yesterday),
+                sites = self.registry().site_count(),
+                "Scoring the site risk index."
+            );
+            Some(Scoring {
+                day: from,
+                next_site: 0,
+                through: yesterday,
+                daily: true,
+            })
+        } else {
+            st.recomputations.pop_front().map(|day| Scoring {
+                day,
+                next_site: 0,
+                through: day,
+                daily: false,
+            })
+        };
         st.scoring
     }
 
-    /// Scores `day` now and queues its `site_risk` rows (rewriting any earlier ones).
-    pub fn recompute(&self, day: i64) -> Vec<SiteRisk> {
-        let scores = self.score_day(day);
-        let rows = self.rows(&scores);
-        self.state().pending.extend(rows);
-        scores
+    /// Queues `day` to be scored again and its `site_risk` rows rewritten (by
+    /// [`RiskBoard::take_rows`], a few sites at a time, like the daily run). Returns the
+    /// number of sites it will score.
+    pub fn recompute(&self, day: i64) -> usize {
+        let mut st = self.state();
+        if !st.recomputations.contains(&day) {
+            st.recomputations.push_back(day);
+        }
+        self.registry().site_count()
     }
 
     /// Past inspections as the draw sees them: every site of every remembered draw, on the

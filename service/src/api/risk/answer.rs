@@ -203,12 +203,12 @@ pub struct WorstSite {
 /// The answer of `POST /api/v1/risk/recompute`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Recomputed {
-    /// The day scored again (`YYYY-MM-DD`, China Standard Time).
+    /// The day to score again (`YYYY-MM-DD`, China Standard Time).
     #[schema(format = Date)]
     pub date: String,
-    /// Sites scored (one row each).
+    /// Sites it scores (one row each).
     pub sites: usize,
-    /// The table whose rows of that day were rewritten.
+    /// The table whose rows of that day are rewritten.
     #[schema(schema_with = schema::site_risk_table)]
     pub table: &'static str,
 }

@@ -406,7 +406,7 @@ pub async fn grid(
         description = "May be left out (yesterday)."
     ),
     responses(
-        (status = 200, description = "Scored; the rows are written.", body = Recomputed),
+        (status = 200, description = "Queued: the day's rows are rewritten at the next engine ticks, 10,000 sites per tick.", body = Recomputed),
         (status = 400, response = super::error::BadRequest),
         (status = 401, response = super::error::Unauthorized),
         (status = 503, description = "The risk index is not running (yet).", body = ErrorBody),
@@ -424,11 +424,11 @@ pub async fn recompute(
     };
     let board = board(&state)?;
     let day = day_of(req.date.as_deref(), state.desk.now())?;
-    let scores = board.recompute(day);
-    tracing::info!(supervisor = %caller.id(), date = %cst_date(day), sites = scores.len(), "Recomputed the site risk index.");
+    let sites = board.recompute(day);
+    tracing::info!(supervisor = %caller.id(), date = %cst_date(day), sites, "Queued a recomputation of the site risk index.");
     Ok(Json(Recomputed {
         date: cst_date(day),
-        sites: scores.len(),
+        sites,
         table: "site_risk",
     }))
 }

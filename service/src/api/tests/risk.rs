@@ -274,6 +274,17 @@ async fn the_daily_run_is_taken_a_few_sites_at_a_time_and_catches_up_missed_days
     assert_eq!(days[0], "2026-11-22");
     assert_eq!(days[14], "2026-11-24");
     assert!(days.windows(2).all(|w| w[0] <= w[1]), "in order: {days:?}");
+    // A recomputation asked for twice goes the same way once, and leaves the days scored.
+    let scored = board.snapshot().scored_through;
+    assert_eq!(board.recompute(cst_day(h.now()) - 2), 5);
+    assert_eq!(board.recompute(cst_day(h.now()) - 2), 5);
+    let again = takes(&board);
+    assert_eq!(again.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
+    assert!(again
+        .concat()
+        .iter()
+        .all(|r| matches!(r, Row::SiteRisk(r) if r.date == "2026-11-23")));
+    assert_eq!(board.snapshot().scored_through, scored);
 }
 
 #[tokio::test]
