@@ -16,6 +16,7 @@
 //! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use weijian_ingest::config::endpoint::QuestDbEndpoint;
 
@@ -26,6 +27,11 @@ pub use crate::questdb_double::Value;
 
 /// Environment variable naming a real QuestDB (questdb-rs config string).
 pub const ENV_VAR: &str = "WEIJIAN_TEST_QUESTDB";
+
+/// Set (to anything) to keep a test's tables in the real QuestDB after it ends, to look at
+/// them; by default they are dropped (each test leaves a dozen tables, hundreds of MB on
+/// disk with QuestDB's default page sizes).
+pub const KEEP_VAR: &str = "WEIJIAN_TEST_QUESTDB_KEEP";
 
 static PREFIX_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -183,10 +189,42 @@ enum Backend {
     Real { conf: String, exec: ExecClient },
 }
 
-/// A QuestDB for one test: the double, or a shared real QuestDB.
+/// A QuestDB for one test: the double, or a shared real QuestDB. On a real QuestDB, the
+/// tables under the prefixes it handed out are dropped when it is dropped (unless
+/// [`KEEP_VAR`] is set).
 #[derive(Debug)]
 pub struct TestStore {
     backend: Backend,
+    /// The prefixes handed out by [`TestStore::fresh_table_prefix`].
+    prefixes: Mutex<Vec<String>>,
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        if !self.is_real() || std::env::var_os(KEEP_VAR).is_some() {
+            return;
+        }
+        let prefixes = std::mem::take(
+            &mut *self
+                .prefixes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if prefixes.is_empty() {
+            return;
+        }
+        // Best effort: a QuestDB that does not answer keeps the tables.
+        let Ok(tables) = self.query_rows("SELECT table_name FROM tables()") else {
+            return;
+        };
+        for row in tables.rows {
+            if let Some(Value::Str(name) | Value::Symbol(name)) = row.first() {
+                if prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+                    let _ = self.drop_table(name);
+                }
+            }
+        }
+    }
 }
 
 impl TestStore {
@@ -202,6 +240,7 @@ impl TestStore {
     pub fn double() -> TestStore {
         TestStore {
             backend: Backend::Double(Box::new(QuestDbDouble::start())),
+            prefixes: Mutex::default(),
         }
     }
 
@@ -218,6 +257,7 @@ impl TestStore {
         }
         Ok(TestStore {
             backend: Backend::Real { conf, exec },
+            prefixes: Mutex::default(),
         })
     }
 
@@ -254,12 +294,17 @@ impl TestStore {
     /// QuestDB do not collide.
     pub fn fresh_table_prefix(&self) -> String {
         let n = PREFIX_COUNTER.fetch_add(1, Ordering::Relaxed);
-        format!(
+        let prefix = format!(
             "t{}_{}_{:04x}_",
             std::process::id(),
             n,
             rand::random::<u16>()
-        )
+        );
+        self.prefixes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(prefix.clone());
+        prefix
     }
 
     /// Run SQL through `/exec` (the double supports `CREATE TABLE`, `DROP TABLE`,
