@@ -270,14 +270,16 @@ impl WriterThread {
                 // What reached the disk is unknown (an fsync error may have dropped dirty
                 // pages): `restore` cuts the files back to what was durable before this
                 // batch, and the same batch is written again.
+                // The spool's own reason is kept before the health is reported, so whoever
+                // sees the spool unwritable can already ask it why.
                 let reason = error.to_string();
+                self.shared.lock().write_error = Some(reason.clone());
                 if self.shared.storage.failed("append", &error) {
                     warn!(%error, "Spool write failed; appends wait (no acknowledgements) and the write is retried until it succeeds.");
                 } else {
                     debug!(%error, "Spool write failed again.");
                 }
                 let mut st = self.shared.lock();
-                st.write_error = Some(reason.clone());
                 st.publish_gauges(&self.shared.metrics);
                 if !st.writers_closed {
                     st = self.shared.wait_timeout(st, delay);
