@@ -14,17 +14,18 @@ pub const SNAPSHOT_FORMAT: u32 = 1;
 
 impl Engine {
     /// Captures the engine's state. Devices are sorted by id so equal states give equal
-    /// snapshots.
+    /// snapshots (in place: ids are unique, and a stable sort's scratch buffer was half the
+    /// capture again).
     pub fn snapshot(&self) -> EngineSnapshot {
         let mut devices: Vec<DeviceSnapshot> = self
             .devices
             .iter()
             .map(|d| DeviceSnapshot {
-                device: d.device.id.to_string(),
+                device: d.device.id.clone(),
                 state: d.state.clone(),
             })
             .collect();
-        devices.sort_by(|a, b| a.device.cmp(&b.device));
+        devices.sort_unstable_by(|a, b| a.device.cmp(&b.device));
         let mut sites: Vec<SiteSnapshot> = self
             .sites
             .iter()
@@ -35,7 +36,7 @@ impl Engine {
                 waste: s.state.waste.as_deref().cloned(),
             })
             .collect();
-        sites.sort_by(|a, b| a.site.cmp(&b.site));
+        sites.sort_unstable_by(|a, b| a.site.cmp(&b.site));
         EngineSnapshot {
             format: SNAPSHOT_FORMAT,
             pack: self.pack_name.clone(),
@@ -74,7 +75,7 @@ impl Engine {
         }
         engine.clock = snapshot.clock;
         for ds in snapshot.devices {
-            let Some(dev) = engine.devices.get_mut(ds.device.as_str()) else {
+            let Some(dev) = engine.devices.get_mut(&ds.device) else {
                 tracing::debug!(device = %ds.device, "snapshot state of a removed device dropped");
                 continue;
             };

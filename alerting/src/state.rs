@@ -509,7 +509,9 @@ pub struct SterilizerSnapshot {
 /// One device's state in a snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceSnapshot {
-    pub device: String,
+    /// Shared with the engine's device (a snapshot of 100,000 devices allocated as many
+    /// strings).
+    pub device: crate::model::Id,
     pub state: DeviceState,
 }
 

@@ -179,7 +179,7 @@ impl AlertStage {
             .devices
             .iter()
             .filter(|d| registry.device(&d.device).is_none())
-            .map(|d| d.device.clone())
+            .map(|d| d.device.to_string())
             .collect();
         let dropped_sites = snapshot
             .sites

@@ -121,7 +121,7 @@ fn state_of_removed_devices_is_dropped_on_restore() {
     assert!(e.active_alerts() >= 3);
     let e = restart(&e, vec![device("d2", "s1")]);
     let snap = e.snapshot();
-    assert!(snap.devices.iter().all(|d| d.device == "d2"));
+    assert!(snap.devices.iter().all(|d| &*d.device == "d2"));
     assert!(snap.devices[0]
         .state
         .trackers

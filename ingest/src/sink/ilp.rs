@@ -51,6 +51,11 @@ impl IlpBody {
         self.other.clear();
     }
 
+    /// The bytes it holds room for.
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
     pub fn len(&self) -> usize {
         self.bytes.len()
     }

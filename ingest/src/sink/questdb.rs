@@ -94,9 +94,15 @@ pub struct QuestDbWriter {
     protocol: Option<ProtocolVersion>,
     tables_ready: bool,
     /// The encoding buffer of the last write, kept for the next (a batch of 10,000 rows is
-    /// megabytes: growing a fresh buffer for each write copied it over and over).
+    /// megabytes: growing a fresh buffer for each write copied it over and over), unless it
+    /// grew past [`SPARE_MAX_BYTES`].
     spare: Option<Encoded>,
 }
+
+/// The largest encoding buffer kept between writes (product default): a batch of 10,000
+/// readings fits; the rare bigger one (a daily risk run's 10,000 sites, ~8 MB) gives its
+/// memory back instead of holding it for the life of the process.
+const SPARE_MAX_BYTES: usize = 4 * 1024 * 1024;
 
 impl QuestDbWriter {
     pub fn new(config: QuestDbConfig) -> Self {
@@ -254,7 +260,7 @@ impl QuestDbWriter {
         if encoded.lines() > 0 {
             self.send(&encoded, encoded.lines(), written, refused)?;
         }
-        self.spare = Some(encoded);
+        self.spare = (encoded.body.capacity() <= SPARE_MAX_BYTES).then_some(encoded);
         Ok(())
     }
 
@@ -437,6 +443,53 @@ mod tests {
             "{result:?}"
         );
         assert!(!result.unwrap_err().is_transient());
+    }
+
+    #[test]
+    fn the_buffer_of_an_unusually_big_write_is_given_back_and_an_ordinary_one_kept() {
+        let addr = serve_forever(|request| {
+            if request.starts_with("POST /write") {
+                (204, String::new())
+            } else if request.starts_with("GET /settings") {
+                (
+                    200,
+                    r#"{"config":{"line.proto.support.versions":[1,2]}}"#.to_owned(),
+                )
+            } else {
+                (200, r#"{"ddl":"OK"}"#.to_owned())
+            }
+        });
+        let text = format!("[questdb]\nconf = \"http::addr={addr};request_timeout=3000;\"\n");
+        let config = crate::config::Config::parse(
+            &text,
+            "t.toml",
+            &std::collections::HashMap::<String, String>::new(),
+        )
+        .unwrap();
+        let mut writer = QuestDbWriter::new(config.questdb.clone());
+        let rows = |count: usize, payload_bytes: usize| -> Vec<Row> {
+            (0..count)
+                .map(|i| {
+                    Row::Quarantine(QuarantineRow {
+                        received_at: alerting::model::Timestamp(i as i64 + 1),
+                        message_seq: i as u64,
+                        topic: "t".into(),
+                        site: None,
+                        device: None,
+                        reason: Reason::MalformedJson,
+                        item: 0,
+                        detail: "d".into(),
+                        payload: vec![b'p'; payload_bytes],
+                    })
+                })
+                .collect()
+        };
+        // 6 MB in one request (under the 8 MiB request limit).
+        writer.write(&rows(100, 60_000)).unwrap();
+        assert!(writer.spare.is_none(), "a 6 MB buffer was kept");
+        writer.write(&rows(100, 100)).unwrap();
+        let kept = writer.spare.as_ref().map(|s| s.body.capacity());
+        assert!(kept.is_some_and(|c| c <= SPARE_MAX_BYTES), "{kept:?}");
     }
 
     #[test]
