@@ -180,8 +180,8 @@ impl Validator {
                 return out;
             }
         };
-        q.site = Some(topic.site.to_string());
-        q.device = Some(topic.device.to_string());
+        q.site = Some(topic.site);
+        q.device = Some(topic.device);
         let text = match &ahead {
             // Its payload passed `payload_text` on the decoder's thread (the same limits), and
             // its text is decoded already: not scanned again here.
@@ -587,8 +587,9 @@ struct Quarantine<'m> {
     msg: &'m Message,
     /// The message's spool sequence number.
     seq: u64,
-    site: Option<String>,
-    device: Option<String>,
+    /// From the topic, copied only into a quarantine row (most messages have none).
+    site: Option<&'m str>,
+    device: Option<&'m str>,
     item: u32,
 }
 
@@ -599,8 +600,8 @@ impl Quarantine<'_> {
             received_at: self.msg.received_at,
             message_seq: self.seq,
             topic: self.msg.topic.clone(),
-            site: self.site.clone(),
-            device: self.device.clone(),
+            site: self.site.map(str::to_owned),
+            device: self.device.map(str::to_owned),
             reason: rejection.reason,
             item: self.item,
             detail: rejection.detail,
