@@ -398,58 +398,12 @@ mod tests {
     use crate::sink::http::tests::serve_forever;
     use crate::sink::rows::QuarantineRow;
 
-    #[test]
-    fn rows_refused_with_their_quarantine_rows_fail_the_write_and_stay_for_a_retry() {
-        // A stand-in that takes DDL and refuses every write (a proxy answering 400, say).
-        let addr = serve_forever(|request| {
+    /// A writer to a stand-in QuestDB that offers ILP v1 and v2, takes DDL and answers every
+    /// write with `status` and `body`.
+    fn writer_to_a_stand_in(status: u16, body: &'static str) -> QuestDbWriter {
+        let addr = serve_forever(move |request| {
             if request.starts_with("POST /write") {
-                (
-                    400,
-                    r#"{"code":"invalid","message":"refused","line":1}"#.to_owned(),
-                )
-            } else if request.starts_with("GET /settings") {
-                (
-                    200,
-                    r#"{"config":{"line.proto.support.versions":[1,2]}}"#.to_owned(),
-                )
-            } else {
-                (200, r#"{"ddl":"OK"}"#.to_owned())
-            }
-        });
-        let text = format!(
-            "[questdb]\nconf = \"http::addr={addr};request_timeout=3000;\"\n[[sites]]\nid = \"s0\"\nname = \"n\"\nkind = \"water\"\ngrid = {{ district = \"a\", street = \"b\", community = \"c\" }}\nwater = {{ point = \"outlet\", disinfectant = \"free_chlorine\" }}\n"
-        );
-        let config = crate::config::Config::parse(
-            &text,
-            "t.toml",
-            &std::collections::HashMap::<String, String>::new(),
-        )
-        .unwrap();
-        let mut writer = QuestDbWriter::new(config.questdb.clone());
-        let row = Row::Quarantine(QuarantineRow {
-            received_at: alerting::model::Timestamp(1),
-            message_seq: 1,
-            topic: "t".into(),
-            site: None,
-            device: None,
-            reason: Reason::MalformedJson,
-            item: 0,
-            detail: "d".into(),
-            payload: b"p".to_vec(),
-        });
-        let result = writer.write(&[row.clone(), row]);
-        assert!(
-            matches!(&result, Err(WriteError::Rejected(m)) if m.contains("refused")),
-            "{result:?}"
-        );
-        assert!(!result.unwrap_err().is_transient());
-    }
-
-    #[test]
-    fn the_buffer_of_an_unusually_big_write_is_given_back_and_an_ordinary_one_kept() {
-        let addr = serve_forever(|request| {
-            if request.starts_with("POST /write") {
-                (204, String::new())
+                (status, body.to_owned())
             } else if request.starts_with("GET /settings") {
                 (
                     200,
@@ -466,22 +420,44 @@ mod tests {
             &std::collections::HashMap::<String, String>::new(),
         )
         .unwrap();
-        let mut writer = QuestDbWriter::new(config.questdb.clone());
-        let rows = |count: usize, payload_bytes: usize| -> Vec<Row> {
+        QuestDbWriter::new(config.questdb.clone())
+    }
+
+    /// A quarantine row numbered `i` whose payload is `payload_bytes` long.
+    fn quarantine_row(i: u64, payload_bytes: usize) -> Row {
+        Row::Quarantine(QuarantineRow {
+            received_at: alerting::model::Timestamp(i as i64 + 1),
+            message_seq: i,
+            topic: "t".into(),
+            site: None,
+            device: None,
+            reason: Reason::MalformedJson,
+            item: 0,
+            detail: "d".into(),
+            payload: vec![b'p'; payload_bytes],
+        })
+    }
+
+    #[test]
+    fn rows_refused_with_their_quarantine_rows_fail_the_write_and_stay_for_a_retry() {
+        // A stand-in that refuses every write (a proxy answering 400, say).
+        let mut writer =
+            writer_to_a_stand_in(400, r#"{"code":"invalid","message":"refused","line":1}"#);
+        let row = quarantine_row(0, 1);
+        let result = writer.write(&[row.clone(), row]);
+        assert!(
+            matches!(&result, Err(WriteError::Rejected(m)) if m.contains("refused")),
+            "{result:?}"
+        );
+        assert!(!result.unwrap_err().is_transient());
+    }
+
+    #[test]
+    fn the_buffer_of_an_unusually_big_write_is_given_back_and_an_ordinary_one_kept() {
+        let mut writer = writer_to_a_stand_in(204, "");
+        let rows = |count: u64, payload_bytes: usize| -> Vec<Row> {
             (0..count)
-                .map(|i| {
-                    Row::Quarantine(QuarantineRow {
-                        received_at: alerting::model::Timestamp(i as i64 + 1),
-                        message_seq: i as u64,
-                        topic: "t".into(),
-                        site: None,
-                        device: None,
-                        reason: Reason::MalformedJson,
-                        item: 0,
-                        detail: "d".into(),
-                        payload: vec![b'p'; payload_bytes],
-                    })
-                })
+                .map(|i| quarantine_row(i, payload_bytes))
                 .collect()
         };
         // 6 MB in one request (under the 8 MiB request limit).
