@@ -1,6 +1,7 @@
 //! Runs a real Mosquitto broker for a test: a private config, persistence directory and log in a
-//! temp dir, a free port on 127.0.0.1, [`Mosquitto::restart`] keeping persistence (SIGTERM, so
-//! Mosquitto saves its database), and kill on drop.
+//! temp dir, a free port on 127.0.0.1 (another one if a test alongside takes it first),
+//! [`Mosquitto::restart`] keeping persistence (SIGTERM, so Mosquitto saves its database), and
+//! kill on drop.
 //!
 //! ```no_run
 //! # fn main() -> anyhow::Result<()> {
@@ -14,7 +15,7 @@
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -100,18 +101,40 @@ impl Mosquitto {
     /// Start a broker whose settings (listeners, security, persistence, queues) are written by
     /// `settings(port, dir)`: for example a shipped configuration with its TLS listener moved to
     /// `port` and its files and persistence in `dir`. The harness adds only its logging lines (to
-    /// `dir`/mosquitto.log) and `extra`. The broker counts as up once `port` accepts TCP
-    /// connections.
+    /// `dir`/mosquitto.log) and `extra`. The broker counts as up once it logs that it runs and
+    /// `port` accepts TCP connections; `settings` is called again with another port when the
+    /// first was taken before Mosquitto could bind it.
     pub fn start_with_settings(
-        settings: impl FnOnce(u16, &Path) -> String,
+        mut settings: impl FnMut(u16, &Path) -> String,
         extra: &str,
     ) -> anyhow::Result<Mosquitto> {
         let binary = Self::find_binary()?;
         let dir = tempfile::Builder::new()
             .prefix("weijian-mosquitto")
             .tempdir()?;
-        let port = free_port()?;
-        let settings = settings(port, dir.path());
+        let mut m = Mosquitto {
+            binary,
+            dir,
+            port: 0,
+            child: None,
+        };
+        // The free port is released before Mosquitto binds it, and a test running alongside
+        // may take it meanwhile: then Mosquitto exits, and another port is tried.
+        for attempt in 1..=FIRST_START_PORTS {
+            m.port = free_port()?;
+            m.write_config(&settings(m.port, m.dir.path()), extra)?;
+            match m.spawn_once(Instant::now() + START_WAIT)? {
+                None => return Ok(m),
+                Some(status) if attempt == FIRST_START_PORTS => {
+                    bail!("mosquitto exited with {status} on {FIRST_START_PORTS} free ports; log:\n{}", m.log())
+                }
+                Some(_) => {}
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    fn write_config(&self, settings: &str, extra: &str) -> anyhow::Result<()> {
         let conf = format!(
             "# written by weijian-tests\n\
              {settings}\n\
@@ -126,61 +149,62 @@ impl Mosquitto {
              # which cannot write the temp dir); ignored when not root\n\
              user root\n\
              {extra}\n",
-            dir = dir.path().display(),
+            dir = self.dir.path().display(),
         );
-        std::fs::write(dir.path().join("mosquitto.conf"), conf)?;
-        let mut m = Mosquitto {
-            binary,
-            dir,
-            port,
-            child: None,
-        };
-        m.spawn()?;
-        Ok(m)
+        std::fs::write(self.dir.path().join("mosquitto.conf"), conf)?;
+        Ok(())
     }
 
+    /// Starts the broker again on its port, retrying while the port is briefly not reusable
+    /// after a stop.
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let stderr = File::create(self.dir.path().join("stderr.log"))?;
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + START_WAIT;
         loop {
-            let mut child = Command::new(&self.binary)
-                .arg("-c")
-                .arg(self.dir.path().join("mosquitto.conf"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(stderr.try_clone()?)
-                .spawn()
-                .with_context(|| format!("cannot run {}", self.binary.display()))?;
-            // Wait until the port accepts, or the process exits (e.g. port still in use).
-            let exited = loop {
-                if let Some(status) = child.try_wait()? {
-                    break Some(status);
-                }
-                if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                    break None;
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    bail!(
-                        "mosquitto did not accept on port {} within 10s; log:\n{}",
-                        self.port,
-                        self.log()
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            };
-            match exited {
-                None => {
-                    self.child = Some(child);
-                    return Ok(());
-                }
+            match self.spawn_once(deadline)? {
+                None => return Ok(()),
                 Some(status) if Instant::now() > deadline => {
                     bail!("mosquitto exited with {status}; log:\n{}", self.log())
                 }
-                // Port briefly not reusable after a restart: try again.
                 Some(_) => std::thread::sleep(Duration::from_millis(100)),
             }
+        }
+    }
+
+    /// Runs Mosquitto once and waits until it is up: it logged that it runs, it is still
+    /// running, and the port accepts. `Some(status)` when it exited instead (its port taken).
+    /// A port that accepts is not enough alone: another test's server may hold it.
+    fn spawn_once(&mut self, deadline: Instant) -> anyhow::Result<Option<ExitStatus>> {
+        let stderr = File::create(self.dir.path().join("stderr.log"))?;
+        let started_before = times_started(&self.log());
+        let mut child = Command::new(&self.binary)
+            .arg("-c")
+            .arg(self.dir.path().join("mosquitto.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("cannot run {}", self.binary.display()))?;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(Some(status));
+            }
+            if times_started(&self.log()) > started_before
+                && TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && child.try_wait()?.is_none()
+            {
+                self.child = Some(child);
+                return Ok(None);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "mosquitto did not accept on port {} within {START_WAIT:?}; log:\n{}",
+                    self.port,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -272,6 +296,25 @@ impl Drop for Mosquitto {
             let _ = child.wait();
         }
     }
+}
+
+/// How long a start may take.
+const START_WAIT: Duration = Duration::from_secs(10);
+
+/// Free ports a first start tries.
+const FIRST_START_PORTS: u32 = 5;
+
+/// How many times the log says Mosquitto started running (`mosquitto version 2.0.11 running`,
+/// written once its listeners are open).
+fn times_started(log: &str) -> usize {
+    log.split("mosquitto version ")
+        .skip(1)
+        .filter(|rest| {
+            rest.split_whitespace()
+                .nth(1)
+                .is_some_and(|word| word.starts_with("running"))
+        })
+        .count()
 }
 
 fn free_port() -> anyhow::Result<u16> {

@@ -156,7 +156,7 @@ fn secured_broker(sec: &Path) -> anyhow::Result<Mosquitto> {
     let mut missing = Vec::new();
     let broker = Mosquitto::start_with_settings(
         |tls_port, dir| {
-            let mut conf = shipped;
+            let mut conf = shipped.clone();
             for (installed, here) in [
                 (
                     "listener 1883 127.0.0.1".to_string(),

@@ -1,5 +1,6 @@
 //! Tests of the Mosquitto harness: a rumqttc client publishes and subscribes through it, and a
-//! persistent session's queued QoS 1 message survives a broker restart.
+//! persistent session's queued QoS 1 message survives a broker restart, and a port another
+//! server took first is not mistaken for the broker.
 
 use std::time::Duration;
 
@@ -129,5 +130,52 @@ fn stop_makes_the_port_refuse_and_resume_restores_it() -> anyhow::Result<()> {
     assert!(
         std::fs::read_to_string(custom.dir().join("mosquitto.conf"))?.contains("max_keepalive 30")
     );
+    Ok(())
+}
+
+/// The free port is released before Mosquitto binds it; a test running alongside can take it
+/// in between. Then Mosquitto exits, while the port still accepts (the other test's server):
+/// the harness must not take that server for the broker, and starts on another port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_taken_before_mosquitto_binds_it_is_not_mistaken_for_the_broker(
+) -> anyhow::Result<()> {
+    if !Mosquitto::is_available() {
+        eprintln!("SKIPPED: mosquitto is not installed (apt-get install mosquitto)");
+        return Ok(());
+    }
+    let mut squatter = None;
+    let b = Mosquitto::start_with_settings(
+        |port, _dir| {
+            if squatter.is_none() {
+                // The race, made certain: another server listens on the port first.
+                squatter = std::net::TcpListener::bind(("127.0.0.1", port)).ok();
+            }
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\n")
+        },
+        "",
+    )?;
+    let taken = squatter
+        .as_ref()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .transpose()?
+        .context("the test could not take the first port")?;
+    assert_ne!(
+        b.port(),
+        taken,
+        "the broker was taken to be on the squatted port"
+    );
+    // And it is Mosquitto that answers on its port.
+    let (publ, mut ev) = client(&b, "after-squatter", true);
+    publ.publish("weijian/test/s", QoS::AtLeastOnce, false, b"x".to_vec())
+        .await?;
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Event::Incoming(Packet::PubAck(_)) = ev.poll().await? {
+                return Ok::<_, anyhow::Error>(());
+            }
+        }
+    })
+    .await
+    .context("no PUBACK from the broker")??;
     Ok(())
 }
