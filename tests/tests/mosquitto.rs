@@ -36,17 +36,29 @@ async fn next_publish(ev: &mut EventLoop, timeout: Duration) -> anyhow::Result<(
     .context("no publish received in time")?
 }
 
-/// Poll until the SUBACK arrives.
-async fn wait_suback(ev: &mut EventLoop) -> anyhow::Result<()> {
+/// Poll until an incoming packet `is` what is awaited (or 5 s: an error naming `what`).
+async fn wait_for(ev: &mut EventLoop, what: &str, is: fn(&Packet) -> bool) -> anyhow::Result<()> {
     tokio::time::timeout(Duration::from_secs(5), async {
         loop {
-            if let Event::Incoming(Packet::SubAck(_)) = ev.poll().await? {
-                return Ok::<_, anyhow::Error>(());
+            if let Event::Incoming(p) = ev.poll().await? {
+                if is(&p) {
+                    return Ok::<_, anyhow::Error>(());
+                }
             }
         }
     })
     .await
-    .context("no SUBACK")?
+    .with_context(|| format!("no {what}"))?
+}
+
+/// Poll until the SUBACK arrives.
+async fn wait_suback(ev: &mut EventLoop) -> anyhow::Result<()> {
+    wait_for(ev, "SUBACK", |p| matches!(p, Packet::SubAck(_))).await
+}
+
+/// Poll until the broker acknowledges a QoS 1 publish.
+async fn wait_puback(ev: &mut EventLoop) -> anyhow::Result<()> {
+    wait_for(ev, "PUBACK", |p| matches!(p, Packet::PubAck(_))).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,15 +106,7 @@ async fn queued_message_survives_restart() -> anyhow::Result<()> {
         let (publ, mut ev) = client(&b, "pub2", true);
         publ.publish("weijian/durable", QoS::AtLeastOnce, false, b"kept".to_vec())
             .await?;
-        tokio::time::timeout(Duration::from_secs(5), async {
-            loop {
-                if let Event::Incoming(Packet::PubAck(_)) = ev.poll().await? {
-                    return Ok::<_, anyhow::Error>(());
-                }
-            }
-        })
-        .await
-        .context("no PUBACK")??;
+        wait_puback(&mut ev).await?;
     }
     tokio::task::block_in_place(|| b.restart())?;
     assert_eq!(b.port(), port);
@@ -168,14 +172,6 @@ async fn a_port_taken_before_mosquitto_binds_it_is_not_mistaken_for_the_broker(
     let (publ, mut ev) = client(&b, "after-squatter", true);
     publ.publish("weijian/test/s", QoS::AtLeastOnce, false, b"x".to_vec())
         .await?;
-    tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            if let Event::Incoming(Packet::PubAck(_)) = ev.poll().await? {
-                return Ok::<_, anyhow::Error>(());
-            }
-        }
-    })
-    .await
-    .context("no PUBACK from the broker")??;
+    wait_puback(&mut ev).await?;
     Ok(())
 }
